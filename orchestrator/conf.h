@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* conf.h - deskpoold configuration: defaults, file, flags. See conf.c
+ * and docs/config.md (every key, its default and whether SIGHUP applies it). */
+#pragma once
+
+#include "macro.h"
+
+struct conf {
+    char *uri;              /* libvirt URI, "qemu:///system" */
+    char *instance;         /* name of this deskpoold: prefixes its domains/volumes */
+    char *state_dir;        /* SQLite store, images, logs */
+    char *images_dir;       /* "" = STATE_DIR/images */
+    char *storage_pool;     /* libvirt storage pool for overlays */
+    char *storage_dir;      /* its directory; "" = STATE_DIR/overlays */
+    char *socket;           /* unix socket of the REST API */
+    char *listen;           /* "ADDR:PORT" for TCP, "" = off */
+    char *tokens_file;      /* bearer tokens for TCP */
+    char *templates_dir;
+    char *hooks_dir;
+    char *log_level;
+    char *log_file;         /* "" = stderr */
+    char *virt_type;        /* "auto" or a libvirt domain type */
+    unsigned max_concurrent;      /* concurrent clone/boot operations */
+    unsigned boot_timeout;        /* seconds until a boot counts as failed */
+    unsigned boot_delay;          /* seconds of running = ready, without agent */
+    unsigned max_boot_failures;   /* then the desktop is quarantined */
+    unsigned reconcile_interval;  /* seconds between level-triggered passes */
+    unsigned virt_probe_timeout;  /* seconds a virt type probe may take */
+};
+
+/* Fills every key with its default. */
+void conf_init(struct conf *c);
+void conf_done(struct conf *c);
+
+/* Sets one key from text. -EINVAL with a sentence for an unknown key or a
+ * bad value; -ERANGE for a number out of its range. */
+int conf_set(struct conf *c, const char *key, const char *value, char **reterr_msg);
+
+/* Reads "key = value" lines ('#' comments, blank lines). Stops at the
+ * first bad line: -EINVAL with "FILE:LINE: ..." in *reterr_msg. */
+int conf_load_file(struct conf *c, const char *path, char **reterr_msg);
+
+/* Fills derived keys (images_dir, storage_dir from state_dir). */
+void conf_finalize(struct conf *c);
+
+/* The keys SIGHUP can change without a restart. */
+bool conf_key_reloadable(const char *key);
+
+/* Iterate keys for docs and `deskpoold --print-config`. */
+size_t conf_n_keys(void);
+const char *conf_key_name(size_t i);
+char *conf_get_string(const struct conf *c, const char *key);

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* desk.h - the desktop record as the store keeps it. See desk.c. */
+#pragma once
+
+#include <stdint.h>
+
+#include "desk-state.h"
+
+struct desk {
+    char *name;             /* "demo-7": pool name + sequence number */
+    char *pool;
+    enum desk_state state;
+    char *uuid;             /* libvirt domain UUID, from libuuid */
+    char *domain;           /* libvirt domain name: "<instance>-<name>" */
+    char *volume;           /* overlay volume path (NULL until created) */
+    char *image;            /* image name the overlay is backed by */
+    unsigned image_version;
+    char *owner;            /* dedicated pools: the user it belongs to */
+    unsigned boot_failures; /* consecutive failed boots */
+    char *last_error;       /* last failure, a whole sentence, may be NULL */
+    int64_t created_at;     /* unix seconds */
+    int64_t state_since;    /* unix seconds of the last state change */
+};
+
+struct desk *desk_free(struct desk *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct desk *, desk_free);
+void desk_list_free(struct desk **desks, size_t n);

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* hv.h - the hypervisor layer: the only code that calls libvirt.
+ * See hv.c (connection, domains, snapshots, agent, events, virt type probe)
+ * and hv-storage.c (storage pools and overlay volumes).
+ *
+ * Errors: negative errno from the virErrorNumber -> errno table in hv.c
+ * (no domain/volume -> -ENOENT, already exists -> -EEXIST, agent not up ->
+ * -EAGAIN, operation invalid in this state -> -EBUSY, timeout -> -ETIMEDOUT,
+ * anything else -> -EIO); *reterr_msg, where offered, gets libvirt's
+ * message as one sentence. Thread-safe: libvirt connections are.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "macro.h"
+
+struct hv;
+
+/* Registers libvirt's default event loop and runs it in a thread. Call
+ * once, before the first hv_open(). Returns 0 or negative errno. */
+int hv_event_loop_start(void);
+
+/* Opens URI (read-write). Returns 0 or negative errno + message. */
+int hv_open(const char *uri, struct hv **ret, char **reterr_msg);
+struct hv *hv_ref(struct hv *h);
+struct hv *hv_unref(struct hv *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct hv *, hv_unref);
+const char *hv_uri(const struct hv *h);
+bool hv_is_alive(struct hv *h);
+
+/* Calls CB(USERDATA) from the event loop thread on every lifecycle event
+ * of any domain. One callback per struct hv; NULL unregisters. */
+typedef void (*hv_event_cb)(void *userdata);
+int hv_set_event_callback(struct hv *h, hv_event_cb cb, void *userdata);
+
+/* The domain type to use: the first of kvm, qemu in the host's
+ * capabilities that really runs guest code (a probe domain boots a
+ * 512-byte boot sector that powers the machine off; a type whose probe
+ * does not stop within TIMEOUT_SEC is skipped). Hosts with neither (the
+ * test driver) get their first listed type. The probe disk is a volume
+ * in STORAGE_POOL. Returns 0 and a new string, or negative errno. */
+int hv_detect_virt_type(struct hv *h, const char *storage_pool, const char *prefix,
+                        unsigned timeout_sec, char **ret_type, char **reterr_msg);
+
+/* --- domains (hv.c) --- */
+struct hv_domain {
+    char *name;
+    char *uuid;
+    bool active;
+};
+void hv_domain_list_free(struct hv_domain *d, size_t n);
+
+/* Defines (or redefines) a persistent domain from XML. */
+int hv_domain_define(struct hv *h, const char *xml, char **reterr_msg);
+int hv_domain_start(struct hv *h, const char *name, char **reterr_msg);
+/* Hard power-off; 0 when it was not running. */
+int hv_domain_destroy(struct hv *h, const char *name);
+/* Undefines with its snapshot metadata, managed save and NVRAM; -ENOENT
+ * when there is no such domain. */
+int hv_domain_undefine(struct hv *h, const char *name);
+/* -ENOENT when there is no such domain. */
+int hv_domain_is_active(struct hv *h, const char *name, bool *ret_active);
+/* Every domain whose name starts with PREFIX. */
+int hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t *ret_n);
+/* Our metadata element (namespace NS_URI) as XML; -ENOENT when absent. */
+int hv_domain_get_metadata(struct hv *h, const char *name, const char *ns_uri,
+                           char **ret_xml);
+/* guest-ping through the guest agent with a TIMEOUT_SEC answer timeout:
+ * 0 answered, -EAGAIN agent not (yet) connected, other negative errno. */
+int hv_domain_agent_ping(struct hv *h, const char *name, int timeout_sec);
+/* Raw guest agent command (JSON in, JSON out). */
+int hv_domain_agent_command(struct hv *h, const char *name, const char *cmd, int timeout_sec,
+                            char **ret_json, char **reterr_msg);
+
+/* Internal snapshot (with memory when running). -EEXIST if present. */
+int hv_snapshot_create(struct hv *h, const char *domain, const char *snap, char **reterr_msg);
+int hv_snapshot_exists(struct hv *h, const char *domain, const char *snap, bool *ret_exists);
+int hv_snapshot_revert(struct hv *h, const char *domain, const char *snap, char **reterr_msg);
+
+/* --- storage (hv-storage.c) --- */
+/* Makes sure a directory storage pool NAME at DIR exists, is active and
+ * autostarts. Creates DIR. Idempotent. */
+int hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char **reterr_msg);
+/* Creates VOL in POOL as a qcow2 overlay whose <backingStore> is the qcow2
+ * file BACKING (no copy). CAPACITY 0 = the backing file's size.
+ * Returns 0 and the new volume's path, -EEXIST if VOL exists. */
+int hv_volume_create_overlay(struct hv *h, const char *pool, const char *vol,
+                             const char *backing, uint64_t capacity, char **ret_path,
+                             char **reterr_msg);
+/* Creates a raw volume holding DATA (LEN bytes, padded with zeros to SIZE). */
+int hv_volume_create_raw(struct hv *h, const char *pool, const char *vol, const void *data,
+                         size_t len, uint64_t size, char **ret_path, char **reterr_msg);
+/* 0 also when it did not exist. */
+int hv_volume_delete(struct hv *h, const char *pool, const char *vol);
+/* Names of the volumes of POOL starting with PREFIX (after a refresh). */
+int hv_volume_list(struct hv *h, const char *pool, const char *prefix, char ***ret_names,
+                   size_t *ret_n);
+/* The backing file path of volume VOL as libvirt reports it; -ENOENT if none. */
+int hv_volume_get_backing(struct hv *h, const char *pool, const char *vol, char **ret_path);

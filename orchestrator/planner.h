@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* planner.h - decides what each pool needs next. See planner.c. */
+#pragma once
+
+#include <stddef.h>
+
+#include "desk.h"
+#include "pool.h"
+
+enum action_kind {
+    ACTION_CREATE,      /* add COUNT new desktops to POOL */
+    ACTION_BUILD,       /* take DESK from provisioning/booting to ready */
+    ACTION_QUARANTINE,  /* DESK failed too often: mark failed */
+    ACTION_DELETE,      /* destroy DESK and its volume, remove its row */
+    ACTION_REMOVE_POOL, /* POOL is being deleted and has no desktops left */
+    _ACTION_KIND_MAX,
+    _ACTION_KIND_INVALID = -EINVAL,
+};
+
+const char *action_kind_to_string(enum action_kind k);
+
+/* An action points into the planner input; it is valid while that is. */
+struct action {
+    enum action_kind kind;
+    const char *pool;
+    const char *desk;   /* NULL for CREATE and REMOVE_POOL */
+    unsigned count;     /* CREATE only */
+};
+
+/* What the reconciler observed about one desktop. */
+struct planner_desk {
+    const struct desk *desk;
+    bool busy;        /* a worker is acting on it right now */
+    bool dom_exists;  /* libvirt has its domain */
+    bool dom_active;  /* ... and it is running */
+};
+
+struct planner_input {
+    struct pool *const *pools;
+    size_t n_pools;
+    const struct planner_desk *desks;
+    size_t n_desks;
+    unsigned max_boot_failures;
+};
+
+/* Pure: no I/O, no clock, no logging. Same input, same output.
+ * Returns 0 and a new array (free() it) of actions, possibly empty. */
+int planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n);

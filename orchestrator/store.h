@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* store.h - the SQLite state store: the source of truth. See store.c.
+ *
+ * Every function is one transaction; a state change is a conditional
+ * UPDATE so two callers can never both win. Thread-safe: one connection,
+ * serialised by a mutex inside struct store. Nothing here logs above debug.
+ * Returned objects are the caller's; lists come with *_list_free().
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "desk.h"
+#include "image.h"
+#include "pool.h"
+
+struct store;
+
+/* Opens (creating if needed) the database at PATH in WAL mode and runs
+ * the schema migrations (store-schema.c). Returns 0 or negative errno;
+ * *reterr_msg gets SQLite's explanation on failure. */
+int store_open(const char *path, struct store **ret, char **reterr_msg);
+struct store *store_close(struct store *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct store *, store_close);
+
+/* Schema version after migrations. */
+int store_schema_version(struct store *s);
+
+/* Key/value settings of this state directory. -ENOENT when unset. */
+int store_meta_get(struct store *s, const char *key, char **ret_value);
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+/* Images. store_image_add() inserts IMG (img->version must be the next
+ * version of img->name, else -EEXIST). store_image_get() with version 0
+ * returns the newest version. -ENOENT when there is none. */
+int store_image_next_version(struct store *s, const char *name, unsigned *ret_version);
+int store_image_add(struct store *s, const struct image *img);
+int store_image_get(struct store *s, const char *name, unsigned version, struct image **ret);
+/* All versions of NAME, or of all images when NAME is NULL, by name then version. */
+int store_image_list(struct store *s, const char *name, struct image ***ret, size_t *ret_n);
+
+/* Pools. -EEXIST on a duplicate name, -ENOENT on an unknown one; an image
+ * that does not exist gives -ENOENT from store_pool_add(). */
+int store_pool_add(struct store *s, const struct pool *p);
+int store_pool_get(struct store *s, const char *name, struct pool **ret);
+int store_pool_list(struct store *s, struct pool ***ret, size_t *ret_n);
+int store_pool_set_sizes(struct store *s, const char *name, unsigned min, unsigned spare,
+                         unsigned max);
+/* Marks the pool for deletion. Unless FORCE, refuses with -EBUSY (and
+ * changes nothing) while any of its desktops is assigned/in_use/releasing;
+ * the check and the update are one transaction. */
+int store_pool_mark_deleting(struct store *s, const char *name, bool force);
+/* Removes the pool row; -EBUSY while it still has desktops. */
+int store_pool_remove(struct store *s, const char *name);
+
+/* Desktops. store_desk_create() allocates the next sequence number of
+ * POOL and inserts a desktop in state provisioning, named "POOL-SEQ",
+ * domain "INSTANCE-POOL-SEQ", a fresh UUID, backed by the pool's image
+ * version (the newest when the pool follows latest). All one transaction. */
+int store_desk_create(struct store *s, const char *pool, const char *instance, struct desk **ret);
+int store_desk_get(struct store *s, const char *name, struct desk **ret);
+/* Desktops of POOL (all when NULL), ordered by pool then sequence number. */
+int store_desk_list(struct store *s, const char *pool, struct desk ***ret, size_t *ret_n);
+/* Conditional transition FROM -> TO. -EINVAL when desk-state.c does not
+ * allow it, -ESTALE when the desktop is no longer in FROM, -ENOENT when it
+ * is gone. Moving to ready resets boot_failures and last_error. */
+int store_desk_set_state(struct store *s, const char *name, enum desk_state from,
+                         enum desk_state to);
+int store_desk_set_volume(struct store *s, const char *name, const char *volume);
+/* Records a failed boot: boot_failures + 1, last_error = ERROR. */
+int store_desk_record_failure(struct store *s, const char *name, const char *error);
+/* Removes the row; only desktops in state deleting (else -EINVAL). */
+int store_desk_remove(struct store *s, const char *name);
+
+/* Appends to the audit log. Any string but ACTION may be NULL. */
+int store_audit(struct store *s, const char *actor, const char *action, const char *pool,
+                const char *desktop, const char *user, const char *detail);
+
+/* Audit rows, newest first, at most LIMIT. */
+struct audit_entry {
+    int64_t id;
+    int64_t at; /* unix seconds */
+    char *actor, *action, *pool, *desktop, *user, *detail;
+};
+void audit_list_free(struct audit_entry *a, size_t n);
+int store_audit_list(struct store *s, unsigned limit, struct audit_entry **ret, size_t *ret_n);

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* tmpl.h - domain templates and deskpool's domain metadata, libxml2 only.
+ * See tmpl.c.
+ *
+ * A template is a complete libvirt domain XML file. deskpool sets the
+ * domain type, name, UUID, the source of the system disk and its own
+ * <metadata> element, and keeps everything else as written. The system
+ * disk is the <disk device='disk'> with <alias name='ua-system'/>, else
+ * the first <disk device='disk'>.
+ */
+#pragma once
+
+#include "macro.h"
+
+#define DP_METADATA_NS "https://deskpool.org/xmlns/desktop/1"
+#define DP_METADATA_PREFIX "deskpool"
+
+struct tmpl;
+
+/* Parses the template at PATH (at most 1 MiB). Returns 0, or -ENOENT,
+ * or -EINVAL with a whole sentence in *reterr_msg (not XML, not a
+ * <domain>, no disk with device='disk'). */
+int tmpl_load_file(const char *path, struct tmpl **ret, char **reterr_msg);
+int tmpl_load_string(const char *xml, struct tmpl **ret, char **reterr_msg);
+struct tmpl *tmpl_free(struct tmpl *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct tmpl *, tmpl_free);
+
+/* True when the template has a guest agent channel
+ * (<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>). */
+bool tmpl_has_agent(const struct tmpl *t);
+
+/* deskpool's facts about a domain it owns, kept in the domain's
+ * <metadata> under DP_METADATA_NS. */
+struct desk_meta {
+    char *instance; /* deskpoold instance that owns it */
+    char *pool;
+    char *desktop;  /* desktop name in the store */
+    char *image;
+    unsigned image_version;
+};
+void desk_meta_done(struct desk_meta *m);
+
+struct tmpl_fill {
+    const char *virt_type;    /* domain type='...' ("kvm", "qemu", "test") */
+    const char *name;
+    const char *uuid;
+    const char *disk_path;    /* source file of the system disk */
+    const char *disk_format;  /* driver type, "qcow2" */
+    const struct desk_meta *meta;
+};
+
+/* Produces the domain XML for one desktop. Returns 0 and a new string,
+ * or -EINVAL + message. Does not modify T. */
+int tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml,
+              char **reterr_msg);
+
+/* The metadata element alone, as virDomainSetMetadata() wants it, and
+ * its parser (accepts what virDomainGetMetadata() returns). */
+char *desk_meta_format(const struct desk_meta *m);
+int desk_meta_parse(const char *xml, struct desk_meta *ret);
