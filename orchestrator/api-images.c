@@ -1,1 +1,166 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* api-images.c - /v1/images: golden image versions
+ *
+ * POST imports a qcow2 file as the next version of an image: the file is
+ * checked (qcow2, no backing chain), copied into images_dir as
+ * NAME-vN.qcow2 while hashed, made read-only, and only then recorded in
+ * the store. Two imports racing for the same version meet at the O_EXCL
+ * create of the file: one wins, the other gets 409.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api-priv.h"
+#include "image.h"
+#include "log.h"
+#include "util.h"
+
+#define IMAGE_PATH_MAX 4096
+#define IMAGE_NOTE_MAX 1024
+
+json_object *
+api_image_to_json(const struct image *img)
+{
+    json_object *o = json_object_new_object();
+
+    json_add_string(o, "name", img->name);
+    json_add_int(o, "version", img->version);
+    json_add_string(o, "path", img->path);
+    json_add_string(o, "sha256", img->sha256);
+    json_add_int(o, "size", (int64_t) img->size);
+    json_add_int(o, "virtual_size", (int64_t) img->virtual_size);
+    json_add_string(o, "note", img->note);
+    json_add_string(o, "created_by", img->created_by);
+    json_add_time(o, "created_at", img->created_at);
+    return o;
+}
+
+static json_object *
+images_to_array(struct image **imgs, size_t n)
+{
+    json_object *arr = json_object_new_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, api_image_to_json(imgs[i]));
+    return arr;
+}
+
+int
+api_images_list(struct api_request *req, struct api_reply *reply)
+{
+    struct image **imgs = NULL;
+    size_t n = 0;
+    json_object *o;
+    int r;
+
+    r = store_image_list(req->api->deps.store, NULL, &imgs, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read images from the store.");
+    o = json_object_new_object();
+    json_object_object_add(o, "images", images_to_array(imgs, n));
+    image_list_free(imgs, n);
+    return api_reply_json(reply, 200, o);
+}
+
+int
+api_images_get(struct api_request *req, struct api_reply *reply)
+{
+    const char *name = req->params[0];
+    struct image **imgs = NULL;
+    size_t n = 0;
+    json_object *o;
+    int r;
+
+    if (!name_is_valid(name))
+        return api_reply_errorf(reply, -ENOENT, "No image '%.64s'.", name);
+    r = store_image_list(req->api->deps.store, name, &imgs, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read images from the store.");
+    if (n == 0) {
+        image_list_free(imgs, n);
+        return api_reply_errorf(reply, -ENOENT, "No image '%s'.", name);
+    }
+    o = json_object_new_object();
+    json_add_string(o, "name", name);
+    json_object_object_add(o, "versions", images_to_array(imgs, n));
+    image_list_free(imgs, n);
+    return api_reply_json(reply, 200, o);
+}
+
+int
+api_images_add(struct api_request *req, struct api_reply *reply)
+{
+    static const char *const fields[] = { "name", "path", "note", NULL };
+    struct store *s = req->api->deps.store;
+    _cleanup_free_ char *err = NULL, *dst = NULL, *sha = NULL;
+    _cleanup_(image_freep) struct image *added = NULL;
+    const char *name = NULL, *path = NULL, *note = NULL;
+    uint64_t vsize = 0, size = 0;
+    unsigned version = 0;
+    struct image img;
+    int r;
+
+    r = api_require_body(req, reply, fields);
+    if (r < 0)
+        return 0;
+    r = json_get_string(req->body, "name", DP_NAME_MAX + 1, &name, &err);
+    if (r == -ENOENT)
+        return api_reply_error(reply, -EINVAL, "Field 'name' is required.");
+    if (r < 0)
+        return api_reply_error(reply, r, err);
+    if (!name_is_valid(name))
+        return api_reply_errorf(reply, -EINVAL, "Image name '%s' is not valid: use "
+                                "[a-z0-9][a-z0-9_-]*, at most %d characters.", name,
+                                DP_NAME_MAX);
+    r = json_get_string(req->body, "path", IMAGE_PATH_MAX, &path, &err);
+    if (r == -ENOENT)
+        return api_reply_error(reply, -EINVAL, "Field 'path' is required.");
+    if (r < 0)
+        return api_reply_error(reply, r, err);
+    r = json_get_string(req->body, "note", IMAGE_NOTE_MAX, &note, &err);
+    if (r < 0 && r != -ENOENT)
+        return api_reply_error(reply, r, err);
+
+    r = image_check_file(path, &vsize, &err);
+    if (r < 0)
+        /* a file that is not there is bad input here, not a missing route */
+        return api_reply_error(reply, -EINVAL, err);
+
+    r = store_image_next_version(s, name, &version);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read images from the store.");
+    r = mkdir_p(req->api->deps.images_dir, 0755);
+    if (r < 0)
+        return api_reply_errorf(reply, r, "Cannot create the images directory '%s'.",
+                                req->api->deps.images_dir);
+    dst = xasprintf("%s/%s-v%u.qcow2", req->api->deps.images_dir, name, version);
+    r = image_import_file(path, dst, &sha, &size);
+    if (r == -EEXIST)
+        return api_reply_errorf(reply, -EEXIST, "Version %u of image '%s' is being added "
+                                "by another request.", version, name);
+    if (r < 0) {
+        log_error_errno(r, "Cannot import '%s' as '%s'", path, dst);
+        return api_reply_errorf(reply, r, "Cannot copy '%s' into the images directory: %s.",
+                                path, strerror(-r));
+    }
+    img = (struct image) {
+        .name = (char *) name, .version = version, .path = dst, .sha256 = sha, .size = size,
+        .virtual_size = vsize, .note = (char *) note, .created_by = NULL,
+        .created_at = (int64_t) (now_realtime_usec() / 1000000ULL),
+    };
+    r = store_image_add(s, &img);
+    if (r < 0) {
+        (void) chmod(dst, 0644);
+        (void) unlink(dst);
+        return api_reply_errorf(reply, r, "Cannot record version %u of image '%s'.", version,
+                                name);
+    }
+    log_notice("Image '%s' version %u added (%s, sha256 %.12s)", name, version, dst, sha);
+    (void) store_audit(s, "api", "image.added", NULL, NULL, NULL, dst);
+    r = store_image_get(s, name, version, &added);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read the new image back.");
+    return api_reply_json(reply, 201, api_image_to_json(added));
+}

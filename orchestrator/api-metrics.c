@@ -1,1 +1,118 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* api-metrics.c - /healthz and /metrics (Prometheus text format 0.0.4)
+ *
+ * Health answers 200 while libvirt can be observed, 503 otherwise, so a
+ * load balancer or monitoring can tell. Metrics are computed at scrape
+ * time from the store and the reconciler's counters; nothing is cached.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "api-priv.h"
+#include "util.h"
+
+int
+api_healthz(struct api_request *req, struct api_reply *reply)
+{
+    struct api_deps *d = &req->api->deps;
+    struct reconcile_stats st;
+    bool ok;
+    json_object *o = json_object_new_object();
+
+    reconciler_get_stats(d->reconciler, &st);
+    ok = st.libvirt_ok && hv_is_alive(d->hv);
+    json_add_string(o, "status", ok ? "ok" : "degraded");
+    json_add_string(o, "libvirt", ok ? "connected" : "unreachable");
+    json_add_string(o, "uri", d->uri);
+    json_add_string(o, "virt_type", d->virt_type);
+    json_add_string(o, "instance", d->instance);
+    json_add_string(o, "version", PACKAGE_VERSION);
+    return api_reply_json(reply, ok ? 200 : 503, o);
+}
+
+int
+api_metrics(struct api_request *req, struct api_reply *reply)
+{
+    struct api_deps *d = &req->api->deps;
+    struct reconcile_stats st;
+    struct pool **pools = NULL;
+    struct desk **desks = NULL;
+    size_t n_pools = 0, n_desks = 0, len = 0;
+    char *buf = NULL;
+    FILE *f;
+    int r;
+
+    r = store_pool_list(d->store, &pools, &n_pools);
+    if (r >= 0)
+        r = store_desk_list(d->store, NULL, &desks, &n_desks);
+    if (r < 0) {
+        pool_list_free(pools, n_pools);
+        return api_reply_error(reply, r, "Cannot read the store.");
+    }
+    reconciler_get_stats(d->reconciler, &st);
+
+    f = open_memstream(&buf, &len);
+    if (!f)
+        abort();
+    fputs("# HELP deskpool_desktops Desktops by pool and state.\n"
+          "# TYPE deskpool_desktops gauge\n", f);
+    for (size_t i = 0; i < n_pools; i++) {
+        unsigned by_state[_DESK_STATE_MAX] = { 0 };
+
+        for (size_t k = 0; k < n_desks; k++)
+            if (streq(desks[k]->pool, pools[i]->name) && desks[k]->state >= 0)
+                by_state[desks[k]->state]++;
+        for (int s = 0; s < _DESK_STATE_MAX; s++)
+            fprintf(f, "deskpool_desktops{pool=\"%s\",state=\"%s\"} %u\n", pools[i]->name,
+                    desk_state_to_string((enum desk_state) s), by_state[s]);
+    }
+    fputs("# HELP deskpool_pool_size Pool size bounds as configured.\n"
+          "# TYPE deskpool_pool_size gauge\n", f);
+    for (size_t i = 0; i < n_pools; i++)
+        fprintf(f, "deskpool_pool_size{pool=\"%s\",bound=\"min\"} %u\n"
+                   "deskpool_pool_size{pool=\"%s\",bound=\"spare\"} %u\n"
+                   "deskpool_pool_size{pool=\"%s\",bound=\"max\"} %u\n",
+                pools[i]->name, pools[i]->min, pools[i]->name, pools[i]->spare,
+                pools[i]->name, pools[i]->max);
+    fprintf(f, "# HELP deskpool_reconcile_passes_total Reconcile passes run.\n"
+               "# TYPE deskpool_reconcile_passes_total counter\n"
+               "deskpool_reconcile_passes_total %llu\n"
+               "# HELP deskpool_reconcile_last_pass_seconds Duration of the last pass.\n"
+               "# TYPE deskpool_reconcile_last_pass_seconds gauge\n"
+               "deskpool_reconcile_last_pass_seconds %.6f\n"
+               "# HELP deskpool_reconcile_max_pass_seconds Longest pass since start.\n"
+               "# TYPE deskpool_reconcile_max_pass_seconds gauge\n"
+               "deskpool_reconcile_max_pass_seconds %.6f\n",
+            (unsigned long long) st.passes, st.last_pass_seconds, st.max_pass_seconds);
+    fputs("# HELP deskpool_actions_total Actions started, by kind.\n"
+          "# TYPE deskpool_actions_total counter\n", f);
+    for (int k = 0; k < _ACTION_KIND_MAX; k++)
+        fprintf(f, "deskpool_actions_total{action=\"%s\"} %llu\n",
+                action_kind_to_string((enum action_kind) k), (unsigned long long) st.actions[k]);
+    fputs("# HELP deskpool_action_failures_total Actions that failed, by kind.\n"
+          "# TYPE deskpool_action_failures_total counter\n", f);
+    for (int k = 0; k < _ACTION_KIND_MAX; k++)
+        fprintf(f, "deskpool_action_failures_total{action=\"%s\"} %llu\n",
+                action_kind_to_string((enum action_kind) k),
+                (unsigned long long) st.failures[k]);
+    fprintf(f, "# HELP deskpool_worker_jobs Worker jobs running and queued.\n"
+               "# TYPE deskpool_worker_jobs gauge\n"
+               "deskpool_worker_jobs{state=\"running\"} %u\n"
+               "deskpool_worker_jobs{state=\"queued\"} %u\n"
+               "# HELP deskpool_orphans_removed_total Domains and volumes removed as orphans.\n"
+               "# TYPE deskpool_orphans_removed_total counter\n"
+               "deskpool_orphans_removed_total %llu\n"
+               "# HELP deskpool_libvirt_up Whether the last pass could observe libvirt.\n"
+               "# TYPE deskpool_libvirt_up gauge\n"
+               "deskpool_libvirt_up %d\n",
+            st.running, st.queued, (unsigned long long) st.orphans_removed,
+            st.libvirt_ok ? 1 : 0);
+    fclose(f);
+    pool_list_free(pools, n_pools);
+    desk_list_free(desks, n_desks);
+    reply->status = 200;
+    reply->body = buf;
+    reply->content_type = "text/plain; version=0.0.4";
+    return 0;
+}

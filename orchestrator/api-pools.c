@@ -1,1 +1,339 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* api-pools.c - /v1/pools and /v1/desktops
+ *
+ * Handlers validate input completely before they touch the store, write
+ * the desired state in one store call, and wake the reconciler; they never
+ * create or destroy desktops themselves. A refused request changes nothing.
+ */
+#include "config.h"
+
+#include "api-priv.h"
+#include "log.h"
+#include "tmpl.h"
+#include "util.h"
+
+json_object *api_desk_to_json(const struct desk *d);
+
+json_object *
+api_desk_to_json(const struct desk *d)
+{
+    json_object *o = json_object_new_object();
+
+    json_add_string(o, "name", d->name);
+    json_add_string(o, "pool", d->pool);
+    json_add_string(o, "state", desk_state_to_string(d->state));
+    json_add_string(o, "domain", d->domain);
+    json_add_string(o, "uuid", d->uuid);
+    json_add_string(o, "volume", d->volume);
+    json_add_string(o, "image", d->image);
+    json_add_int(o, "image_version", d->image_version);
+    json_add_string(o, "owner", d->owner);
+    json_add_int(o, "boot_failures", d->boot_failures);
+    json_add_string(o, "last_error", d->last_error);
+    json_add_time(o, "created_at", d->created_at);
+    json_add_time(o, "state_since", d->state_since);
+    return o;
+}
+
+/* Pool as JSON with its desktop counts; with desktops when WITH_DESKS. */
+static json_object *
+pool_to_json(const struct pool *p, struct desk **desks, size_t n_desks, bool with_desks)
+{
+    json_object *o = json_object_new_object(), *counts = json_object_new_object();
+    json_object *arr = with_desks ? json_object_new_array() : NULL;
+    unsigned by_state[_DESK_STATE_MAX] = { 0 }, total = 0;
+
+    json_add_string(o, "name", p->name);
+    json_add_string(o, "image", p->image);
+    if (p->image_version == 0)
+        json_add_string(o, "image_version", "latest");
+    else
+        json_add_int(o, "image_version", p->image_version);
+    json_add_string(o, "template", p->template);
+    json_add_string(o, "mode", pool_mode_to_string(p->mode));
+    json_add_int(o, "min", p->min);
+    json_add_int(o, "spare", p->spare);
+    json_add_int(o, "max", p->max);
+    json_add_string(o, "state", p->deleting ? "deleting" : "active");
+    json_add_time(o, "created_at", p->created_at);
+    for (size_t i = 0; i < n_desks; i++) {
+        if (!streq(desks[i]->pool, p->name))
+            continue;
+        total++;
+        if (desks[i]->state >= 0 && desks[i]->state < _DESK_STATE_MAX)
+            by_state[desks[i]->state]++;
+        if (arr)
+            json_object_array_add(arr, api_desk_to_json(desks[i]));
+    }
+    json_add_int(counts, "total", total);
+    for (int s = 0; s < _DESK_STATE_MAX; s++)
+        json_add_int(counts, desk_state_to_string((enum desk_state) s), by_state[s]);
+    json_object_object_add(o, "counts", counts);
+    if (arr)
+        json_object_object_add(o, "desktops", arr);
+    return o;
+}
+
+static int
+reply_pool(struct api_request *req, struct api_reply *reply, const char *name, unsigned status)
+{
+    struct store *s = req->api->deps.store;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    struct desk **desks = NULL;
+    size_t n = 0;
+    json_object *o;
+    int r;
+
+    r = store_pool_get(s, name, &p);
+    if (r == -ENOENT)
+        return api_reply_errorf(reply, r, "No pool '%s'.", name);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read the pool from the store.");
+    r = store_desk_list(s, name, &desks, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read desktops from the store.");
+    o = pool_to_json(p, desks, n, true);
+    desk_list_free(desks, n);
+    return api_reply_json(reply, status, o);
+}
+
+int
+api_pools_list(struct api_request *req, struct api_reply *reply)
+{
+    struct store *s = req->api->deps.store;
+    struct pool **pools = NULL;
+    struct desk **desks = NULL;
+    size_t n_pools = 0, n_desks = 0;
+    json_object *o, *arr;
+    int r;
+
+    r = store_pool_list(s, &pools, &n_pools);
+    if (r >= 0)
+        r = store_desk_list(s, NULL, &desks, &n_desks);
+    if (r < 0) {
+        pool_list_free(pools, n_pools);
+        return api_reply_error(reply, r, "Cannot read pools from the store.");
+    }
+    arr = json_object_new_array();
+    for (size_t i = 0; i < n_pools; i++)
+        json_object_array_add(arr, pool_to_json(pools[i], desks, n_desks, false));
+    o = json_object_new_object();
+    json_object_object_add(o, "pools", arr);
+    pool_list_free(pools, n_pools);
+    desk_list_free(desks, n_desks);
+    return api_reply_json(reply, 200, o);
+}
+
+int
+api_pools_get(struct api_request *req, struct api_reply *reply)
+{
+    if (!name_is_valid(req->params[0]))
+        return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", req->params[0]);
+    return reply_pool(req, reply, req->params[0], 200);
+}
+
+/* Reads an optional size field into *v: 1 when present, 0 when absent
+ * (*v untouched), negative errno with the reply filled when invalid. */
+static int
+get_size(struct api_request *req, struct api_reply *reply, const char *field, unsigned *v)
+{
+    _cleanup_free_ char *err = NULL;
+    int r = json_get_uint(req->body, field, POOL_MAX_DESKTOPS, v, &err);
+
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0) {
+        api_reply_error(reply, r, err);
+        return r;
+    }
+    return 1;
+}
+
+int
+api_pools_create(struct api_request *req, struct api_reply *reply)
+{
+    static const char *const fields[] = { "name", "image", "image_version", "template", "mode",
+                                          "min", "spare", "max", NULL };
+    struct store *s = req->api->deps.store;
+    _cleanup_free_ char *err = NULL, *tdir = NULL, *tpath = NULL;
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    const char *name = NULL, *image = NULL, *tname = "desktop", *mode = "floating";
+    struct pool p = { 0 };
+    json_object *v;
+    int r;
+
+    r = api_require_body(req, reply, fields);
+    if (r < 0)
+        return 0;
+    r = json_get_string(req->body, "name", DP_NAME_MAX + 1, &name, &err);
+    if (r == -ENOENT)
+        return api_reply_error(reply, -EINVAL, "Field 'name' is required.");
+    if (r < 0)
+        return api_reply_error(reply, r, err);
+    if (!name_is_valid(name))
+        return api_reply_errorf(reply, -EINVAL, "Pool name '%s' is not valid: use "
+                                "[a-z0-9][a-z0-9_-]*, at most %d characters.", name,
+                                DP_NAME_MAX);
+    r = json_get_string(req->body, "image", DP_NAME_MAX + 1, &image, &err);
+    if (r == -ENOENT)
+        return api_reply_error(reply, -EINVAL, "Field 'image' is required.");
+    if (r < 0)
+        return api_reply_error(reply, r, err);
+    if (!name_is_valid(image))
+        return api_reply_errorf(reply, -EINVAL, "Image name '%s' is not valid.", image);
+    r = json_get_string(req->body, "template", DP_NAME_MAX + 1, &tname, &err);
+    if (r < 0 && r != -ENOENT)
+        return api_reply_error(reply, r, err);
+    if (!name_is_valid(tname))
+        return api_reply_errorf(reply, -EINVAL, "Template name '%s' is not valid.", tname);
+    r = json_get_string(req->body, "mode", 16, &mode, &err);
+    if (r < 0 && r != -ENOENT)
+        return api_reply_error(reply, r, err);
+    p.mode = pool_mode_from_string(mode);
+    if (p.mode < 0)
+        return api_reply_errorf(reply, -EINVAL, "Mode '%s' is not valid: use floating or "
+                                "dedicated.", mode);
+    if (json_object_object_get_ex(req->body, "image_version", &v)) {
+        if (json_object_is_type(v, json_type_string) &&
+            streq(json_object_get_string(v), "latest"))
+            p.image_version = 0;
+        else if (json_get_uint(req->body, "image_version", UINT32_MAX, &p.image_version,
+                               &err) < 0 || p.image_version == 0)
+            return api_reply_error(reply, -EINVAL, "Field 'image_version' must be \"latest\" "
+                                   "or a version number from 1.");
+    }
+    if (get_size(req, reply, "min", &p.min) < 0 || get_size(req, reply, "spare", &p.spare) < 0)
+        return 0;
+    r = get_size(req, reply, "max", &p.max);
+    if (r < 0)
+        return 0;
+    if (r == 0)
+        return api_reply_error(reply, -EINVAL, "Field 'max' is required.");
+    r = pool_validate_sizes(p.min, p.spare, p.max, &err);
+    if (r < 0)
+        return api_reply_error(reply, r, err);
+
+    tdir = api_templates_dir(req->api);
+    tpath = xasprintf("%s/%s.xml", tdir, tname);
+    r = tmpl_load_file(tpath, &t, &err);
+    if (r == -ENOENT)
+        return api_reply_errorf(reply, -EINVAL, "Template '%s' does not exist in '%s'.", tname,
+                                tdir);
+    if (r < 0)
+        return api_reply_error(reply, -EINVAL, err);
+
+    p.name = (char *) name;
+    p.image = (char *) image;
+    p.template = (char *) tname;
+    p.created_at = (int64_t) (now_realtime_usec() / 1000000ULL);
+    r = store_pool_add(s, &p);
+    if (r == -EEXIST)
+        return api_reply_errorf(reply, r, "Pool '%s' already exists.", name);
+    if (r == -ENOENT)
+        return p.image_version
+                   ? api_reply_errorf(reply, -EINVAL, "Image '%s' has no version %u.", image,
+                                      p.image_version)
+                   : api_reply_errorf(reply, -EINVAL, "Image '%s' is not registered.", image);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot store the pool.");
+    log_notice("Pool '%s' created: %s, image '%s', template '%s', min %u spare %u max %u",
+               name, mode, image, tname, p.min, p.spare, p.max);
+    (void) store_audit(s, "api", "pool.created", name, NULL, NULL, NULL);
+    reconciler_wake(req->api->deps.reconciler);
+    return reply_pool(req, reply, name, 201);
+}
+
+int
+api_pools_update(struct api_request *req, struct api_reply *reply)
+{
+    static const char *const fields[] = { "min", "spare", "max", NULL };
+    struct store *s = req->api->deps.store;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_free_ char *err = NULL;
+    const char *name = req->params[0];
+    unsigned min, spare, max;
+    int r;
+
+    if (!name_is_valid(name))
+        return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", name);
+    r = api_require_body(req, reply, fields);
+    if (r < 0)
+        return 0;
+    r = store_pool_get(s, name, &p);
+    if (r == -ENOENT)
+        return api_reply_errorf(reply, r, "No pool '%s'.", name);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read the pool from the store.");
+    if (p->deleting)
+        return api_reply_errorf(reply, -EBUSY, "Pool '%s' is being deleted.", name);
+    min = p->min;
+    spare = p->spare;
+    max = p->max;
+    if (get_size(req, reply, "min", &min) < 0 || get_size(req, reply, "spare", &spare) < 0 ||
+        get_size(req, reply, "max", &max) < 0)
+        return 0;
+    r = pool_validate_sizes(min, spare, max, &err);
+    if (r < 0)
+        return api_reply_error(reply, r, err);
+    r = store_pool_set_sizes(s, name, min, spare, max);
+    if (r < 0)
+        return api_reply_errorf(reply, r, "Cannot resize pool '%s'.", name);
+    log_notice("Pool '%s' resized: min %u spare %u max %u", name, min, spare, max);
+    (void) store_audit(s, "api", "pool.resized", name, NULL, NULL, NULL);
+    reconciler_wake(req->api->deps.reconciler);
+    return reply_pool(req, reply, name, 200);
+}
+
+int
+api_pools_delete(struct api_request *req, struct api_reply *reply)
+{
+    struct store *s = req->api->deps.store;
+    const char *name = req->params[0], *force_s = api_query(req, "force");
+    bool force = false;
+    int r;
+
+    if (!name_is_valid(name))
+        return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", name);
+    if (force_s) {
+        if (streq(force_s, "true") || streq(force_s, "1"))
+            force = true;
+        else if (!streq(force_s, "false") && !streq(force_s, "0"))
+            return api_reply_error(reply, -EINVAL, "Query 'force' must be true or false.");
+    }
+    r = store_pool_mark_deleting(s, name, force);
+    if (r == -ENOENT)
+        return api_reply_errorf(reply, r, "No pool '%s'.", name);
+    if (r == -EBUSY)
+        return api_reply_errorf(reply, r, "Pool '%s' has desktops in use; end their sessions "
+                                "or delete with force.", name);
+    if (r < 0)
+        return api_reply_errorf(reply, r, "Cannot delete pool '%s'.", name);
+    log_notice("Pool '%s' marked for deletion%s", name, force ? " (forced)" : "");
+    (void) store_audit(s, "api", force ? "pool.delete-forced" : "pool.delete", name, NULL, NULL,
+                       NULL);
+    reconciler_wake(req->api->deps.reconciler);
+    return reply_pool(req, reply, name, 202);
+}
+
+int
+api_desktops_list(struct api_request *req, struct api_reply *reply)
+{
+    const char *pool = api_query(req, "pool");
+    struct desk **desks = NULL;
+    size_t n = 0;
+    json_object *o, *arr;
+    int r;
+
+    if (pool && !name_is_valid(pool))
+        return api_reply_errorf(reply, -EINVAL, "Pool name '%.64s' is not valid.", pool);
+    r = store_desk_list(req->api->deps.store, pool, &desks, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read desktops from the store.");
+    arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, api_desk_to_json(desks[i]));
+    desk_list_free(desks, n);
+    o = json_object_new_object();
+    json_object_object_add(o, "desktops", arr);
+    return api_reply_json(reply, 200, o);
+}

@@ -1,1 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* api-priv.h - what api.c shares with the route handlers (api-*.c). */
 #pragma once
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <pthread.h>
+
+#include "api.h"
+#include "json-util.h"
+
+#define API_MAX_BODY (64 * 1024)
+#define API_MAX_PATH_PARAMS 4
+
+enum api_role {
+    API_ROLE_NONE,
+    API_ROLE_READER,   /* GET only */
+    API_ROLE_BROKER,   /* sessions */
+    API_ROLE_OPERATOR, /* everything */
+    _API_ROLE_MAX,
+};
+
+struct api_token {
+    enum api_role role;
+    char sha256[65];
+};
+
+struct api {
+    struct api_deps deps;
+    struct MHD_Daemon *unix_daemon, *tcp_daemon;
+    char *socket_path;
+    pthread_mutex_t lock; /* guards the settings below */
+    struct api_token *tokens;
+    size_t n_tokens;
+    char *templates_dir;
+};
+
+struct api_request {
+    struct api *api;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    const char *params[API_MAX_PATH_PARAMS]; /* {name} segments, decoded */
+    json_object *body;                       /* NULL without a body */
+    enum api_role role;
+};
+
+struct api_reply {
+    unsigned status;
+    char *body;
+    const char *content_type;
+};
+
+typedef int (*api_handler)(struct api_request *req, struct api_reply *reply);
+
+/* Fills REPLY with OBJ as JSON (takes the reference). Returns 0. */
+int api_reply_json(struct api_reply *reply, unsigned status, json_object *obj);
+/* Fills REPLY with the error for ERR and MESSAGE. Returns 0. */
+int api_reply_error(struct api_reply *reply, int err, const char *message);
+/* The same, the message built from a format. */
+int api_reply_errorf(struct api_reply *reply, int err, const char *fmt, ...) _printf_(3, 4);
+/* A query argument, or NULL. */
+const char *api_query(struct api_request *req, const char *key);
+/* Copy of the templates dir (reloadable). */
+char *api_templates_dir(struct api *a);
+
+/* Body checks shared by the handlers: a body must be there and carry only
+ * ALLOWED fields. On failure the reply is filled and a negative errno returned. */
+int api_require_body(struct api_request *req, struct api_reply *reply,
+                     const char *const *allowed);
+
+/* api-images.c */
+int api_images_list(struct api_request *req, struct api_reply *reply);
+int api_images_add(struct api_request *req, struct api_reply *reply);
+int api_images_get(struct api_request *req, struct api_reply *reply);
+json_object *api_image_to_json(const struct image *img);
+
+/* api-pools.c */
+int api_pools_list(struct api_request *req, struct api_reply *reply);
+int api_pools_create(struct api_request *req, struct api_reply *reply);
+int api_pools_get(struct api_request *req, struct api_reply *reply);
+int api_pools_update(struct api_request *req, struct api_reply *reply);
+int api_pools_delete(struct api_request *req, struct api_reply *reply);
+int api_desktops_list(struct api_request *req, struct api_reply *reply);
+
+/* api-metrics.c */
+int api_healthz(struct api_request *req, struct api_reply *reply);
+int api_metrics(struct api_request *req, struct api_reply *reply);

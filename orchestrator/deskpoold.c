@@ -1,1 +1,525 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* deskpoold.c - the deskpool daemon
+ *
+ * DESIGN
+ *   Startup, in order: configuration (defaults, file, flags), the state
+ *   directory and its lock (one daemon per state directory), the SQLite
+ *   store, libvirt (event loop, connection, overlay storage pool), the
+ *   domain type (probed once per state directory and URI, kept in the
+ *   store), the reconciler, and last the REST server: a client that can
+ *   connect finds a daemon that works. Without --foreground the daemon
+ *   forks and the parent exits only when startup finished (0) or failed
+ *   (1, with the reason on stderr), so scripts can rely on the socket.
+ *   Signals are taken synchronously by the main thread (sigwait):
+ *   SIGTERM/SIGINT stop cleanly, SIGHUP reloads the reloadable keys.
+ *   State survives kill -9: everything that matters is in the store
+ *   before it happens in libvirt (see actions.c, reconcile.c).
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "conf.h"
+#include "hv.h"
+#include "log.h"
+#include "reconcile.h"
+#include "store.h"
+#include "util.h"
+
+static bool arg_foreground;
+static bool arg_reprobe;
+static char *arg_config;
+
+struct daemon {
+    struct conf conf;
+    struct store *store;
+    struct hv *hv;
+    struct reconciler *reconciler;
+    struct api *api;
+    char *virt_type;
+    int lock_fd;
+};
+
+static void
+help(void)
+{
+    printf("Usage: deskpoold [OPTIONS]\n\n"
+           "Keeps pools of virtual desktops ready on a libvirt host.\n\n"
+           "  -f --foreground          Stay in the foreground, log to stderr\n"
+           "  -c --config FILE         Configuration file (default %s/deskpoold.conf)\n"
+           "     --uri URI             libvirt URI (default qemu:///system)\n"
+           "     --state-dir DIR       State directory (store, images)\n"
+           "     --socket PATH         Unix socket of the REST API\n"
+           "     --listen ADDR:PORT    Also serve the REST API on TCP (bearer tokens)\n"
+           "     --instance NAME       Name of this daemon; prefixes its domains\n"
+           "     --templates-dir DIR   Domain templates\n"
+           "     --log-level LEVEL     error, warning, notice, info, debug\n"
+           "     --set KEY=VALUE       Set any configuration key (see docs/config.md)\n"
+           "     --reprobe             Probe the domain type again (KVM or TCG)\n"
+           "     --print-config        Print the effective configuration and exit\n"
+           "  -h --help                Show this help\n"
+           "     --version             Show the version\n",
+           DP_SYSCONF_DIR);
+}
+
+enum {
+    ARG_URI = 0x100,
+    ARG_STATE_DIR,
+    ARG_SOCKET,
+    ARG_LISTEN,
+    ARG_INSTANCE,
+    ARG_TEMPLATES_DIR,
+    ARG_LOG_LEVEL,
+    ARG_SET,
+    ARG_REPROBE,
+    ARG_PRINT_CONFIG,
+    ARG_VERSION,
+};
+
+/* Returns 1 to go on, 0 to exit successfully, negative errno on bad usage. */
+static int
+parse_argv(int argc, char **argv, struct conf *c)
+{
+    static const struct option options[] = {
+        { "foreground", no_argument, NULL, 'f' },
+        { "config", required_argument, NULL, 'c' },
+        { "uri", required_argument, NULL, ARG_URI },
+        { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+        { "socket", required_argument, NULL, ARG_SOCKET },
+        { "listen", required_argument, NULL, ARG_LISTEN },
+        { "instance", required_argument, NULL, ARG_INSTANCE },
+        { "templates-dir", required_argument, NULL, ARG_TEMPLATES_DIR },
+        { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "set", required_argument, NULL, ARG_SET },
+        { "reprobe", no_argument, NULL, ARG_REPROBE },
+        { "print-config", no_argument, NULL, ARG_PRINT_CONFIG },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        {}
+    };
+    /* flags are applied after the file: remember them first */
+    const char *keys[64];
+    char *vals[64];
+    size_t n = 0;
+    bool print = false;
+    int opt, r = 1;
+
+    while ((opt = getopt_long(argc, argv, "fc:h", options, NULL)) >= 0) {
+        const char *key = NULL;
+
+        switch (opt) {
+        case 'f':
+            arg_foreground = true;
+            continue;
+        case 'c':
+            free(arg_config);
+            arg_config = xstrdup(optarg);
+            continue;
+        case 'h':
+            help();
+            r = 0;
+            goto done;
+        case ARG_VERSION:
+            printf("deskpoold %s\n", PACKAGE_VERSION);
+            r = 0;
+            goto done;
+        case ARG_REPROBE:
+            arg_reprobe = true;
+            continue;
+        case ARG_PRINT_CONFIG:
+            print = true;
+            continue;
+        case ARG_URI: key = "uri"; break;
+        case ARG_STATE_DIR: key = "state_dir"; break;
+        case ARG_SOCKET: key = "socket"; break;
+        case ARG_LISTEN: key = "listen"; break;
+        case ARG_INSTANCE: key = "instance"; break;
+        case ARG_TEMPLATES_DIR: key = "templates_dir"; break;
+        case ARG_LOG_LEVEL: key = "log_level"; break;
+        case ARG_SET: {
+            char *eq = strchr(optarg, '=');
+
+            if (!eq) {
+                fprintf(stderr, "deskpoold: --set expects KEY=VALUE, not '%s'.\n", optarg);
+                r = -EINVAL;
+                goto done;
+            }
+            *eq = '\0';
+            key = optarg;
+            optarg = eq + 1;
+            break;
+        }
+        default:
+            r = -EINVAL;
+            goto done;
+        }
+        if (n == ELEMENTSOF(keys)) {
+            fprintf(stderr, "deskpoold: too many options.\n");
+            r = -E2BIG;
+            goto done;
+        }
+        keys[n] = key;
+        vals[n++] = xstrdup(optarg);
+    }
+    if (optind < argc) {
+        fprintf(stderr, "deskpoold: unexpected argument '%s'.\n", argv[optind]);
+        r = -EINVAL;
+        goto done;
+    }
+
+    {
+        const char *path = arg_config ? arg_config : DP_SYSCONF_DIR "/deskpoold.conf";
+        _cleanup_free_ char *err = NULL;
+
+        if (arg_config || access(path, F_OK) == 0) {
+            r = conf_load_file(c, path, &err);
+            if (r < 0) {
+                fprintf(stderr, "deskpoold: %s\n", err);
+                goto done;
+            }
+            r = 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *err = NULL;
+
+        if (conf_set(c, keys[i], vals[i], &err) < 0) {
+            fprintf(stderr, "deskpoold: %s\n", err);
+            r = -EINVAL;
+            goto done;
+        }
+    }
+    conf_finalize(c);
+    if (print) {
+        for (size_t i = 0; i < conf_n_keys(); i++) {
+            _cleanup_free_ char *v = conf_get_string(c, conf_key_name(i));
+
+            printf("%s = %s\n", conf_key_name(i), v);
+        }
+        r = 0;
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        free(vals[i]);
+    return r;
+}
+
+/* Forks; the parent waits for the child's word on a pipe. Returns the
+ * write end in the child; exits in the parent. */
+static int
+daemonize(void)
+{
+    int p[2];
+    pid_t pid;
+    char c = 1;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid > 0) {
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1)
+            c = 1;
+        _exit(c == 0 ? 0 : 1);
+    }
+    close(p[0]);
+    if (setsid() < 0)
+        return -errno;
+    return p[1];
+}
+
+static void
+daemon_notify(int *fd, bool ok)
+{
+    char c = ok ? 0 : 1;
+    int null;
+
+    if (*fd < 0)
+        return;
+    (void) !write(*fd, &c, 1);
+    close(*fd);
+    *fd = -1;
+    if (!ok)
+        return;
+    /* from now on, only the log file speaks */
+    null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        close(null);
+    }
+}
+
+static int
+lock_state_dir(const char *dir, int *ret_fd)
+{
+    _cleanup_free_ char *path = xasprintf("%s/deskpoold.lock", dir);
+    int fd;
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return log_error_errno(errno, "Cannot open '%s'", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int r = -errno;
+
+        close(fd);
+        if (r == -EWOULDBLOCK)
+            return log_error_errno(EBUSY, "Another deskpoold uses the state directory '%s'",
+                                   dir);
+        return log_error_errno(r, "Cannot lock '%s'", path);
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+/* The domain type: from the configuration, else from the store (probed
+ * before for this URI), else probed now and remembered. */
+static int
+resolve_virt_type(struct daemon *d)
+{
+    _cleanup_free_ char *key = xasprintf("virt_type:%s", d->conf.uri), *err = NULL;
+    uint64_t start;
+    int r;
+
+    if (!streq(d->conf.virt_type, "auto")) {
+        d->virt_type = xstrdup(d->conf.virt_type);
+        log_notice("Domain type '%s' (from the configuration)", d->virt_type);
+        return 0;
+    }
+    if (!arg_reprobe && store_meta_get(d->store, key, &d->virt_type) >= 0) {
+        log_notice("Domain type '%s' (probed before; --reprobe to probe again)", d->virt_type);
+        return 0;
+    }
+    start = now_usec();
+    r = hv_detect_virt_type(d->hv, d->conf.storage_pool, d->conf.instance,
+                            d->conf.virt_probe_timeout, &d->virt_type, &err);
+    if (r < 0)
+        return log_error_errno(r, "Cannot find a domain type that runs guests on '%s': %s",
+                               d->conf.uri, strempty(err));
+    log_notice("Domain type '%s' probed in %.1f s", d->virt_type,
+               (double) (now_usec() - start) / 1e6);
+    r = store_meta_set(d->store, key, d->virt_type);
+    if (r < 0)
+        log_warning_errno(r, "Cannot remember the domain type, ignoring");
+    return 0;
+}
+
+static void
+on_libvirt_event(void *userdata)
+{
+    reconciler_wake(userdata);
+}
+
+static int
+daemon_start(struct daemon *d)
+{
+    _cleanup_free_ char *db = NULL, *err = NULL, *inst = NULL;
+    int r;
+
+    r = mkdir_p(d->conf.state_dir, 0755);
+    if (r < 0)
+        return log_error_errno(r, "Cannot create state directory '%s'", d->conf.state_dir);
+    r = lock_state_dir(d->conf.state_dir, &d->lock_fd);
+    if (r < 0)
+        return r;
+
+    db = xasprintf("%s/deskpool.db", d->conf.state_dir);
+    r = store_open(db, &d->store, &err);
+    if (r < 0)
+        return log_error_errno(r, "Cannot open the state store '%s': %s", db, strempty(err));
+    /* the instance name is part of every domain name: it may not change */
+    if (store_meta_get(d->store, "instance", &inst) >= 0) {
+        if (!streq(inst, d->conf.instance))
+            return log_error_errno(EINVAL, "State directory '%s' belongs to instance '%s', "
+                                   "not '%s'", d->conf.state_dir, inst, d->conf.instance);
+    } else {
+        r = store_meta_set(d->store, "instance", d->conf.instance);
+        if (r < 0)
+            return log_error_errno(r, "Cannot write the state store");
+    }
+
+    r = hv_event_loop_start();
+    if (r < 0)
+        return log_error_errno(r, "Cannot start the libvirt event loop");
+    r = hv_open(d->conf.uri, &d->hv, &err);
+    if (r < 0)
+        return log_error_errno(r, "Cannot connect to libvirt at '%s': %s", d->conf.uri,
+                               strempty(err));
+    r = hv_storage_pool_ensure(d->hv, d->conf.storage_pool, d->conf.storage_dir, &err);
+    if (r < 0)
+        return log_error_errno(r, "Cannot set up storage pool '%s' at '%s': %s",
+                               d->conf.storage_pool, d->conf.storage_dir, strempty(err));
+    r = resolve_virt_type(d);
+    if (r < 0)
+        return r;
+
+    r = reconciler_new(&d->conf, d->store, d->hv, d->virt_type, &d->reconciler);
+    if (r < 0)
+        return log_error_errno(r, "Cannot create the reconciler");
+    r = hv_set_event_callback(d->hv, on_libvirt_event, d->reconciler);
+    if (r < 0)
+        log_warning_errno(r, "Cannot subscribe to libvirt events; relying on periodic passes");
+    r = reconciler_start(d->reconciler);
+    if (r < 0)
+        return log_error_errno(r, "Cannot start the reconciler");
+
+    {
+        struct api_deps deps = {
+            .store = d->store, .hv = d->hv, .reconciler = d->reconciler,
+            .instance = d->conf.instance, .uri = d->conf.uri, .virt_type = d->virt_type,
+            .images_dir = d->conf.images_dir,
+        };
+        struct api_listen l = {
+            .socket_path = d->conf.socket, .listen = d->conf.listen,
+            .tokens_file = d->conf.tokens_file, .templates_dir = d->conf.templates_dir,
+        };
+
+        free(err);
+        err = NULL;
+        r = api_start(&deps, &l, &d->api, &err);
+        if (r < 0)
+            return log_error_errno(r, "Cannot start the REST server: %s", strempty(err));
+    }
+    log_notice("deskpoold %s started: instance '%s', libvirt '%s', domain type '%s', "
+               "socket '%s'%s%s", PACKAGE_VERSION, d->conf.instance, d->conf.uri, d->virt_type,
+               d->conf.socket, streq(d->conf.listen, "") ? "" : ", tcp ", d->conf.listen);
+    return 0;
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+    d->api = api_stop(d->api);
+    if (d->hv)
+        (void) hv_set_event_callback(d->hv, NULL, NULL);
+    d->reconciler = reconciler_free(d->reconciler);
+    d->hv = hv_unref(d->hv);
+    d->store = store_close(d->store);
+    free(d->virt_type);
+    d->virt_type = NULL;
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+    d->lock_fd = -1;
+}
+
+static void
+daemon_reload(struct daemon *d)
+{
+    _cleanup_free_ char *err = NULL;
+    struct conf nc;
+    const char *path = arg_config ? arg_config : DP_SYSCONF_DIR "/deskpoold.conf";
+
+    conf_init(&nc);
+    /* flags given at start still win: start from the running values of
+     * the keys that cannot change, then read the file */
+    if ((arg_config || access(path, F_OK) == 0) && conf_load_file(&nc, path, &err) < 0) {
+        log_error("Reload refused, configuration unchanged: %s", err);
+        conf_done(&nc);
+        return;
+    }
+    conf_finalize(&nc);
+    for (size_t i = 0; i < conf_n_keys(); i++) {
+        const char *k = conf_key_name(i);
+        _cleanup_free_ char *a = conf_get_string(&d->conf, k), *b = conf_get_string(&nc, k);
+
+        if (streq(a, b) || !arg_config)
+            continue;
+        if (!conf_key_reloadable(k)) {
+            log_warning("Key '%s' changed in '%s' but needs a restart, ignoring", k, path);
+            continue;
+        }
+        (void) conf_set(&d->conf, k, b, &err);
+        log_notice("Reloaded '%s' = '%s'", k, b);
+    }
+    conf_done(&nc);
+    log_set_level((enum log_level) log_level_from_string(d->conf.log_level));
+    reconciler_reload(d->reconciler, &d->conf);
+    free(err);
+    err = NULL;
+    if (api_reload(d->api, d->conf.tokens_file, d->conf.templates_dir, &err) < 0)
+        log_error("Tokens not reloaded: %s", err);
+    log_notice("Configuration reloaded");
+}
+
+int
+main(int argc, char **argv)
+{
+    struct daemon d = { .lock_fd = -1 };
+    sigset_t mask;
+    int notify_fd = -1, sig = 0, r;
+
+    conf_init(&d.conf);
+    r = parse_argv(argc, argv, &d.conf);
+    if (r <= 0) {
+        conf_done(&d.conf);
+        free(arg_config);
+        return r < 0 ? 2 : 0;
+    }
+    log_set_level((enum log_level) log_level_from_string(d.conf.log_level));
+
+    if (!arg_foreground) {
+        _cleanup_free_ char *logfile = streq(d.conf.log_file, "")
+                                           ? xasprintf("%s/deskpoold.log", d.conf.state_dir)
+                                           : xstrdup(d.conf.log_file);
+
+        (void) mkdir_p(d.conf.state_dir, 0755);
+        notify_fd = daemonize();
+        if (notify_fd < 0) {
+            fprintf(stderr, "deskpoold: cannot fork: %s\n", strerror(-notify_fd));
+            return 1;
+        }
+        if (log_open_file(logfile) < 0)
+            fprintf(stderr, "deskpoold: cannot open log file '%s', logging to stderr\n",
+                    logfile);
+    } else if (!streq(d.conf.log_file, "")) {
+        (void) log_open_file(d.conf.log_file);
+    }
+
+    /* every thread inherits this mask: signals come to sigwait() only */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    r = daemon_start(&d);
+    if (r < 0) {
+        if (notify_fd >= 0) {
+            /* tell the waiting parent why on the terminal it still has */
+            fprintf(stderr, "deskpoold: startup failed, see the log in '%s'\n",
+                    d.conf.state_dir);
+        }
+        daemon_notify(&notify_fd, false);
+        daemon_stop(&d);
+        conf_done(&d.conf);
+        free(arg_config);
+        return 1;
+    }
+    daemon_notify(&notify_fd, true);
+
+    for (;;) {
+        if (sigwait(&mask, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            daemon_reload(&d);
+            continue;
+        }
+        log_notice("Received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    daemon_stop(&d);
+    log_notice("deskpoold stopped");
+    conf_done(&d.conf);
+    free(arg_config);
+    return 0;
+}

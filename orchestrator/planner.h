@@ -10,6 +10,7 @@
 enum action_kind {
     ACTION_CREATE,      /* add COUNT new desktops to POOL */
     ACTION_BUILD,       /* take DESK from provisioning/booting to ready */
+    ACTION_REPAIR,      /* DESK is ready in the store but its domain is not running */
     ACTION_QUARANTINE,  /* DESK failed too often: mark failed */
     ACTION_DELETE,      /* destroy DESK and its volume, remove its row */
     ACTION_REMOVE_POOL, /* POOL is being deleted and has no desktops left */

@@ -1,1 +1,567 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* reconcile.c - the level-triggered loop: observe, plan, act
+ *
+ * DESIGN
+ *   Like a Kubernetes controller: each pass reads the desired state (pools
+ *   in the store) and the observed state (desktop rows, libvirt's domains
+ *   and volumes, which desktops a worker holds), asks the pure planner
+ *   what to do, and queues the actions on the bounded worker. Passes run
+ *   every reconcile_interval seconds and whenever something wakes the loop
+ *   (an API call, a libvirt lifecycle event, a finished action). Nothing
+ *   else changes desktops: events and API calls only wake the loop.
+ *
+ *   Adoption after a crash needs no special code path: the first pass sees
+ *   rows in provisioning/booting with no worker on them and rebuilds them;
+ *   it sees domains and volumes named with this instance's prefix that no
+ *   row names and removes them (domains only when their deskpool metadata
+ *   says this instance owns them). Because rows are written before any
+ *   libvirt object (actions.c), nothing that matters can be unnamed.
+ *
+ *   Threads: one loop thread; worker threads run actions; at most one
+ *   action per desktop at a time (the in-flight set, under `lock`).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "actions.h"
+#include "log.h"
+#include "reconcile.h"
+#include "tmpl.h"
+#include "util.h"
+#include "worker.h"
+
+struct reconciler {
+    struct store *store;
+    struct hv *hv;
+    struct worker *worker;
+
+    pthread_mutex_t lock;      /* guards everything below */
+    pthread_cond_t cond;
+    char **inflight;           /* desktop names with an action queued or running */
+    size_t n_inflight, cap_inflight;
+    bool wake;
+    struct reconcile_stats stats;
+    /* settings, copied from conf */
+    char *instance, *prefix, *storage_pool, *templates_dir, *virt_type;
+    unsigned boot_timeout, boot_delay, max_boot_failures, interval;
+
+    pthread_mutex_t pass_lock; /* one pass at a time */
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stopping;
+};
+
+struct job {
+    struct reconciler *r;
+    enum action_kind kind;
+    char *desk;
+    char *pool;
+    struct action_ctx ctx;
+};
+
+char *
+reconcile_name_prefix(const char *instance)
+{
+    return xasprintf("%s.", instance);
+}
+
+static void
+job_free(void *userdata)
+{
+    struct job *j = userdata;
+
+    free(j->desk);
+    free(j->pool);
+    free(j->ctx.instance);
+    free(j->ctx.storage_pool);
+    free(j->ctx.templates_dir);
+    free(j->ctx.virt_type);
+    free(j);
+}
+
+/* --- the in-flight set (lock held) --- */
+
+static ssize_t
+inflight_find(struct reconciler *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_inflight; i++)
+        if (streq(r->inflight[i], name))
+            return (ssize_t) i;
+    return -1;
+}
+
+static void
+inflight_add(struct reconciler *r, const char *name)
+{
+    if (r->n_inflight == r->cap_inflight) {
+        r->cap_inflight = r->cap_inflight ? r->cap_inflight * 2 : 64;
+        r->inflight = realloc(r->inflight, r->cap_inflight * sizeof(char *));
+        if (!r->inflight)
+            abort();
+    }
+    r->inflight[r->n_inflight++] = xstrdup(name);
+}
+
+static void
+inflight_remove(struct reconciler *r, const char *name)
+{
+    ssize_t i = inflight_find(r, name);
+
+    if (i < 0)
+        return;
+    free(r->inflight[i]);
+    r->inflight[i] = r->inflight[--r->n_inflight];
+}
+
+/* --- running one action on a worker thread --- */
+
+static void
+job_run(void *userdata)
+{
+    struct job *j = userdata;
+    struct reconciler *r = j->r;
+    _cleanup_free_ char *err = NULL;
+    uint64_t start = now_usec();
+    int res = 0;
+
+    switch (j->kind) {
+    case ACTION_BUILD:
+        res = action_build(&j->ctx, j->desk, &err);
+        break;
+    case ACTION_REPAIR:
+        res = action_repair(&j->ctx, j->desk, &err);
+        break;
+    case ACTION_QUARANTINE:
+        res = action_quarantine(&j->ctx, j->desk, &err);
+        break;
+    case ACTION_DELETE:
+        res = action_delete(&j->ctx, j->desk, &err);
+        break;
+    default:
+        res = -EINVAL;
+        break;
+    }
+
+    if (res == -ECANCELED) {
+        log_info("Action %s on '%s' interrupted by shutdown", action_kind_to_string(j->kind),
+                 j->desk);
+    } else if (res < 0) {
+        log_warning_errno(res, "Action %s on desktop '%s' failed: %s",
+                          action_kind_to_string(j->kind), j->desk, err ? err : "(no detail)");
+    } else if (j->kind == ACTION_QUARANTINE) {
+        log_error("%s", err ? err : "desktop quarantined");
+        (void) store_audit(r->store, "reconciler", "desktop.failed", j->pool, j->desk, NULL, err);
+    } else if (j->kind == ACTION_BUILD || j->kind == ACTION_REPAIR) {
+        log_info("Desktop '%s' is ready (%.1f s)", j->desk,
+                 (double) (now_usec() - start) / 1e6);
+    } else if (j->kind == ACTION_DELETE) {
+        log_info("Desktop '%s' deleted", j->desk);
+    }
+
+    pthread_mutex_lock(&r->lock);
+    inflight_remove(r, j->desk);
+    if (res < 0 && res != -ECANCELED)
+        r->stats.failures[j->kind]++;
+    r->wake = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Queues action A; lock held. Returns 0 or -ESHUTDOWN. */
+static int
+submit_locked(struct reconciler *r, const struct action *a)
+{
+    struct job *j = xmalloc0(sizeof(*j));
+
+    j->r = r;
+    j->kind = a->kind;
+    j->desk = xstrdup(a->desk);
+    j->pool = xstrdup(a->pool);
+    j->ctx = (struct action_ctx) {
+        .store = r->store,
+        .hv = r->hv,
+        .instance = xstrdup(r->instance),
+        .storage_pool = xstrdup(r->storage_pool),
+        .templates_dir = xstrdup(r->templates_dir),
+        .virt_type = xstrdup(r->virt_type),
+        .boot_timeout = r->boot_timeout,
+        .boot_delay = r->boot_delay,
+        .stopping = &r->stopping,
+    };
+    inflight_add(r, a->desk);
+    r->stats.actions[a->kind]++;
+    if (worker_submit(r->worker, job_run, j, job_free) < 0) {
+        inflight_remove(r, a->desk);
+        return -ESHUTDOWN;
+    }
+    return 0;
+}
+
+/* --- observing libvirt --- */
+
+static int
+hv_domain_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct hv_domain *) a)->name, ((const struct hv_domain *) b)->name);
+}
+
+static const struct hv_domain *
+domain_find(const struct hv_domain *doms, size_t n, const char *name)
+{
+    struct hv_domain key = { .name = (char *) name };
+
+    return bsearch(&key, doms, n, sizeof(*doms), hv_domain_cmp);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Removes domains and volumes with our prefix that no desktop row names. */
+static void
+remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms,
+               char **vols, size_t n_vols, struct desk **desks, size_t n_desks)
+{
+    _cleanup_free_ char **names = xmalloc0(sizeof(char *) * (n_desks + 1));
+    _cleanup_free_ char **volnames = xmalloc0(sizeof(char *) * (n_desks + 1));
+
+    for (size_t i = 0; i < n_desks; i++) {
+        names[i] = desks[i]->domain;
+        volnames[i] = action_volume_name(desks[i]->domain);
+    }
+    qsort(names, n_desks, sizeof(char *), str_cmp);
+    qsort(volnames, n_desks, sizeof(char *), str_cmp);
+
+    for (size_t i = 0; i < n_doms; i++) {
+        _cleanup_free_ char *xml = NULL;
+        struct desk_meta meta = { 0 };
+        bool ours;
+
+        if (bsearch(&doms[i].name, names, n_desks, sizeof(char *), str_cmp))
+            continue;
+        if (hv_domain_get_metadata(r->hv, doms[i].name, DP_METADATA_NS, &xml) < 0)
+            continue; /* not ours: no deskpool metadata */
+        ours = desk_meta_parse(xml, &meta) >= 0 && streq_ptr(meta.instance, r->instance);
+        desk_meta_done(&meta);
+        if (!ours)
+            continue;
+        log_warning("Removing orphan domain '%s' (no desktop row names it)", doms[i].name);
+        (void) hv_domain_destroy(r->hv, doms[i].name);
+        if (hv_domain_undefine(r->hv, doms[i].name) >= 0) {
+            pthread_mutex_lock(&r->lock);
+            r->stats.orphans_removed++;
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+    for (size_t i = 0; i < n_vols; i++) {
+        size_t len = strlen(vols[i]);
+
+        if (len < 6 || !streq(vols[i] + len - 6, ".qcow2"))
+            continue;
+        if (bsearch(&vols[i], volnames, n_desks, sizeof(char *), str_cmp))
+            continue;
+        log_warning("Removing orphan volume '%s' (no desktop row names it)", vols[i]);
+        if (hv_volume_delete(r->hv, r->storage_pool, vols[i]) >= 0) {
+            pthread_mutex_lock(&r->lock);
+            r->stats.orphans_removed++;
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+    for (size_t i = 0; i < n_desks; i++)
+        free(volnames[i]);
+}
+
+static void
+strv_free_n(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int
+reconciler_pass_locked(struct reconciler *r)
+{
+    struct hv_domain *doms = NULL;
+    char **vols = NULL;
+    struct pool **pools = NULL;
+    struct desk **desks = NULL;
+    struct planner_desk *pd = NULL;
+    struct action *actions = NULL;
+    size_t n_doms = 0, n_vols = 0, n_pools = 0, n_desks = 0, n_actions = 0;
+    uint64_t start = now_usec();
+    int done = 0, res;
+
+    /* Observe libvirt before the store: anything created after the listing
+     * has its row already, anything removed after it is gone for good. */
+    res = hv_domain_list(r->hv, r->prefix, &doms, &n_doms);
+    if (res >= 0)
+        res = hv_volume_list(r->hv, r->storage_pool, r->prefix, &vols, &n_vols);
+    if (res < 0) {
+        pthread_mutex_lock(&r->lock);
+        if (r->stats.libvirt_ok)
+            log_error_errno(res, "Cannot observe libvirt at '%s'; desktops are left as they "
+                            "are until it answers", hv_uri(r->hv));
+        r->stats.libvirt_ok = false;
+        pthread_mutex_unlock(&r->lock);
+        goto cleanup;
+    }
+    qsort(doms, n_doms, sizeof(*doms), hv_domain_cmp);
+
+    res = store_pool_list(r->store, &pools, &n_pools);
+    if (res >= 0)
+        res = store_desk_list(r->store, NULL, &desks, &n_desks);
+    if (res < 0) {
+        log_error_errno(res, "Cannot read the state store");
+        goto cleanup;
+    }
+
+    remove_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks);
+
+    pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
+    pthread_mutex_lock(&r->lock);
+    if (!r->stats.libvirt_ok && r->stats.passes > 0)
+        log_notice("libvirt at '%s' answers again", hv_uri(r->hv));
+    r->stats.libvirt_ok = true;
+    for (size_t i = 0; i < n_desks; i++) {
+        const struct hv_domain *dom = domain_find(doms, n_doms, desks[i]->domain);
+
+        pd[i] = (struct planner_desk) {
+            .desk = desks[i],
+            .busy = inflight_find(r, desks[i]->name) >= 0,
+            .dom_exists = dom != NULL,
+            .dom_active = dom && dom->active,
+        };
+    }
+    {
+        struct planner_input in = {
+            .pools = pools, .n_pools = n_pools, .desks = pd, .n_desks = n_desks,
+            .max_boot_failures = r->max_boot_failures,
+        };
+
+        res = planner_plan(&in, &actions, &n_actions);
+    }
+    for (size_t i = 0; res >= 0 && i < n_actions; i++) {
+        const struct action *a = &actions[i];
+
+        if (a->kind == ACTION_CREATE || a->kind == ACTION_REMOVE_POOL)
+            continue; /* store-only: done below, outside the lock */
+        if (submit_locked(r, a) >= 0)
+            done++;
+    }
+    pthread_mutex_unlock(&r->lock);
+
+    for (size_t i = 0; res >= 0 && i < n_actions; i++) {
+        const struct action *a = &actions[i];
+
+        if (a->kind == ACTION_CREATE) {
+            for (unsigned k = 0; k < a->count; k++) {
+                _cleanup_(desk_freep) struct desk *d = NULL;
+                int q = store_desk_create(r->store, a->pool, r->instance, &d);
+
+                if (q < 0) {
+                    log_error_errno(q, "Cannot add a desktop to pool '%s'", a->pool);
+                    break;
+                }
+                log_debug("Desktop '%s' created in pool '%s'", d->name, a->pool);
+                done++;
+            }
+            pthread_mutex_lock(&r->lock);
+            r->stats.actions[ACTION_CREATE] += a->count;
+            r->wake = true; /* the new rows need BUILD: plan again at once */
+            pthread_mutex_unlock(&r->lock);
+        } else if (a->kind == ACTION_REMOVE_POOL) {
+            int q = store_pool_remove(r->store, a->pool);
+
+            if (q >= 0) {
+                log_notice("Pool '%s' deleted", a->pool);
+                (void) store_audit(r->store, "reconciler", "pool.removed", a->pool, NULL, NULL,
+                                   NULL);
+                done++;
+            }
+        }
+    }
+
+cleanup:
+    pthread_mutex_lock(&r->lock);
+    r->stats.passes++;
+    r->stats.last_pass_seconds = (double) (now_usec() - start) / 1e6;
+    r->stats.max_pass_seconds = MAX(r->stats.max_pass_seconds, r->stats.last_pass_seconds);
+    pthread_mutex_unlock(&r->lock);
+    if (done > 0)
+        log_debug("Reconcile pass: %d actions in %.3f s", done,
+                  (double) (now_usec() - start) / 1e6);
+    free(actions);
+    free(pd);
+    desk_list_free(desks, n_desks);
+    pool_list_free(pools, n_pools);
+    strv_free_n(vols, n_vols);
+    hv_domain_list_free(doms, n_doms);
+    return res < 0 ? res : done;
+}
+
+int
+reconciler_pass(struct reconciler *r)
+{
+    int res;
+
+    pthread_mutex_lock(&r->pass_lock);
+    res = reconciler_pass_locked(r);
+    pthread_mutex_unlock(&r->pass_lock);
+    return res;
+}
+
+static void *
+reconciler_thread(void *userdata)
+{
+    struct reconciler *r = userdata;
+
+    while (!atomic_load(&r->stopping)) {
+        struct timespec deadline;
+
+        (void) reconciler_pass(r);
+
+        pthread_mutex_lock(&r->lock);
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += r->interval;
+        while (!r->wake && !atomic_load(&r->stopping))
+            if (pthread_cond_timedwait(&r->cond, &r->lock, &deadline) == ETIMEDOUT)
+                break;
+        r->wake = false;
+        pthread_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+static void
+reconciler_apply(struct reconciler *r, const struct conf *c)
+{
+    free(r->templates_dir);
+    r->templates_dir = xstrdup(c->templates_dir);
+    r->boot_timeout = c->boot_timeout;
+    r->boot_delay = c->boot_delay;
+    r->max_boot_failures = c->max_boot_failures;
+    r->interval = c->reconcile_interval;
+}
+
+int
+reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *virt_type,
+               struct reconciler **ret)
+{
+    struct reconciler *r = xmalloc0(sizeof(*r));
+
+    r->store = s;
+    r->hv = hv_ref(h);
+    r->instance = xstrdup(c->instance);
+    r->prefix = reconcile_name_prefix(c->instance);
+    r->storage_pool = xstrdup(c->storage_pool);
+    r->virt_type = xstrdup(virt_type);
+    reconciler_apply(r, c);
+    r->stats.libvirt_ok = true;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->pass_lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    atomic_init(&r->stopping, false);
+    r->worker = worker_new(c->max_concurrent);
+    if (!r->worker) {
+        int e = -errno;
+
+        reconciler_free(r);
+        return e;
+    }
+    *ret = r;
+    return 0;
+}
+
+int
+reconciler_start(struct reconciler *r)
+{
+    int e = pthread_create(&r->thread, NULL, reconciler_thread, r);
+
+    if (e != 0)
+        return -e;
+    r->thread_started = true;
+    return 0;
+}
+
+void
+reconciler_wake(struct reconciler *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->wake = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void
+reconciler_wait_idle(struct reconciler *r)
+{
+    worker_wait_idle(r->worker);
+}
+
+int
+reconciler_settle(struct reconciler *r, unsigned max_passes)
+{
+    for (unsigned i = 1; i <= max_passes; i++) {
+        int n = reconciler_pass(r);
+
+        if (n < 0)
+            return n;
+        reconciler_wait_idle(r);
+        if (n == 0)
+            return (int) i;
+    }
+    return -ETIMEDOUT;
+}
+
+void
+reconciler_reload(struct reconciler *r, const struct conf *c)
+{
+    pthread_mutex_lock(&r->lock);
+    reconciler_apply(r, c);
+    pthread_mutex_unlock(&r->lock);
+    worker_set_limit(r->worker, c->max_concurrent);
+    reconciler_wake(r);
+}
+
+void
+reconciler_get_stats(struct reconciler *r, struct reconcile_stats *ret)
+{
+    pthread_mutex_lock(&r->lock);
+    *ret = r->stats;
+    pthread_mutex_unlock(&r->lock);
+    worker_get_counts(r->worker, &ret->running, &ret->queued);
+}
+
+struct reconciler *
+reconciler_free(struct reconciler *r)
+{
+    if (!r)
+        return NULL;
+    atomic_store(&r->stopping, true);
+    reconciler_wake(r);
+    if (r->thread_started)
+        pthread_join(r->thread, NULL);
+    r->worker = worker_free(r->worker);
+    for (size_t i = 0; i < r->n_inflight; i++)
+        free(r->inflight[i]);
+    free(r->inflight);
+    free(r->instance);
+    free(r->prefix);
+    free(r->storage_pool);
+    free(r->templates_dir);
+    free(r->virt_type);
+    hv_unref(r->hv);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->pass_lock);
+    free(r);
+    return NULL;
+}

@@ -1,1 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* reconcile.h - the level-triggered loop: observe, plan, act. See reconcile.c. */
 #pragma once
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "hv.h"
+#include "planner.h"
+#include "store.h"
+
+struct reconciler;
+
+struct reconcile_stats {
+    uint64_t passes;
+    double last_pass_seconds;     /* observe + plan + queue, not the actions */
+    double max_pass_seconds;
+    uint64_t actions[_ACTION_KIND_MAX];
+    uint64_t failures[_ACTION_KIND_MAX];
+    uint64_t orphans_removed;
+    unsigned running, queued;     /* worker */
+    bool libvirt_ok;              /* the last pass could talk to libvirt */
+};
+
+/* Takes references to S and H (they must outlive it); copies what it
+ * needs from C. VIRT_TYPE is the domain type desktops get. Does not
+ * start anything. Returns 0 or negative errno. */
+int reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *virt_type,
+                   struct reconciler **ret);
+/* Starts the loop thread (a pass every reconcile_interval, or on wake). */
+int reconciler_start(struct reconciler *r);
+/* Asks for a pass as soon as possible. Async-signal-unsafe; thread-safe. */
+void reconciler_wake(struct reconciler *r);
+/* Runs one pass in the caller's thread (tests, benchmarks). Returns the
+ * number of actions queued or done, or negative errno (libvirt down). */
+int reconciler_pass(struct reconciler *r);
+/* Blocks until no action is queued or running. */
+void reconciler_wait_idle(struct reconciler *r);
+/* Passes until a pass plans nothing and nothing runs, at most MAX_PASSES.
+ * Returns the number of passes, or -ETIMEDOUT. Tests and bench only. */
+int reconciler_settle(struct reconciler *r, unsigned max_passes);
+/* Applies the reloadable keys of C (SIGHUP). */
+void reconciler_reload(struct reconciler *r, const struct conf *c);
+void reconciler_get_stats(struct reconciler *r, struct reconcile_stats *ret);
+/* Stops the loop, lets running actions stop at their next safe point. */
+struct reconciler *reconciler_free(struct reconciler *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct reconciler *, reconciler_free);
+
+/* Prefix of every domain and volume name this instance owns: "INSTANCE." */
+char *reconcile_name_prefix(const char *instance);

@@ -58,3 +58,10 @@ int tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml,
  * its parser (accepts what virDomainGetMetadata() returns). */
 char *desk_meta_format(const struct desk_meta *m);
 int desk_meta_parse(const char *xml, struct desk_meta *ret);
+
+/* Checks the hospital's lock-down rules: each <graphics type='spice'>
+ * has <clipboard copypaste='no'/> and <filetransfer enable='no'/>, no
+ * <redirdev>, no <hostdev type='usb'>, no qemu-vdagent channel with
+ * copypaste='yes'. Returns 0, or -EPERM with a whole sentence in
+ * *reterr_msg naming the offending element. See docs/templates.md. */
+int tmpl_check_lockdown(const struct tmpl *t, char **reterr_msg);

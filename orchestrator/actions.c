@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* actions.c - how each planned action is carried out
+ *
+ * DESIGN
+ *   The planner says what to do; this file does it, through the store and
+ *   the hypervisor layer only. Every action is written so that a crash at
+ *   any point leaves something the next reconcile pass can finish:
+ *   - the store row comes first (store_desk_create), so every volume and
+ *     domain deskpool creates has a row naming it, and anything with our
+ *     name prefix and no row is an orphan (reconcile.c removes those);
+ *   - provisioning means "nothing of value yet": build deletes and
+ *     recreates a half-made overlay instead of trusting it;
+ *   - a desktop reaches ready only after its guest answered and, for
+ *     floating pools, after its clean snapshot exists;
+ *   - delete moves the row to deleting first and removes it last.
+ *   A failed boot powers the domain off, counts the failure and sends the
+ *   desktop back to provisioning; the planner quarantines it after
+ *   max_boot_failures.
+ *   Runs on worker threads, one action per desktop at a time (reconcile.c
+ *   guarantees that), so no two threads act on the same desktop.
+ */
+#include "config.h"
+
+#include <time.h>
+
+#include "actions.h"
+#include "log.h"
+#include "tmpl.h"
+#include "util.h"
+
+#define AGENT_POLL_MS 250
+
+char *
+action_volume_name(const char *domain)
+{
+    return xasprintf("%s.qcow2", domain);
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int
+build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_msg)
+{
+    _cleanup_(image_freep) struct image *img = NULL;
+    _cleanup_free_ char *vol = action_volume_name(d->domain), *path = NULL;
+    int r;
+
+    r = store_image_get(c->store, d->image, d->image_version, &img);
+    if (r < 0) {
+        *reterr_msg = xasprintf("Image '%s' version %u of desktop '%s' is not registered.",
+                                d->image, d->image_version, d->name);
+        return r;
+    }
+    /* A volume left by an interrupted attempt holds nothing of value. */
+    r = hv_volume_delete(c->hv, c->storage_pool, vol);
+    if (r < 0) {
+        *reterr_msg = xasprintf("Cannot remove the stale overlay '%s'.", vol);
+        return r;
+    }
+    r = hv_volume_create_overlay(c->hv, c->storage_pool, vol, img->path, img->virtual_size,
+                                 &path, reterr_msg);
+    if (r < 0)
+        return r;
+    return store_desk_set_volume(c->store, d->name, path);
+}
+
+static int
+build_domain(const struct action_ctx *c, const struct desk *d, const struct pool *p,
+             char **reterr_msg)
+{
+    _cleanup_free_ char *tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *xml = NULL;
+    struct desk_meta meta = {
+        .instance = c->instance, .pool = d->pool, .desktop = d->name,
+        .image = d->image, .image_version = d->image_version,
+    };
+    struct tmpl_fill fill = {
+        .virt_type = c->virt_type, .name = d->domain, .uuid = d->uuid,
+        .disk_path = d->volume, .disk_format = "qcow2", .meta = &meta,
+    };
+    int r;
+
+    r = tmpl_load_file(tpath, &t, reterr_msg);
+    if (r < 0)
+        return r;
+    r = tmpl_fill(t, &fill, &xml, reterr_msg);
+    if (r < 0)
+        return r;
+    return hv_domain_define(c->hv, xml, reterr_msg);
+}
+
+/* Waits until the desktop is ready: the agent answers guest-ping, or (no
+ * agent channel) the domain has run for boot_delay seconds. */
+static int
+wait_ready(const struct action_ctx *c, const struct desk *d, bool has_agent, char **reterr_msg)
+{
+    uint64_t start = now_usec();
+    uint64_t deadline = start + (uint64_t) c->boot_timeout * 1000000ULL;
+    uint64_t delay_until = start + (uint64_t) c->boot_delay * 1000000ULL;
+
+    for (;;) {
+        bool active = false;
+        int r;
+
+        if (atomic_load(c->stopping)) {
+            *reterr_msg = xasprintf("Boot of '%s' interrupted by shutdown.", d->name);
+            return -ECANCELED;
+        }
+        r = hv_domain_is_active(c->hv, d->domain, &active);
+        if (r < 0 || !active) {
+            *reterr_msg = xasprintf("Domain '%s' stopped while booting.", d->domain);
+            return r < 0 ? r : -EIO;
+        }
+        if (has_agent) {
+            r = hv_domain_agent_ping(c->hv, d->domain, 2);
+            if (r >= 0)
+                return 0;
+            if (r != -EAGAIN && r != -ETIMEDOUT && r != -EBUSY)
+                log_debug("guest-ping of '%s' failed: %s", d->domain, strerror(-r));
+        } else if (now_usec() >= delay_until) {
+            return 0;
+        }
+        if (now_usec() >= deadline) {
+            *reterr_msg = xasprintf(has_agent ? "Guest agent of '%s' did not answer within %u s."
+                                              : "Domain '%s' did not run for %u s.",
+                                    d->domain, c->boot_timeout);
+            return -ETIMEDOUT;
+        }
+        sleep_ms(AGENT_POLL_MS);
+    }
+}
+
+static int
+build_boot(const struct action_ctx *c, const struct desk *d, const struct pool *p,
+           char **reterr_msg)
+{
+    _cleanup_free_ char *tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    bool active = false, has_snap = false;
+    int r;
+
+    r = tmpl_load_file(tpath, &t, reterr_msg);
+    if (r < 0)
+        return r;
+    r = hv_domain_is_active(c->hv, d->domain, &active);
+    if (r < 0) {
+        *reterr_msg = xasprintf("Domain '%s' of desktop '%s' is missing.", d->domain, d->name);
+        return r;
+    }
+    if (!active) {
+        r = hv_domain_start(c->hv, d->domain, reterr_msg);
+        if (r < 0)
+            return r;
+    }
+    r = wait_ready(c, d, tmpl_has_agent(t), reterr_msg);
+    if (r < 0)
+        return r;
+    if (p->mode == POOL_MODE_FLOATING) {
+        /* the clean state every wipe reverts to */
+        r = hv_snapshot_exists(c->hv, d->domain, DESK_CLEAN_SNAPSHOT, &has_snap);
+        if (r >= 0 && !has_snap)
+            r = hv_snapshot_create(c->hv, d->domain, DESK_CLEAN_SNAPSHOT, reterr_msg);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* A boot failed: power off, count it, and go back to provisioning so the
+ * next attempt starts from a fresh overlay. */
+static void
+build_failed(const struct action_ctx *c, const struct desk *d, const char *msg)
+{
+    _cleanup_(desk_freep) struct desk *now = NULL;
+
+    (void) hv_domain_destroy(c->hv, d->domain);
+    (void) store_desk_record_failure(c->store, d->name, msg);
+    if (store_desk_get(c->store, d->name, &now) >= 0 && now->state == DESK_STATE_BOOTING)
+        (void) store_desk_set_state(c->store, d->name, DESK_STATE_BOOTING,
+                                    DESK_STATE_PROVISIONING);
+}
+
+int
+action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r < 0)
+        return r;
+    r = store_pool_get(c->store, d->pool, &p);
+    if (r < 0)
+        return r;
+
+    if (d->state == DESK_STATE_PROVISIONING) {
+        r = build_overlay(c, d, reterr_msg);
+        if (r >= 0) {
+            desk_free(d);
+            d = NULL;
+            r = store_desk_get(c->store, name, &d);
+        }
+        if (r >= 0)
+            r = build_domain(c, d, p, reterr_msg);
+        if (r >= 0)
+            r = store_desk_set_state(c->store, name, DESK_STATE_PROVISIONING,
+                                     DESK_STATE_BOOTING);
+        if (r < 0) {
+            if (!*reterr_msg)
+                *reterr_msg = xasprintf("Provisioning of '%s' failed: %s.", name,
+                                        strerror(-r));
+            (void) store_desk_record_failure(c->store, name, *reterr_msg);
+            return r;
+        }
+        d->state = DESK_STATE_BOOTING;
+    }
+    if (d->state != DESK_STATE_BOOTING)
+        return 0; /* someone else moved it on: nothing to do */
+
+    r = build_boot(c, d, p, reterr_msg);
+    if (r == -ECANCELED)
+        return r; /* shutdown: the next daemon picks it up as it is */
+    if (r < 0) {
+        build_failed(c, d, *reterr_msg);
+        return r;
+    }
+    return store_desk_set_state(c->store, name, DESK_STATE_BOOTING, DESK_STATE_READY);
+}
+
+int
+action_repair(const struct action_ctx *c, const char *name, char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    bool active = false;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r < 0)
+        return r;
+    if (d->state != DESK_STATE_READY)
+        return 0;
+    r = hv_domain_is_active(c->hv, d->domain, &active);
+    if (r >= 0 && active)
+        return 0; /* it came back by itself */
+    r = store_desk_set_state(c->store, name, DESK_STATE_READY,
+                             r == -ENOENT ? DESK_STATE_PROVISIONING : DESK_STATE_BOOTING);
+    if (r < 0)
+        return r;
+    return action_build(c, name, reterr_msg);
+}
+
+int
+action_quarantine(const struct action_ctx *c, const char *name, char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r < 0)
+        return r;
+    (void) hv_domain_destroy(c->hv, d->domain);
+    r = store_desk_set_state(c->store, name, d->state, DESK_STATE_FAILED);
+    if (r < 0)
+        return r;
+    *reterr_msg = xasprintf("Desktop '%s' failed %u times and is quarantined: %s", name,
+                            d->boot_failures, d->last_error ? d->last_error : "no reason given.");
+    return 0;
+}
+
+int
+action_delete(const struct action_ctx *c, const char *name, char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    _cleanup_free_ char *vol = NULL;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    if (d->state != DESK_STATE_DELETING) {
+        r = store_desk_set_state(c->store, name, d->state, DESK_STATE_DELETING);
+        if (r < 0)
+            return r;
+    }
+    r = hv_domain_destroy(c->hv, d->domain);
+    if (r < 0 && r != -ENOENT) {
+        *reterr_msg = xasprintf("Cannot power off domain '%s'.", d->domain);
+        return r;
+    }
+    r = hv_domain_undefine(c->hv, d->domain);
+    if (r < 0 && r != -ENOENT) {
+        *reterr_msg = xasprintf("Cannot undefine domain '%s'.", d->domain);
+        return r;
+    }
+    vol = action_volume_name(d->domain);
+    r = hv_volume_delete(c->hv, c->storage_pool, vol);
+    if (r < 0) {
+        *reterr_msg = xasprintf("Cannot delete overlay volume '%s'.", vol);
+        return r;
+    }
+    return store_desk_remove(c->store, name);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* actions.h - how each planned action is carried out. See actions.c. */
+#pragma once
+
+#include <stdatomic.h>
+
+#include "hv.h"
+#include "store.h"
+
+/* What an action needs; a copy of the settings taken when it was queued. */
+struct action_ctx {
+    struct store *store;
+    struct hv *hv;
+    char *instance;
+    char *storage_pool;
+    char *templates_dir;
+    char *virt_type;
+    unsigned boot_timeout;  /* seconds */
+    unsigned boot_delay;    /* seconds */
+    const atomic_bool *stopping; /* daemon shutting down: give up waiting */
+};
+
+#define DESK_CLEAN_SNAPSHOT "deskpool-clean"
+
+/* Each returns 0 on success or a negative errno; on failure *reterr_msg
+ * holds a sentence for the log and the desktop's last_error. They leave
+ * the store consistent at every step, so a crash between two steps is
+ * finished by the next pass (the steps are idempotent). They do not log
+ * above info; the reconciler logs the outcome once. */
+
+/* provisioning/booting -> ready: overlay, domain, start, wait, snapshot. */
+int action_build(const struct action_ctx *c, const char *desk, char **reterr_msg);
+/* ready but not running -> booting (or provisioning if the domain is gone) -> build. */
+int action_repair(const struct action_ctx *c, const char *desk, char **reterr_msg);
+/* provisioning/booting -> failed; domain and overlay are kept for inspection. */
+int action_quarantine(const struct action_ctx *c, const char *desk, char **reterr_msg);
+/* any -> deleting -> gone: domain, snapshots, overlay, row. */
+int action_delete(const struct action_ctx *c, const char *desk, char **reterr_msg);
+
+/* Volume name of a desktop's overlay: "DOMAIN.qcow2". */
+char *action_volume_name(const char *domain);

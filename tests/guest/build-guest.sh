@@ -1,0 +1,310 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# build-guest.sh - build the tiny test guest that deskpool's end-to-end tests boot.
+#
+# DESIGN: "End-to-end tests boot a tiny real guest (Debian cloud kernel + busybox initrd +
+# qemu guest agent, built from Debian packages by a script in tests/)". Everything comes from
+# Debian packages (apt-get download + dpkg-deb -x); no root mounts, no loop devices, no network
+# other than apt. Outputs, all 0644 in a 0755 directory so libvirt-qemu can read them:
+#   DIR/vmlinuz, DIR/initrd.img   shared by every disk version
+#   DIR/golden-vN.qcow2           ext4 disk holding /etc/desk-version = "vN" and /data
+#   DIR/golden-broken.qcow2       (--broken) same disk plus /etc/deskpool-broken: /init never
+#                                 starts the agent, so the guest never becomes ready
+# The initrd's /init mounts /dev/vda at /mnt and runs qemu-ga on the virtio port named
+# org.qemu.guest_agent.0 in a respawn loop. Work whose outputs exist and are newer than this
+# script is skipped (--force rebuilds). Prints one summary line; on failure prints the log tail
+# to stderr and exits 1.
+
+set -euo pipefail
+
+usage() {
+    cat <<EOF
+usage: $0 [--out DIR] [--version vN] [--broken] [--force]
+  --out DIR      output directory (default /var/lib/deskpool/tiny-guest)
+  --version vN   disk version written to /etc/desk-version (default v1)
+  --broken       build DIR/golden-broken.qcow2 (agent never starts) instead of golden-vN.qcow2
+  --force        rebuild outputs even if they are up to date
+EOF
+}
+
+out=/var/lib/deskpool/tiny-guest
+version=v1
+broken=0
+force=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) out="${2:?--out needs a directory}"; shift 2 ;;
+        --out=*) out="${1#--out=}"; shift ;;
+        --version) version="${2:?--version needs vN}"; shift 2 ;;
+        --version=*) version="${1#--version=}"; shift ;;
+        --broken) broken=1; shift ;;
+        --force) force=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+done
+if ! [[ "$version" =~ ^v[0-9]+$ ]]; then
+    echo "build-guest: version must look like v1, v2, ... (got '$version')" >&2
+    exit 2
+fi
+
+self="$(readlink -f "$0")"
+start=$(date +%s.%N)
+umask 022
+mkdir -p "$out"
+chmod 0755 "$out"
+out="$(readlink -f "$out")"
+
+# One build at a time per output directory (parallel test runs share it).
+exec 9>"$out/.lock"
+flock 9
+
+work="$(mktemp -d "$out/.build.XXXXXX")"
+log="$work/log"
+trap 'rm -rf "$work"' EXIT
+
+die() {
+    echo "build-guest: $*" >&2
+    if [ -s "$log" ]; then
+        tail -n 20 "$log" >&2
+    fi
+    exit 1
+}
+
+# run CMD...: run quietly, output to the log; on failure die with the log tail.
+run() {
+    echo "+ $*" >>"$log"
+    "$@" >>"$log" 2>&1 || die "failed: $*"
+}
+
+# fresh FILE...: true when every FILE exists and is newer than this script (and no --force).
+fresh() {
+    local f
+    [ "$force" -eq 0 ] || return 1
+    for f in "$@"; do
+        [ -f "$f" ] && [ "$f" -nt "$self" ] || return 1
+    done
+}
+
+ensure_packages() {
+    local missing=() p
+    for p in busybox-static cpio e2fsprogs qemu-utils qemu-guest-agent; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    [ "$(id -u)" -eq 0 ] || die "missing packages (need root to install): ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+        run apt-get update -qq
+        run apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+# ko_depends FILE: the depends= list of a kernel module's .modinfo section, space separated.
+ko_depends() {
+    tr '\0' '\n' <"$1" | grep -a '^depends=' | head -n 1 | cut -d= -f2 | tr ',' ' ' || true
+}
+
+# add_module NAME: append NAME's dependencies, then NAME, to $modorder (once each).
+add_module() {
+    local name="$1" f d
+    case " $modorder " in *" $name "*) return 0 ;; esac
+    f="$(find "$kroot/lib/modules" -name "$name.ko" | head -n 1)"
+    [ -n "$f" ] || die "kernel module $name.ko not found in the kernel package"
+    for d in $(ko_depends "$f"); do
+        add_module "$d"
+    done
+    cp "$f" "$iroot/lib/modules/$name.ko"
+    modorder="$modorder $name"
+}
+
+# copy_with_libs BIN: copy BIN and every library ldd lists (plus the loader) into the initrd.
+copy_with_libs() {
+    local bin="$1" lib
+    mkdir -p "$iroot$(dirname "$bin")"
+    cp -L "$bin" "$iroot$bin"
+    for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+        [ -e "$lib" ] || die "library $lib of $bin is missing"
+        mkdir -p "$iroot$(dirname "$lib")"
+        cp -L "$lib" "$iroot$lib"
+    done
+    if ldd "$bin" | grep -q 'not found'; then
+        die "$bin has unresolved libraries: $(ldd "$bin" | grep 'not found')"
+    fi
+}
+
+write_init() {
+    cat >"$iroot/init" <<EOF
+#!/bin/sh
+# /init of the deskpool tiny test guest (generated by tests/guest/build-guest.sh).
+MODULES="$modorder"
+EOF
+    cat >>"$iroot/init" <<'EOF'
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+/bin/busybox --install -s
+mkdir -p /proc /sys /dev /mnt /tmp /run /var
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=0755 tmpfs /run
+ln -sfn /run /var/run
+con=/dev/ttyS0
+[ -c "$con" ] || con=/dev/console
+say() { echo "deskpool-tiny: $*" >"$con" 2>/dev/null; }
+hostname deskpool-tiny
+for m in $MODULES; do
+    insmod "/lib/modules/$m.ko" 2>/dev/null || say "insmod $m failed"
+done
+
+# The system disk: bounded wait for /dev/vda (about 30 s).
+i=0
+until mount -t ext4 -o rw /dev/vda /mnt 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -ge 300 ]; then
+        say "no /dev/vda to mount, guest not ready"
+        exec sleep 2147483647
+    fi
+    usleep 100000
+done
+if [ -e /mnt/etc/deskpool-broken ]; then
+    say "broken marker /etc/deskpool-broken found, agent not started"
+    exec sleep 2147483647
+fi
+
+# The agent port: /sys/class/virtio-ports/*/name, bounded wait (about 30 s).
+port=
+i=0
+while [ -z "$port" ]; do
+    for n in /sys/class/virtio-ports/*/name; do
+        [ -r "$n" ] || continue
+        if [ "$(cat "$n")" = org.qemu.guest_agent.0 ]; then
+            p="${n%/name}"
+            port="/dev/${p##*/}"
+        fi
+    done
+    [ -n "$port" ] && [ -c "$port" ] && break
+    port=
+    i=$((i + 1))
+    if [ "$i" -ge 300 ]; then
+        say "no org.qemu.guest_agent.0 port, guest not ready"
+        exec sleep 2147483647
+    fi
+    usleep 100000
+done
+
+say "version $(cat /mnt/etc/desk-version 2>/dev/null), agent starting on $port"
+while :; do
+    qemu-ga -m virtio-serial -p "$port" -t /run -f /run/qemu-ga.pid >/dev/null 2>&1
+    say "agent exited ($?), restarting"
+    sleep 1
+done
+EOF
+    chmod 0755 "$iroot/init"
+}
+
+# /sbin/shutdown for qemu-ga's guest-shutdown ("shutdown -h -P +0 msg" / "-r" / "-H").
+write_shutdown() {
+    cat >"$iroot/sbin/shutdown" <<'EOF'
+#!/bin/sh
+action=poweroff
+for a in "$@"; do
+    case "$a" in
+        -r) action=reboot ;;
+        -H) action=halt ;;
+    esac
+done
+sync
+umount /mnt 2>/dev/null || mount -o remount,ro /mnt 2>/dev/null
+exec "$action" -f
+EOF
+    chmod 0755 "$iroot/sbin/shutdown"
+}
+
+build_kernel_initrd() {
+    local kpkg deb vmlinuz
+    kpkg="$(apt-cache depends linux-image-cloud-amd64 2>>"$log" |
+            awk '$1 == "Depends:" { print $2; exit }')"
+    if [ -z "$kpkg" ]; then
+        run apt-get update -qq
+        kpkg="$(apt-cache depends linux-image-cloud-amd64 2>>"$log" |
+                awk '$1 == "Depends:" { print $2; exit }')"
+    fi
+    [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 to a kernel package"
+    mkdir -p "$work/debs"
+    (cd "$work/debs" && run apt-get download -qq -o APT::Sandbox::User=root "$kpkg")
+    deb="$(find "$work/debs" -name '*.deb' | head -n 1)"
+    kroot="$work/kernel"
+    run dpkg-deb -x "$deb" "$kroot"
+    vmlinuz="$(find "$kroot/boot" -name 'vmlinuz-*' | head -n 1)"
+    [ -n "$vmlinuz" ] || die "no vmlinuz in $deb"
+
+    iroot="$work/initrd"
+    mkdir -p "$iroot"/{bin,sbin,usr/bin,usr/sbin,lib/modules,lib64,etc,proc,sys,dev,mnt,tmp,run}
+    chmod 1777 "$iroot/tmp"
+    cp /bin/busybox "$iroot/bin/busybox"
+    if ldd "$iroot/bin/busybox" >/dev/null 2>&1; then
+        die "/bin/busybox is not static (is busybox-static installed?)"
+    fi
+    ln -s busybox "$iroot/bin/sh"
+    modorder=""
+    for m in virtio_pci virtio_blk virtio_console; do
+        add_module "$m"
+    done
+    modorder="${modorder# }"
+    copy_with_libs /usr/sbin/qemu-ga
+    echo "root:x:0:0:root:/root:/bin/sh" >"$iroot/etc/passwd"
+    echo "root:x:0:" >"$iroot/etc/group"
+    write_init
+    write_shutdown
+
+    (cd "$iroot" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 |
+        gzip -n -6 >"$work/initrd.img") || die "cannot pack the initrd"
+    install -m 0644 "$vmlinuz" "$out/.vmlinuz.new"
+    install -m 0644 "$work/initrd.img" "$out/.initrd.img.new"
+    mv -f "$out/.vmlinuz.new" "$out/vmlinuz"
+    mv -f "$out/.initrd.img.new" "$out/initrd.img"
+}
+
+# build_disk NAME BROKEN: DIR/NAME from an ext4 tree with /etc/desk-version and /data.
+build_disk() {
+    local name="$1" isbroken="$2" tree="$work/disk-tree"
+    rm -rf "$tree"
+    mkdir -p "$tree/etc" "$tree/data"
+    echo "$version" >"$tree/etc/desk-version"
+    if [ "$isbroken" -eq 1 ]; then
+        echo "agent disabled on purpose (deskpool canary test)" >"$tree/etc/deskpool-broken"
+    fi
+    chmod 0755 "$tree" "$tree/etc" "$tree/data"
+    rm -f "$work/raw.img"
+    run mkfs.ext4 -q -F -L deskpool -d "$tree" "$work/raw.img" 64M
+    run qemu-img convert -q -f raw -O qcow2 "$work/raw.img" "$work/$name"
+    chmod 0644 "$work/$name"
+    mv -f "$work/$name" "$out/$name"
+}
+
+built=()
+kept=()
+ensure_packages
+if fresh "$out/vmlinuz" "$out/initrd.img"; then
+    kept+=(vmlinuz initrd.img)
+else
+    build_kernel_initrd
+    built+=(vmlinuz initrd.img)
+fi
+if [ "$broken" -eq 1 ]; then
+    disk=golden-broken.qcow2
+else
+    disk="golden-$version.qcow2"
+fi
+if fresh "$out/$disk"; then
+    kept+=("$disk")
+else
+    build_disk "$disk" "$broken"
+    built+=("$disk")
+fi
+
+secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+echo "build-guest: $out: built [${built[*]:-}] kept [${kept[*]:-}] in ${secs}s"

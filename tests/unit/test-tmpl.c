@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-tmpl.c - tests for tmpl.c: xml2xml round-trips, errors, metadata
+ *
+ * Round-trips (libvirt's xml2xml style): each tests/data/tmpl/NAME.in.xml
+ * is filled with fixed values and compared byte for byte with
+ * NAME.out.xml; DP_REGENERATE=1 rewrites the .out files instead. The last
+ * tests use libvirt's in-memory test:///default driver (per process, no
+ * daemon) to prove that libvirt accepts the filled XML and that
+ * desk_meta_parse() reads what virDomainGetMetadata() gives back, and
+ * run virt-xml-validate on the production template when it is installed.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "tests.h"
+#include "tmpl.h"
+#include "util.h"
+
+#define RT_UUID "6c1f0c0e-3b0a-4d55-9a57-0f3a2b1c9d11"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(virConnectPtr, virConnectClose, virt_connect_closep);
+DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(virDomainPtr, virDomainFree, virt_domain_freep);
+
+static const struct desk_meta rt_meta = {
+    .instance = "host-a",
+    .pool = "radiology",
+    .desktop = "radiology-0007",
+    .image = "win-clinical",
+    .image_version = 12,
+};
+
+static const struct tmpl_fill rt_fill_base = {
+    .virt_type = "qemu",
+    .uuid = RT_UUID,
+    .disk_path = "/pool/rt.qcow2",
+    .disk_format = "qcow2",
+    .meta = &rt_meta,
+};
+
+static char *
+fill_file(const char *path, const struct tmpl_fill *f)
+{
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *err = NULL;
+    char *xml = NULL;
+
+    if (tmpl_load_file(path, &t, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", path, strempty(err));
+        return NULL;
+    }
+    if (tmpl_fill(t, f, &xml, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", path, strempty(err));
+        return NULL;
+    }
+    return xml;
+}
+
+TEST(roundtrip)
+{
+    const char *cases[] = {
+        "minimal", "alias-second-disk", "metadata-other-ns", "source-backingstore",
+        "no-name-uuid",
+    };
+    bool regen = streq_ptr(getenv("DP_REGENERATE"), "1");
+    unsigned seen = 0;
+    DIR *d;
+    struct dirent *de;
+
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_free_ char *in = xasprintf("%s/tmpl/%s.in.xml", TEST_DATA_DIR, cases[i]);
+        _cleanup_free_ char *out = xasprintf("%s/tmpl/%s.out.xml", TEST_DATA_DIR, cases[i]);
+        _cleanup_free_ char *name = xasprintf("rt-%s", cases[i]);
+        _cleanup_free_ char *xml = NULL, *expected = NULL;
+        struct tmpl_fill f = rt_fill_base;
+
+        f.name = name;
+        xml = fill_file(in, &f);
+        ASSERT_NOT_NULL(xml);
+        if (regen) {
+            ASSERT_OK(write_file_atomic(out, xml, strlen(xml), 0644));
+            continue;
+        }
+        ASSERT_OK(read_full_file(out, 1024 * 1024, &expected, NULL));
+        if (!streq(xml, expected)) {
+            fprintf(stderr, "%s differs; got:\n%s\n", out, xml);
+            ASSERT_STREQ(xml, expected);
+        }
+    }
+
+    /* Every .in.xml in the directory is listed above. */
+    d = opendir(TEST_DATA_DIR "/tmpl");
+    ASSERT_NOT_NULL(d);
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".in.xml"))
+            seen++;
+    closedir(d);
+    ASSERT_EQ(seen, ELEMENTSOF(cases));
+}
+
+/* Content checks that do not depend on the .out files being right. */
+TEST(fill_content)
+{
+    _cleanup_free_ char *xml = NULL;
+    struct tmpl_fill f = rt_fill_base;
+
+    f.name = "rt-x";
+    xml = fill_file(TEST_DATA_DIR "/tmpl/source-backingstore.in.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    ASSERT_TRUE(strstr(xml, "<domain type=\"qemu\""));
+    ASSERT_TRUE(strstr(xml, "<name>rt-x</name>"));
+    ASSERT_TRUE(strstr(xml, "<uuid>" RT_UUID "</uuid>"));
+    ASSERT_TRUE(strstr(xml, "<disk type=\"file\" device=\"disk\">"));
+    ASSERT_TRUE(strstr(xml, "<driver name=\"qemu\" type=\"qcow2\" cache=\"writeback\" "
+                       "discard=\"unmap\"/>"));
+    ASSERT_TRUE(strstr(xml, "<source file=\"/pool/rt.qcow2\"/>"));
+    ASSERT_NULL(strstr(xml, "backingStore"));
+    ASSERT_NULL(strstr(xml, "nbd"));
+    ASSERT_TRUE(strstr(xml, "<deskpool:image-version>12</deskpool:image-version>"));
+    free(xml);
+
+    xml = fill_file(TEST_DATA_DIR "/tmpl/metadata-other-ns.in.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    ASSERT_TRUE(strstr(xml, "<app:ward>Cardiology</app:ward>"));
+    ASSERT_NULL(strstr(xml, "stale"));
+    ASSERT_TRUE(strstr(xml, "&amp; friends"));
+    free(xml);
+
+    /* the alias-marked disk wins over the first disk */
+    xml = fill_file(TEST_DATA_DIR "/tmpl/alias-second-disk.in.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    ASSERT_TRUE(strstr(xml, "/data/scratch.img"));
+    ASSERT_TRUE(strstr(xml, "/iso/tools.iso"));
+    ASSERT_NULL(strstr(xml, "/dev/vg/system"));
+}
+
+TEST(fill_bad_values)
+{
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *err = NULL, *xml = NULL;
+    struct tmpl_fill f = rt_fill_base;
+
+    ASSERT_OK(tmpl_load_file(TEST_DATA_DIR "/tmpl/minimal.in.xml", &t, &err));
+    f.name = "rt";
+    f.uuid = "not-a-uuid";
+    ASSERT_ERROR(tmpl_fill(t, &f, &xml, &err), EINVAL);
+    ASSERT_STREQ(err, "UUID 'not-a-uuid' is not valid.");
+    ASSERT_NULL(xml);
+    f.uuid = RT_UUID;
+    f.disk_path = "relative.qcow2";
+    ASSERT_ERROR(tmpl_fill(t, &f, &xml, &err), EINVAL);
+    f.disk_path = "/p.qcow2";
+    f.virt_type = "kvm'";
+    ASSERT_ERROR(tmpl_fill(t, &f, &xml, &err), EINVAL);
+    f.virt_type = "kvm";
+    f.meta = NULL;
+    ASSERT_OK(tmpl_fill(t, &f, &xml, &err));
+    ASSERT_TRUE(strstr(xml, "<metadata/>"));
+    ASSERT_NULL(strstr(xml, "deskpool"));
+}
+
+/* Runs FN with stderr sent to a temporary file; returns what was written. */
+static char *
+capture_stderr_load(const char *xml, int *ret_r, char **err)
+{
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    char path[] = "/tmp/tmpldev-stderr-XXXXXX";
+    char *data = NULL;
+    int fd, saved;
+
+    fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    *ret_r = tmpl_load_string(xml, &t, err);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    if (read_full_file(path, 65536, &data, NULL) < 0)
+        data = NULL;
+    unlink(path);
+    return data;
+}
+
+TEST(load_errors)
+{
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *err = NULL, *printed = NULL, *big = NULL, *path = NULL;
+    int r = 0, fd;
+
+    printed = capture_stderr_load("<domain><devices>\n<disk></devices></domain>", &r, &err);
+    ASSERT_ERROR(r, EINVAL);
+    ASSERT_STREQ(printed, "");  /* libxml2 printed nothing */
+    ASSERT_STREQ(err, "Template '(inline)' is not well-formed XML: Opening and ending tag "
+                 "mismatch: disk line 2 and devices at line 2.");
+
+    ASSERT_ERROR(tmpl_load_string("this is not xml", &t, &err), EINVAL);
+    ASSERT_STREQ(err, "Template '(inline)' is not well-formed XML: Start tag expected, "
+                 "'<' not found at line 1.");
+    ASSERT_ERROR(tmpl_load_string("", &t, &err), EINVAL);
+    ASSERT_TRUE(strstr(err, "is not well-formed XML"));
+
+    ASSERT_ERROR(tmpl_load_string("<network><name>x</name></network>", &t, &err), EINVAL);
+    ASSERT_STREQ(err, "Template '(inline)' has root element <network>, expected <domain>.");
+
+    ASSERT_ERROR(tmpl_load_string("<domain><devices><disk device='cdrom'/></devices></domain>",
+                                  &t, &err), EINVAL);
+    ASSERT_STREQ(err, "Template '(inline)' has no <disk device='disk'> under <devices>.");
+    ASSERT_ERROR(tmpl_load_string("<domain><disk/></domain>", &t, &err), EINVAL);
+
+    ASSERT_ERROR(tmpl_load_string("<domain><devices><disk device='cdrom'>"
+                                  "<alias name='ua-system'/></disk><disk/></devices></domain>",
+                                  &t, &err), EINVAL);
+    ASSERT_STREQ(err, "Template '(inline)' marks <disk device='cdrom'> with alias "
+                 "'ua-system'; the system disk must have device='disk'.");
+
+    ASSERT_ERROR(tmpl_load_file("/nonexistent/tmpldev.xml", &t, &err), ENOENT);
+    ASSERT_STREQ(err, "Template 'tmpldev.xml' cannot be read: No such file or directory.");
+    ASSERT_NULL(t);
+
+    /* 2 MiB: a well-formed document that is simply too large */
+    big = xmalloc0(2 * 1024 * 1024 + 1);
+    memset(big, ' ', 2 * 1024 * 1024);
+    memcpy(big, "<domain><devices><disk/></devices></domain>", 43);
+    ASSERT_ERROR(tmpl_load_string(big, &t, &err), EINVAL);
+    ASSERT_STREQ(err, "Template '(inline)' is larger than 1 MiB.");
+    path = xasprintf("/tmp/tmpldev-big-%d.xml", (int) getpid());
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ(write(fd, big, strlen(big)), (long long) strlen(big));
+    close(fd);
+    r = tmpl_load_file(path, &t, &err);
+    unlink(path);
+    ASSERT_ERROR(r, EINVAL);
+    free(big);
+    big = xasprintf("Template 'tmpldev-big-%d.xml' is larger than 1 MiB.", (int) getpid());
+    ASSERT_STREQ(err, big);
+    ASSERT_NULL(t);
+}
+
+TEST(xxe_not_expanded)
+{
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *err = NULL, *xml = NULL, *secret = NULL, *printed = NULL;
+    int fd, r = 0;
+    char path[] = "/tmp/tmpldev-secret-XXXXXX";
+
+    fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ(write(fd, "TOPSECRET", 9), 9);
+    close(fd);
+    xml = xasprintf("<?xml version='1.0'?>\n"
+                    "<!DOCTYPE domain [ <!ENTITY xxe SYSTEM 'file://%s'> ]>\n"
+                    "<domain><name>&xxe;</name><devices><disk/></devices></domain>", path);
+    printed = capture_stderr_load(xml, &r, &err);
+    unlink(path);
+    ASSERT_ERROR(r, EINVAL);
+    ASSERT_STREQ(printed, "");
+    ASSERT_STREQ(err, "Template '(inline)' has a <!DOCTYPE>; templates may not declare a "
+                 "DTD or entities.");
+    ASSERT_NULL(strstr(err, "TOPSECRET"));
+    ASSERT_NULL(t);
+
+    /* billion laughs: refused the same way, quickly */
+    ASSERT_ERROR(tmpl_load_string("<!DOCTYPE d [<!ENTITY a 'aaaaaaaaaa'>"
+                                  "<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]>"
+                                  "<domain><name>&b;</name><devices><disk/></devices>"
+                                  "</domain>", &t, &err), EINVAL);
+
+    /* the metadata parser refuses a DOCTYPE as well */
+    {
+        struct desk_meta m = {};
+        _cleanup_free_ char *mx = xasprintf(
+            "<!DOCTYPE d [<!ENTITY x SYSTEM 'file:///etc/hostname'>]>"
+            "<d:desktop xmlns:d='%s'><d:instance>&x;</d:instance><d:pool>p</d:pool>"
+            "<d:desktop-name>n</d:desktop-name><d:image>i</d:image>"
+            "<d:image-version>1</d:image-version></d:desktop>", DP_METADATA_NS);
+
+        ASSERT_ERROR(desk_meta_parse(mx, &m), EINVAL);
+        ASSERT_NULL(m.instance);
+    }
+}
+
+TEST(has_agent)
+{
+    _cleanup_(tmpl_freep) struct tmpl *desktop = NULL, *test = NULL, *other = NULL;
+    _cleanup_free_ char *err = NULL;
+
+    ASSERT_OK(tmpl_load_file(TEST_TEMPLATES_DIR "/desktop.xml", &desktop, &err));
+    ASSERT_OK(tmpl_load_file(TEST_TEMPLATES_DIR "/test.xml", &test, &err));
+    ASSERT_TRUE(tmpl_has_agent(desktop));
+    ASSERT_FALSE(tmpl_has_agent(test));
+    /* the spicevmc channel alone is not an agent */
+    ASSERT_OK(tmpl_load_string("<domain><devices><disk/><channel type='spicevmc'>"
+                               "<target type='virtio' name='com.redhat.spice.0'/></channel>"
+                               "</devices></domain>", &other, &err));
+    ASSERT_FALSE(tmpl_has_agent(other));
+}
+
+TEST(lockdown)
+{
+    static const struct {
+        const char *devices;
+        const char *needle;  /* NULL: allowed */
+    } cases[] = {
+        { "<graphics type='spice'><clipboard copypaste='no'/><filetransfer enable='no'/>"
+          "</graphics><graphics type='vnc'/>", NULL },
+        { "<graphics type='spice'><filetransfer enable='no'/></graphics>",
+          "without <clipboard copypaste='no'/>" },
+        { "<graphics type='spice'><clipboard copypaste='yes'/><filetransfer enable='no'/>"
+          "</graphics>", "enables the clipboard" },
+        { "<graphics type='spice'><clipboard copypaste='no'/></graphics>",
+          "without <filetransfer enable='no'/>" },
+        { "<graphics type='spice'><clipboard copypaste='no'/><filetransfer enable='yes'/>"
+          "</graphics>", "enables file transfer" },
+        { "<redirdev bus='usb' type='spicevmc'/>", "<redirdev>" },
+        { "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/>"
+          "<product id='0xbeef'/></source></hostdev>", "<hostdev type='usb'>" },
+        { "<channel type='qemu-vdagent'><source><clipboard copypaste='yes'/></source>"
+          "<target type='virtio' name='com.redhat.spice.0'/></channel>", "qemu-vdagent" },
+        { "<hostdev mode='subsystem' type='pci'/>", NULL },
+    };
+    _cleanup_(tmpl_freep) struct tmpl *desktop = NULL;
+    _cleanup_free_ char *err = NULL;
+
+    ASSERT_OK(tmpl_load_file(TEST_TEMPLATES_DIR "/desktop.xml", &desktop, &err));
+    ASSERT_OK(tmpl_check_lockdown(desktop, &err));
+
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+        _cleanup_free_ char *xml = xasprintf("<domain><devices><disk/>%s</devices></domain>",
+                                             cases[i].devices);
+
+        ASSERT_OK(tmpl_load_string(xml, &t, &err));
+        if (!cases[i].needle) {
+            ASSERT_OK(tmpl_check_lockdown(t, &err));
+            continue;
+        }
+        ASSERT_ERROR(tmpl_check_lockdown(t, &err), EPERM);
+        if (!strstr(err, cases[i].needle))
+            ASSERT_STREQ(err, cases[i].needle);
+    }
+}
+
+TEST(meta_roundtrip)
+{
+    static const struct desk_meta special = {
+        .instance = "a<b>&c'd\"e",
+        .pool = "]]>",
+        .desktop = "&amp;",
+        .image = "\xc3\xa9t\xc3\xa9",  /* UTF-8 */
+        .image_version = 4294967295u,
+    };
+    _cleanup_free_ char *s = NULL, *renamed = NULL, *indented = NULL;
+    struct desk_meta m = {};
+
+    s = desk_meta_format(&rt_meta);
+    ASSERT_STREQ(s, "<deskpool:desktop xmlns:deskpool=\"" DP_METADATA_NS "\">"
+                 "<deskpool:instance>host-a</deskpool:instance>"
+                 "<deskpool:pool>radiology</deskpool:pool>"
+                 "<deskpool:desktop-name>radiology-0007</deskpool:desktop-name>"
+                 "<deskpool:image>win-clinical</deskpool:image>"
+                 "<deskpool:image-version>12</deskpool:image-version>"
+                 "</deskpool:desktop>");
+    ASSERT_OK(desk_meta_parse(s, &m));
+    ASSERT_STREQ(m.instance, "host-a");
+    ASSERT_STREQ(m.pool, "radiology");
+    ASSERT_STREQ(m.desktop, "radiology-0007");
+    ASSERT_STREQ(m.image, "win-clinical");
+    ASSERT_EQ(m.image_version, 12);
+    desk_meta_done(&m);
+    ASSERT_NULL(m.instance);
+    free(s);
+
+    s = desk_meta_format(&special);
+    ASSERT_TRUE(strstr(s, "a&lt;b&gt;&amp;c'd\"e"));
+    ASSERT_TRUE(strstr(s, "]]&gt;"));
+    ASSERT_TRUE(strstr(s, "&amp;amp;"));
+    ASSERT_OK(desk_meta_parse(s, &m));
+    ASSERT_STREQ(m.instance, special.instance);
+    ASSERT_STREQ(m.pool, special.pool);
+    ASSERT_STREQ(m.desktop, special.desktop);
+    ASSERT_STREQ(m.image, special.image);
+    ASSERT_EQ(m.image_version, 4294967295u);
+    desk_meta_done(&m);
+
+    /* another prefix, a default namespace, indentation, an unknown element */
+    renamed = xasprintf("<dp:desktop xmlns:dp=\"%s\">\n  <dp:instance>i</dp:instance>\n"
+                        "  <dp:future>x</dp:future>\n  <dp:pool>p</dp:pool>\n"
+                        "  <dp:desktop-name>d</dp:desktop-name>\n  <dp:image>im</dp:image>\n"
+                        "  <dp:image-version>3</dp:image-version>\n</dp:desktop>\n",
+                        DP_METADATA_NS);
+    ASSERT_OK(desk_meta_parse(renamed, &m));
+    ASSERT_STREQ(m.instance, "i");
+    ASSERT_STREQ(m.image, "im");
+    ASSERT_EQ(m.image_version, 3);
+    desk_meta_done(&m);
+    indented = xasprintf("<desktop xmlns=\"%s\"><instance>i</instance><pool>p</pool>"
+                         "<desktop-name>d</desktop-name><image>im</image>"
+                         "<image-version>0</image-version></desktop>", DP_METADATA_NS);
+    ASSERT_OK(desk_meta_parse(indented, &m));
+    ASSERT_EQ(m.image_version, 0);
+    desk_meta_done(&m);
+
+    /* no namespace at all: what virDomainGetMetadata() returns */
+    ASSERT_OK(desk_meta_parse("<desktop>\n  <instance>i</instance>\n  <pool>p</pool>\n"
+                              "  <desktop-name>d</desktop-name>\n  <image>im</image>\n"
+                              "  <image-version>7</image-version>\n</desktop>", &m));
+    ASSERT_STREQ(m.desktop, "d");
+    ASSERT_EQ(m.image_version, 7);
+    desk_meta_done(&m);
+    /* mixed: a bare root with namespaced children does not count */
+    free(s);
+    s = xasprintf("<desktop xmlns:d='%s'><d:instance>i</d:instance><d:pool>p</d:pool>"
+                  "<d:desktop-name>n</d:desktop-name><d:image>i</d:image>"
+                  "<d:image-version>1</d:image-version></desktop>", DP_METADATA_NS);
+    ASSERT_ERROR(desk_meta_parse(s, &m), EINVAL);
+    /* right local names in the wrong namespace */
+    ASSERT_ERROR(desk_meta_parse("<x:desktop xmlns:x='urn:other'><x:instance>i</x:instance>"
+                                 "</x:desktop>", &m), EINVAL);
+    /* missing field, bad version, duplicate, empty, not XML */
+    free(s);
+    s = xasprintf("<d:desktop xmlns:d='%s'><d:instance>i</d:instance><d:pool>p</d:pool>"
+                  "<d:desktop-name>n</d:desktop-name><d:image>i</d:image></d:desktop>",
+                  DP_METADATA_NS);
+    ASSERT_ERROR(desk_meta_parse(s, &m), EINVAL);
+    free(s);
+    s = xasprintf("<d:desktop xmlns:d='%s'><d:instance>i</d:instance><d:pool>p</d:pool>"
+                  "<d:desktop-name>n</d:desktop-name><d:image>i</d:image>"
+                  "<d:image-version>-1</d:image-version></d:desktop>", DP_METADATA_NS);
+    ASSERT_ERROR(desk_meta_parse(s, &m), EINVAL);
+    free(s);
+    s = xasprintf("<d:desktop xmlns:d='%s'><d:instance>i</d:instance><d:pool>p</d:pool>"
+                  "<d:pool>q</d:pool><d:desktop-name>n</d:desktop-name><d:image>i</d:image>"
+                  "<d:image-version>1</d:image-version></d:desktop>", DP_METADATA_NS);
+    ASSERT_ERROR(desk_meta_parse(s, &m), EINVAL);
+    free(s);
+    s = xasprintf("<d:desktop xmlns:d='%s'><d:instance/><d:pool>p</d:pool>"
+                  "<d:desktop-name>n</d:desktop-name><d:image>i</d:image>"
+                  "<d:image-version>1</d:image-version></d:desktop>", DP_METADATA_NS);
+    ASSERT_ERROR(desk_meta_parse(s, &m), EINVAL);
+    ASSERT_ERROR(desk_meta_parse("<d:desktop", &m), EINVAL);
+    ASSERT_NULL(m.instance);
+}
+
+/* The meta from a whole filled domain document (as virDomainGetXMLDesc
+ * would give it) parses too. */
+TEST(meta_from_domain)
+{
+    _cleanup_free_ char *xml = NULL;
+    struct tmpl_fill f = rt_fill_base;
+    struct desk_meta m = {};
+
+    f.name = "rt";
+    xml = fill_file(TEST_DATA_DIR "/tmpl/metadata-other-ns.in.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    ASSERT_OK(desk_meta_parse(xml, &m));
+    ASSERT_STREQ(m.desktop, "radiology-0007");
+    desk_meta_done(&m);
+}
+
+static void
+quiet_virt_error(void *data _unused_, virErrorPtr e _unused_)
+{
+}
+
+/* Defines XML on CONN, reads the metadata back through libvirt and
+ * checks it against WANT. */
+static int
+define_and_check(virConnectPtr conn, const char *xml, const char *name,
+                 const struct desk_meta *want)
+{
+    _cleanup_(virt_domain_freep) virDomainPtr dom = NULL;
+    _cleanup_free_ char *got_xml = NULL;
+    struct desk_meta got = {};
+    int r = -EIO;
+
+    dom = virDomainDefineXML(conn, xml);
+    if (!dom) {
+        fprintf(stderr, "define %s: %s\n", name, virGetLastErrorMessage());
+        return -EIO;
+    }
+    if (!streq(virDomainGetName(dom), name))
+        goto cleanup;
+    got_xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, DP_METADATA_NS, 0);
+    if (!got_xml) {
+        fprintf(stderr, "metadata %s: %s\n", name, virGetLastErrorMessage());
+        goto cleanup;
+    }
+    r = desk_meta_parse(got_xml, &got);
+    if (r < 0) {
+        fprintf(stderr, "cannot parse what libvirt returned: %s\n", got_xml);
+        goto cleanup;
+    }
+    if (!streq(got.instance, want->instance) || !streq(got.pool, want->pool) ||
+        !streq(got.desktop, want->desktop) || !streq(got.image, want->image) ||
+        got.image_version != want->image_version) {
+        r = -EBADMSG;
+        goto cleanup;
+    }
+    desk_meta_done(&got);
+
+    /* the whole domain XML, as the reconciler may read it */
+    free(got_xml);
+    got_xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    if (!got_xml)
+        goto cleanup;
+    r = desk_meta_parse(got_xml, &got);
+    if (r >= 0 && !streq(got.desktop, want->desktop))
+        r = -EBADMSG;
+
+ cleanup:
+    desk_meta_done(&got);
+    if (virDomainUndefine(dom) < 0)
+        r = -EIO;
+    return r;
+}
+
+TEST(libvirt_test_driver)
+{
+    _cleanup_(virt_connect_closep) virConnectPtr conn = NULL;
+    _cleanup_(tmpl_freep) struct tmpl *test = NULL, *desktop = NULL;
+    _cleanup_free_ char *err = NULL, *xml = NULL, *set = NULL, *got = NULL;
+    struct tmpl_fill f = rt_fill_base;
+    _cleanup_(virt_domain_freep) virDomainPtr dom = NULL;
+    struct desk_meta m = {};
+
+    virSetErrorFunc(NULL, quiet_virt_error);
+    conn = virConnectOpen("test:///default");
+    ASSERT_NOT_NULL(conn);
+
+    ASSERT_OK(tmpl_load_file(TEST_TEMPLATES_DIR "/test.xml", &test, &err));
+    f.virt_type = "test";
+    f.name = "tmpldev-meta";
+    ASSERT_OK(tmpl_fill(test, &f, &xml, &err));
+    ASSERT_OK(define_and_check(conn, xml, "tmpldev-meta", &rt_meta));
+    free(xml);
+
+    ASSERT_OK(tmpl_load_file(TEST_TEMPLATES_DIR "/desktop.xml", &desktop, &err));
+    f.name = "tmpldev-desktop";
+    ASSERT_OK(tmpl_fill(desktop, &f, &xml, &err));
+    ASSERT_OK(define_and_check(conn, xml, "tmpldev-desktop", &rt_meta));
+    free(xml);
+    xml = NULL;
+
+    /* virDomainSetMetadata with another key renames the prefix; the
+     * parser matches on the namespace URI. */
+    f.name = "tmpldev-prefix";
+    ASSERT_OK(tmpl_fill(test, &f, &xml, &err));
+    dom = virDomainDefineXML(conn, xml);
+    ASSERT_NOT_NULL(dom);
+    set = desk_meta_format(&rt_meta);
+    ASSERT_EQ(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, set, "other",
+                                   DP_METADATA_NS, VIR_DOMAIN_AFFECT_CONFIG), 0);
+    got = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, DP_METADATA_NS,
+                               VIR_DOMAIN_AFFECT_CONFIG);
+    ASSERT_NOT_NULL(got);
+    /* measured: libvirt 9.0 returns <desktop xmlns:other="NS"> with
+     * unprefixed children, i.e. in no namespace at all */
+    ASSERT_TRUE(strstr(got, "<desktop"));
+    ASSERT_OK(desk_meta_parse(got, &m));
+    ASSERT_STREQ(m.pool, "radiology");
+    ASSERT_EQ(m.image_version, 12);
+    desk_meta_done(&m);
+    free(got);
+    got = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    ASSERT_NOT_NULL(got);
+    /* measured: here libvirt keeps our deskpool: prefix and adds
+     * xmlns:other to the element */
+    ASSERT_OK(desk_meta_parse(got, &m));
+    ASSERT_STREQ(m.instance, "host-a");
+    desk_meta_done(&m);
+    ASSERT_EQ(virDomainUndefine(dom), 0);
+}
+
+/* virt-xml-validate (libvirt-clients) checks the qemu flavour of the
+ * production template against libvirt's RelaxNG schema. */
+TEST(virt_xml_validate)
+{
+    static const char validator[] = "/usr/bin/virt-xml-validate";
+    _cleanup_free_ char *xml = NULL, *path = NULL;
+    struct tmpl_fill f = rt_fill_base;
+    int status = 0, fd;
+    pid_t pid;
+
+    if (access(validator, X_OK) < 0) {
+        printf("skip: %s not installed\n", validator);
+        return;
+    }
+    f.name = "tmpldev-validate";
+    xml = fill_file(TEST_TEMPLATES_DIR "/desktop.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    path = xasprintf("/tmp/tmpldev-validate-%d.xml", (int) getpid());
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ(write(fd, xml, strlen(xml)), (long long) strlen(xml));
+    close(fd);
+    fflush(stdout);
+    pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execl(validator, validator, path, "domain", (char *) NULL);
+        _exit(127);
+    }
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    unlink(path);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+int
+main(void)
+{
+    RUN(roundtrip);
+    RUN(fill_content);
+    RUN(fill_bad_values);
+    RUN(load_errors);
+    RUN(xxe_not_expanded);
+    RUN(has_agent);
+    RUN(lockdown);
+    RUN(meta_roundtrip);
+    RUN(meta_from_domain);
+    RUN(libvirt_test_driver);
+    RUN(virt_xml_validate);
+    return TESTS_DONE();
+}
