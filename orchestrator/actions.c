@@ -30,12 +30,6 @@
 
 #define AGENT_POLL_MS 250
 
-char *
-action_volume_name(const char *domain)
-{
-    return xasprintf("%s.qcow2", domain);
-}
-
 static void
 sleep_ms(unsigned ms)
 {
@@ -49,7 +43,7 @@ static int
 build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_msg)
 {
     _cleanup_(image_freep) struct image *img = NULL;
-    _cleanup_free_ char *vol = action_volume_name(d->domain), *path = NULL;
+    _cleanup_free_ char *vol = desk_volume_name(d->domain), *path = NULL;
     int r;
 
     r = store_image_get(c->store, d->image, d->image_version, &img);
@@ -303,7 +297,7 @@ action_delete(const struct action_ctx *c, const char *name, char **reterr_msg)
         *reterr_msg = xasprintf("Cannot undefine domain '%s'.", d->domain);
         return r;
     }
-    vol = action_volume_name(d->domain);
+    vol = desk_volume_name(d->domain);
     r = hv_volume_delete(c->hv, c->storage_pool, vol);
     if (r < 0) {
         *reterr_msg = xasprintf("Cannot delete overlay volume '%s'.", vol);

@@ -36,6 +36,3 @@ int action_repair(const struct action_ctx *c, const char *desk, char **reterr_ms
 int action_quarantine(const struct action_ctx *c, const char *desk, char **reterr_msg);
 /* any -> deleting -> gone: domain, snapshots, overlay, row. */
 int action_delete(const struct action_ctx *c, const char *desk, char **reterr_msg);
-
-/* Volume name of a desktop's overlay: "DOMAIN.qcow2". */
-char *action_volume_name(const char *domain);

@@ -5,6 +5,24 @@
 
 #include "desk.h"
 
+char *
+desk_domain_name(const char *instance, const char *desk_name)
+{
+    return xasprintf("%s.%s", instance, desk_name);
+}
+
+char *
+desk_name_prefix(const char *instance)
+{
+    return xasprintf("%s.", instance);
+}
+
+char *
+desk_volume_name(const char *domain)
+{
+    return xasprintf("%s.qcow2", domain);
+}
+
 struct desk *
 desk_free(struct desk *d)
 {

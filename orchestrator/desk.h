@@ -22,6 +22,13 @@ struct desk {
     int64_t state_since;    /* unix seconds of the last state change */
 };
 
+/* Naming rules, in one place. A domain is "INSTANCE.DESKTOP" ("." cannot
+ * appear in names, so the prefix "INSTANCE." is unambiguous between
+ * instances sharing a libvirt host); its overlay volume "DOMAIN.qcow2". */
+char *desk_domain_name(const char *instance, const char *desk_name);
+char *desk_name_prefix(const char *instance);
+char *desk_volume_name(const char *domain);
+
 struct desk *desk_free(struct desk *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct desk *, desk_free);
 void desk_list_free(struct desk **desks, size_t n);

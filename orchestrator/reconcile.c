@@ -62,12 +62,6 @@ struct job {
     struct action_ctx ctx;
 };
 
-char *
-reconcile_name_prefix(const char *instance)
-{
-    return xasprintf("%s.", instance);
-}
-
 static void
 job_free(void *userdata)
 {
@@ -232,7 +226,7 @@ remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
 
     for (size_t i = 0; i < n_desks; i++) {
         names[i] = desks[i]->domain;
-        volnames[i] = action_volume_name(desks[i]->domain);
+        volnames[i] = desk_volume_name(desks[i]->domain);
     }
     qsort(names, n_desks, sizeof(char *), str_cmp);
     qsort(volnames, n_desks, sizeof(char *), str_cmp);
@@ -460,7 +454,7 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     r->store = s;
     r->hv = hv_ref(h);
     r->instance = xstrdup(c->instance);
-    r->prefix = reconcile_name_prefix(c->instance);
+    r->prefix = desk_name_prefix(c->instance);
     r->storage_pool = xstrdup(c->storage_pool);
     r->virt_type = xstrdup(virt_type);
     reconciler_apply(r, c);

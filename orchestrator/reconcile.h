@@ -45,6 +45,3 @@ void reconciler_get_stats(struct reconciler *r, struct reconcile_stats *ret);
 /* Stops the loop, lets running actions stop at their next safe point. */
 struct reconciler *reconciler_free(struct reconciler *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct reconciler *, reconciler_free);
-
-/* Prefix of every domain and volume name this instance owns: "INSTANCE." */
-char *reconcile_name_prefix(const char *instance);

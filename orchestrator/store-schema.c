@@ -1,1 +1,184 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* store-schema.c - the state store's schema, as numbered migrations
+ *
+ * Owns the SQL that creates and evolves the tables, and nothing else.
+ *
+ * DESIGN
+ *   store_migrations[i] takes a database from version i to version i + 1;
+ *   the version lives in `PRAGMA user_version` (0 for a new file). All
+ *   pending migrations and the version bump run in one BEGIN IMMEDIATE
+ *   transaction, so a crash or a second daemon never sees half a schema.
+ *   A database whose version is newer than ELEMENTSOF(store_migrations)
+ *   was written by newer code and is refused (-EPROTO): we cannot know
+ *   what its extra columns mean.
+ *   Adding a migration is appending one string to the array. Never edit or
+ *   reorder a migration that has shipped; write a new one.
+ *   The SQL here is constant text run with sqlite3_exec(); nothing is ever
+ *   built from user input (store.c binds every value).
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "log.h"
+#include "store-priv.h"
+
+static const char *const store_migrations[] = {
+    /* 1: settings, images, pools, desktops, audit log */
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY NOT NULL,"
+    "  value TEXT NOT NULL"
+    ");"
+    "CREATE TABLE images ("
+    "  name TEXT NOT NULL,"
+    "  version INTEGER NOT NULL CHECK (version > 0),"
+    "  path TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  virtual_size INTEGER NOT NULL DEFAULT 0,"
+    "  note TEXT,"
+    "  created_by TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (name, version)"
+    ");"
+    "CREATE TABLE pools ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  image TEXT NOT NULL,"
+    "  image_version INTEGER NOT NULL DEFAULT 0,"
+    "  template TEXT NOT NULL,"
+    "  mode TEXT NOT NULL,"
+    "  min INTEGER NOT NULL,"
+    "  spare INTEGER NOT NULL,"
+    "  max INTEGER NOT NULL,"
+    "  deleting INTEGER NOT NULL DEFAULT 0,"
+    "  force_delete INTEGER NOT NULL DEFAULT 0,"
+    "  next_seq INTEGER NOT NULL DEFAULT 1,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE desktops ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  pool TEXT NOT NULL REFERENCES pools(name),"
+    "  seq INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  domain TEXT NOT NULL UNIQUE,"
+    "  volume TEXT,"
+    "  image TEXT NOT NULL,"
+    "  image_version INTEGER NOT NULL,"
+    "  owner TEXT,"
+    "  boot_failures INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  state_since INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX desktops_pool ON desktops(pool, seq);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT,"
+    "  action TEXT NOT NULL,"
+    "  pool TEXT,"
+    "  desktop TEXT,"
+    "  user TEXT,"
+    "  detail TEXT"
+    ");",
+    /* 2: sessions, 3: operations -- append here. */
+};
+
+int
+store_schema_latest(void)
+{
+    return (int) ELEMENTSOF(store_migrations);
+}
+
+static int
+schema_exec(sqlite3 *db, const char *sql, char **reterr_msg)
+{
+    _cleanup_(sqlite3_freep) char *err = NULL;
+    int rc;
+
+    rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        log_debug("SQLite failed on schema statement: %s", err ? err : sqlite3_errstr(rc));
+        if (reterr_msg)
+            *reterr_msg = xasprintf("Cannot update the state database schema: %s.",
+                                    err ? err : sqlite3_errstr(rc));
+        return store_errno(rc);
+    }
+    return 0;
+}
+
+static int
+schema_read_version(sqlite3 *db, int *ret, char **reterr_msg)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        if (reterr_msg)
+            *reterr_msg = xasprintf("Cannot read the state database version: %s.",
+                                    sqlite3_errmsg(db));
+        return store_errno(rc);
+    }
+    *ret = sqlite3_column_int(st, 0);
+    return 0;
+}
+
+static int
+schema_migrate_locked(sqlite3 *db, int *ret_version, char **reterr_msg)
+{
+    int version = 0, latest = store_schema_latest();
+    int r;
+
+    r = schema_read_version(db, &version, reterr_msg);
+    if (r < 0)
+        return r;
+    if (version < 0 || version > latest) {
+        if (reterr_msg)
+            *reterr_msg = xasprintf("The state database has schema version %d, but this "
+                                    "deskpool only knows versions up to %d; refusing to "
+                                    "use it (was it written by a newer deskpool?).",
+                                    version, latest);
+        return -EPROTO;
+    }
+    for (int v = version; v < latest; v++) {
+        _cleanup_free_ char *bump = NULL;
+
+        log_debug("Migrating the state database from version %d to %d.", v, v + 1);
+        r = schema_exec(db, store_migrations[v], reterr_msg);
+        if (r < 0)
+            return r;
+        /* PRAGMA takes no bound parameters; this is an integer we own. */
+        bump = xasprintf("PRAGMA user_version = %d", v + 1);
+        r = schema_exec(db, bump, reterr_msg);
+        if (r < 0)
+            return r;
+    }
+    *ret_version = latest;
+    return 0;
+}
+
+int
+store_schema_migrate(sqlite3 *db, int *ret_version, char **reterr_msg)
+{
+    int version = 0;
+    int r;
+
+    /* IMMEDIATE: two processes opening the same new file migrate in turn. */
+    r = schema_exec(db, "BEGIN IMMEDIATE", reterr_msg);
+    if (r < 0)
+        return r;
+    r = schema_migrate_locked(db, &version, reterr_msg);
+    if (r >= 0)
+        r = schema_exec(db, "COMMIT", reterr_msg);
+    if (r < 0) {
+        /* Nothing sensible to do if the rollback fails: the connection is closed next. */
+        (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+    }
+    *ret_version = version;
+    return 0;
+}

@@ -1,1 +1,1232 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* store.c - the SQLite state store: images, pools, desktops, audit log
+ *
+ * The only user of SQLite (with store-schema.c, which owns the tables).
+ * Everything deskpool knows survives here; libvirt is only observed.
+ *
+ * DESIGN
+ *   One connection (SQLITE_OPEN_FULLMUTEX, WAL, synchronous=NORMAL,
+ *   foreign_keys=ON, busy_timeout 5 s) and a pthread mutex in struct store
+ *   held for the whole of each public call, so a call sees no interleaving
+ *   from other threads of this process. Each public call that writes is one
+ *   BEGIN IMMEDIATE ... COMMIT transaction: the write lock is taken up front,
+ *   so checks and updates inside it cannot be raced by another process
+ *   either. Every early return inside a transaction rolls back (the
+ *   store_tx_rollbackp cleanup); success is an explicit store_tx_commit().
+ *   State changes are conditional UPDATEs (WHERE state = FROM) and
+ *   sqlite3_changes() tells the winner: two callers never both win.
+ *   SQL text is constant; every value is a bound parameter.
+ *   Returned records are fully owned copies. Nothing here logs above debug:
+ *   SQLite's message goes to log_debug() and the caller gets an errno.
+ *
+ *   Errno map: SQLITE_BUSY/LOCKED (after the 5 s busy timeout) -EAGAIN;
+ *   unique/primary key -EEXIST; NOT NULL/CHECK -EINVAL; foreign key -EBUSY;
+ *   corrupt/not a database -EBADMSG (also for a row this code cannot parse);
+ *   full disk -ENOSPC; read-only -EROFS; anything else -EIO.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <uuid/uuid.h>
+
+#include "log.h"
+#include "store-priv.h"
+#include "util.h"
+
+#define DESK_COLUMNS                                                            \
+    "name, pool, state, uuid, domain, volume, image, image_version, owner, "  \
+    "boot_failures, last_error, created_at, state_since"
+#define POOL_COLUMNS                                                            \
+    "name, image, image_version, template, mode, min, spare, max, deleting, "   \
+    "force_delete, next_seq, created_at"
+#define IMAGE_COLUMNS                                                           \
+    "name, version, path, sha256, size, virtual_size, note, created_by, created_at"
+#define AUDIT_COLUMNS "id, at, actor, action, pool, desktop, user, detail"
+
+int
+store_errno(int rc)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+        return -EEXIST;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return -EBUSY;
+    default:
+        break;
+    }
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+        return -EINVAL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EAGAIN;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_READONLY:
+        return -EROFS;
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_TOOBIG:
+        return -E2BIG;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return -EBADMSG;
+    case SQLITE_INTERRUPT:
+        return -EINTR;
+    default:
+        return -EIO;
+    }
+}
+
+static int64_t
+now_sec(void)
+{
+    return (int64_t) (now_realtime_usec() / 1000000ULL);
+}
+
+/* Locking: `_cleanup_(store_unlockp) struct store *locked = store_lock(s);`
+ * at the top of every public function. */
+static struct store *
+store_lock(struct store *s)
+{
+    assert(s);
+    pthread_mutex_lock(&s->lock);
+    return s;
+}
+
+static void
+store_unlockp(struct store **s)
+{
+    if (*s)
+        pthread_mutex_unlock(&(*s)->lock);
+}
+
+static int
+store_fail(struct store *s, int rc, const char *what)
+{
+    log_debug("SQLite failed on '%s': %s", what, sqlite3_errmsg(s->db));
+    return store_errno(rc);
+}
+
+/* Transactions: `_cleanup_(store_tx_rollbackp) struct store *tx = NULL;`
+ * declared before any statement (so statements are finalized first), then
+ * store_tx_begin(s, &tx) ... return store_tx_commit(&tx). */
+static int
+store_tx_begin(struct store *s, struct store **ret_tx)
+{
+    int rc;
+
+    rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, "BEGIN IMMEDIATE");
+    *ret_tx = s;
+    return 0;
+}
+
+static void
+store_tx_rollbackp(struct store **tx)
+{
+    int rc;
+
+    if (!*tx)
+        return;
+    rc = sqlite3_exec((*tx)->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        log_debug("SQLite failed to roll back: %s, ignoring", sqlite3_errmsg((*tx)->db));
+    *tx = NULL;
+}
+
+static int
+store_tx_commit(struct store **tx)
+{
+    int rc;
+
+    rc = sqlite3_exec((*tx)->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(*tx, rc, "COMMIT"); /* the cleanup rolls back */
+    *tx = NULL;
+    return 0;
+}
+
+/* Prepares SQL and binds one parameter per character of TYPES, in order:
+ * 's' const char * (NULL binds NULL), 'u' unsigned, 'U' uint64_t,
+ * 'l' int64_t, 'b' bool. Callers must pass exactly those C types. */
+static int
+store_prepare_va(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types,
+                 va_list ap)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int i = 0;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, sql);
+    /* A mismatch is a bug in this file; catch it before va_arg() reads junk. */
+    assert(strlen(types) == (size_t) sqlite3_bind_parameter_count(st));
+    for (const char *t = types; *t != '\0' && rc == SQLITE_OK; t++) {
+        i++;
+        switch (*t) {
+        case 's':
+            rc = sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+            break;
+        case 'u':
+            rc = sqlite3_bind_int64(st, i, (sqlite3_int64) va_arg(ap, unsigned));
+            break;
+        case 'U':
+            rc = sqlite3_bind_int64(st, i, (sqlite3_int64) va_arg(ap, uint64_t));
+            break;
+        case 'l':
+            rc = sqlite3_bind_int64(st, i, (sqlite3_int64) va_arg(ap, int64_t));
+            break;
+        case 'b':
+            rc = sqlite3_bind_int(st, i, va_arg(ap, int) != 0);
+            break;
+        default:
+            assert(!"unknown bind type");
+            abort();
+        }
+    }
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, sql);
+    *ret = TAKE_PTR(st);
+    return 0;
+}
+
+static int
+store_prepare(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    int r;
+
+    va_start(ap, types);
+    r = store_prepare_va(s, ret, sql, types, ap);
+    va_end(ap);
+    return r;
+}
+
+/* 1 for a row, 0 when done, else a negative errno. */
+static int
+store_step(struct store *s, sqlite3_stmt *st)
+{
+    int rc;
+
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return store_fail(s, rc, sqlite3_sql(st));
+}
+
+/* Runs a statement that returns no rows. Returns the number of rows it
+ * changed, or a negative errno. */
+static int
+store_run(struct store *s, const char *sql, const char *types, ...)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    va_list ap;
+    int r;
+
+    va_start(ap, types);
+    r = store_prepare_va(s, &st, sql, types, ap);
+    va_end(ap);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r < 0)
+        return r;
+    return sqlite3_changes(s->db);
+}
+
+/* Runs a query for one integer. Returns 1 and *ret when there is a row,
+ * 0 when there is none, or a negative errno. */
+static int
+store_query_int(struct store *s, int64_t *ret, const char *sql, const char *types, ...)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    va_list ap;
+    int r;
+
+    va_start(ap, types);
+    r = store_prepare_va(s, &st, sql, types, ap);
+    va_end(ap);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r <= 0)
+        return r;
+    *ret = sqlite3_column_int64(st, 0);
+    return 1;
+}
+
+static char *
+column_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? xstrdup((const char *) t) : NULL;
+}
+
+static unsigned
+column_unsigned(sqlite3_stmt *st, int i)
+{
+    sqlite3_int64 v = sqlite3_column_int64(st, i);
+
+    return v < 0 || v > UINT32_MAX ? 0 : (unsigned) v;
+}
+
+/* Makes room for NEED elements of SIZE bytes in *P (aborts on OOM). */
+static void
+grow(void **p, size_t *alloc, size_t need, size_t size)
+{
+    void *q;
+    size_t a;
+
+    if (need <= *alloc)
+        return;
+    a = MAX(need, MAX(*alloc * 2, (size_t) 16));
+    q = reallocarray(*p, a, size);
+    if (!q)
+        abort();
+    *p = q;
+    *alloc = a;
+}
+
+/* ---- open, close, meta ---- */
+
+static int
+open_fail(sqlite3 *db, int rc, const char *path, char **reterr_msg)
+{
+    int r = store_errno(rc);
+
+    if (db && (rc & 0xff) == SQLITE_CANTOPEN && sqlite3_system_errno(db) > 0)
+        r = -sqlite3_system_errno(db);
+    if (reterr_msg)
+        *reterr_msg = xasprintf("Cannot open the state database '%s': %s.", path,
+                                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    return r;
+}
+
+static int
+open_pragma(sqlite3 *db, const char *sql, const char *path, char **ret_value,
+            char **reterr_msg)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return open_fail(db, rc, path, reterr_msg);
+    if (ret_value)
+        *ret_value = rc == SQLITE_ROW ? column_strdup(st, 0) : NULL;
+    return 0;
+}
+
+int
+store_open(const char *path, struct store **ret, char **reterr_msg)
+{
+    _cleanup_(sqlite3_closep) sqlite3 *db = NULL;
+    _cleanup_free_ char *mode = NULL;
+    struct store *s;
+    int version = 0;
+    int rc, r;
+
+    assert(path);
+    assert(ret);
+
+    rc = sqlite3_open_v2(path, &db,
+                         SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE,
+                         NULL);
+    if (rc != SQLITE_OK)
+        return open_fail(db, rc, path, reterr_msg);
+    sqlite3_extended_result_codes(db, 1);
+    rc = sqlite3_busy_timeout(db, 5000);
+    if (rc != SQLITE_OK)
+        return open_fail(db, rc, path, reterr_msg);
+
+    r = open_pragma(db, "PRAGMA journal_mode = WAL", path, &mode, reterr_msg);
+    if (r < 0)
+        return r;
+    if (!mode || (!streq(mode, "wal") && !streq(mode, "memory"))) {
+        if (reterr_msg)
+            *reterr_msg = xasprintf("Cannot switch the state database '%s' to WAL mode "
+                                    "(journal mode is '%s').", path, strempty(mode));
+        return -EIO;
+    }
+    r = open_pragma(db, "PRAGMA synchronous = NORMAL", path, NULL, reterr_msg);
+    if (r < 0)
+        return r;
+    r = open_pragma(db, "PRAGMA foreign_keys = ON", path, NULL, reterr_msg);
+    if (r < 0)
+        return r;
+
+    r = store_schema_migrate(db, &version, reterr_msg);
+    if (r < 0)
+        return r;
+
+    s = xmalloc0(sizeof(*s));
+    r = -pthread_mutex_init(&s->lock, NULL);
+    if (r < 0) {
+        free(s);
+        return r;
+    }
+    s->db = TAKE_PTR(db);
+    s->version = version;
+    log_debug("Opened state database '%s' (schema version %d).", path, version);
+    *ret = s;
+    return 0;
+}
+
+struct store *
+store_close(struct store *s)
+{
+    if (!s)
+        return NULL;
+    sqlite3_close_v2(s->db);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return NULL;
+}
+
+int
+store_schema_version(struct store *s)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+
+    return locked->version;
+}
+
+int
+store_meta_get(struct store *s, const char *key, char **ret_value)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(locked, &st, "SELECT value FROM meta WHERE key = ?", "s", key);
+    if (r < 0)
+        return r;
+    r = store_step(locked, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    *ret_value = column_strdup(st, 0);
+    return 0;
+}
+
+int
+store_meta_set(struct store *s, const char *key, const char *value)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    if (!key || !value)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked,
+                  "INSERT INTO meta (key, value) VALUES (?, ?) "
+                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                  "ss", key, value);
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+/* ---- images ---- */
+
+static int
+image_from_row(sqlite3_stmt *st, struct image **ret)
+{
+    struct image *img = xmalloc0(sizeof(*img));
+
+    img->name = column_strdup(st, 0);
+    img->version = column_unsigned(st, 1);
+    img->path = column_strdup(st, 2);
+    img->sha256 = column_strdup(st, 3);
+    img->size = (uint64_t) sqlite3_column_int64(st, 4);
+    img->virtual_size = (uint64_t) sqlite3_column_int64(st, 5);
+    img->note = column_strdup(st, 6);
+    img->created_by = column_strdup(st, 7);
+    img->created_at = sqlite3_column_int64(st, 8);
+    *ret = img;
+    return 0;
+}
+
+static int
+image_next_version_locked(struct store *s, const char *name, unsigned *ret)
+{
+    int64_t v = 0;
+    int r;
+
+    r = store_query_int(s, &v, "SELECT COALESCE(MAX(version), 0) + 1 FROM images WHERE name = ?",
+                        "s", name);
+    if (r < 0)
+        return r;
+    if (v <= 0 || v > UINT32_MAX)
+        return -ERANGE;
+    *ret = (unsigned) v;
+    return 0;
+}
+
+int
+store_image_next_version(struct store *s, const char *name, unsigned *ret_version)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+
+    if (!name)
+        return -EINVAL;
+    return image_next_version_locked(locked, name, ret_version);
+}
+
+int
+store_image_add(struct store *s, const struct image *img)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    unsigned next;
+    int r;
+
+    if (!img || !name_is_valid(img->name) || img->version == 0 || !img->path || !img->sha256)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = image_next_version_locked(locked, img->name, &next);
+    if (r < 0)
+        return r;
+    if (img->version != next)
+        return -EEXIST;
+    r = store_run(locked,
+                  "INSERT INTO images (" IMAGE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "sussUUssl", img->name, img->version, img->path, img->sha256, img->size,
+                  img->virtual_size, img->note, img->created_by,
+                  img->created_at > 0 ? img->created_at : now_sec());
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+int
+store_image_get(struct store *s, const char *name, unsigned version, struct image **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    if (!name)
+        return -EINVAL;
+    r = store_prepare(locked, &st,
+                      "SELECT " IMAGE_COLUMNS " FROM images "
+                      "WHERE name = ?1 AND (?2 = 0 OR version = ?2) "
+                      "ORDER BY version DESC LIMIT 1",
+                      "su", name, version);
+    if (r < 0)
+        return r;
+    r = store_step(locked, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return image_from_row(st, ret);
+}
+
+int
+store_image_list(struct store *s, const char *name, struct image ***ret, size_t *ret_n)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    struct image **list = NULL;
+    size_t n = 0, alloc = 0;
+    int r;
+
+    r = store_prepare(locked, &st,
+                      "SELECT " IMAGE_COLUMNS " FROM images "
+                      "WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+                      "s", name);
+    if (r < 0)
+        return r;
+    for (;;) {
+        r = store_step(locked, st);
+        if (r <= 0)
+            break;
+        grow((void **) &list, &alloc, n + 1, sizeof(*list));
+        r = image_from_row(st, &list[n]);
+        if (r < 0)
+            break;
+        n++;
+    }
+    if (r < 0) {
+        image_list_free(list, n);
+        return r;
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+/* ---- pools ---- */
+
+static int
+pool_from_row(sqlite3_stmt *st, struct pool **ret)
+{
+    _cleanup_(pool_freep) struct pool *p = xmalloc0(sizeof(*p));
+
+    p->name = column_strdup(st, 0);
+    p->image = column_strdup(st, 1);
+    p->image_version = column_unsigned(st, 2);
+    p->template = column_strdup(st, 3);
+    p->mode = pool_mode_from_string((const char *) sqlite3_column_text(st, 4));
+    if (p->mode < 0) {
+        log_debug("Pool '%s' has an unknown mode in the store.", strempty(p->name));
+        return -EBADMSG;
+    }
+    p->min = column_unsigned(st, 5);
+    p->spare = column_unsigned(st, 6);
+    p->max = column_unsigned(st, 7);
+    p->deleting = sqlite3_column_int(st, 8) != 0;
+    p->force_delete = sqlite3_column_int(st, 9) != 0;
+    p->next_seq = column_unsigned(st, 10);
+    p->created_at = sqlite3_column_int64(st, 11);
+    *ret = TAKE_PTR(p);
+    return 0;
+}
+
+static int
+pool_get_locked(struct store *s, const char *name, struct pool **ret)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(s, &st, "SELECT " POOL_COLUMNS " FROM pools WHERE name = ?", "s", name);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return pool_from_row(st, ret);
+}
+
+static int
+sizes_check(unsigned min, unsigned spare, unsigned max)
+{
+    _cleanup_free_ char *msg = NULL;
+    int r;
+
+    r = pool_validate_sizes(min, spare, max, &msg);
+    if (r < 0)
+        log_debug("Refusing pool sizes: %s", strempty(msg));
+    return r;
+}
+
+int
+store_pool_add(struct store *s, const struct pool *p)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    const char *mode;
+    int64_t found;
+    int r;
+
+    if (!p || !name_is_valid(p->name) || !p->image || !p->template)
+        return -EINVAL;
+    mode = pool_mode_to_string(p->mode);
+    if (!mode)
+        return -EINVAL;
+    r = sizes_check(p->min, p->spare, p->max);
+    if (r < 0)
+        return r;
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_query_int(locked, &found, "SELECT 1 FROM pools WHERE name = ?", "s", p->name);
+    if (r < 0)
+        return r;
+    if (r > 0)
+        return -EEXIST;
+    r = store_query_int(locked, &found,
+                        "SELECT 1 FROM images WHERE name = ?1 AND (?2 = 0 OR version = ?2) "
+                        "LIMIT 1",
+                        "su", p->image, p->image_version);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    r = store_run(locked,
+                  "INSERT INTO pools (" POOL_COLUMNS ") "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "ssussuuubbul", p->name, p->image, p->image_version, p->template, mode,
+                  p->min, p->spare, p->max, p->deleting, p->force_delete,
+                  p->next_seq > 0 ? p->next_seq : 1u,
+                  p->created_at > 0 ? p->created_at : now_sec());
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+int
+store_pool_get(struct store *s, const char *name, struct pool **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+
+    if (!name)
+        return -EINVAL;
+    return pool_get_locked(locked, name, ret);
+}
+
+int
+store_pool_list(struct store *s, struct pool ***ret, size_t *ret_n)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    struct pool **list = NULL;
+    size_t n = 0, alloc = 0;
+    int r;
+
+    r = store_prepare(locked, &st, "SELECT " POOL_COLUMNS " FROM pools ORDER BY name", "");
+    if (r < 0)
+        return r;
+    for (;;) {
+        r = store_step(locked, st);
+        if (r <= 0)
+            break;
+        grow((void **) &list, &alloc, n + 1, sizeof(*list));
+        r = pool_from_row(st, &list[n]);
+        if (r < 0)
+            break;
+        n++;
+    }
+    if (r < 0) {
+        pool_list_free(list, n);
+        return r;
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+int
+store_pool_set_sizes(struct store *s, const char *name, unsigned min, unsigned spare,
+                     unsigned max)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    if (!name)
+        return -EINVAL;
+    r = sizes_check(min, spare, max);
+    if (r < 0)
+        return r;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked, "UPDATE pools SET min = ?, spare = ?, max = ? WHERE name = ?",
+                  "uuus", min, spare, max, name);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return store_tx_commit(&tx);
+}
+
+/* Counts POOL's desktops that a user holds (desk_state_is_in_use()). */
+static int
+pool_count_in_use_locked(struct store *s, const char *pool, unsigned *ret)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    unsigned n = 0;
+    int r;
+
+    r = store_prepare(s, &st,
+                      "SELECT state, COUNT(*) FROM desktops WHERE pool = ? GROUP BY state",
+                      "s", pool);
+    if (r < 0)
+        return r;
+    for (;;) {
+        enum desk_state state;
+
+        r = store_step(s, st);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            break;
+        state = desk_state_from_string((const char *) sqlite3_column_text(st, 0));
+        if (state < 0)
+            return -EBADMSG;
+        if (desk_state_is_in_use(state))
+            n += column_unsigned(st, 1);
+    }
+    *ret = n;
+    return 0;
+}
+
+int
+store_pool_mark_deleting(struct store *s, const char *name, bool force)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    unsigned in_use = 0;
+    int r;
+
+    if (!name)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    if (!force) {
+        r = pool_count_in_use_locked(locked, name, &in_use);
+        if (r < 0)
+            return r;
+        if (in_use > 0) {
+            log_debug("Pool '%s' has %u desktops in use; not deleting it.", name, in_use);
+            return -EBUSY;
+        }
+    }
+    /* A forced request stays forced if repeated without force. */
+    r = store_run(locked,
+                  "UPDATE pools SET deleting = 1, force_delete = (force_delete OR ?) "
+                  "WHERE name = ?",
+                  "bs", force, name);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return store_tx_commit(&tx);
+}
+
+int
+store_pool_remove(struct store *s, const char *name)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int64_t n = 0;
+    int r;
+
+    if (!name)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_query_int(locked, &n, "SELECT COUNT(*) FROM desktops WHERE pool = ?", "s", name);
+    if (r < 0)
+        return r;
+    if (n > 0)
+        return -EBUSY;
+    r = store_run(locked, "DELETE FROM pools WHERE name = ?", "s", name);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return store_tx_commit(&tx);
+}
+
+/* ---- desktops ---- */
+
+static int
+desk_from_row(sqlite3_stmt *st, struct desk **ret)
+{
+    _cleanup_(desk_freep) struct desk *d = xmalloc0(sizeof(*d));
+
+    d->name = column_strdup(st, 0);
+    d->pool = column_strdup(st, 1);
+    d->state = desk_state_from_string((const char *) sqlite3_column_text(st, 2));
+    if (d->state < 0) {
+        log_debug("Desktop '%s' has an unknown state in the store.", strempty(d->name));
+        return -EBADMSG;
+    }
+    d->uuid = column_strdup(st, 3);
+    d->domain = column_strdup(st, 4);
+    d->volume = column_strdup(st, 5);
+    d->image = column_strdup(st, 6);
+    d->image_version = column_unsigned(st, 7);
+    d->owner = column_strdup(st, 8);
+    d->boot_failures = column_unsigned(st, 9);
+    d->last_error = column_strdup(st, 10);
+    d->created_at = sqlite3_column_int64(st, 11);
+    d->state_since = sqlite3_column_int64(st, 12);
+    *ret = TAKE_PTR(d);
+    return 0;
+}
+
+static int
+desk_get_locked(struct store *s, const char *name, struct desk **ret)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(s, &st, "SELECT " DESK_COLUMNS " FROM desktops WHERE name = ?", "s",
+                      name);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return desk_from_row(st, ret);
+}
+
+/* The image version a new desktop of P gets: the pinned one, or the newest. */
+static int
+pool_resolve_image_locked(struct store *s, const struct pool *p, unsigned *ret)
+{
+    int64_t v = 0;
+    int r;
+
+    r = store_query_int(s, &v,
+                        "SELECT MAX(version) FROM images WHERE name = ?1 "
+                        "AND (?2 = 0 OR version = ?2)",
+                        "su", p->image, p->image_version);
+    if (r < 0)
+        return r;
+    /* MAX() of no rows is one NULL row, read as 0. */
+    if (r == 0 || v <= 0 || v > UINT32_MAX)
+        return -ENOENT;
+    *ret = (unsigned) v;
+    return 0;
+}
+
+int
+store_desk_create(struct store *s, const char *pool, const char *instance, struct desk **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    _cleanup_free_ char *name = NULL, *domain = NULL;
+    char uuid_str[UUID_STR_LEN];
+    unsigned version;
+    uuid_t uuid;
+    int64_t now;
+    int r;
+
+    if (!pool || !instance)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = pool_get_locked(locked, pool, &p);
+    if (r < 0)
+        return r;
+    if (p->deleting)
+        return -ESHUTDOWN;
+    r = pool_resolve_image_locked(locked, p, &version);
+    if (r < 0)
+        return r;
+    r = store_run(locked, "UPDATE pools SET next_seq = next_seq + 1 WHERE name = ?", "s", pool);
+    if (r < 0)
+        return r;
+
+    uuid_generate_random(uuid);
+    uuid_unparse_lower(uuid, uuid_str);
+    name = xasprintf("%s-%u", pool, p->next_seq);
+    domain = desk_domain_name(instance, name);
+    now = now_sec();
+    r = store_run(locked,
+                  "INSERT INTO desktops (name, pool, seq, state, uuid, domain, image, "
+                  "image_version, boot_failures, created_at, state_since) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                  "ssussssull", name, pool, p->next_seq,
+                  desk_state_to_string(DESK_STATE_PROVISIONING), uuid_str, domain, p->image,
+                  version, now, now);
+    if (r < 0)
+        return r;
+    r = desk_get_locked(locked, name, &d);
+    if (r < 0)
+        return r;
+    r = store_tx_commit(&tx);
+    if (r < 0)
+        return r;
+    log_debug("Created desktop '%s' (image %s version %u).", name, p->image, version);
+    if (ret)
+        *ret = TAKE_PTR(d);
+    return 0;
+}
+
+int
+store_desk_get(struct store *s, const char *name, struct desk **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+
+    if (!name)
+        return -EINVAL;
+    return desk_get_locked(locked, name, ret);
+}
+
+int
+store_desk_list(struct store *s, const char *pool, struct desk ***ret, size_t *ret_n)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    struct desk **list = NULL;
+    size_t n = 0, alloc = 0;
+    int r;
+
+    r = store_prepare(locked, &st,
+                      "SELECT " DESK_COLUMNS " FROM desktops "
+                      "WHERE ?1 IS NULL OR pool = ?1 ORDER BY pool, seq",
+                      "s", pool);
+    if (r < 0)
+        return r;
+    for (;;) {
+        r = store_step(locked, st);
+        if (r <= 0)
+            break;
+        grow((void **) &list, &alloc, n + 1, sizeof(*list));
+        r = desk_from_row(st, &list[n]);
+        if (r < 0)
+            break;
+        n++;
+    }
+    if (r < 0) {
+        desk_list_free(list, n);
+        return r;
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+/* -ESTALE when NAME exists (so a conditional update missed because of its
+ * state), -ENOENT when it does not. */
+static int
+desk_missed_locked(struct store *s, const char *name)
+{
+    int64_t found;
+    int r;
+
+    r = store_query_int(s, &found, "SELECT 1 FROM desktops WHERE name = ?", "s", name);
+    if (r < 0)
+        return r;
+    return r > 0 ? -ESTALE : -ENOENT;
+}
+
+int
+store_desk_set_state(struct store *s, const char *name, enum desk_state from,
+                     enum desk_state to)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    const char *sql;
+    int r;
+
+    if (!name || !desk_state_can_transition(from, to))
+        return -EINVAL;
+    if (to == DESK_STATE_READY)
+        sql = "UPDATE desktops SET state = ?, state_since = ?, boot_failures = 0, "
+              "last_error = NULL WHERE name = ? AND state = ?";
+    else
+        sql = "UPDATE desktops SET state = ?, state_since = ? WHERE name = ? AND state = ?";
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked, sql, "slss", desk_state_to_string(to), now_sec(), name,
+                  desk_state_to_string(from));
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return desk_missed_locked(locked, name);
+    return store_tx_commit(&tx);
+}
+
+int
+store_desk_set_volume(struct store *s, const char *name, const char *volume)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    if (!name)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked, "UPDATE desktops SET volume = ? WHERE name = ?", "ss", volume, name);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return store_tx_commit(&tx);
+}
+
+int
+store_desk_record_failure(struct store *s, const char *name, const char *error)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    if (!name)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked,
+                  "UPDATE desktops SET boot_failures = boot_failures + 1, last_error = ? "
+                  "WHERE name = ?",
+                  "ss", error, name);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return store_tx_commit(&tx);
+}
+
+int
+store_desk_remove(struct store *s, const char *name)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    if (!name)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked, "DELETE FROM desktops WHERE name = ? AND state = ?", "ss", name,
+                  desk_state_to_string(DESK_STATE_DELETING));
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        r = desk_missed_locked(locked, name);
+        return r == -ESTALE ? -EINVAL : r;
+    }
+    return store_tx_commit(&tx);
+}
+
+/* ---- audit ---- */
+
+int
+store_audit(struct store *s, const char *actor, const char *action, const char *pool,
+            const char *desktop, const char *user, const char *detail)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    if (!action)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked,
+                  "INSERT INTO audit (at, actor, action, pool, desktop, user, detail) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  "lssssss", now_sec(), actor, action, pool, desktop, user, detail);
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+void
+audit_list_free(struct audit_entry *a, size_t n)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].actor);
+        free(a[i].action);
+        free(a[i].pool);
+        free(a[i].desktop);
+        free(a[i].user);
+        free(a[i].detail);
+    }
+    free(a);
+}
+
+int
+store_audit_list(struct store *s, unsigned limit, struct audit_entry **ret, size_t *ret_n)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    struct audit_entry *list = NULL;
+    size_t n = 0, alloc = 0;
+    int r;
+
+    r = store_prepare(locked, &st,
+                      "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id DESC LIMIT ?", "u",
+                      limit);
+    if (r < 0)
+        return r;
+    for (;;) {
+        struct audit_entry *e;
+
+        r = store_step(locked, st);
+        if (r < 0) {
+            audit_list_free(list, n);
+            return r;
+        }
+        if (r == 0)
+            break;
+        grow((void **) &list, &alloc, n + 1, sizeof(*list));
+        e = &list[n++];
+        e->id = sqlite3_column_int64(st, 0);
+        e->at = sqlite3_column_int64(st, 1);
+        e->actor = column_strdup(st, 2);
+        e->action = column_strdup(st, 3);
+        e->pool = column_strdup(st, 4);
+        e->desktop = column_strdup(st, 5);
+        e->user = column_strdup(st, 6);
+        e->detail = column_strdup(st, 7);
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+/* ---- test helpers (store-priv.h) ---- */
+
+int
+store_exec_raw(struct store *s, const char *sql)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    int rc;
+
+    rc = sqlite3_exec(locked->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return store_fail(locked, rc, sql);
+    return 0;
+}
+
+int
+store_query_text(struct store *s, const char *sql, char **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(locked, &st, sql, "");
+    if (r < 0)
+        return r;
+    r = store_step(locked, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    *ret = column_strdup(st, 0);
+    return 0;
+}

@@ -1,0 +1,769 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-store.c - the SQLite state store against real database files
+ *
+ * DESIGN
+ *   Every test opens its own database file in one temporary directory
+ *   under /tmp, removed at the end. No mocks: the real SQLite, real WAL,
+ *   real threads racing on the same rows.
+ */
+#include "config.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+
+#include "store-priv.h"
+#include "tests.h"
+#include "util.h"
+
+static char tmpdir[] = "/tmp/test-store-XXXXXX";
+static unsigned db_counter;
+
+static char *
+new_db_path(void)
+{
+    return xasprintf("%s/state-%u.db", tmpdir, ++db_counter);
+}
+
+static int
+open_fresh(struct store **ret)
+{
+    _cleanup_free_ char *path = new_db_path();
+    _cleanup_free_ char *msg = NULL;
+    int r;
+
+    r = store_open(path, ret, &msg);
+    if (r < 0)
+        fprintf(stderr, "store_open: %s\n", strempty(msg));
+    return r;
+}
+
+static int
+add_image(struct store *s, const char *name, unsigned version)
+{
+    _cleanup_free_ char *path = xasprintf("/images/%s-%u.qcow2", name, version);
+    struct image img = {
+        .name = (char *) name,
+        .version = version,
+        .path = path,
+        .sha256 = (char *) "00ff",
+        .size = 1000u * version,
+        .virtual_size = 1ULL << 33,
+        .note = (char *) "a note",
+    };
+
+    return store_image_add(s, &img);
+}
+
+static int
+add_pool(struct store *s, const char *name, const char *image, unsigned image_version,
+         unsigned max)
+{
+    struct pool p = {
+        .name = (char *) name,
+        .image = (char *) image,
+        .image_version = image_version,
+        .template = (char *) "default",
+        .mode = POOL_MODE_FLOATING,
+        .min = 0,
+        .spare = 1,
+        .max = max,
+    };
+
+    return store_pool_add(s, &p);
+}
+
+static int
+query_str(struct store *s, const char *sql, const char *expect)
+{
+    _cleanup_free_ char *v = NULL;
+    int r;
+
+    r = store_query_text(s, sql, &v);
+    if (r < 0)
+        return r;
+    if (!v || !streq(v, expect)) {
+        fprintf(stderr, "%s: got '%s', expected '%s'\n", sql, strempty(v), expect);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+TEST(migrations_fresh)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_EQ(store_schema_version(s), 1);
+    ASSERT_EQ(store_schema_latest(), 1);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "1"));
+    ASSERT_OK(query_str(s, "PRAGMA journal_mode", "wal"));
+    ASSERT_OK(query_str(s, "PRAGMA foreign_keys", "1"));
+    ASSERT_OK(query_str(s, "PRAGMA synchronous", "1")); /* NORMAL */
+    ASSERT_OK(query_str(s, "PRAGMA busy_timeout", "5000"));
+    ASSERT_OK(query_str(s,
+                        "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
+                        "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
+                        "audit,desktops,images,meta,pools"));
+    ASSERT_OK(query_str(s,
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                        "AND name = 'desktops_pool'",
+                        "1"));
+}
+
+TEST(migrations_reopen)
+{
+    _cleanup_free_ char *path = new_db_path();
+    _cleanup_free_ char *value = NULL;
+    _cleanup_(image_freep) struct image *img = NULL;
+    struct store *s = NULL;
+
+    ASSERT_OK(store_open(path, &s, NULL));
+    ASSERT_OK(store_meta_set(s, "host", "alpha"));
+    ASSERT_OK(store_meta_set(s, "host", "beta"));
+    ASSERT_OK(add_image(s, "base", 1));
+    s = store_close(s);
+
+    ASSERT_OK(store_open(path, &s, NULL));
+    ASSERT_EQ(store_schema_version(s), 1);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "1"));
+    ASSERT_OK(store_meta_get(s, "host", &value));
+    ASSERT_STREQ(value, "beta");
+    ASSERT_OK(store_image_get(s, "base", 0, &img));
+    ASSERT_EQ(img->version, 1);
+    s = store_close(s);
+    ASSERT_NULL(s);
+}
+
+TEST(meta_missing)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    char *value = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_ERROR(store_meta_get(s, "nothing", &value), ENOENT);
+    ASSERT_NULL(value);
+}
+
+TEST(refuse_newer_schema)
+{
+    _cleanup_free_ char *path = new_db_path();
+    _cleanup_free_ char *msg = NULL;
+    struct store *s = NULL;
+
+    ASSERT_OK(store_open(path, &s, NULL));
+    ASSERT_OK(store_exec_raw(s, "PRAGMA user_version = 99"));
+    s = store_close(s);
+
+    ASSERT_ERROR(store_open(path, &s, &msg), EPROTO);
+    ASSERT_NULL(s);
+    ASSERT_NOT_NULL(msg);
+    ASSERT_NOT_NULL(strstr(msg, "99"));
+}
+
+TEST(open_failure)
+{
+    _cleanup_free_ char *path = xasprintf("%s/no/such/dir/state.db", tmpdir);
+    _cleanup_free_ char *msg = NULL;
+    struct store *s = NULL;
+
+    ASSERT_TRUE(store_open(path, &s, &msg) < 0);
+    ASSERT_NULL(s);
+    ASSERT_NOT_NULL(msg);
+    ASSERT_NOT_NULL(strstr(msg, path));
+}
+
+TEST(images)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(image_freep) struct image *latest = NULL, *first = NULL;
+    struct image **list = NULL;
+    struct image dup = { .name = (char *) "base", .version = 0, .path = (char *) "/x",
+                         .sha256 = (char *) "00" };
+    size_t n = 0;
+    unsigned v;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(store_image_next_version(s, "base", &v));
+    ASSERT_EQ(v, 1);
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_ERROR(add_image(s, "base", 1), EEXIST);
+    ASSERT_ERROR(add_image(s, "base", 3), EEXIST);
+    ASSERT_ERROR(store_image_add(s, &dup), EINVAL);
+    ASSERT_OK(add_image(s, "base", 2));
+    ASSERT_OK(add_image(s, "alpha", 1));
+    ASSERT_OK(store_image_next_version(s, "base", &v));
+    ASSERT_EQ(v, 3);
+
+    ASSERT_OK(store_image_get(s, "base", 0, &latest));
+    ASSERT_EQ(latest->version, 2);
+    ASSERT_STREQ(latest->path, "/images/base-2.qcow2");
+    ASSERT_STREQ(latest->sha256, "00ff");
+    ASSERT_EQ(latest->size, 2000);
+    ASSERT_EQ(latest->virtual_size, 1ULL << 33);
+    ASSERT_STREQ(latest->note, "a note");
+    ASSERT_NULL(latest->created_by);
+    ASSERT_TRUE(latest->created_at > 1700000000);
+    ASSERT_OK(store_image_get(s, "base", 1, &first));
+    ASSERT_EQ(first->version, 1);
+    ASSERT_STREQ(first->path, "/images/base-1.qcow2");
+    ASSERT_ERROR(store_image_get(s, "base", 5, &first), ENOENT);
+    ASSERT_ERROR(store_image_get(s, "nope", 0, &first), ENOENT);
+    ASSERT_EQ(first->version, 1); /* untouched on failure */
+
+    ASSERT_OK(store_image_list(s, "base", &list, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(list[0]->version, 1);
+    ASSERT_EQ(list[1]->version, 2);
+    image_list_free(list, n);
+
+    ASSERT_OK(store_image_list(s, NULL, &list, &n));
+    ASSERT_EQ(n, 3);
+    ASSERT_STREQ(list[0]->name, "alpha");
+    ASSERT_STREQ(list[1]->name, "base");
+    ASSERT_EQ(list[2]->version, 2);
+    image_list_free(list, n);
+
+    ASSERT_OK(store_image_list(s, "nope", &list, &n));
+    ASSERT_EQ(n, 0);
+    image_list_free(list, n);
+}
+
+TEST(pools)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    struct pool **list = NULL;
+    size_t n = 0;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_ERROR(add_pool(s, "demo", "base", 0, 10), ENOENT);
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_ERROR(add_pool(s, "demo", "base", 2, 10), ENOENT);
+    ASSERT_ERROR(add_pool(s, "demo", "base", 0, POOL_MAX_DESKTOPS + 1), EINVAL);
+    ASSERT_ERROR(add_pool(s, "Bad Name", "base", 0, 10), EINVAL);
+    ASSERT_ERROR(store_pool_get(s, "demo", &p), ENOENT);
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_ERROR(add_pool(s, "demo", "base", 1, 10), EEXIST);
+    ASSERT_OK(add_pool(s, "alpha", "base", 1, 5));
+
+    ASSERT_OK(store_pool_get(s, "demo", &p));
+    ASSERT_STREQ(p->name, "demo");
+    ASSERT_STREQ(p->image, "base");
+    ASSERT_EQ(p->image_version, 0);
+    ASSERT_STREQ(p->template, "default");
+    ASSERT_EQ(p->mode, POOL_MODE_FLOATING);
+    ASSERT_EQ(p->min, 0);
+    ASSERT_EQ(p->spare, 1);
+    ASSERT_EQ(p->max, 10);
+    ASSERT_FALSE(p->deleting);
+    ASSERT_FALSE(p->force_delete);
+    ASSERT_EQ(p->next_seq, 1);
+    ASSERT_TRUE(p->created_at > 1700000000);
+    p = pool_free(p);
+
+    ASSERT_OK(store_pool_set_sizes(s, "demo", 2, 3, 20));
+    ASSERT_ERROR(store_pool_set_sizes(s, "demo", 30, 3, 20), EINVAL);
+    ASSERT_ERROR(store_pool_set_sizes(s, "nope", 1, 1, 2), ENOENT);
+    ASSERT_OK(store_pool_get(s, "demo", &p));
+    ASSERT_EQ(p->min, 2);
+    ASSERT_EQ(p->spare, 3);
+    ASSERT_EQ(p->max, 20);
+
+    ASSERT_OK(store_pool_list(s, &list, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0]->name, "alpha");
+    ASSERT_EQ(list[0]->image_version, 1);
+    ASSERT_STREQ(list[1]->name, "demo");
+    pool_list_free(list, n);
+}
+
+TEST(desk_create)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(desk_freep) struct desk *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_image(s, "base", 2));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(add_pool(s, "pinned", "base", 1, 10));
+
+    ASSERT_OK(store_desk_create(s, "demo", "dp", &a));
+    ASSERT_STREQ(a->name, "demo-1");
+    ASSERT_STREQ(a->pool, "demo");
+    ASSERT_STREQ(a->domain, "dp.demo-1");
+    ASSERT_EQ(a->state, DESK_STATE_PROVISIONING);
+    ASSERT_EQ(strlen(a->uuid), 36);
+    ASSERT_STREQ(a->image, "base");
+    ASSERT_EQ(a->image_version, 2);
+    ASSERT_NULL(a->volume);
+    ASSERT_NULL(a->owner);
+    ASSERT_NULL(a->last_error);
+    ASSERT_EQ(a->boot_failures, 0);
+    ASSERT_TRUE(a->created_at > 1700000000);
+    ASSERT_EQ(a->state_since, a->created_at);
+
+    ASSERT_OK(store_desk_create(s, "demo", "dp", &b));
+    ASSERT_STREQ(b->name, "demo-2");
+    ASSERT_STREQ(b->domain, "dp.demo-2");
+    ASSERT_FALSE(streq(a->uuid, b->uuid));
+
+    ASSERT_OK(store_desk_create(s, "pinned", "dp", &c));
+    ASSERT_STREQ(c->name, "pinned-1");
+    ASSERT_EQ(c->image_version, 1);
+
+    /* A new version: the latest pool follows it, the pinned one does not. */
+    ASSERT_OK(add_image(s, "base", 3));
+    c = desk_free(c);
+    ASSERT_OK(store_desk_create(s, "demo", "dp", &c));
+    ASSERT_EQ(c->image_version, 3);
+    ASSERT_OK(store_desk_create(s, "pinned", "dp", &d));
+    ASSERT_STREQ(d->name, "pinned-2");
+    ASSERT_EQ(d->image_version, 1);
+
+    ASSERT_OK(store_pool_get(s, "demo", &p));
+    ASSERT_EQ(p->next_seq, 4);
+    ASSERT_ERROR(store_desk_create(s, "nope", "dp", &d), ENOENT);
+    ASSERT_STREQ(d->name, "pinned-2"); /* untouched on failure */
+
+    d = desk_free(d);
+    ASSERT_OK(store_desk_get(s, "demo-1", &d));
+    ASSERT_STREQ(d->uuid, a->uuid);
+    ASSERT_STREQ(d->domain, a->domain);
+    ASSERT_EQ(d->image_version, 2);
+    ASSERT_ERROR(store_desk_get(s, "demo-99", &d), ENOENT);
+}
+
+TEST(set_state)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(desk_freep) struct desk *d = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", NULL));
+
+    /* not in the table */
+    ASSERT_ERROR(store_desk_set_state(s, "demo-1", DESK_STATE_PROVISIONING,
+                                      DESK_STATE_READY), EINVAL);
+    ASSERT_ERROR(store_desk_set_state(s, "demo-1", DESK_STATE_PROVISIONING,
+                                      DESK_STATE_PROVISIONING), EINVAL);
+    ASSERT_ERROR(store_desk_set_state(s, "demo-1", DESK_STATE_DELETING,
+                                      DESK_STATE_READY), EINVAL);
+    ASSERT_ERROR(store_desk_set_state(s, "demo-1", _DESK_STATE_MAX, DESK_STATE_READY),
+                 EINVAL);
+    /* allowed, then stale for the second caller */
+    ASSERT_OK(store_desk_set_state(s, "demo-1", DESK_STATE_PROVISIONING,
+                                   DESK_STATE_BOOTING));
+    ASSERT_ERROR(store_desk_set_state(s, "demo-1", DESK_STATE_PROVISIONING,
+                                      DESK_STATE_BOOTING), ESTALE);
+    ASSERT_ERROR(store_desk_set_state(s, "demo-1", DESK_STATE_READY,
+                                      DESK_STATE_ASSIGNED), ESTALE);
+    ASSERT_ERROR(store_desk_set_state(s, "demo-9", DESK_STATE_PROVISIONING,
+                                      DESK_STATE_BOOTING), ENOENT);
+    ASSERT_OK(store_desk_get(s, "demo-1", &d));
+    ASSERT_EQ(d->state, DESK_STATE_BOOTING);
+}
+
+TEST(failures_and_ready)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(desk_freep) struct desk *d = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", NULL));
+    ASSERT_OK(store_desk_set_state(s, "demo-1", DESK_STATE_PROVISIONING,
+                                   DESK_STATE_BOOTING));
+    ASSERT_OK(store_desk_record_failure(s, "demo-1", "The guest did not boot."));
+    ASSERT_OK(store_desk_record_failure(s, "demo-1", "The guest agent never answered."));
+    ASSERT_ERROR(store_desk_record_failure(s, "demo-9", "x"), ENOENT);
+    ASSERT_OK(store_desk_set_volume(s, "demo-1", "/var/lib/deskpool/demo-1.qcow2"));
+    ASSERT_ERROR(store_desk_set_volume(s, "demo-9", "/x"), ENOENT);
+    ASSERT_OK(store_desk_get(s, "demo-1", &d));
+    ASSERT_EQ(d->boot_failures, 2);
+    ASSERT_STREQ(d->last_error, "The guest agent never answered.");
+    ASSERT_STREQ(d->volume, "/var/lib/deskpool/demo-1.qcow2");
+    d = desk_free(d);
+
+    ASSERT_OK(store_desk_set_state(s, "demo-1", DESK_STATE_BOOTING, DESK_STATE_READY));
+    ASSERT_OK(store_desk_get(s, "demo-1", &d));
+    ASSERT_EQ(d->state, DESK_STATE_READY);
+    ASSERT_EQ(d->boot_failures, 0);
+    ASSERT_NULL(d->last_error);
+    ASSERT_STREQ(d->volume, "/var/lib/deskpool/demo-1.qcow2");
+}
+
+/* Moves NAME along the provisioning -> ... -> TO path. */
+static int
+walk_to(struct store *s, const char *name, enum desk_state to)
+{
+    static const enum desk_state path[] = {
+        DESK_STATE_PROVISIONING, DESK_STATE_BOOTING, DESK_STATE_READY,
+        DESK_STATE_ASSIGNED, DESK_STATE_IN_USE,
+    };
+    int r;
+
+    for (size_t i = 1; i < ELEMENTSOF(path) && path[i - 1] != to; i++) {
+        r = store_desk_set_state(s, name, path[i - 1], path[i]);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+TEST(mark_deleting)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(add_pool(s, "idle", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", NULL));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", NULL));
+    ASSERT_OK(store_desk_create(s, "idle", "dp", NULL));
+    ASSERT_OK(walk_to(s, "demo-1", DESK_STATE_ASSIGNED));
+    ASSERT_OK(walk_to(s, "idle-1", DESK_STATE_READY));
+
+    ASSERT_ERROR(store_pool_mark_deleting(s, "demo", false), EBUSY);
+    ASSERT_OK(store_pool_get(s, "demo", &p));
+    ASSERT_FALSE(p->deleting);
+    ASSERT_FALSE(p->force_delete);
+    p = pool_free(p);
+
+    ASSERT_OK(store_pool_mark_deleting(s, "demo", true));
+    ASSERT_OK(store_pool_get(s, "demo", &p));
+    ASSERT_TRUE(p->deleting);
+    ASSERT_TRUE(p->force_delete);
+    p = pool_free(p);
+    /* still refused without force: desktops are still in use */
+    ASSERT_ERROR(store_pool_mark_deleting(s, "demo", false), EBUSY);
+
+    ASSERT_OK(store_pool_mark_deleting(s, "idle", false));
+    ASSERT_OK(store_pool_get(s, "idle", &p));
+    ASSERT_TRUE(p->deleting);
+    ASSERT_FALSE(p->force_delete);
+    p = pool_free(p);
+    /* once forced, a repeat without force keeps it forced */
+    ASSERT_OK(store_pool_mark_deleting(s, "idle", true));
+    ASSERT_OK(store_pool_mark_deleting(s, "idle", false));
+    ASSERT_OK(store_pool_get(s, "idle", &p));
+    ASSERT_TRUE(p->deleting);
+    ASSERT_TRUE(p->force_delete);
+
+    ASSERT_ERROR(store_pool_mark_deleting(s, "nope", false), ENOENT);
+    ASSERT_ERROR(store_pool_mark_deleting(s, "nope", true), ENOENT);
+    ASSERT_ERROR(store_desk_create(s, "idle", "dp", NULL), ESHUTDOWN);
+    ASSERT_ERROR(store_desk_create(s, "demo", "dp", NULL), ESHUTDOWN);
+}
+
+TEST(remove)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    struct desk **list = NULL;
+    size_t n = 0;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", NULL));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", NULL));
+    ASSERT_OK(walk_to(s, "demo-2", DESK_STATE_READY));
+    ASSERT_OK(store_pool_mark_deleting(s, "demo", false));
+
+    ASSERT_ERROR(store_pool_remove(s, "demo"), EBUSY);
+    ASSERT_ERROR(store_desk_remove(s, "demo-1"), EINVAL);
+    ASSERT_ERROR(store_desk_remove(s, "demo-9"), ENOENT);
+    ASSERT_OK(store_desk_set_state(s, "demo-1", DESK_STATE_PROVISIONING,
+                                   DESK_STATE_DELETING));
+    ASSERT_OK(store_desk_set_state(s, "demo-2", DESK_STATE_READY, DESK_STATE_DELETING));
+    ASSERT_OK(store_desk_remove(s, "demo-1"));
+    ASSERT_ERROR(store_desk_remove(s, "demo-1"), ENOENT);
+    ASSERT_ERROR(store_pool_remove(s, "demo"), EBUSY);
+    ASSERT_OK(store_desk_remove(s, "demo-2"));
+    ASSERT_OK(store_desk_list(s, "demo", &list, &n));
+    ASSERT_EQ(n, 0);
+    desk_list_free(list, n);
+
+    ASSERT_OK(store_pool_remove(s, "demo"));
+    ASSERT_ERROR(store_pool_get(s, "demo", &p), ENOENT);
+    ASSERT_ERROR(store_pool_remove(s, "demo"), ENOENT);
+}
+
+TEST(audit)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    struct audit_entry *a = NULL;
+    size_t n = 0;
+    int64_t now = (int64_t) (now_realtime_usec() / 1000000);
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(store_audit_list(s, 10, &a, &n));
+    ASSERT_EQ(n, 0);
+    audit_list_free(a, n);
+
+    ASSERT_OK(store_audit(s, "admin", "pool.create", "demo", NULL, NULL, "max=10"));
+    ASSERT_OK(store_audit(s, "broker", "desktop.assign", "demo", "demo-1", "dr.house",
+                          NULL));
+    ASSERT_OK(store_audit(s, NULL, "desktop.release", "demo", "demo-1", "dr.house", NULL));
+    ASSERT_ERROR(store_audit(s, "admin", NULL, NULL, NULL, NULL, NULL), EINVAL);
+
+    ASSERT_OK(store_audit_list(s, 10, &a, &n));
+    ASSERT_EQ(n, 3);
+    ASSERT_STREQ(a[0].action, "desktop.release");
+    ASSERT_NULL(a[0].actor);
+    ASSERT_STREQ(a[1].action, "desktop.assign");
+    ASSERT_STREQ(a[1].actor, "broker");
+    ASSERT_STREQ(a[1].desktop, "demo-1");
+    ASSERT_STREQ(a[1].user, "dr.house");
+    ASSERT_NULL(a[1].detail);
+    ASSERT_STREQ(a[2].action, "pool.create");
+    ASSERT_STREQ(a[2].pool, "demo");
+    ASSERT_STREQ(a[2].detail, "max=10");
+    ASSERT_TRUE(a[0].id > a[1].id && a[1].id > a[2].id);
+    ASSERT_TRUE(a[2].at >= now && a[0].at <= now + 5);
+    audit_list_free(a, n);
+
+    ASSERT_OK(store_audit_list(s, 2, &a, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(a[0].action, "desktop.release");
+    ASSERT_STREQ(a[1].action, "desktop.assign");
+    audit_list_free(a, n);
+}
+
+/* ---- concurrency ---- */
+
+#define RACE_THREADS 8
+#define RACE_DESKS 50
+#define RACE_STEPS 4 /* per desktop: 50 x 4 = 200 transitions per thread */
+
+static const enum desk_state race_path[RACE_STEPS + 1] = {
+    DESK_STATE_PROVISIONING, DESK_STATE_BOOTING, DESK_STATE_READY, DESK_STATE_ASSIGNED,
+    DESK_STATE_IN_USE,
+};
+
+struct race {
+    struct store *store;
+    pthread_barrier_t barrier;
+    unsigned wins[RACE_DESKS][RACE_STEPS];
+    unsigned stale, errors;
+    unsigned created[RACE_THREADS * 25];
+};
+
+static void *
+race_transitions(void *userdata)
+{
+    struct race *race = userdata;
+
+    pthread_barrier_wait(&race->barrier);
+    for (unsigned d = 0; d < RACE_DESKS; d++) {
+        _cleanup_free_ char *name = xasprintf("race-%u", d + 1);
+
+        for (unsigned k = 0; k < RACE_STEPS; k++) {
+            int r = store_desk_set_state(race->store, name, race_path[k], race_path[k + 1]);
+
+            if (r == 0)
+                __atomic_add_fetch(&race->wins[d][k], 1, __ATOMIC_SEQ_CST);
+            else if (r == -ESTALE)
+                __atomic_add_fetch(&race->stale, 1, __ATOMIC_SEQ_CST);
+            else
+                __atomic_add_fetch(&race->errors, 1, __ATOMIC_SEQ_CST);
+        }
+    }
+    return NULL;
+}
+
+static void *
+race_create(void *userdata)
+{
+    struct race *race = userdata;
+
+    pthread_barrier_wait(&race->barrier);
+    for (unsigned i = 0; i < 25; i++) {
+        _cleanup_(desk_freep) struct desk *d = NULL;
+        unsigned seq;
+
+        if (store_desk_create(race->store, "burst", "dp", &d) < 0 ||
+            safe_atou(d->name + strlen("burst-"), &seq) < 0 || seq == 0 ||
+            seq > ELEMENTSOF(race->created)) {
+            __atomic_add_fetch(&race->errors, 1, __ATOMIC_SEQ_CST);
+            continue;
+        }
+        __atomic_add_fetch(&race->created[seq - 1], 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+static int
+run_threads(struct race *race, void *(*fn)(void *))
+{
+    pthread_t t[RACE_THREADS];
+    int r;
+
+    r = -pthread_barrier_init(&race->barrier, NULL, RACE_THREADS);
+    if (r < 0)
+        return r;
+    for (unsigned i = 0; i < RACE_THREADS; i++) {
+        r = -pthread_create(&t[i], NULL, fn, race);
+        if (r < 0)
+            abort(); /* the barrier would never open */
+    }
+    for (unsigned i = 0; i < RACE_THREADS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&race->barrier);
+    return 0;
+}
+
+TEST(race_transitions)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_free_ struct race *race = xmalloc0(sizeof(*race));
+    struct desk **list = NULL;
+    unsigned total = 0;
+    size_t n = 0;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "race", "base", 0, 100));
+    for (unsigned i = 0; i < RACE_DESKS; i++)
+        ASSERT_OK(store_desk_create(s, "race", "dp", NULL));
+
+    race->store = s;
+    ASSERT_OK(run_threads(race, race_transitions));
+    ASSERT_EQ(race->errors, 0);
+    for (unsigned d = 0; d < RACE_DESKS; d++)
+        for (unsigned k = 0; k < RACE_STEPS; k++) {
+            ASSERT_EQ(race->wins[d][k], 1);
+            total += race->wins[d][k];
+        }
+    ASSERT_EQ(total, RACE_DESKS * RACE_STEPS);
+    ASSERT_EQ(race->stale, RACE_DESKS * RACE_STEPS * (RACE_THREADS - 1));
+
+    ASSERT_OK(store_desk_list(s, "race", &list, &n));
+    ASSERT_EQ(n, RACE_DESKS);
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->state != DESK_STATE_IN_USE)
+            total = 0;
+    desk_list_free(list, n);
+    ASSERT_EQ(total, RACE_DESKS * RACE_STEPS);
+}
+
+TEST(race_create)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_free_ struct race *race = xmalloc0(sizeof(*race));
+    _cleanup_(pool_freep) struct pool *p = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "burst", "base", 0, 1000));
+    race->store = s;
+    ASSERT_OK(run_threads(race, race_create));
+    ASSERT_EQ(race->errors, 0);
+    /* every sequence number handed out exactly once */
+    for (unsigned i = 0; i < ELEMENTSOF(race->created); i++)
+        ASSERT_EQ(race->created[i], 1);
+    ASSERT_OK(store_pool_get(s, "burst", &p));
+    ASSERT_EQ(p->next_seq, ELEMENTSOF(race->created) + 1);
+}
+
+/* ---- scale ---- */
+
+static int
+cmp_uuid(const void *a, const void *b)
+{
+    const struct desk *const *x = a, *const *y = b;
+
+    return strcmp((*x)->uuid, (*y)->uuid);
+}
+
+TEST(many_desktops)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    struct desk **list = NULL;
+    uint64_t t0, t1, t2;
+    size_t n = 0;
+    unsigned bad = 0;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "big", "base", 0, 1000));
+    ASSERT_OK(add_pool(s, "aaa", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "aaa", "dp", NULL));
+
+    t0 = now_usec();
+    for (unsigned i = 0; i < 500; i++)
+        ASSERT_OK(store_desk_create(s, "big", "dp", NULL));
+    t1 = now_usec();
+    ASSERT_OK(store_desk_list(s, "big", &list, &n));
+    t2 = now_usec();
+    printf("  500 desktops: created in %.1f ms (%.3f ms each), listed in %.1f ms\n",
+           (double) (t1 - t0) / 1000.0, (double) (t1 - t0) / 500000.0,
+           (double) (t2 - t1) / 1000.0);
+
+    ASSERT_EQ(n, 500);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *want = xasprintf("big-%zu", i + 1);
+
+        if (!streq(list[i]->name, want) || !streq(list[i]->pool, "big"))
+            bad++;
+    }
+    ASSERT_EQ(bad, 0);
+    qsort(list, n, sizeof(*list), cmp_uuid);
+    for (size_t i = 1; i < n; i++)
+        if (streq(list[i - 1]->uuid, list[i]->uuid))
+            bad++;
+    desk_list_free(list, n);
+    ASSERT_EQ(bad, 0);
+
+    ASSERT_OK(store_desk_list(s, NULL, &list, &n));
+    ASSERT_EQ(n, 501);
+    ASSERT_STREQ(list[0]->name, "aaa-1");
+    ASSERT_STREQ(list[1]->name, "big-1");
+    ASSERT_STREQ(list[500]->name, "big-500");
+    desk_list_free(list, n);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+int
+main(void)
+{
+    int r;
+
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(migrations_fresh);
+    RUN(migrations_reopen);
+    RUN(meta_missing);
+    RUN(refuse_newer_schema);
+    RUN(open_failure);
+    RUN(images);
+    RUN(pools);
+    RUN(desk_create);
+    RUN(set_state);
+    RUN(failures_and_ready);
+    RUN(mark_deleting);
+    RUN(remove);
+    RUN(audit);
+    RUN(race_transitions);
+    RUN(race_create);
+    RUN(many_desktops);
+    r = TESTS_DONE();
+    if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        perror("removing the temporary directory");
+    return r;
+}
