@@ -1,1 +1,1401 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* deskpoolctl.c - the operator's command line: a client of deskpoold's REST API
+ *
+ * Owns the command table, option parsing, the request bodies sent for each
+ * command and the human rendering of the answers. Talks to deskpoold only
+ * through ctl-http.c (libcurl) and prints only through ctl-output.c (tables,
+ * progress) or, with --json, the server's own documents verbatim.
+ *
+ * DESIGN: `deskpoolctl [GLOBAL OPTIONS] [GROUP] VERB [ARGS] [OPTIONS]`.
+ * Every command is one row of verbs[]: its words, its positional
+ * arguments, the options it accepts (a bit mask over one shared option
+ * table) and its function, so a new command is one row plus one function.
+ * Input is checked before anything is sent (numbers with safe_atou, names
+ * with name_is_valid); the server checks everything again. Each function
+ * returns 0 or a negative errno and reports its error exactly once, at the
+ * point it is detected (report_error()); main() maps -EINVAL (bad usage, or
+ * a 4xx answer other than 401/403: the input was wrong) to exit status 2
+ * and every other failure to 1.
+ * With --json a command prints exactly one JSON document on stdout: the
+ * server's answer, or on failure an error document
+ * {"error":{"code","message"}} (the server's own when it sent one), while
+ * the human sentence still goes to stderr. Nothing here ends the process
+ * early: every path returns up to main(), which picks the exit status.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "ctl-http.h"
+#include "ctl-output.h"
+#include "util.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define WAIT_POLL_USEC 500000ULL
+#define WAIT_FAILED_GRACE_USEC (2 * USEC_PER_SEC)
+#define DEFAULT_REQUEST_TIMEOUT_SEC 30U
+#define DEFAULT_WAIT_TIMEOUT_SEC 600U
+
+DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(struct json_object *, json_object_put, ctl_json_putp)
+
+/* Options shared by all commands; each command lists the ones it takes. */
+enum {
+    OPT_JSON,
+    OPT_HELP,
+    OPT_NOTE,
+    OPT_IMAGE,
+    OPT_IMAGE_VERSION,
+    OPT_TEMPLATE,
+    OPT_MODE,
+    OPT_MIN,
+    OPT_SPARE,
+    OPT_MAX,
+    OPT_WAIT,
+    OPT_FORCE,
+    OPT_TIMEOUT,
+    OPT_POOL,
+    _OPT_MAX,
+    /* global-only */
+    OPT_SOCKET = 0x100,
+    OPT_URL,
+    OPT_TOKEN,
+    OPT_VERSION,
+};
+#define F(o) (1U << (o))
+
+static const struct option verb_options[] = {
+    { "json", no_argument, NULL, OPT_JSON },
+    { "help", no_argument, NULL, OPT_HELP },
+    { "note", required_argument, NULL, OPT_NOTE },
+    { "image", required_argument, NULL, OPT_IMAGE },
+    { "image-version", required_argument, NULL, OPT_IMAGE_VERSION },
+    { "template", required_argument, NULL, OPT_TEMPLATE },
+    { "mode", required_argument, NULL, OPT_MODE },
+    { "min", required_argument, NULL, OPT_MIN },
+    { "spare", required_argument, NULL, OPT_SPARE },
+    { "max", required_argument, NULL, OPT_MAX },
+    { "wait", no_argument, NULL, OPT_WAIT },
+    { "force", no_argument, NULL, OPT_FORCE },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "pool", required_argument, NULL, OPT_POOL },
+    {}
+};
+
+static const struct option global_options[] = {
+    { "socket", required_argument, NULL, OPT_SOCKET },
+    { "url", required_argument, NULL, OPT_URL },
+    { "token", required_argument, NULL, OPT_TOKEN },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "help", no_argument, NULL, OPT_HELP },
+    { "version", no_argument, NULL, OPT_VERSION },
+    {}
+};
+
+static const char *arg_socket;
+static const char *arg_url;
+static const char *arg_token;
+static bool arg_json;
+static unsigned arg_timeout = DEFAULT_REQUEST_TIMEOUT_SEC;
+static const char *arg_note;
+static const char *arg_image;
+static const char *arg_image_version;
+static const char *arg_template;
+static const char *arg_mode;
+static const char *arg_pool;
+static int64_t arg_min = -1;
+static int64_t arg_spare = -1;
+static int64_t arg_max = -1;
+static bool arg_wait;
+static bool arg_force;
+static unsigned arg_wait_timeout = DEFAULT_WAIT_TIMEOUT_SEC;
+
+static struct ctl_http_target target;
+static struct ctl_progress *active_progress;
+
+struct ctl_verb {
+    const char *group;      /* "pool", or NULL for a top-level command */
+    const char *name;
+    const char *synopsis;   /* what follows the command words in usage */
+    unsigned min_args;
+    unsigned max_args;
+    unsigned options;       /* F(OPT_*) accepted besides --json and --help */
+    int (*run)(char **args, size_t n_args);
+    const char *help;
+};
+
+static int verb_health(char **args, size_t n_args);
+static int verb_image_add(char **args, size_t n_args);
+static int verb_image_list(char **args, size_t n_args);
+static int verb_image_show(char **args, size_t n_args);
+static int verb_pool_create(char **args, size_t n_args);
+static int verb_pool_resize(char **args, size_t n_args);
+static int verb_pool_list(char **args, size_t n_args);
+static int verb_pool_show(char **args, size_t n_args);
+static int verb_pool_delete(char **args, size_t n_args);
+static int verb_pool_wait(char **args, size_t n_args);
+static int verb_desktop_list(char **args, size_t n_args);
+
+#define SIZE_OPTS (F(OPT_MIN) | F(OPT_SPARE) | F(OPT_MAX))
+
+static const struct ctl_verb verbs[] = {
+    { NULL, "health", "", 0, 0, 0, verb_health,
+      "Show whether deskpoold and its libvirt connection are up." },
+    { "image", "add", "NAME FILE [--note TEXT]", 2, 2, F(OPT_NOTE), verb_image_add,
+      "Register the qcow2 FILE as the next version of image NAME." },
+    { "image", "list", "", 0, 0, 0, verb_image_list,
+      "List every version of every image." },
+    { "image", "show", "NAME", 1, 1, 0, verb_image_show,
+      "Show the versions of image NAME." },
+    { "pool", "create",
+      "NAME --image I [--image-version N|latest] [--template T]\n"
+      "      [--mode floating|dedicated] --min N --spare N --max N [--wait [--timeout SEC]]",
+      1, 1,
+      F(OPT_IMAGE) | F(OPT_IMAGE_VERSION) | F(OPT_TEMPLATE) | F(OPT_MODE) | SIZE_OPTS |
+      F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_create,
+      "Create a pool; --wait waits until it is settled (see pool wait)." },
+    { "pool", "resize", "NAME [--min N] [--spare N] [--max N] [--wait [--timeout SEC]]", 1, 1,
+      SIZE_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_resize,
+      "Change a pool's sizes; --wait waits until it is settled." },
+    { "pool", "list", "", 0, 0, 0, verb_pool_list,
+      "List pools with their desktop counts." },
+    { "pool", "show", "NAME", 1, 1, 0, verb_pool_show,
+      "Show a pool and its desktops." },
+    { "pool", "delete", "NAME [--force] [--wait [--timeout SEC]]", 1, 1,
+      F(OPT_FORCE) | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_delete,
+      "Delete a pool and its desktops; --force even while desktops are in use." },
+    { "pool", "wait", "NAME [--timeout SEC]", 1, 1, F(OPT_TIMEOUT), verb_pool_wait,
+      "Wait until a pool is settled (default timeout 600 s)." },
+    { "desktop", "list", "[--pool P]", 0, 0, F(OPT_POOL), verb_desktop_list,
+      "List desktops, of every pool or of pool P." },
+};
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static void
+print_json_text(const char *text)
+{
+    size_t n = strlen(text);
+
+    if (n == 0) {
+        fputs("{}\n", stdout);
+        return;
+    }
+    fputs(text, stdout);
+    if (text[n - 1] != '\n')
+        fputc('\n', stdout);
+    fflush(stdout);
+}
+
+/* Report a failure once: "deskpoolctl: MESSAGE" on stderr and, with --json,
+ * an error document on stdout (server_json verbatim when the server sent
+ * one, else {"error":{"code":code,"message":MESSAGE}}). Returns r. */
+static int _printf_(4, 5)
+report_error(int r, const char *code, const char *server_json, const char *fmt, ...)
+{
+    _cleanup_free_ char *msg = NULL;
+    va_list ap;
+    int k;
+
+    va_start(ap, fmt);
+    k = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (k < 0)
+        abort();
+
+    if (active_progress)
+        ctl_progress_done(active_progress);
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\n", program_invocation_short_name, msg);
+
+    if (arg_json) {
+        if (server_json) {
+            print_json_text(server_json);
+        } else {
+            _cleanup_(ctl_json_putp) struct json_object *doc = json_object_new_object();
+            struct json_object *err = json_object_new_object();
+
+            json_object_object_add(err, "code", json_object_new_string(code));
+            json_object_object_add(err, "message", json_object_new_string(msg));
+            json_object_object_add(doc, "error", err);
+            print_json_text(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+        }
+    }
+    return r;
+}
+
+#define usage_error(...) report_error(-EINVAL, "invalid_argument", NULL, __VA_ARGS__)
+
+/* ---- JSON access -------------------------------------------------------- */
+
+static struct json_object *
+jget(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+
+    if (!o || !json_object_is_type(o, json_type_object))
+        return NULL;
+    if (!json_object_object_get_ex(o, key, &v))
+        return NULL;
+    return v;
+}
+
+/* A field as text (strings as is, numbers formatted); NULL when absent or null. */
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v = jget(o, key);
+
+    if (!v || json_object_is_type(v, json_type_null))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static int64_t
+jint(struct json_object *o, const char *key)
+{
+    struct json_object *v = jget(o, key);
+
+    if (!v)
+        return 0;
+    return json_object_get_int64(v);
+}
+
+static size_t
+jarray_len(struct json_object *a)
+{
+    if (!a || !json_object_is_type(a, json_type_array))
+        return 0;
+    return json_object_array_length(a);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+#define CALL_ALLOW_NOT_FOUND (1U << 0)  /* 404 is an answer, not an error */
+#define CALL_ALLOW_DEGRADED  (1U << 1)  /* 503 without an error document is an answer */
+
+static char *
+path_escape(const char *s)
+{
+    char *e = ctl_http_escape(s);
+
+    if (!e)
+        abort();
+    return e;
+}
+
+static char *
+pool_path(const char *name)
+{
+    _cleanup_free_ char *e = path_escape(name);
+
+    return xasprintf("/v1/pools/%s", e);
+}
+
+static int
+status_to_errno(long status)
+{
+    if (status == 401 || status == 403)
+        return -EACCES;
+    if (status >= 400 && status < 500)
+        return -EINVAL;
+    return -EIO;
+}
+
+/* Send one request. On a 2xx answer (and on the answers flags allow)
+ * returns 0 with the parsed document, the raw body and the status. On
+ * anything else reports the error (the server's error.message when there
+ * is one) and returns -EINVAL for an input error, another negative errno
+ * otherwise. */
+static int
+call(const char *method, const char *path, struct json_object *body, unsigned flags,
+     long *ret_status, struct json_object **ret_doc, char **ret_raw)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *errmsg = NULL;
+    const char *body_text = NULL;
+    const char *message;
+    long status = 0;
+    bool ok;
+    int r;
+
+    if (body)
+        body_text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+    r = ctl_http_request(&target, method, path, body_text, &status, &raw, &errmsg);
+    if (r < 0)
+        return report_error(r == -EINVAL ? -EINVAL : -EIO, "unavailable", NULL, "%s",
+                            errmsg ? errmsg : "request failed.");
+
+    doc = json_tokener_parse(raw);
+    ok = (status >= 200 && status < 300) ||
+        (status == 404 && (flags & CALL_ALLOW_NOT_FOUND)) ||
+        (status == 503 && (flags & CALL_ALLOW_DEGRADED) && !jget(doc, "error"));
+    if (!ok) {
+        message = jstr(jget(doc, "error"), "message");
+        if (message)
+            return report_error(status_to_errno(status), "", raw, "%s", message);
+        return report_error(status_to_errno(status), status >= 500 ? "internal" : "unknown",
+                            NULL, "deskpoold answered %s %s with HTTP status %ld.", method,
+                            path, status);
+    }
+    if (!doc || !json_object_is_type(doc, json_type_object))
+        return report_error(-EBADMSG, "internal", NULL,
+                            "deskpoold's answer to %s %s is not a JSON object.", method, path);
+
+    if (ret_status)
+        *ret_status = status;
+    if (ret_doc)
+        *ret_doc = TAKE_PTR(doc);
+    if (ret_raw)
+        *ret_raw = TAKE_PTR(raw);
+    return 0;
+}
+
+/* ---- option values ------------------------------------------------------ */
+
+static int
+parse_size_option(const char *opt, const char *s, int64_t *ret)
+{
+    unsigned v;
+    int r;
+
+    r = safe_atou(s, &v);
+    if (r == -ERANGE)
+        return usage_error("%s: '%s' is out of range.", opt, s);
+    if (r < 0)
+        return usage_error("%s: '%s' is not a number.", opt, s);
+    *ret = v;
+    return 0;
+}
+
+static int
+parse_timeout_option(const char *s, unsigned *ret)
+{
+    int r;
+
+    r = parse_duration(s, ret);
+    if (r == -ERANGE)
+        return usage_error("--timeout: '%s' is out of range.", s);
+    if (r < 0)
+        return usage_error("--timeout: '%s' is not a number.", s);
+    return 0;
+}
+
+static int
+check_name(const char *what, const char *name)
+{
+    if (!name_is_valid(name))
+        return usage_error("'%s' is not a valid %s name (lowercase letters, digits, '-' and "
+                           "'_', starting with a letter or digit, at most %d characters).",
+                           name, what, DP_NAME_MAX);
+    return 0;
+}
+
+/* ---- health ------------------------------------------------------------- */
+
+static int
+verb_health(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    const char *status_text;
+    long status = 0;
+    int r;
+
+    r = call("GET", "/healthz", NULL, CALL_ALLOW_DEGRADED, &status, &doc, &raw);
+    if (r < 0)
+        return r;
+    status_text = jstr(doc, "status");
+    if (!arg_json) {
+        printf("status:    %s\n", strempty(status_text));
+        printf("libvirt:   %s\n", strempty(jstr(doc, "libvirt")));
+        printf("uri:       %s\n", strempty(jstr(doc, "uri")));
+        printf("virt_type: %s\n", strempty(jstr(doc, "virt_type")));
+        printf("instance:  %s\n", strempty(jstr(doc, "instance")));
+    }
+    if (status != 200)
+        return report_error(-EIO, "unavailable", raw, "deskpoold is %s (HTTP %ld): libvirt "
+                            "is %s.", status_text ? status_text : "not healthy", status,
+                            jstr(doc, "libvirt") ? jstr(doc, "libvirt") : "unknown");
+    if (arg_json)
+        print_json_text(raw);
+    return 0;
+}
+
+/* ---- images ------------------------------------------------------------- */
+
+/* FILE as an absolute path: realpath() when it exists, else made absolute
+ * against the working directory so the server names the missing file. */
+static char *
+absolute_path(const char *file)
+{
+    _cleanup_free_ char *cwd = NULL;
+    char *p;
+
+    p = realpath(file, NULL);
+    if (p)
+        return p;
+    if (file[0] == '/')
+        return xstrdup(file);
+    cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return xstrdup(file);
+    return xasprintf("%s/%s", cwd, file);
+}
+
+static int
+verb_image_add(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *body = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *size = NULL;
+    int r;
+
+    r = check_name("image", args[0]);
+    if (r < 0)
+        return r;
+    path = absolute_path(args[1]);
+
+    body = json_object_new_object();
+    json_object_object_add(body, "name", json_object_new_string(args[0]));
+    json_object_object_add(body, "path", json_object_new_string(path));
+    if (arg_note)
+        json_object_object_add(body, "note", json_object_new_string(arg_note));
+
+    r = call("POST", "/v1/images", body, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    size = ctl_format_bytes((uint64_t) jint(doc, "size"));
+    printf("Image '%s' version %" PRId64 " added: %s, sha256 %s.\n",
+           strempty(jstr(doc, "name")), jint(doc, "version"), size, strempty(jstr(doc, "sha256")));
+    return 0;
+}
+
+static void
+image_row(struct ctl_table *t, struct json_object *v, bool with_name)
+{
+    _cleanup_free_ char *size = ctl_format_bytes((uint64_t) jint(v, "size"));
+    const char *sha = jstr(v, "sha256");
+
+    if (with_name)
+        ctl_table_add(t, jstr(v, "name"));
+    ctl_table_addf(t, "%" PRId64, jint(v, "version"));
+    ctl_table_add(t, size);
+    ctl_table_addf(t, "%.12s", strempty(sha));
+    ctl_table_add(t, jstr(v, "created_at"));
+}
+
+static int
+verb_image_list(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    struct json_object *images;
+    int r;
+
+    r = call("GET", "/v1/images", NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    images = jget(doc, "images");
+    t = ctl_table_new("NAME", "VERSION", "SIZE", "SHA256", "CREATED", NULL);
+    for (size_t i = 0; i < jarray_len(images); i++)
+        image_row(t, json_object_array_get_idx(images, i), true);
+    return ctl_table_print(t, stdout);
+}
+
+static int
+verb_image_show(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *name = NULL;
+    _cleanup_free_ char *path = NULL;
+    struct json_object *versions;
+    int r;
+
+    r = check_name("image", args[0]);
+    if (r < 0)
+        return r;
+    name = path_escape(args[0]);
+    path = xasprintf("/v1/images/%s", name);
+    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    versions = jget(doc, "versions");
+    printf("Image:    %s\n", strempty(jstr(doc, "name")));
+    printf("Versions: %zu\n\n", jarray_len(versions));
+    t = ctl_table_new("VERSION", "SIZE", "SHA256", "CREATED", "VIRTUAL-SIZE", "NOTE", "PATH",
+                      NULL);
+    for (size_t i = 0; i < jarray_len(versions); i++) {
+        struct json_object *v = json_object_array_get_idx(versions, i);
+        _cleanup_free_ char *vsize = ctl_format_bytes((uint64_t) jint(v, "virtual_size"));
+
+        image_row(t, v, false);
+        ctl_table_add(t, vsize);
+        ctl_table_add(t, jstr(v, "note"));
+        ctl_table_add(t, jstr(v, "path"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
+/* ---- pools -------------------------------------------------------------- */
+
+struct pool_counts {
+    int64_t total, provisioning, booting, ready, assigned, in_use, releasing, rebasing, failed,
+        deleting;
+    int64_t min, spare, max;
+    int64_t busy;       /* assigned + in_use + releasing */
+    int64_t pending;    /* provisioning + booting + rebasing */
+};
+
+static struct pool_counts
+pool_counts_from_json(struct json_object *pool)
+{
+    struct json_object *c = jget(pool, "counts");
+    struct pool_counts n = {
+        .total = jint(c, "total"),
+        .provisioning = jint(c, "provisioning"),
+        .booting = jint(c, "booting"),
+        .ready = jint(c, "ready"),
+        .assigned = jint(c, "assigned"),
+        .in_use = jint(c, "in_use"),
+        .releasing = jint(c, "releasing"),
+        .rebasing = jint(c, "rebasing"),
+        .failed = jint(c, "failed"),
+        .deleting = jint(c, "deleting"),
+        .min = jint(pool, "min"),
+        .spare = jint(pool, "spare"),
+        .max = jint(pool, "max"),
+    };
+
+    n.busy = n.assigned + n.in_use + n.releasing;
+    n.pending = n.provisioning + n.booting + n.rebasing;
+    return n;
+}
+
+/* "demo@latest" or "demo@v2". */
+static char *
+pool_image_label(struct json_object *pool)
+{
+    struct json_object *v = jget(pool, "image_version");
+
+    if (v && json_object_is_type(v, json_type_int))
+        return xasprintf("%s@v%" PRId64, strempty(jstr(pool, "image")), json_object_get_int64(v));
+    return xasprintf("%s@%s", strempty(jstr(pool, "image")),
+                     jstr(pool, "image_version") ? jstr(pool, "image_version") : "latest");
+}
+
+/* The ready count a settled pool reaches: spare desktops (as far as max
+ * allows next to the busy and failed ones), and at least enough to make min. */
+static int64_t
+pool_ready_goal(const struct pool_counts *c)
+{
+    int64_t room = MAX(c->max - c->busy - c->failed, 0);
+    int64_t spare_goal = MIN(c->spare, room);
+
+    return MAX(spare_goal, MAX(c->min - c->busy - c->failed, 0));
+}
+
+/* Settled: nothing provisioning, booting or deleting, at least min desktops,
+ * and ready >= min(spare, max - busy - failed). */
+static bool
+pool_is_settled(const struct pool_counts *c)
+{
+    int64_t room = MAX(c->max - c->busy - c->failed, 0);
+
+    return c->provisioning + c->booting + c->deleting == 0 && c->total >= c->min &&
+        c->ready >= MIN(c->spare, room);
+}
+
+/* "demo: 2/3 ready, 1 booting, 0 failed" (with ", N deleting" when some are). */
+static char *
+pool_progress_summary(const char *name, const struct pool_counts *c)
+{
+    int64_t goal = pool_ready_goal(c);
+
+    if (c->deleting > 0)
+        return xasprintf("%s: %" PRId64 "/%" PRId64 " ready, %" PRId64 " booting, %" PRId64
+                         " deleting, %" PRId64 " failed", name, c->ready, goal, c->pending,
+                         c->deleting, c->failed);
+    return xasprintf("%s: %" PRId64 "/%" PRId64 " ready, %" PRId64 " booting, %" PRId64
+                     " failed", name, c->ready, goal, c->pending, c->failed);
+}
+
+static void
+sleep_usec(uint64_t usec)
+{
+    struct timespec ts = {
+        .tv_sec = (time_t) (usec / USEC_PER_SEC),
+        .tv_nsec = (long) (usec % USEC_PER_SEC) * 1000L,
+    };
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        continue;
+}
+
+/* Tell which desktops failed and why (stderr, before the error line). */
+static void
+report_failed_desktops(struct json_object *pool)
+{
+    struct json_object *desktops = jget(pool, "desktops");
+
+    for (size_t i = 0; i < jarray_len(desktops); i++) {
+        struct json_object *d = json_object_array_get_idx(desktops, i);
+
+        if (!streq_ptr(jstr(d, "state"), "failed"))
+            continue;
+        fprintf(stderr, "%s: desktop '%s' failed: %s\n", program_invocation_short_name,
+                strempty(jstr(d, "name")),
+                jstr(d, "last_error") ? jstr(d, "last_error") : "no error recorded");
+    }
+}
+
+/* Poll GET /v1/pools/NAME every 0.5 s until the pool is settled. Shows
+ * progress unless --json. Returns 0 with the last answer in *ret_raw;
+ * -ETIMEDOUT after arg_wait_timeout; -EIO when desktops failed and nothing
+ * is pending any more (for 2 s, so the reconciler can react) or the pool
+ * is being deleted; the call()'s error otherwise. Reports its errors. */
+static int
+pool_wait(const char *name, char **ret_raw)
+{
+    _cleanup_free_ char *path = pool_path(name);
+    struct ctl_progress progress;
+    uint64_t deadline = now_usec() + (uint64_t) arg_wait_timeout * USEC_PER_SEC;
+    uint64_t failed_since = 0;
+    int r;
+
+    ctl_progress_init(&progress, stdout);
+    active_progress = &progress;
+    for (;;) {
+        _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+        _cleanup_free_ char *raw = NULL;
+        _cleanup_free_ char *summary = NULL;
+        _cleanup_free_ char *bar = NULL;
+        _cleanup_free_ char *line = NULL;
+        struct pool_counts c;
+        int64_t goal;
+        uint64_t now;
+
+        r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+        if (r < 0)
+            break;
+        c = pool_counts_from_json(doc);
+        goal = pool_ready_goal(&c);
+        summary = pool_progress_summary(name, &c);
+        bar = ctl_format_bar((unsigned) MIN(c.ready, goal), (unsigned) goal, 10);
+        line = xasprintf("%s %s", summary, bar);
+        if (!arg_json)
+            ctl_progress_update(&progress, line);
+        now = now_usec();
+
+        if (streq_ptr(jstr(doc, "state"), "deleting")) {
+            r = report_error(-EIO, "conflict", NULL, "pool '%s' is being deleted.", name);
+            break;
+        }
+        if (c.failed > 0 && c.pending + c.deleting == 0) {
+            if (failed_since == 0)
+                failed_since = now;
+            if (now - failed_since >= WAIT_FAILED_GRACE_USEC) {
+                ctl_progress_done(&progress);
+                report_failed_desktops(doc);
+                r = report_error(-EIO, "failed", NULL, "pool '%s' has %" PRId64 " failed "
+                                 "desktop(s) and nothing pending; see 'deskpoolctl pool show "
+                                 "%s'.", name, c.failed, name);
+                break;
+            }
+        } else {
+            failed_since = 0;
+            if (pool_is_settled(&c)) {
+                *ret_raw = TAKE_PTR(raw);
+                r = 0;
+                break;
+            }
+        }
+        if (now >= deadline) {
+            r = report_error(-ETIMEDOUT, "timeout", NULL, "pool '%s' did not settle within %u s "
+                             "(%s).", name, arg_wait_timeout, summary + strlen(name) + 2);
+            break;
+        }
+        sleep_usec(WAIT_POLL_USEC);
+    }
+    ctl_progress_done(&progress);
+    active_progress = NULL;
+    return r;
+}
+
+/* Poll until GET /v1/pools/NAME answers 404. Same conventions as pool_wait(). */
+static int
+pool_wait_gone(const char *name)
+{
+    _cleanup_free_ char *path = pool_path(name);
+    struct ctl_progress progress;
+    uint64_t deadline = now_usec() + (uint64_t) arg_wait_timeout * USEC_PER_SEC;
+    int r;
+
+    ctl_progress_init(&progress, stdout);
+    active_progress = &progress;
+    for (;;) {
+        _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+        _cleanup_free_ char *line = NULL;
+        long status = 0;
+
+        r = call("GET", path, NULL, CALL_ALLOW_NOT_FOUND, &status, &doc, NULL);
+        if (r < 0)
+            break;
+        if (status == 404) {
+            r = 0;
+            break;
+        }
+        line = xasprintf("%s: deleting, %" PRId64 " desktop(s) left", name,
+                         jint(jget(doc, "counts"), "total"));
+        if (!arg_json)
+            ctl_progress_update(&progress, line);
+        if (now_usec() >= deadline) {
+            r = report_error(-ETIMEDOUT, "timeout", NULL, "pool '%s' was not deleted within "
+                             "%u s.", name, arg_wait_timeout);
+            break;
+        }
+        sleep_usec(WAIT_POLL_USEC);
+    }
+    ctl_progress_done(&progress);
+    active_progress = NULL;
+    return r;
+}
+
+static void
+pool_print_sizes(const char *verb, struct json_object *pool)
+{
+    printf("Pool '%s' %s: min %" PRId64 ", spare %" PRId64 ", max %" PRId64 ".\n",
+           strempty(jstr(pool, "name")), verb, jint(pool, "min"), jint(pool, "spare"),
+           jint(pool, "max"));
+}
+
+/* After create/resize: print the answer, or with --wait wait and print the
+ * settled pool (--json: only that one document). */
+static int
+pool_finish(const char *name, const char *verb, struct json_object *doc, const char *raw)
+{
+    _cleanup_free_ char *final = NULL;
+    int r;
+
+    if (!arg_wait) {
+        if (arg_json)
+            print_json_text(raw);
+        else
+            pool_print_sizes(verb, doc);
+        return 0;
+    }
+    if (!arg_json) {
+        pool_print_sizes(verb, doc);
+        fflush(stdout);
+    }
+    r = pool_wait(name, &final);
+    if (r < 0)
+        return r;
+    if (arg_json)
+        print_json_text(final);
+    return 0;
+}
+
+static int
+verb_pool_create(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *body = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    unsigned version;
+    int r;
+
+    r = check_name("pool", args[0]);
+    if (r < 0)
+        return r;
+    if (!arg_image)
+        return usage_error("pool create: --image is required.");
+    if (arg_min < 0 || arg_spare < 0 || arg_max < 0)
+        return usage_error("pool create: --min, --spare and --max are required.");
+    r = check_name("image", arg_image);
+    if (r < 0)
+        return r;
+
+    body = json_object_new_object();
+    json_object_object_add(body, "name", json_object_new_string(args[0]));
+    json_object_object_add(body, "image", json_object_new_string(arg_image));
+    if (arg_image_version) {
+        if (streq(arg_image_version, "latest")) {
+            json_object_object_add(body, "image_version", json_object_new_string("latest"));
+        } else {
+            r = safe_atou(arg_image_version, &version);
+            if (r < 0)
+                return usage_error("--image-version: '%s' is not a number or 'latest'.",
+                                   arg_image_version);
+            json_object_object_add(body, "image_version", json_object_new_int64(version));
+        }
+    }
+    if (arg_template)
+        json_object_object_add(body, "template", json_object_new_string(arg_template));
+    if (arg_mode)
+        json_object_object_add(body, "mode", json_object_new_string(arg_mode));
+    json_object_object_add(body, "min", json_object_new_int64(arg_min));
+    json_object_object_add(body, "spare", json_object_new_int64(arg_spare));
+    json_object_object_add(body, "max", json_object_new_int64(arg_max));
+
+    r = call("POST", "/v1/pools", body, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    return pool_finish(args[0], "created", doc, raw);
+}
+
+static int
+verb_pool_resize(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *body = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    int r;
+
+    r = check_name("pool", args[0]);
+    if (r < 0)
+        return r;
+    if (arg_min < 0 && arg_spare < 0 && arg_max < 0)
+        return usage_error("pool resize: nothing to change; give --min, --spare or --max.");
+
+    body = json_object_new_object();
+    if (arg_min >= 0)
+        json_object_object_add(body, "min", json_object_new_int64(arg_min));
+    if (arg_spare >= 0)
+        json_object_object_add(body, "spare", json_object_new_int64(arg_spare));
+    if (arg_max >= 0)
+        json_object_object_add(body, "max", json_object_new_int64(arg_max));
+
+    path = pool_path(args[0]);
+    r = call("PATCH", path, body, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    return pool_finish(args[0], "resized", doc, raw);
+}
+
+static int
+verb_pool_list(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    struct json_object *pools;
+    int r;
+
+    r = call("GET", "/v1/pools", NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    pools = jget(doc, "pools");
+    t = ctl_table_new("NAME", "MODE", "IMAGE", "MIN", "SPARE", "MAX", "READY", "BUSY",
+                      "PENDING", "FAILED", "STATE", NULL);
+    for (size_t i = 0; i < jarray_len(pools); i++) {
+        struct json_object *p = json_object_array_get_idx(pools, i);
+        struct pool_counts c = pool_counts_from_json(p);
+        _cleanup_free_ char *image = pool_image_label(p);
+
+        ctl_table_add(t, jstr(p, "name"));
+        ctl_table_add(t, jstr(p, "mode"));
+        ctl_table_add(t, image);
+        ctl_table_addf(t, "%" PRId64, c.min);
+        ctl_table_addf(t, "%" PRId64, c.spare);
+        ctl_table_addf(t, "%" PRId64, c.max);
+        ctl_table_addf(t, "%" PRId64, c.ready);
+        ctl_table_addf(t, "%" PRId64, c.busy);
+        ctl_table_addf(t, "%" PRId64, c.pending);
+        ctl_table_addf(t, "%" PRId64, c.failed);
+        ctl_table_add(t, jstr(p, "state"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
+static int
+verb_pool_show(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *image = NULL;
+    struct json_object *desktops;
+    struct pool_counts c;
+    int r;
+
+    r = check_name("pool", args[0]);
+    if (r < 0)
+        return r;
+    path = pool_path(args[0]);
+    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    c = pool_counts_from_json(doc);
+    image = pool_image_label(doc);
+    printf("Name:      %s\n", strempty(jstr(doc, "name")));
+    printf("State:     %s\n", strempty(jstr(doc, "state")));
+    printf("Mode:      %s\n", strempty(jstr(doc, "mode")));
+    printf("Image:     %s\n", image);
+    printf("Template:  %s\n", strempty(jstr(doc, "template")));
+    printf("Sizes:     min %" PRId64 ", spare %" PRId64 ", max %" PRId64 "\n", c.min, c.spare,
+           c.max);
+    printf("Desktops:  %" PRId64 " total, %" PRId64 " ready, %" PRId64 " busy, %" PRId64
+           " pending, %" PRId64 " failed, %" PRId64 " deleting\n", c.total, c.ready, c.busy,
+           c.pending, c.failed, c.deleting);
+    printf("Created:   %s\n\n", strempty(jstr(doc, "created_at")));
+
+    desktops = jget(doc, "desktops");
+    t = ctl_table_new("NAME", "STATE", "DOMAIN", "IMAGE", "BOOT-FAILURES", "LAST-ERROR", NULL);
+    for (size_t i = 0; i < jarray_len(desktops); i++) {
+        struct json_object *d = json_object_array_get_idx(desktops, i);
+
+        ctl_table_add(t, jstr(d, "name"));
+        ctl_table_add(t, jstr(d, "state"));
+        ctl_table_add(t, jstr(d, "domain"));
+        ctl_table_addf(t, "%s@v%s", strempty(jstr(d, "image")),
+                       jstr(d, "image_version") ? jstr(d, "image_version") : "?");
+        ctl_table_addf(t, "%" PRId64, jint(d, "boot_failures"));
+        ctl_table_add(t, jstr(d, "last_error"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
+static int
+verb_pool_delete(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *url = NULL;
+    int r;
+
+    r = check_name("pool", args[0]);
+    if (r < 0)
+        return r;
+    path = pool_path(args[0]);
+    url = xasprintf("%s%s", path, arg_force ? "?force=true" : "");
+    r = call("DELETE", url, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (!arg_json) {
+        printf("Pool '%s' is being deleted.\n", args[0]);
+        fflush(stdout);
+    }
+    if (arg_wait) {
+        r = pool_wait_gone(args[0]);
+        if (r < 0)
+            return r;
+        if (!arg_json)
+            printf("Pool '%s' deleted.\n", args[0]);
+    }
+    if (arg_json)
+        print_json_text(raw);
+    return 0;
+}
+
+static int
+verb_pool_wait(char **args, _unused_ size_t n_args)
+{
+    _cleanup_free_ char *raw = NULL;
+    int r;
+
+    r = check_name("pool", args[0]);
+    if (r < 0)
+        return r;
+    r = pool_wait(args[0], &raw);
+    if (r < 0)
+        return r;
+    if (arg_json)
+        print_json_text(raw);
+    else
+        printf("Pool '%s' is settled.\n", args[0]);
+    return 0;
+}
+
+/* ---- desktops ----------------------------------------------------------- */
+
+static int
+verb_desktop_list(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    struct json_object *desktops;
+    int r;
+
+    if (arg_pool) {
+        _cleanup_free_ char *e = NULL;
+
+        r = check_name("pool", arg_pool);
+        if (r < 0)
+            return r;
+        e = path_escape(arg_pool);
+        path = xasprintf("/v1/desktops?pool=%s", e);
+    } else {
+        path = xstrdup("/v1/desktops");
+    }
+    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    desktops = jget(doc, "desktops");
+    t = ctl_table_new("NAME", "POOL", "STATE", "DOMAIN", "IMAGE", "OWNER", NULL);
+    for (size_t i = 0; i < jarray_len(desktops); i++) {
+        struct json_object *d = json_object_array_get_idx(desktops, i);
+
+        ctl_table_add(t, jstr(d, "name"));
+        ctl_table_add(t, jstr(d, "pool"));
+        ctl_table_add(t, jstr(d, "state"));
+        ctl_table_add(t, jstr(d, "domain"));
+        ctl_table_addf(t, "%s@v%s", strempty(jstr(d, "image")),
+                       jstr(d, "image_version") ? jstr(d, "image_version") : "?");
+        ctl_table_add(t, jstr(d, "owner"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
+/* ---- usage and dispatch ------------------------------------------------- */
+
+static void
+print_command(FILE *f, const struct ctl_verb *v)
+{
+    fprintf(f, "  %s%s%s%s%s\n      %s\n", v->group ? v->group : "", v->group ? " " : "",
+            v->name, v->synopsis[0] != '\0' ? " " : "", v->synopsis, v->help);
+}
+
+static void
+print_usage(FILE *f, const char *group)
+{
+    fprintf(f, "Usage: %s [--socket PATH | --url URL [--token T]] [--json] [--timeout SEC]\n"
+            "                   COMMAND ...\n\n", program_invocation_short_name);
+    if (!group)
+        fputs("Operate deskpoold, the desktop-pool daemon, through its REST API.\n\n", f);
+    fputs("Commands:\n", f);
+    for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+        if (!group || streq_ptr(verbs[i].group, group))
+            print_command(f, &verbs[i]);
+    if (group)
+        return;
+    fprintf(f, "\nOptions:\n"
+            "  --socket PATH   deskpoold's unix socket (default: $DESKPOOL_SOCKET, else\n"
+            "                  %s/deskpoold.sock)\n"
+            "  --url URL       talk to http(s)://host:port instead (TCP needs a token)\n"
+            "  --token T       bearer token for --url (default: $DESKPOOL_TOKEN)\n"
+            "  --json          print exactly one JSON document per command\n"
+            "  --timeout SEC   limit for each request (default %u s; 0: none)\n"
+            "  --help          show this help; 'COMMAND --help' shows a command's\n"
+            "  --version       show the version\n\n"
+            "Exit status: 0 success; 2 bad usage or input refused by the server (HTTP 4xx\n"
+            "other than 401/403); 1 anything else (cannot connect, 401/403, 5xx, timeout).\n",
+            DP_RUNSTATE_DIR, DEFAULT_REQUEST_TIMEOUT_SEC);
+}
+
+static const struct option *
+option_by_val(int val)
+{
+    for (const struct option *o = verb_options; o->name; o++)
+        if (o->val == val)
+            return o;
+    return NULL;
+}
+
+/* Parse a command's options and arguments (argv[0] is the last command
+ * word). Returns 1 after --help, 0 with *ret_args set, or -EINVAL. */
+static int
+parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_args,
+                size_t *ret_n_args)
+{
+    size_t n;
+    int c, r;
+
+    optind = 0;     /* make GNU getopt start over on a new argv */
+    opterr = 0;
+    for (;;) {
+        c = getopt_long(argc, argv, ":h", verb_options, NULL);
+        if (c < 0)
+            break;
+        if (c == 'h')
+            c = OPT_HELP;
+        if (c == '?' || c == ':') {
+            const char *what = argv[optind - 1];
+
+            if (c == ':')
+                r = usage_error("%s%s%s: option '%s' needs a value.", v->group ? v->group : "",
+                                v->group ? " " : "", v->name, what);
+            else
+                r = usage_error("%s%s%s: unknown option '%s'.", v->group ? v->group : "",
+                                v->group ? " " : "", v->name, what);
+            fprintf(stderr, "Usage:\n");
+            print_command(stderr, v);
+            return r;
+        }
+        if (c != OPT_JSON && c != OPT_HELP && !(v->options & F(c))) {
+            const struct option *o = option_by_val(c);
+
+            r = usage_error("%s%s%s: unknown option '--%s'.", v->group ? v->group : "",
+                            v->group ? " " : "", v->name, o ? o->name : "?");
+            fprintf(stderr, "Usage:\n");
+            print_command(stderr, v);
+            return r;
+        }
+        r = 0;
+        switch (c) {
+        case OPT_HELP:
+            printf("Usage:\n");
+            print_command(stdout, v);
+            return 1;
+        case OPT_JSON:
+            arg_json = true;
+            break;
+        case OPT_NOTE:
+            arg_note = optarg;
+            break;
+        case OPT_IMAGE:
+            arg_image = optarg;
+            break;
+        case OPT_IMAGE_VERSION:
+            arg_image_version = optarg;
+            break;
+        case OPT_TEMPLATE:
+            arg_template = optarg;
+            break;
+        case OPT_MODE:
+            arg_mode = optarg;
+            break;
+        case OPT_POOL:
+            arg_pool = optarg;
+            break;
+        case OPT_MIN:
+            r = parse_size_option("--min", optarg, &arg_min);
+            break;
+        case OPT_SPARE:
+            r = parse_size_option("--spare", optarg, &arg_spare);
+            break;
+        case OPT_MAX:
+            r = parse_size_option("--max", optarg, &arg_max);
+            break;
+        case OPT_WAIT:
+            arg_wait = true;
+            break;
+        case OPT_FORCE:
+            arg_force = true;
+            break;
+        case OPT_TIMEOUT:
+            r = parse_timeout_option(optarg, &arg_wait_timeout);
+            break;
+        default:
+            assert(false);
+        }
+        if (r < 0)
+            return r;
+    }
+
+    n = (size_t) (argc - optind);
+    if (n < v->min_args || n > v->max_args) {
+        r = usage_error("%s%s%s: expected %u argument(s), got %zu.", v->group ? v->group : "",
+                        v->group ? " " : "", v->name, v->min_args, n);
+        fprintf(stderr, "Usage:\n");
+        print_command(stderr, v);
+        return r;
+    }
+    *ret_args = argv + optind;
+    *ret_n_args = n;
+    return 0;
+}
+
+/* Parse the options before COMMAND. Returns 1 after --help/--version, 0
+ * with *ret_first set to COMMAND's index, or -EINVAL. */
+static int
+parse_global_argv(int argc, char *argv[], int *ret_first)
+{
+    const char *env;
+    int c, r;
+
+    opterr = 0;
+    for (;;) {
+        c = getopt_long(argc, argv, "+:h", global_options, NULL);
+        if (c < 0)
+            break;
+        switch (c) {
+        case 'h':
+        case OPT_HELP:
+            print_usage(stdout, NULL);
+            return 1;
+        case OPT_VERSION:
+            printf("%s %s\n", program_invocation_short_name, PACKAGE_VERSION);
+            return 1;
+        case OPT_SOCKET:
+            arg_socket = optarg;
+            break;
+        case OPT_URL:
+            arg_url = optarg;
+            break;
+        case OPT_TOKEN:
+            arg_token = optarg;
+            break;
+        case OPT_JSON:
+            arg_json = true;
+            break;
+        case OPT_TIMEOUT:
+            r = parse_duration(optarg, &arg_timeout);
+            if (r < 0)
+                return usage_error("--timeout: '%s' is not a number.", optarg);
+            break;
+        case ':':
+            r = usage_error("option '%s' needs a value.", argv[optind - 1]);
+            print_usage(stderr, NULL);
+            return r;
+        default:
+            r = usage_error("unknown option '%s'.", argv[optind - 1]);
+            print_usage(stderr, NULL);
+            return r;
+        }
+    }
+
+    if (arg_socket && arg_url)
+        return usage_error("--socket and --url cannot be used together.");
+    if (arg_token && !arg_url)
+        return usage_error("--token needs --url (the unix socket needs no token).");
+    if (arg_url && strncmp(arg_url, "http://", 7) != 0 && strncmp(arg_url, "https://", 8) != 0)
+        return usage_error("--url: '%s' does not start with http:// or https://.", arg_url);
+    if (!arg_socket) {
+        env = getenv("DESKPOOL_SOCKET");
+        arg_socket = env && env[0] != '\0' ? env : DP_RUNSTATE_DIR "/deskpoold.sock";
+    }
+    if (arg_url && !arg_token) {
+        env = getenv("DESKPOOL_TOKEN");
+        if (env && env[0] != '\0')
+            arg_token = env;
+    }
+    *ret_first = optind;
+    return 0;
+}
+
+/* Find the command named by argv[first..]; *ret_words says how many words
+ * it used. Returns 1 when a group's help was printed, 0, or -EINVAL. */
+static int
+find_verb(int argc, char *argv[], int first, const struct ctl_verb **ret_verb, int *ret_words)
+{
+    const char *word = argv[first];
+    const char *second = first + 1 < argc ? argv[first + 1] : NULL;
+    bool is_group = false;
+    int r;
+
+    for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+        if (!verbs[i].group && streq(verbs[i].name, word)) {
+            *ret_verb = &verbs[i];
+            *ret_words = 1;
+            return 0;
+        }
+        if (verbs[i].group && streq(verbs[i].group, word))
+            is_group = true;
+    }
+    if (!is_group) {
+        r = usage_error("unknown command '%s'.", word);
+        print_usage(stderr, NULL);
+        return r;
+    }
+    if (second && (streq(second, "--help") || streq(second, "-h"))) {
+        print_usage(stdout, word);
+        return 1;
+    }
+    for (size_t i = 0; second && i < ELEMENTSOF(verbs); i++)
+        if (streq_ptr(verbs[i].group, word) && streq(verbs[i].name, second)) {
+            *ret_verb = &verbs[i];
+            *ret_words = 2;
+            return 0;
+        }
+    if (second)
+        r = usage_error("unknown command '%s %s'.", word, second);
+    else
+        r = usage_error("'%s' needs a command.", word);
+    print_usage(stderr, word);
+    return r;
+}
+
+static int
+errno_to_exit_status(int r)
+{
+    if (r >= 0)
+        return EXIT_SUCCESS;
+    if (r == -EINVAL)
+        return 2;
+    return EXIT_FAILURE;
+}
+
+int
+main(int argc, char *argv[])
+{
+    const struct ctl_verb *verb = NULL;
+    char **args = NULL;
+    size_t n_args = 0;
+    int first = 0, words = 0;
+    int r;
+
+    r = parse_global_argv(argc, argv, &first);
+    if (r != 0)
+        return errno_to_exit_status(r);
+    if (first >= argc) {
+        r = usage_error("no command given.");
+        print_usage(stderr, NULL);
+        return errno_to_exit_status(r);
+    }
+    r = find_verb(argc, argv, first, &verb, &words);
+    if (r != 0)
+        return errno_to_exit_status(r);
+    r = parse_verb_argv(verb, argc - first - words + 1, argv + first + words - 1, &args,
+                        &n_args);
+    if (r != 0)
+        return errno_to_exit_status(r);
+
+    target = (struct ctl_http_target) {
+        .socket_path = arg_url ? NULL : arg_socket,
+        .url = arg_url,
+        .token = arg_token,
+        .timeout_sec = arg_timeout,
+    };
+    r = ctl_http_global_init();
+    if (r < 0)
+        return errno_to_exit_status(report_error(-EIO, "internal", NULL,
+                                                 "cannot initialise libcurl."));
+    r = verb->run(args, n_args);
+    ctl_http_global_done();
+    return errno_to_exit_status(r);
+}

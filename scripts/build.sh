@@ -9,7 +9,7 @@ dir=${BUILD_DIR:-$top/build}
 mkdir -p "$dir"
 cd "$dir"
 if [ ! -f Makefile ] || [ "$#" -gt 0 ]; then
-    "$top/configure" --enable-werror "$@" >/dev/null
+    "$top/configure" --enable-werror --sysconfdir=/etc --localstatedir=/var "$@" >/dev/null
 fi
 make -j"$(nproc)" >/dev/null
 echo "build: $dir"

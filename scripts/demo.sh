@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# demo.sh - from a fresh Debian 12 (as root) to a working demo pool.
+#
+# Installs the packages, builds and installs deskpool, starts virtlogd and
+# libvirtd if needed, builds the tiny test guest, starts deskpoold, registers
+# the guest as image "demo", creates the floating pool "demo" (min 3, spare 2,
+# max 5) and shows it filling up until its desktops are ready. Idempotent:
+# run it again and it shows the pool as it is.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+GUEST=/var/lib/deskpool/tiny-guest
+SOCK=/run/deskpool/deskpoold.sock
+
+"$top/scripts/setup-host.sh"
+"$top/scripts/build.sh"
+make -C "$top/build" -s install >/dev/null
+echo "demo: deskpoold and deskpoolctl installed in /usr/local/bin"
+"$top/tests/guest/build-guest.sh" --out "$GUEST"
+
+if ! deskpoolctl --socket "$SOCK" health >/dev/null 2>&1; then
+    echo "demo: starting deskpoold (log: /var/lib/deskpool/deskpoold.log)"
+    deskpoold --socket "$SOCK"
+fi
+deskpoolctl health
+if ! deskpoolctl image show demo >/dev/null 2>&1; then
+    deskpoolctl image add demo "$GUEST/golden-v1.qcow2" --note "tiny demo guest"
+fi
+if ! deskpoolctl pool show demo >/dev/null 2>&1; then
+    deskpoolctl pool create demo --image demo --template tiny --mode floating \
+        --min 3 --spare 2 --max 5
+fi
+deskpoolctl pool wait demo
+deskpoolctl pool show demo

@@ -1,0 +1,237 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# tests/cli/run.sh - deskpoolctl against a real deskpoold on test:///default
+#
+# Starts the daemon on a private socket and state directory (libvirt's
+# in-memory test driver: no domains or volumes outside this process), then
+# runs deskpoolctl's error paths (exit status and stderr text) and success
+# paths. Prints "ok - NAME" / "not ok - NAME" per check and "N passed,
+# N failed" at the end; exits 1 on any failure. A missing daemon or CLI
+# binary is a failure, never a skip.
+#
+# Environment (set by `make check`; defaults relative to this script):
+#   DESKPOOLD, DESKPOOLCTL  the binaries
+#   DP_SRCDIR               the source tree (for templates/)
+
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+DP_SRCDIR=${DP_SRCDIR:-$here/../..}
+DESKPOOLD=${DESKPOOLD:-$DP_SRCDIR/build/deskpoold}
+DESKPOOLCTL=${DESKPOOLCTL:-$DP_SRCDIR/build/deskpoolctl}
+
+passed=0
+failed=0
+daemon_pid=
+T=
+
+ok() {
+    echo "ok - $1"
+    passed=$((passed + 1))
+}
+
+not_ok() {
+    echo "not ok - $1"
+    shift
+    for line in "$@"; do
+        echo "#   $line"
+    done
+    failed=$((failed + 1))
+}
+
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+
+cleanup() {
+    if [ -n "$daemon_pid" ]; then
+        kill "$daemon_pid" 2>/dev/null
+        wait "$daemon_pid" 2>/dev/null
+    fi
+    [ -n "$T" ] && rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+for bin in "$DESKPOOLD" "$DESKPOOLCTL"; do
+    if [ ! -x "$bin" ]; then
+        not_ok "binary $bin exists" "build it first (make deskpoold deskpoolctl)"
+        finish
+    fi
+done
+if ! command -v qemu-img >/dev/null; then
+    not_ok "qemu-img is installed" "apt-get install qemu-utils"
+    finish
+fi
+
+T=$(mktemp -d /tmp/deskpool-cli.XXXXXX)
+sock=$T/sock
+
+ctl() {
+    "$DESKPOOLCTL" --socket "$sock" "$@"
+}
+
+# check NAME WANT_EXIT STDERR_ERE CMD... : run CMD, compare its exit status
+# and (when STDERR_ERE is not empty) its stderr; stdout lands in $T/out.
+check() {
+    local name=$1 want=$2 pattern=$3 rc
+    shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        not_ok "$name" "exit status $rc, wanted $want: $*" "stderr: $(head -c 600 "$T/err")" \
+            "stdout: $(head -c 600 "$T/out")"
+        return 1
+    fi
+    if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$T/err"; then
+        not_ok "$name" "stderr does not match /$pattern/: $*" "stderr: $(head -c 600 "$T/err")"
+        return 1
+    fi
+    ok "$name"
+}
+
+# expect NAME PYTHON_EXPR : evaluate EXPR with d = the JSON document in $T/out.
+expect_json() {
+    local name=$1 expr=$2 msg
+    if msg=$(python3 - "$T/out" "$expr" 2>&1 <<'PY'
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+if not eval(sys.argv[2]):
+    sys.exit("false: " + sys.argv[2] + " on " + json.dumps(d)[:600])
+PY
+    ); then
+        ok "$name"
+    else
+        not_ok "$name" "$msg"
+    fi
+}
+
+# ---- the daemon ----------------------------------------------------------
+
+"$DESKPOOLD" --foreground --uri test:///default --state-dir "$T/state" --socket "$sock" \
+    --instance "clitest-$$" --templates-dir "$DP_SRCDIR/templates" >"$T/deskpoold.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do
+    [ -S "$sock" ] && break
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ ! -S "$sock" ]; then
+    not_ok "deskpoold starts and creates $sock" "log:" "$(tail -n 20 "$T/deskpoold.log")"
+    finish
+fi
+ok "deskpoold starts"
+
+qemu-img create -q -f qcow2 "$T/g.qcow2" 64M
+qemu-img create -q -f qcow2 -F qcow2 -b "$T/g.qcow2" "$T/overlay.qcow2"
+echo "not a disk image" >"$T/text.img"
+
+# ---- usage errors: exit 2, nothing sent ----------------------------------
+
+check "help" 0 "" ctl --help
+grep -q "pool create" "$T/out" || not_ok "help lists pool create"
+check "version" 0 "" ctl --version
+check "pool --help" 0 "" ctl pool --help
+check "no command" 2 "^deskpoolctl: no command given" ctl
+check "unknown command" 2 "^deskpoolctl: unknown command 'frobnicate'" ctl frobnicate
+check "unknown pool verb" 2 "^deskpoolctl: unknown command 'pool frob'" ctl pool frob
+check "unknown option" 2 "^deskpoolctl: pool list: unknown option '--bogus'" \
+    ctl pool list --bogus
+check "option of another command" 2 "unknown option '--min'" ctl pool list --min 3
+check "missing argument" 2 "expected 1 argument" ctl pool show
+# A dead socket proves the number is refused before anything is sent.
+check "bad number" 2 "^deskpoolctl: --min: 'x' is not a number\.$" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --min x --spare 1 --max 2
+check "negative number" 2 "^deskpoolctl: --spare: '-1' is not a number\.$" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --min 1 --spare -1 --max 2
+check "number out of range" 2 "^deskpoolctl: --max: '99999999999' is out of range\.$" \
+    ctl pool create p --image g --min 1 --spare 1 --max 99999999999
+check "bad pool name" 2 "^deskpoolctl: 'Bad/Name' is not a valid pool name" ctl pool show Bad/Name
+check "missing --image" 2 "--image is required" ctl pool create p --min 1 --spare 1 --max 2
+check "resize without sizes" 2 "nothing to change" ctl pool resize p
+check "bad --image-version" 2 "--image-version: 'x'" \
+    ctl pool create p --image g --image-version x --min 1 --spare 1 --max 2
+check "--socket with --url" 2 "cannot be used together" \
+    "$DESKPOOLCTL" --socket "$sock" --url http://127.0.0.1:1 health
+
+# ---- server-side refusals: exit 2 with the server's message --------------
+
+check "health" 0 "" ctl health
+grep -q "^status: *ok" "$T/out" || not_ok "health says ok" "$(cat "$T/out")"
+check "image add of a missing file" 2 "^deskpoolctl: " ctl image add g "$T/missing.qcow2"
+check "image add of a non-qcow2 file" 2 "^deskpoolctl: " ctl image add g "$T/text.img"
+check "image add of a qcow2 with a backing file" 2 "^deskpoolctl: " \
+    ctl image add g "$T/overlay.qcow2"
+check "image show of an unknown image" 2 "^deskpoolctl: " ctl image show nosuch
+check "pool show of an unknown pool" 2 "^deskpoolctl: " ctl pool show nosuch
+check "pool delete of an unknown pool" 2 "^deskpoolctl: " ctl pool delete nosuch
+check "pool resize of an unknown pool" 2 "^deskpoolctl: " ctl pool resize nosuch --max 3
+check "unknown pool --json" 2 "^deskpoolctl: " ctl --json pool show nosuch
+expect_json "unknown pool --json prints the error document" \
+    "isinstance(d['error']['message'], str) and d['error']['code'] == 'not_found'"
+
+# ---- success paths -------------------------------------------------------
+
+# A relative FILE is sent as an absolute path.
+check "image add" 0 "" bash -c "cd '$T' && '$DESKPOOLCTL' --socket '$sock' image add g g.qcow2 \
+    --note 'cli test'"
+check "image list" 0 "" ctl image list
+grep -Eq "^g +1 " "$T/out" || not_ok "image list shows g v1" "$(cat "$T/out")"
+check "image show --json" 0 "" ctl --json image show g
+expect_json "image show has version 1" \
+    "d['name'] == 'g' and d['versions'][0]['version'] == 1 and d['versions'][0]['note'] == 'cli test'"
+
+check "min > max" 2 "^deskpoolctl: min \(4\) is larger than max \(2\)\.$" \
+    ctl pool create demo --image g --template test --min 4 --spare 1 --max 2
+check "pool create of an unknown image" 2 "^deskpoolctl: " \
+    ctl pool create demo --image nosuch --template test --min 1 --spare 1 --max 2
+check "pool create with an unknown template" 2 "^deskpoolctl: " \
+    ctl pool create demo --image g --template nosuch --min 1 --spare 1 --max 2
+check "pool create" 0 "" ctl pool create demo --image g --template test --min 2 --spare 1 --max 3
+check "duplicate pool" 2 "^deskpoolctl: " \
+    ctl pool create demo --image g --template test --min 2 --spare 1 --max 3
+check "pool list" 0 "" ctl pool list
+grep -Eq "^NAME +MODE +IMAGE +MIN +SPARE +MAX +READY +BUSY +PENDING +FAILED +STATE$" "$T/out" ||
+    not_ok "pool list header" "$(cat "$T/out")"
+grep -Eq "^demo +floating +g@latest +2 +1 +3 " "$T/out" ||
+    not_ok "pool list shows demo" "$(cat "$T/out")"
+if grep -q ' $' "$T/out"; then not_ok "pool list has no trailing spaces"; else
+    ok "pool list has no trailing spaces"; fi
+
+check "pool wait" 0 "" ctl pool wait demo --timeout 120
+check "pool show --json" 0 "" ctl --json pool show demo
+expect_json "pool show --json has desktops" \
+    "d['name'] == 'demo' and len(d['desktops']) >= 2 and all(x['name'] and x['state'] and \
+x['domain'] and x['volume'] for x in d['desktops'])"
+check "pool show" 0 "" ctl pool show demo
+grep -Eq "^NAME +STATE +DOMAIN +IMAGE +BOOT-FAILURES +LAST-ERROR$" "$T/out" ||
+    not_ok "pool show desktop table" "$(cat "$T/out")"
+check "desktop list --pool" 0 "" ctl --json desktop list --pool demo
+expect_json "desktop list --pool shows demo's desktops" \
+    "len(d['desktops']) >= 2 and all(x['pool'] == 'demo' for x in d['desktops'])"
+
+check "pool resize --min > --max" 2 "^deskpoolctl: " ctl pool resize demo --min 5
+check "pool resize --wait" 0 "" ctl pool resize demo --max 4 --spare 2 --wait --timeout 120
+check "pool show after resize" 0 "" ctl --json pool show demo
+expect_json "resize took effect" \
+    "d['max'] == 4 and d['spare'] == 2 and d['counts']['ready'] >= 2"
+check "pool wait --json" 0 "" ctl pool wait demo --json --timeout 120
+expect_json "pool wait --json prints the pool" "d['name'] == 'demo'"
+
+check "pool delete --wait" 0 "" ctl pool delete demo --wait --timeout 120
+check "deleted pool is gone" 2 "^deskpoolctl: " ctl pool show demo
+
+# ---- daemon gone: exit 1 -------------------------------------------------
+
+kill "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null
+daemon_pid=
+check "daemon not running" 1 "^deskpoolctl: cannot connect to deskpoold at $sock" ctl health
+check "daemon not running --json" 1 "" ctl --json health
+expect_json "daemon not running --json prints an error document" \
+    "'cannot connect' in d['error']['message']"
+
+finish
