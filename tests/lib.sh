@@ -30,6 +30,9 @@ check() {
     if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
+# quiet CMD...: runs CMD with its output thrown away.
+quiet() { "$@" >/dev/null 2>&1; }
+
 # fail_now MSG: a broken precondition; the suite cannot go on.
 fail_now() {
     not_ok "$*"
