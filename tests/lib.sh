@@ -64,13 +64,14 @@ t_require_binaries() {
     [ -x "$DESKPOOLCTL" ] || fail_now "deskpoolctl binary missing at $DESKPOOLCTL (build first)"
 }
 
-# t_tmpdir: a private directory removed at exit (under /var/tmp: libvirt-qemu must read it).
+# t_tmpdir VAR: makes a private directory, removed at exit, and stores its
+# path in VAR (under /var/tmp: libvirt-qemu must be able to read it).
 t_tmpdir() {
     local d
-    d=$(mktemp -d /var/tmp/deskpool-test.XXXXXX)
+    d=$(mktemp -d /var/tmp/deskpool-test.XXXXXX) || fail_now "mktemp failed"
     chmod 0755 "$d"
     T_TMPDIRS+=("$d")
-    echo "$d"
+    printf -v "$1" '%s' "$d"
 }
 
 # dp_start DIR INSTANCE [deskpoold args...]: starts deskpoold in the foreground

@@ -19,7 +19,7 @@
 . "$(dirname "$0")/../lib.sh"
 t_require_binaries
 
-dir=$(t_tmpdir)
+t_tmpdir dir
 dp_start "$dir" "apitest$$" --set boot_delay=0 || fail_now "deskpoold did not start"
 make_qcow2 "$dir/img.qcow2"
 api POST /v1/images "{\"name\":\"img\",\"path\":\"$dir/img.qcow2\"}"

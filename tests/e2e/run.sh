@@ -20,7 +20,7 @@ virsh -c qemu:///system version >/dev/null 2>&1 || fail_now "libvirtd is not rea
 "$DP_SRCDIR/tests/guest/build-guest.sh" --out "$GUEST" --broken >/dev/null || fail_now "broken guest build failed"
 
 inst=e2e$$
-dir=$(t_tmpdir)
+t_tmpdir dir
 # whatever happens, leave no domain, volume or storage pool behind
 T_CLEANUPS+=("for d in \$(virsh -q -c qemu:///system list --all --name | grep '^$inst\\.'); do virsh -c qemu:///system destroy \$d; virsh -c qemu:///system undefine --snapshots-metadata \$d; done; virsh -c qemu:///system pool-destroy $inst; virsh -c qemu:///system pool-undefine $inst")
 
