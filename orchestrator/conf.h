@@ -37,7 +37,8 @@ void conf_done(struct conf *c);
 int conf_set(struct conf *c, const char *key, const char *value, char **reterr_msg);
 
 /* Reads "key = value" lines ('#' comments, blank lines). Stops at the
- * first bad line: -EINVAL with "FILE:LINE: ..." in *reterr_msg. */
+ * first bad line: -EINVAL (or -ERANGE for a number out of range) with
+ * "FILE:LINE: ..." in *reterr_msg. */
 int conf_load_file(struct conf *c, const char *path, char **reterr_msg);
 
 /* Fills derived keys (images_dir, storage_dir from state_dir). */

@@ -78,7 +78,8 @@ safe_atoi(const char *s, int *ret)
     long v;
     char *end = NULL;
 
-    if (!s || *s == '\0')
+    /* strtol() would skip leading white space: refuse it */
+    if (!s || !((*s >= '0' && *s <= '9') || *s == '-'))
         return -EINVAL;
     errno = 0;
     v = strtol(s, &end, 10);
@@ -203,30 +204,40 @@ read_full_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
     _cleanup_close_ int fd = -1;
     _cleanup_free_ char *buf = NULL;
-    size_t len = 0, cap = 4096;
+    size_t len = 0, cap = MIN((size_t) 4096, max);
+    char probe;
+    ssize_t k;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     buf = xmalloc0(cap + 1);
-    for (;;) {
-        ssize_t k;
-
+    while (len < max) {
         if (len == cap) {
-            if (cap >= max)
-                return -EFBIG;
             cap = MIN(cap * 2, max);
             buf = realloc(buf, cap + 1);
             if (!buf)
                 abort();
         }
         k = read(fd, buf + len, cap - len);
-        if (k < 0)
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
             return -errno;
+        }
         if (k == 0)
-            break;
+            goto done;
         len += (size_t) k;
     }
+    /* exactly max bytes read: one more byte tells "ends here" from "too big" */
+    do
+        k = read(fd, &probe, 1);
+    while (k < 0 && errno == EINTR);
+    if (k < 0)
+        return -errno;
+    if (k > 0)
+        return -EFBIG;
+done:
     buf[len] = '\0';
     *ret_data = TAKE_PTR(buf);
     if (ret_len)

@@ -1,0 +1,921 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-planner.c - every rule of the planner's DESIGN, on hand-built input
+ *
+ * DESIGN
+ *   A fixture holds pools, desktops and what the reconciler "observed"
+ *   about them (busy, domain exists/active), built by hand; fx_plan() runs
+ *   planner_plan() and checks the invariants every plan must keep (at most
+ *   one action per desktop, none for busy ones, CREATE counts positive).
+ *   Each test then asserts the exact actions. A seeded random sweep checks
+ *   the size invariants over many shapes, and two scale cases time the
+ *   planner on the largest inputs. Pure: no I/O, no libvirt.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "planner.h"
+#include "tests.h"
+#include "util.h"
+
+#define FX_MAX_POOLS 1024
+
+struct fx {
+    struct pool pools[FX_MAX_POOLS];
+    struct pool *pool_ptrs[FX_MAX_POOLS];
+    size_t n_pools;
+    struct desk *desks;
+    struct planner_desk *pd;
+    size_t n_desks, cap;
+    unsigned max_boot_failures;
+    struct action *a;
+    size_t n_a;
+};
+
+static struct fx *
+fx_new(void)
+{
+    struct fx *f = xmalloc0(sizeof(*f));
+
+    f->max_boot_failures = 3;
+    return f;
+}
+
+static struct fx *
+fx_free(struct fx *f)
+{
+    if (!f)
+        return NULL;
+    for (size_t i = 0; i < f->n_pools; i++)
+        free(f->pools[i].name);
+    for (size_t i = 0; i < f->n_desks; i++) {
+        free(f->desks[i].name);
+        free(f->desks[i].pool);
+    }
+    free(f->desks);
+    free(f->pd);
+    free(f->a);
+    free(f);
+    return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct fx *, fx_free);
+
+static struct pool *
+fx_pool(struct fx *f, const char *name, unsigned min, unsigned spare, unsigned max)
+{
+    struct pool *p = &f->pools[f->n_pools];
+
+    if (f->n_pools >= FX_MAX_POOLS)
+        abort();
+    *p = (struct pool) { .name = xstrdup(name), .min = min, .spare = spare, .max = max };
+    f->pool_ptrs[f->n_pools++] = p;
+    return p;
+}
+
+/* Adds a desktop "<pool>-<n>" in STATE with a running domain; returns its index. */
+static size_t
+fx_desk(struct fx *f, const char *pool, enum desk_state state)
+{
+    size_t i = f->n_desks;
+
+    if (f->n_desks == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 16;
+        f->desks = realloc(f->desks, f->cap * sizeof(*f->desks));
+        f->pd = realloc(f->pd, f->cap * sizeof(*f->pd));
+        if (!f->desks || !f->pd)
+            abort();
+    }
+    f->desks[i] = (struct desk) {
+        .name = xasprintf("%s-%zu", pool, i),
+        .pool = xstrdup(pool),
+        .state = state,
+    };
+    f->pd[i] = (struct planner_desk) { .dom_exists = true, .dom_active = true };
+    f->n_desks++;
+    return i;
+}
+
+/* Runs the planner and checks the invariants of every plan.
+ * Returns 0, or -1 (after printing why) when an invariant is broken. */
+static int
+fx_plan(struct fx *f)
+{
+    struct planner_input in;
+    int r;
+
+    for (size_t i = 0; i < f->n_desks; i++)
+        f->pd[i].desk = &f->desks[i];
+    in = (struct planner_input) {
+        .pools = f->pool_ptrs,
+        .n_pools = f->n_pools,
+        .desks = f->pd,
+        .n_desks = f->n_desks,
+        .max_boot_failures = f->max_boot_failures,
+    };
+    free(f->a);
+    f->a = NULL;
+    f->n_a = 0;
+    r = planner_plan(&in, &f->a, &f->n_a);
+    if (r < 0) {
+        fprintf(stderr, "  planner_plan: %d\n", r);
+        return -1;
+    }
+    if (f->n_a > 0 && !f->a) {
+        fprintf(stderr, "  %zu actions but no array\n", f->n_a);
+        return -1;
+    }
+    for (size_t k = 0; k < f->n_a; k++) {
+        const struct action *a = &f->a[k];
+        bool per_desk = a->kind != ACTION_CREATE && a->kind != ACTION_REMOVE_POOL;
+
+        if (a->kind < 0 || a->kind >= _ACTION_KIND_MAX || !a->pool) {
+            fprintf(stderr, "  action %zu malformed\n", k);
+            return -1;
+        }
+        if (per_desk != (a->desk != NULL)) {
+            fprintf(stderr, "  action %zu (%s): desk %s\n", k, action_kind_to_string(a->kind),
+                    a->desk ? a->desk : "(null)");
+            return -1;
+        }
+        if (a->kind == ACTION_CREATE && a->count == 0) {
+            fprintf(stderr, "  CREATE of 0 desktops for '%s'\n", a->pool);
+            return -1;
+        }
+    }
+    /* each desktop at most one action; busy ones none */
+    for (size_t i = 0; i < f->n_desks; i++) {
+        unsigned n = 0;
+
+        for (size_t k = 0; k < f->n_a; k++)
+            if (f->a[k].desk && streq(f->a[k].desk, f->desks[i].name))
+                n++;
+        if (n > 1 || (f->pd[i].busy && n > 0)) {
+            fprintf(stderr, "  desk '%s'%s has %u actions\n", f->desks[i].name,
+                    f->pd[i].busy ? " (busy)" : "", n);
+            return -1;
+        }
+    }
+    /* each pool at most one CREATE and one REMOVE_POOL */
+    for (size_t p = 0; p < f->n_pools; p++) {
+        unsigned creates = 0, removes = 0;
+
+        for (size_t k = 0; k < f->n_a; k++) {
+            if (!streq(f->a[k].pool, f->pools[p].name))
+                continue;
+            creates += f->a[k].kind == ACTION_CREATE;
+            removes += f->a[k].kind == ACTION_REMOVE_POOL;
+        }
+        if (creates > 1 || removes > 1) {
+            fprintf(stderr, "  pool '%s': %u creates, %u removes\n", f->pools[p].name,
+                    creates, removes);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The action planned for desktop I, or -1 for none. */
+static int
+fx_action_of(const struct fx *f, size_t i)
+{
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].desk && streq(f->a[k].desk, f->desks[i].name))
+            return (int) f->a[k].kind;
+    return -1;
+}
+
+/* The CREATE count for POOL, 0 for none. */
+static unsigned
+fx_create_count(const struct fx *f, const char *pool)
+{
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].kind == ACTION_CREATE && streq(f->a[k].pool, pool))
+            return f->a[k].count;
+    return 0;
+}
+
+static unsigned
+fx_count(const struct fx *f, enum action_kind kind)
+{
+    unsigned n = 0;
+
+    for (size_t k = 0; k < f->n_a; k++)
+        n += f->a[k].kind == kind;
+    return n;
+}
+
+TEST(action_kind_strings)
+{
+    static const char *const want[] = {
+        "create", "build", "repair", "quarantine", "delete", "remove-pool",
+    };
+
+    ASSERT_EQ(_ACTION_KIND_MAX, ELEMENTSOF(want));
+    for (int k = 0; k < _ACTION_KIND_MAX; k++)
+        ASSERT_STREQ(action_kind_to_string((enum action_kind) k), want[k]);
+    ASSERT_NULL(action_kind_to_string(_ACTION_KIND_MAX));
+    ASSERT_NULL(action_kind_to_string(_ACTION_KIND_INVALID));
+}
+
+TEST(empty_input)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+}
+
+TEST(empty_pool_grows_to_min)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+
+    fx_pool(f, "demo", 3, 1, 10);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(f->a[0].kind, ACTION_CREATE);
+    ASSERT_STREQ(f->a[0].pool, "demo");
+    ASSERT_NULL(f->a[0].desk);
+    ASSERT_EQ(f->a[0].count, 3);
+}
+
+TEST(empty_pool_zero_min_spare)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+
+    fx_pool(f, "idle", 0, 0, 10);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+
+    /* spare alone makes it grow */
+    f->pools[0].spare = 2;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(fx_create_count(f, "idle"), 2);
+}
+
+TEST(partly_built_pool_grows_by_difference)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+
+    fx_pool(f, "p", 5, 0, 10);
+    fx_desk(f, "p", DESK_STATE_READY);
+    fx_desk(f, "p", DESK_STATE_BOOTING);
+    ASSERT_OK(fx_plan(f));
+    /* pending desktops count: 5 - 2 */
+    ASSERT_EQ(fx_create_count(f, "p"), 3);
+    ASSERT_EQ(fx_count(f, ACTION_BUILD), 1);
+    ASSERT_EQ(f->n_a, 2);
+}
+
+TEST(spare_with_in_use)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t u[3], r;
+
+    fx_pool(f, "p", 2, 2, 10);
+    u[0] = fx_desk(f, "p", DESK_STATE_ASSIGNED);
+    u[1] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    u[2] = fx_desk(f, "p", DESK_STATE_RELEASING);
+    r = fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    /* target max(2, 3 + 2) = 5, have 4 */
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(fx_create_count(f, "p"), 1);
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_EQ(fx_action_of(f, u[i]), -1);
+    ASSERT_EQ(fx_action_of(f, r), -1);
+
+    /* with two spares ready, nothing to do */
+    fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+
+    /* a third spare is one too many and goes */
+    r = fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(fx_action_of(f, r), ACTION_DELETE);
+}
+
+TEST(never_above_max)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+
+    fx_pool(f, "p", 0, 5, 6);
+    for (int i = 0; i < 4; i++)
+        fx_desk(f, "p", DESK_STATE_IN_USE);
+    ASSERT_OK(fx_plan(f));
+    /* in use 4 + spare 5 = 9, capped at 6 */
+    ASSERT_EQ(fx_create_count(f, "p"), 2);
+    ASSERT_EQ(f->n_a, 1);
+
+    fx_desk(f, "p", DESK_STATE_IN_USE);
+    fx_desk(f, "p", DESK_STATE_IN_USE);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+
+    /* max lowered below what is in use: in-use desktops stay, no CREATE */
+    f->pools[0].max = 3;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+
+    /* a huge min on a small max still stops at max */
+    f->pools[0].max = 8;
+    f->pools[0].min = 8;
+    f->pools[0].spare = 0;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 2);
+}
+
+TEST(failed_reduce_room_and_stay)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t bad[2], ready[5];
+
+    fx_pool(f, "p", 5, 0, 5);
+    bad[0] = fx_desk(f, "p", DESK_STATE_FAILED);
+    bad[1] = fx_desk(f, "p", DESK_STATE_FAILED);
+    f->desks[bad[0]].boot_failures = 10;
+    f->pd[bad[0]].dom_active = false;
+    f->pd[bad[1]].dom_exists = false;
+    f->pd[bad[1]].dom_active = false;
+    ASSERT_OK(fx_plan(f));
+    /* 5 - 2 failed = 3 */
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(fx_create_count(f, "p"), 3);
+
+    /* five ready plus two failed over a max of 5: two ready go, failed stay */
+    for (size_t i = 0; i < 5; i++)
+        ready[i] = fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 2);
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 2);
+    ASSERT_EQ(fx_action_of(f, bad[0]), -1);
+    ASSERT_EQ(fx_action_of(f, bad[1]), -1);
+    ASSERT_EQ(fx_action_of(f, ready[4]), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, ready[3]), ACTION_DELETE);
+
+    /* failed never count as spares */
+    f->pools[0].min = 0;
+    f->pools[0].spare = 1;
+    f->pools[0].max = 10;
+    for (size_t i = 0; i < 5; i++)
+        f->desks[ready[i]].state = DESK_STATE_FAILED;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(fx_create_count(f, "p"), 1);
+
+    /* a pool full of failed desktops creates nothing */
+    f->pools[0].max = 7;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+}
+
+TEST(shrink_order)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t r1, pv1, r2, b1, u1, r3, pv2;
+
+    fx_pool(f, "p", 4, 0, 10);
+    r1 = fx_desk(f, "p", DESK_STATE_READY);
+    pv1 = fx_desk(f, "p", DESK_STATE_PROVISIONING);
+    r2 = fx_desk(f, "p", DESK_STATE_READY);
+    b1 = fx_desk(f, "p", DESK_STATE_BOOTING);
+    u1 = fx_desk(f, "p", DESK_STATE_IN_USE);
+    r3 = fx_desk(f, "p", DESK_STATE_READY);
+    pv2 = fx_desk(f, "p", DESK_STATE_PROVISIONING);
+    f->pd[pv2].busy = true;
+    ASSERT_OK(fx_plan(f));
+    /* 7 active, target 4: the two idle pending ones first (newest first;
+     * the busy one is skipped), then the newest ready one */
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 3);
+    ASSERT_EQ(fx_action_of(f, b1), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, pv1), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, r3), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, r2), -1);
+    ASSERT_EQ(fx_action_of(f, r1), -1);
+    ASSERT_EQ(fx_action_of(f, u1), -1);
+    ASSERT_EQ(fx_action_of(f, pv2), -1);
+    ASSERT_EQ(f->n_a, 3);
+    ASSERT_EQ(fx_create_count(f, "p"), 0);
+}
+
+TEST(shrink_newest_pending_first)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[5];
+
+    fx_pool(f, "p", 3, 0, 10);
+    d[0] = fx_desk(f, "p", DESK_STATE_BOOTING);
+    d[1] = fx_desk(f, "p", DESK_STATE_PROVISIONING);
+    d[2] = fx_desk(f, "p", DESK_STATE_BOOTING);
+    d[3] = fx_desk(f, "p", DESK_STATE_READY);
+    d[4] = fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    /* shrink by 2: pending d[2], d[1]; d[0] is built, the ready stay */
+    ASSERT_EQ(fx_action_of(f, d[2]), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, d[1]), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, d[0]), ACTION_BUILD);
+    ASSERT_EQ(fx_action_of(f, d[3]), -1);
+    ASSERT_EQ(fx_action_of(f, d[4]), -1);
+    ASSERT_EQ(f->n_a, 3);
+}
+
+TEST(shrink_never_in_use_or_busy)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t busy_ready;
+
+    fx_pool(f, "p", 0, 0, 10);
+    fx_desk(f, "p", DESK_STATE_ASSIGNED);
+    fx_desk(f, "p", DESK_STATE_IN_USE);
+    fx_desk(f, "p", DESK_STATE_RELEASING);
+    fx_desk(f, "p", DESK_STATE_REBASING);
+    busy_ready = fx_desk(f, "p", DESK_STATE_READY);
+    f->pd[busy_ready].busy = true;
+    /* target 3 (in use), active 5: nothing idle and free to take */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 0);
+    ASSERT_EQ(f->n_a, 0);
+
+    /* the pool shrinks to 0 wanted: still nobody in use goes */
+    f->pools[0].max = 0;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+}
+
+TEST(busy_get_nothing)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[6];
+
+    fx_pool(f, "p", 6, 0, 10);
+    d[0] = fx_desk(f, "p", DESK_STATE_PROVISIONING);
+    d[1] = fx_desk(f, "p", DESK_STATE_BOOTING);
+    d[2] = fx_desk(f, "p", DESK_STATE_READY);
+    d[3] = fx_desk(f, "p", DESK_STATE_DELETING);
+    d[4] = fx_desk(f, "gone", DESK_STATE_READY);
+    d[5] = fx_desk(f, "p", DESK_STATE_BOOTING);
+    f->desks[d[5]].boot_failures = 99;
+    f->pd[d[2]].dom_active = false;
+    for (size_t i = 0; i < ELEMENTSOF(d); i++)
+        f->pd[d[i]].busy = true;
+    ASSERT_OK(fx_plan(f));
+    for (size_t i = 0; i < ELEMENTSOF(d); i++)
+        ASSERT_EQ(fx_action_of(f, d[i]), -1);
+    /* 4 active (deleting and the other pool's do not count): 2 more */
+    ASSERT_EQ(fx_create_count(f, "p"), 2);
+    ASSERT_EQ(f->n_a, 1);
+}
+
+TEST(build_and_quarantine)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t pv0, b2, b3, pv5, rb;
+
+    f->max_boot_failures = 3;
+    fx_pool(f, "p", 5, 0, 10);
+    pv0 = fx_desk(f, "p", DESK_STATE_PROVISIONING);
+    b2 = fx_desk(f, "p", DESK_STATE_BOOTING);
+    f->desks[b2].boot_failures = 2;
+    b3 = fx_desk(f, "p", DESK_STATE_BOOTING);
+    f->desks[b3].boot_failures = 3;
+    pv5 = fx_desk(f, "p", DESK_STATE_PROVISIONING);
+    f->desks[pv5].boot_failures = 5;
+    rb = fx_desk(f, "p", DESK_STATE_READY);
+    f->desks[rb].boot_failures = 7; /* a ready desktop is never quarantined */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, pv0), ACTION_BUILD);
+    ASSERT_EQ(fx_action_of(f, b2), ACTION_BUILD);
+    ASSERT_EQ(fx_action_of(f, b3), ACTION_QUARANTINE);
+    ASSERT_EQ(fx_action_of(f, pv5), ACTION_QUARANTINE);
+    ASSERT_EQ(fx_action_of(f, rb), -1);
+    ASSERT_EQ(f->n_a, 4);
+
+    /* a higher limit builds them again */
+    f->max_boot_failures = 6;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, b3), ACTION_BUILD);
+    ASSERT_EQ(fx_action_of(f, pv5), ACTION_BUILD);
+    ASSERT_EQ(fx_count(f, ACTION_QUARANTINE), 0);
+    ASSERT_EQ(fx_count(f, ACTION_BUILD), 4);
+}
+
+TEST(repair)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t ok, stopped, gone, used_stopped;
+
+    fx_pool(f, "p", 3, 0, 10);
+    ok = fx_desk(f, "p", DESK_STATE_READY);
+    stopped = fx_desk(f, "p", DESK_STATE_READY);
+    f->pd[stopped].dom_active = false;
+    gone = fx_desk(f, "p", DESK_STATE_READY);
+    f->pd[gone].dom_exists = false;
+    f->pd[gone].dom_active = false;
+    used_stopped = fx_desk(f, "p", DESK_STATE_IN_USE);
+    f->pd[used_stopped].dom_active = false;
+    f->pools[0].min = 4;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, ok), -1);
+    ASSERT_EQ(fx_action_of(f, stopped), ACTION_REPAIR);
+    ASSERT_EQ(fx_action_of(f, gone), ACTION_REPAIR);
+    ASSERT_EQ(fx_action_of(f, used_stopped), -1);
+    ASSERT_EQ(f->n_a, 2);
+}
+
+TEST(deleting_state_deleted)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t del, r1, r2;
+
+    fx_pool(f, "p", 2, 0, 10);
+    r1 = fx_desk(f, "p", DESK_STATE_READY);
+    del = fx_desk(f, "p", DESK_STATE_DELETING);
+    f->pd[del].dom_active = false;
+    r2 = fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    /* the deleting one does not count towards the pool size */
+    ASSERT_EQ(fx_action_of(f, del), ACTION_DELETE);
+    ASSERT_STREQ(f->a[0].pool, "p");
+    ASSERT_EQ(fx_action_of(f, r1), -1);
+    ASSERT_EQ(fx_action_of(f, r2), -1);
+    ASSERT_EQ(f->n_a, 1);
+
+    /* and is replaced when the pool needs one more */
+    f->pools[0].min = 3;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 1);
+    ASSERT_EQ(fx_action_of(f, del), ACTION_DELETE);
+    ASSERT_EQ(f->n_a, 2);
+}
+
+TEST(unknown_pool_deleted)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t orphan, orphan_used, orphan_failed, mine;
+
+    fx_pool(f, "p", 1, 0, 10);
+    mine = fx_desk(f, "p", DESK_STATE_READY);
+    orphan = fx_desk(f, "gone", DESK_STATE_READY);
+    orphan_used = fx_desk(f, "gone", DESK_STATE_IN_USE);
+    orphan_failed = fx_desk(f, "gone", DESK_STATE_BOOTING);
+    f->desks[orphan_failed].boot_failures = 10;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, mine), -1);
+    ASSERT_EQ(fx_action_of(f, orphan), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, orphan_used), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, orphan_failed), ACTION_DELETE);
+    ASSERT_EQ(f->n_a, 3);
+    for (size_t k = 0; k < f->n_a; k++)
+        ASSERT_STREQ(f->a[k].pool, "gone");
+
+    /* with no pools at all, every desktop goes */
+    f->n_pools = 0;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 4);
+    ASSERT_EQ(f->n_a, 4);
+    f->n_pools = 1;
+}
+
+TEST(pool_deleting)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[8], busy;
+
+    fx_pool(f, "p", 3, 2, 10)->deleting = true;
+    fx_pool(f, "other", 1, 0, 10);
+    d[0] = fx_desk(f, "p", DESK_STATE_READY);
+    d[1] = fx_desk(f, "p", DESK_STATE_PROVISIONING);
+    d[2] = fx_desk(f, "p", DESK_STATE_BOOTING);
+    d[3] = fx_desk(f, "p", DESK_STATE_FAILED);
+    d[4] = fx_desk(f, "p", DESK_STATE_DELETING);
+    d[5] = fx_desk(f, "p", DESK_STATE_ASSIGNED);
+    d[6] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[7] = fx_desk(f, "p", DESK_STATE_RELEASING);
+    busy = fx_desk(f, "p", DESK_STATE_READY);
+    f->pd[busy].busy = true;
+    f->pd[d[0]].dom_active = false;
+    f->desks[d[2]].boot_failures = 9;
+    fx_desk(f, "other", DESK_STATE_READY);
+
+    ASSERT_OK(fx_plan(f));
+    for (size_t i = 0; i < 5; i++)
+        ASSERT_EQ(fx_action_of(f, d[i]), ACTION_DELETE);
+    for (size_t i = 5; i < 8; i++)
+        ASSERT_EQ(fx_action_of(f, d[i]), -1);
+    ASSERT_EQ(fx_action_of(f, busy), -1);
+    ASSERT_EQ(fx_create_count(f, "p"), 0);
+    ASSERT_EQ(fx_count(f, ACTION_REMOVE_POOL), 0);
+    ASSERT_EQ(f->n_a, 5);
+
+    /* forced: the in-use ones go too (the busy one still waits) */
+    f->pools[0].force_delete = true;
+    ASSERT_OK(fx_plan(f));
+    for (size_t i = 0; i < 8; i++)
+        ASSERT_EQ(fx_action_of(f, d[i]), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, busy), -1);
+    ASSERT_EQ(fx_count(f, ACTION_REMOVE_POOL), 0);
+    ASSERT_EQ(f->n_a, 8);
+}
+
+TEST(pool_deleting_empty_removed)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t busy;
+
+    fx_pool(f, "p", 3, 2, 10)->deleting = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(f->a[0].kind, ACTION_REMOVE_POOL);
+    ASSERT_STREQ(f->a[0].pool, "p");
+    ASSERT_NULL(f->a[0].desk);
+
+    /* a desktop still busy keeps the row */
+    busy = fx_desk(f, "p", DESK_STATE_DELETING);
+    f->pd[busy].busy = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+
+    /* an in-use desktop keeps it too, unforced */
+    f->pd[busy].busy = false;
+    f->desks[busy].state = DESK_STATE_IN_USE;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+}
+
+TEST(one_action_per_desk)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t stopped, failing;
+
+    /* a shrink victim that also needs repair or quarantine gets DELETE only */
+    fx_pool(f, "p", 0, 0, 10);
+    stopped = fx_desk(f, "p", DESK_STATE_READY);
+    f->pd[stopped].dom_active = false;
+    failing = fx_desk(f, "p", DESK_STATE_BOOTING);
+    f->desks[failing].boot_failures = 5;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, stopped), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, failing), ACTION_DELETE);
+    ASSERT_EQ(f->n_a, 2);
+}
+
+TEST(several_pools_independent)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t a_extra, b_used;
+
+    fx_pool(f, "a", 1, 0, 10);
+    fx_pool(f, "b", 0, 2, 3);
+    fx_pool(f, "c", 4, 0, 4);
+    fx_desk(f, "a", DESK_STATE_READY);
+    a_extra = fx_desk(f, "a", DESK_STATE_READY);
+    b_used = fx_desk(f, "b", DESK_STATE_IN_USE);
+    fx_desk(f, "c", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, a_extra), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, b_used), -1);
+    ASSERT_EQ(fx_create_count(f, "a"), 0);
+    ASSERT_EQ(fx_create_count(f, "b"), 2);
+    ASSERT_EQ(fx_create_count(f, "c"), 3);
+    ASSERT_EQ(f->n_a, 3);
+}
+
+TEST(deterministic)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    _cleanup_free_ struct action *first = NULL;
+    size_t n_first;
+
+    fx_pool(f, "a", 3, 1, 6);
+    fx_pool(f, "b", 0, 0, 2)->deleting = true;
+    fx_pool(f, "c", 1, 0, 1);
+    for (int i = 0; i < 30; i++) {
+        static const enum desk_state states[] = {
+            DESK_STATE_PROVISIONING, DESK_STATE_BOOTING, DESK_STATE_READY,
+            DESK_STATE_IN_USE, DESK_STATE_FAILED, DESK_STATE_DELETING,
+        };
+        size_t d = fx_desk(f, i % 4 == 3 ? "zz" : (i % 3 == 0 ? "a" : (i % 3 == 1 ? "b" : "c")),
+                           states[(size_t) i % ELEMENTSOF(states)]);
+
+        f->pd[d].dom_active = i % 5 != 0;
+        f->pd[d].busy = i % 7 == 0;
+        f->desks[d].boot_failures = (unsigned) i % 5;
+    }
+    ASSERT_OK(fx_plan(f));
+    ASSERT_TRUE(f->n_a > 5);
+    n_first = f->n_a;
+    first = TAKE_PTR(f->a);
+    f->n_a = 0;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, n_first);
+    for (size_t k = 0; k < n_first; k++) {
+        ASSERT_EQ(f->a[k].kind, first[k].kind);
+        ASSERT_STREQ(f->a[k].pool, first[k].pool);
+        ASSERT_TRUE(f->a[k].desk == first[k].desk ||
+                    (f->a[k].desk && first[k].desk && streq(f->a[k].desk, first[k].desk)));
+        ASSERT_EQ(f->a[k].count, first[k].count);
+    }
+}
+
+/* A seeded random sweep: many shapes of pools and desktops, checking the
+ * size rules the DESIGN promises (fx_plan checks the per-desk ones). */
+static uint32_t rng_state = 12345;
+
+static unsigned
+rng(unsigned n)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 16) % n;
+}
+
+static int
+check_sizes(const struct fx *f)
+{
+    for (size_t p = 0; p < f->n_pools; p++) {
+        const struct pool *pool = &f->pools[p];
+        unsigned active = 0, failed = 0, in_use = 0, deletes = 0, create;
+
+        for (size_t i = 0; i < f->n_desks; i++) {
+            const struct desk *d = &f->desks[i];
+            int act;
+
+            if (!streq(d->pool, pool->name))
+                continue;
+            act = fx_action_of(f, i);
+            if (d->state == DESK_STATE_FAILED)
+                failed++;
+            else if (d->state != DESK_STATE_DELETING)
+                active++;
+            if (desk_state_is_in_use(d->state))
+                in_use++;
+            if (act == ACTION_DELETE && d->state != DESK_STATE_DELETING)
+                deletes++;
+            if (pool->deleting)
+                continue;
+            /* outside pool deletion: no in-use or failed desktop is deleted,
+             * no failed one gets any action */
+            if (act == ACTION_DELETE && (desk_state_is_in_use(d->state) ||
+                                         d->state == DESK_STATE_FAILED)) {
+                fprintf(stderr, "  pool %s: %s (%s) deleted\n", pool->name, d->name,
+                        desk_state_to_string(d->state));
+                return -1;
+            }
+            if (d->state == DESK_STATE_FAILED && act >= 0) {
+                fprintf(stderr, "  failed %s got an action\n", d->name);
+                return -1;
+            }
+        }
+        create = fx_create_count(f, pool->name);
+        if (pool->deleting) {
+            if (create > 0)
+                return -1;
+            continue;
+        }
+        /* CREATE never takes the pool over max (failed count against it) */
+        if (create > 0 && active + create + failed > pool->max) {
+            fprintf(stderr, "  pool %s: %u active + %u create + %u failed > max %u\n",
+                    pool->name, active, create, failed, pool->max);
+            return -1;
+        }
+        /* CREATE and shrinking never together */
+        if (create > 0 && deletes > 0)
+            return -1;
+        /* growing lands exactly on the target */
+        if (create > 0 && active + create != pool_target_size(pool, in_use, failed))
+            return -1;
+        /* shrinking never goes below the target */
+        if (active - deletes < MIN(active, pool_target_size(pool, in_use, failed))) {
+            fprintf(stderr, "  pool %s: shrunk from %u by %u below target %u\n", pool->name,
+                    active, deletes, pool_target_size(pool, in_use, failed));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+TEST(random_sweep)
+{
+    for (int round = 0; round < 300; round++) {
+        _cleanup_(fx_freep) struct fx *f = fx_new();
+        unsigned n_pools = 1 + rng(4), n_desks = rng(40);
+
+        f->max_boot_failures = 1 + rng(4);
+        for (unsigned p = 0; p < n_pools; p++) {
+            _cleanup_free_ char *name = xasprintf("p%u", p);
+            unsigned max = rng(20), min = rng(max + 1), spare = rng(max + 1);
+            struct pool *pool = fx_pool(f, name, min, spare, max);
+
+            pool->deleting = rng(6) == 0;
+            pool->force_delete = rng(2) == 0;
+        }
+        for (unsigned i = 0; i < n_desks; i++) {
+            _cleanup_free_ char *pool = xasprintf("p%u", rng(n_pools + 1));
+            size_t d = fx_desk(f, pool, (enum desk_state) rng(_DESK_STATE_MAX));
+
+            f->pd[d].busy = rng(5) == 0;
+            f->pd[d].dom_exists = rng(6) != 0;
+            f->pd[d].dom_active = f->pd[d].dom_exists && rng(4) != 0;
+            f->desks[d].boot_failures = rng(6);
+        }
+        if (fx_plan(f) < 0 || check_sizes(f) < 0) {
+            fprintf(stderr, "  round %d\n", round);
+            ASSERT_TRUE(false);
+        }
+    }
+}
+
+TEST(scale_many_pools)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    uint64_t t0, t;
+
+    for (unsigned p = 0; p < 500; p++) {
+        _cleanup_free_ char *name = xasprintf("pool%u", p);
+
+        fx_pool(f, name, 1 + p % 3, 0, 10);
+    }
+    t0 = now_usec();
+    ASSERT_OK(fx_plan(f));
+    t = now_usec() - t0;
+    ASSERT_EQ(f->n_a, 500);
+    ASSERT_EQ(fx_count(f, ACTION_CREATE), 500);
+    ASSERT_EQ(fx_create_count(f, "pool499"), 2);
+    printf("  500 pools x 0 desktops: %" PRIu64 " us\n", t);
+    ASSERT_TRUE(t < 1000000);
+
+    /* 500 pools x 10 desktops: every pool at size, all idle and healthy */
+    for (unsigned p = 0; p < 500; p++) {
+        f->pools[p].min = 10;
+        for (int i = 0; i < 10; i++)
+            fx_desk(f, f->pools[p].name, DESK_STATE_READY);
+    }
+    t0 = now_usec();
+    ASSERT_OK(fx_plan(f));
+    t = now_usec() - t0;
+    ASSERT_EQ(f->n_a, 0);
+    printf("  500 pools x 10 desktops: %" PRIu64 " us\n", t);
+    ASSERT_TRUE(t < 2000000);
+}
+
+TEST(scale_big_pool)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    struct planner_input in;
+    uint64_t t0, t;
+    unsigned deletes = 0;
+
+    fx_pool(f, "big", 0, 100, POOL_MAX_DESKTOPS);
+    for (unsigned i = 0; i < POOL_MAX_DESKTOPS; i++)
+        fx_desk(f, "big", i < 2000 ? DESK_STATE_IN_USE : DESK_STATE_READY);
+    /* target 2000 in use + 100 spare = 2100: 2900 of the 3000 ready go */
+    for (size_t i = 0; i < f->n_desks; i++)
+        f->pd[i].desk = &f->desks[i];
+    in = (struct planner_input) {
+        .pools = f->pool_ptrs, .n_pools = 1, .desks = f->pd, .n_desks = f->n_desks,
+        .max_boot_failures = 3,
+    };
+    t0 = now_usec();
+    ASSERT_OK(planner_plan(&in, &f->a, &f->n_a));
+    t = now_usec() - t0;
+    printf("  1 pool x 5000 desktops: %" PRIu64 " us\n", t);
+    ASSERT_EQ(f->n_a, 2900);
+    for (size_t k = 0; k < f->n_a; k++)
+        deletes += f->a[k].kind == ACTION_DELETE;
+    ASSERT_EQ(deletes, 2900);
+    /* the newest 2900 ready ones, i.e. the last in input */
+    ASSERT_STREQ(f->a[0].desk, "big-2100");
+    ASSERT_STREQ(f->a[f->n_a - 1].desk, "big-4999");
+    ASSERT_TRUE(t < 1000000);
+}
+
+int
+main(void)
+{
+    RUN(action_kind_strings);
+    RUN(empty_input);
+    RUN(empty_pool_grows_to_min);
+    RUN(empty_pool_zero_min_spare);
+    RUN(partly_built_pool_grows_by_difference);
+    RUN(spare_with_in_use);
+    RUN(never_above_max);
+    RUN(failed_reduce_room_and_stay);
+    RUN(shrink_order);
+    RUN(shrink_newest_pending_first);
+    RUN(shrink_never_in_use_or_busy);
+    RUN(busy_get_nothing);
+    RUN(build_and_quarantine);
+    RUN(repair);
+    RUN(deleting_state_deleted);
+    RUN(unknown_pool_deleted);
+    RUN(pool_deleting);
+    RUN(pool_deleting_empty_removed);
+    RUN(one_action_per_desk);
+    RUN(several_pools_independent);
+    RUN(deterministic);
+    RUN(random_sweep);
+    RUN(scale_many_pools);
+    RUN(scale_big_pool);
+    return TESTS_DONE();
+}

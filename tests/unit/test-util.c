@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-util.c - number/name parsing, timestamps and file helpers of util.c
+ *
+ * DESIGN
+ *   Pure checks of the parsers (every edge the API and config rely on)
+ *   and real file I/O in one temporary directory under /tmp, removed at
+ *   the end. No mocks.
+ */
+#include "config.h"
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "tests.h"
+#include "util.h"
+
+static char tmpdir[] = "/tmp/test-util-XXXXXX";
+
+TEST(safe_atou)
+{
+    unsigned v = 7;
+
+    ASSERT_OK(safe_atou("0", &v));
+    ASSERT_EQ(v, 0);
+    ASSERT_OK(safe_atou("42", &v));
+    ASSERT_EQ(v, 42);
+    ASSERT_OK(safe_atou("4294967295", &v));
+    ASSERT_EQ(v, UINT_MAX);
+
+    v = 7;
+    ASSERT_ERROR(safe_atou("", &v), EINVAL);
+    ASSERT_ERROR(safe_atou(NULL, &v), EINVAL);
+    ASSERT_ERROR(safe_atou("-1", &v), EINVAL);
+    ASSERT_ERROR(safe_atou("+1", &v), EINVAL);
+    ASSERT_ERROR(safe_atou("1x", &v), EINVAL);
+    ASSERT_ERROR(safe_atou(" 1", &v), EINVAL);
+    ASSERT_ERROR(safe_atou("1 ", &v), EINVAL);
+    ASSERT_ERROR(safe_atou("4294967296", &v), ERANGE);
+    ASSERT_ERROR(safe_atou("99999999999999999999999", &v), ERANGE);
+    /* failures leave the output alone */
+    ASSERT_EQ(v, 7);
+}
+
+TEST(safe_atoi)
+{
+    int v = 7;
+
+    ASSERT_OK(safe_atoi("0", &v));
+    ASSERT_EQ(v, 0);
+    ASSERT_OK(safe_atoi("-5", &v));
+    ASSERT_EQ(v, -5);
+    ASSERT_OK(safe_atoi("2147483647", &v));
+    ASSERT_EQ(v, INT_MAX);
+    ASSERT_OK(safe_atoi("-2147483648", &v));
+    ASSERT_EQ(v, INT_MIN);
+
+    v = 7;
+    ASSERT_ERROR(safe_atoi("", &v), EINVAL);
+    ASSERT_ERROR(safe_atoi(NULL, &v), EINVAL);
+    ASSERT_ERROR(safe_atoi("1x", &v), EINVAL);
+    ASSERT_ERROR(safe_atoi("-", &v), EINVAL);
+    ASSERT_ERROR(safe_atoi("2147483648", &v), ERANGE);
+    ASSERT_ERROR(safe_atoi("-2147483649", &v), ERANGE);
+    ASSERT_EQ(v, 7);
+}
+
+/* Like safe_atou, safe_atoi parses untrusted text: a whole number and
+ * nothing else. strtol() skips leading white space, so " 1" must be
+ * refused explicitly. */
+TEST(safe_atoi_refuses_leading_space)
+{
+    int v = 7;
+
+    ASSERT_ERROR(safe_atoi(" 1", &v), EINVAL);
+    ASSERT_ERROR(safe_atoi("\t-1", &v), EINVAL);
+    ASSERT_EQ(v, 7);
+}
+
+TEST(parse_duration)
+{
+    unsigned v = 7;
+
+    ASSERT_OK(parse_duration("0", &v));
+    ASSERT_EQ(v, 0);
+    ASSERT_OK(parse_duration("90", &v));
+    ASSERT_EQ(v, 90);
+    ASSERT_OK(parse_duration("90s", &v));
+    ASSERT_EQ(v, 90);
+    ASSERT_OK(parse_duration("5m", &v));
+    ASSERT_EQ(v, 300);
+    ASSERT_OK(parse_duration("2h", &v));
+    ASSERT_EQ(v, 7200);
+    ASSERT_OK(parse_duration("1d", &v));
+    ASSERT_EQ(v, 86400);
+    ASSERT_OK(parse_duration("4294967295", &v));
+    ASSERT_EQ(v, UINT_MAX);
+
+    v = 7;
+    ASSERT_ERROR(parse_duration("", &v), EINVAL);
+    ASSERT_ERROR(parse_duration(NULL, &v), EINVAL);
+    ASSERT_ERROR(parse_duration("5x", &v), EINVAL);
+    ASSERT_ERROR(parse_duration("5mm", &v), EINVAL);
+    ASSERT_ERROR(parse_duration("m", &v), EINVAL);
+    ASSERT_ERROR(parse_duration("-5", &v), EINVAL);
+    ASSERT_ERROR(parse_duration(" 5", &v), EINVAL);
+    ASSERT_ERROR(parse_duration("5 m", &v), EINVAL);
+    ASSERT_ERROR(parse_duration("4294967296", &v), ERANGE);
+    ASSERT_ERROR(parse_duration("71582789m", &v), ERANGE); /* 4294967340 s */
+    ASSERT_ERROR(parse_duration("49711d", &v), ERANGE);
+    ASSERT_ERROR(parse_duration("999999999999999999999999", &v), ERANGE);
+    ASSERT_EQ(v, 7);
+}
+
+TEST(name_is_valid)
+{
+    char name[DP_NAME_MAX + 2];
+
+    ASSERT_TRUE(name_is_valid("a"));
+    ASSERT_TRUE(name_is_valid("0"));
+    ASSERT_TRUE(name_is_valid("demo"));
+    ASSERT_TRUE(name_is_valid("win11-clinical"));
+    ASSERT_TRUE(name_is_valid("pool_2-b"));
+    ASSERT_TRUE(name_is_valid("9lives"));
+
+    ASSERT_FALSE(name_is_valid(NULL));
+    ASSERT_FALSE(name_is_valid(""));
+    ASSERT_FALSE(name_is_valid("Demo"));
+    ASSERT_FALSE(name_is_valid("demO"));
+    ASSERT_FALSE(name_is_valid("-demo"));
+    ASSERT_FALSE(name_is_valid("_demo"));
+    ASSERT_FALSE(name_is_valid("a/b"));
+    ASSERT_FALSE(name_is_valid("a.b"));
+    ASSERT_FALSE(name_is_valid(".."));
+    ASSERT_FALSE(name_is_valid("a b"));
+    ASSERT_FALSE(name_is_valid("a\nb"));
+    ASSERT_FALSE(name_is_valid("caf\xc3\xa9"));
+
+    memset(name, 'a', DP_NAME_MAX);
+    name[DP_NAME_MAX] = '\0';
+    ASSERT_TRUE(name_is_valid(name));
+    name[DP_NAME_MAX] = 'a';
+    name[DP_NAME_MAX + 1] = '\0';
+    ASSERT_EQ(strlen(name), DP_NAME_MAX + 1);
+    ASSERT_FALSE(name_is_valid(name));
+}
+
+TEST(format_timestamp)
+{
+    _cleanup_free_ char *epoch = format_timestamp(0);
+    _cleanup_free_ char *known = format_timestamp(1700000000);
+    _cleanup_free_ char *leap = format_timestamp(951782400);
+
+    ASSERT_STREQ(epoch, "1970-01-01T00:00:00Z");
+    /* date -u -d @1700000000 */
+    ASSERT_STREQ(known, "2023-11-14T22:13:20Z");
+    ASSERT_STREQ(leap, "2000-02-29T00:00:00Z");
+}
+
+TEST(clocks)
+{
+    uint64_t a = now_usec(), b = now_usec();
+
+    ASSERT_TRUE(b >= a);
+    /* after 2020-01-01 */
+    ASSERT_TRUE(now_realtime_usec() > 1577836800ULL * 1000000ULL);
+}
+
+TEST(write_read_round_trip)
+{
+    _cleanup_free_ char *path = xasprintf("%s/file", tmpdir);
+    _cleanup_free_ char *data = NULL, *data2 = NULL, *big = NULL;
+    size_t len = 0, biglen = 100000;
+    struct stat st;
+
+    ASSERT_OK(write_file_atomic(path, "hello\nworld", 11, 0600));
+    ASSERT_OK(read_full_file(path, 1024, &data, &len));
+    ASSERT_EQ(len, 11);
+    ASSERT_STREQ(data, "hello\nworld");
+    ASSERT_OK(stat(path, &st));
+    ASSERT_EQ(st.st_mode & 0777, 0600);
+
+    /* replacing keeps no temporary file around */
+    ASSERT_OK(write_file_atomic(path, "x", 1, 0600));
+    ASSERT_OK(read_full_file(path, 1024, &data2, NULL));
+    ASSERT_STREQ(data2, "x");
+
+    /* larger than one internal buffer, binary content */
+    big = xmalloc0(biglen);
+    for (size_t i = 0; i < biglen; i++)
+        big[i] = (char) (i * 7 + 3);
+    ASSERT_OK(write_file_atomic(path, big, biglen, 0644));
+    free(data);
+    data = NULL;
+    ASSERT_OK(read_full_file(path, 1024 * 1024, &data, &len));
+    ASSERT_EQ(len, biglen);
+    ASSERT_EQ(memcmp(data, big, biglen), 0);
+    ASSERT_EQ(data[len], '\0');
+
+    /* empty file */
+    ASSERT_OK(write_file_atomic(path, "", 0, 0600));
+    free(data);
+    data = NULL;
+    ASSERT_OK(read_full_file(path, 16, &data, &len));
+    ASSERT_EQ(len, 0);
+    ASSERT_STREQ(data, "");
+}
+
+TEST(write_file_atomic_errors)
+{
+    _cleanup_free_ char *path = xasprintf("%s/no-such-dir/file", tmpdir);
+    _cleanup_free_ char *tmp = NULL;
+
+    ASSERT_ERROR(write_file_atomic(path, "x", 1, 0600), ENOENT);
+    /* the temporary file of a failed rename is removed */
+    free(path);
+    path = xasprintf("%s/adir", tmpdir);
+    ASSERT_OK(mkdir(path, 0700));
+    ASSERT_TRUE(write_file_atomic(path, "x", 1, 0600) < 0);
+    tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
+    ASSERT_TRUE(access(tmp, F_OK) < 0);
+}
+
+TEST(read_full_file_max)
+{
+    _cleanup_free_ char *path = xasprintf("%s/big", tmpdir);
+    _cleanup_free_ char *buf = xmalloc0(20000);
+    char *data = NULL;
+    size_t len = 0;
+
+    memset(buf, 'z', 20000);
+    ASSERT_OK(write_file_atomic(path, buf, 20000, 0600));
+    ASSERT_ERROR(read_full_file(path, 10000, &data, &len), EFBIG);
+    ASSERT_NULL(data);
+    ASSERT_ERROR(read_full_file(path, 19999, &data, &len), EFBIG);
+    ASSERT_NULL(data);
+    ASSERT_OK(read_full_file(path, 20001, &data, &len));
+    ASSERT_EQ(len, 20000);
+    free(data);
+    data = NULL;
+
+    ASSERT_ERROR(read_full_file("/nonexistent/file", 100, &data, &len), ENOENT);
+    ASSERT_NULL(data);
+}
+
+/* "at most max bytes": a file of exactly max bytes fits. */
+TEST(read_full_file_exactly_max)
+{
+    _cleanup_free_ char *path = xasprintf("%s/exact", tmpdir);
+    _cleanup_free_ char *buf = xmalloc0(20000);
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+
+    memset(buf, 'y', 20000);
+    ASSERT_OK(write_file_atomic(path, buf, 20000, 0600));
+    ASSERT_OK(read_full_file(path, 20000, &data, &len));
+    ASSERT_EQ(len, 20000);
+}
+
+/* The cap holds for limits smaller than the first internal buffer too. */
+TEST(read_full_file_small_max)
+{
+    _cleanup_free_ char *path = xasprintf("%s/small", tmpdir);
+    _cleanup_free_ char *data = NULL;
+    size_t len = 0;
+
+    ASSERT_OK(write_file_atomic(path, "0123456789abcdef", 16, 0600));
+    ASSERT_ERROR(read_full_file(path, 10, &data, &len), EFBIG);
+    ASSERT_NULL(data);
+}
+
+TEST(mkdir_p)
+{
+    _cleanup_free_ char *deep = xasprintf("%s/m/a/b/c/d", tmpdir);
+    _cleanup_free_ char *slash = xasprintf("%s/m/x/y/", tmpdir);
+    _cleanup_free_ char *file = xasprintf("%s/m/file", tmpdir);
+    _cleanup_free_ char *under_file = xasprintf("%s/m/file/sub", tmpdir);
+    struct stat st;
+
+    ASSERT_OK(mkdir_p(deep, 0755));
+    ASSERT_OK(stat(deep, &st));
+    ASSERT_TRUE(S_ISDIR(st.st_mode));
+    /* again: exists is fine */
+    ASSERT_OK(mkdir_p(deep, 0755));
+    ASSERT_OK(mkdir_p(slash, 0755));
+    ASSERT_OK(stat(slash, &st));
+    ASSERT_TRUE(S_ISDIR(st.st_mode));
+
+    ASSERT_OK(write_file_atomic(file, "f", 1, 0600));
+    ASSERT_ERROR(mkdir_p(under_file, 0755), ENOTDIR);
+}
+
+TEST(random_hex)
+{
+    char *seen[64] = { 0 };
+    _cleanup_free_ char *one = random_hex(1);
+    int r = 0;
+
+    ASSERT_EQ(strlen(one), 2);
+    for (size_t i = 0; i < ELEMENTSOF(seen); i++) {
+        seen[i] = random_hex(16);
+        if (strlen(seen[i]) != 32 || strspn(seen[i], "0123456789abcdef") != 32)
+            r = -1;
+        for (size_t j = 0; j < i; j++)
+            if (streq(seen[i], seen[j]))
+                r = -2;
+    }
+    for (size_t i = 0; i < ELEMENTSOF(seen); i++)
+        free(seen[i]);
+    ASSERT_EQ(r, 0);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+int
+main(void)
+{
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+
+    RUN(safe_atou);
+    RUN(safe_atoi);
+    RUN(safe_atoi_refuses_leading_space);
+    RUN(parse_duration);
+    RUN(name_is_valid);
+    RUN(format_timestamp);
+    RUN(clocks);
+    RUN(write_read_round_trip);
+    RUN(write_file_atomic_errors);
+    RUN(read_full_file_max);
+    RUN(read_full_file_exactly_max);
+    RUN(read_full_file_small_max);
+    RUN(mkdir_p);
+    RUN(random_hex);
+
+    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return TESTS_DONE();
+}
