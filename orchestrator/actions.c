@@ -66,11 +66,9 @@ build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_ms
 }
 
 static int
-build_domain(const struct action_ctx *c, const struct desk *d, const struct pool *p,
+build_domain(const struct action_ctx *c, const struct desk *d, const struct tmpl *t,
              char **reterr_msg)
 {
-    _cleanup_free_ char *tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
-    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
     _cleanup_free_ char *xml = NULL;
     struct desk_meta meta = {
         .instance = c->instance, .pool = d->pool, .desktop = d->name,
@@ -82,9 +80,6 @@ build_domain(const struct action_ctx *c, const struct desk *d, const struct pool
     };
     int r;
 
-    r = tmpl_load_file(tpath, &t, reterr_msg);
-    if (r < 0)
-        return r;
     r = tmpl_fill(t, &fill, &xml, reterr_msg);
     if (r < 0)
         return r;
@@ -134,16 +129,11 @@ wait_ready(const struct action_ctx *c, const struct desk *d, bool has_agent, cha
 
 static int
 build_boot(const struct action_ctx *c, const struct desk *d, const struct pool *p,
-           char **reterr_msg)
+           const struct tmpl *t, char **reterr_msg)
 {
-    _cleanup_free_ char *tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
-    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
     bool active = false, has_snap = false;
     int r;
 
-    r = tmpl_load_file(tpath, &t, reterr_msg);
-    if (r < 0)
-        return r;
     r = hv_domain_is_active(c->hv, d->domain, &active);
     if (r < 0) {
         *reterr_msg = xasprintf("Domain '%s' of desktop '%s' is missing.", d->domain, d->name);
@@ -187,6 +177,8 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
 {
     _cleanup_(desk_freep) struct desk *d = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *tpath = NULL;
     int r;
 
     r = store_desk_get(c->store, name, &d);
@@ -195,6 +187,13 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
     r = store_pool_get(c->store, d->pool, &p);
     if (r < 0)
         return r;
+    /* the template as it is now: read once per build */
+    tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
+    r = tmpl_load_file(tpath, &t, reterr_msg);
+    if (r < 0) {
+        (void) store_desk_record_failure(c->store, name, *reterr_msg);
+        return r;
+    }
 
     if (d->state == DESK_STATE_PROVISIONING) {
         r = build_overlay(c, d, reterr_msg);
@@ -204,7 +203,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
             r = store_desk_get(c->store, name, &d);
         }
         if (r >= 0)
-            r = build_domain(c, d, p, reterr_msg);
+            r = build_domain(c, d, t, reterr_msg);
         if (r >= 0)
             r = store_desk_set_state(c->store, name, DESK_STATE_PROVISIONING,
                                      DESK_STATE_BOOTING);
@@ -220,7 +219,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
     if (d->state != DESK_STATE_BOOTING)
         return 0; /* someone else moved it on: nothing to do */
 
-    r = build_boot(c, d, p, reterr_msg);
+    r = build_boot(c, d, p, t, reterr_msg);
     if (r == -ECANCELED)
         return r; /* shutdown: the next daemon picks it up as it is */
     if (r < 0) {

@@ -1,1 +1,627 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* hv.c - the hypervisor layer: connection, errors, domains, agent, snapshots
+ *
+ * hv.c, hv-storage.c and hv-probe.c are the only files that call libvirt;
+ * every other module sees struct hv and negative errnos (hv.h).
+ *
+ * DESIGN. A struct hv is one reference-counted libvirt connection. libvirt
+ * connections are thread-safe, so any thread may call any hv_* function;
+ * the mutex only guards the event registration. Errors: libvirt keeps the
+ * last error per thread; every failing call is followed at once by
+ * hv_last_error(), which turns it into a negative errno through the one
+ * virErrorNumber -> errno table below and copies libvirt's message into
+ * *reterr_msg. libvirt's default handler (which prints every error on
+ * stderr) is silenced: deskpool's callers log once, where they handle it.
+ *
+ * Events: hv_event_loop_start() registers libvirt's default event loop and
+ * runs it on a detached thread forever (a 1 s no-op timer makes sure
+ * virEventRunDefaultImpl() never blocks without end). Lifecycle events of
+ * any domain call the callback of hv_set_event_callback() on that thread,
+ * under a mutex, so once hv_set_event_callback(NULL) returns the old
+ * callback is not running and never runs again. The callback must be short
+ * (wake someone up) and must not call hv_set_event_callback() itself.
+ *
+ * Never: log above debug, keep libvirt objects past the call that looked
+ * them up, print libvirt errors.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/virterror.h>
+
+#include "hv-priv.h"
+#include "log.h"
+
+struct hv_event_ctx {
+    pthread_mutex_t lock;
+    hv_event_cb cb;      /* NULL once unregistered */
+    void *userdata;
+};
+
+/* ---- errors ---- */
+
+static const struct {
+    int code;
+    int err;
+} hv_errno_table[] = {
+    { VIR_ERR_NO_DOMAIN,              ENOENT },
+    { VIR_ERR_NO_STORAGE_VOL,         ENOENT },
+    { VIR_ERR_NO_STORAGE_POOL,        ENOENT },
+    { VIR_ERR_NO_DOMAIN_SNAPSHOT,     ENOENT },
+    { VIR_ERR_NO_DOMAIN_METADATA,     ENOENT },
+    { VIR_ERR_OPERATION_INVALID,      EBUSY },
+    { VIR_ERR_AGENT_UNRESPONSIVE,     EAGAIN },
+    { VIR_ERR_AGENT_UNSYNCED,         EAGAIN },
+    { VIR_ERR_OPERATION_TIMEOUT,      ETIMEDOUT },
+    { VIR_ERR_NO_SUPPORT,             EOPNOTSUPP },
+    { VIR_ERR_ARGUMENT_UNSUPPORTED,   EOPNOTSUPP },
+    { VIR_ERR_DOM_EXIST,              EEXIST },
+    { VIR_ERR_STORAGE_VOL_EXIST,      EEXIST },
+};
+
+int
+hv_errno_from_error(const virError *e)
+{
+    size_t i;
+
+    if (!e || e->code == VIR_ERR_OK)
+        return -EIO;
+    if (e->code == VIR_ERR_SYSTEM_ERROR)
+        return e->int1 > 0 ? -e->int1 : -EIO;
+    if (e->code == VIR_ERR_OPERATION_FAILED && e->message &&
+        strstr(e->message, "already exists"))
+        return -EEXIST;
+    for (i = 0; i < ELEMENTSOF(hv_errno_table); i++)
+        if (hv_errno_table[i].code == e->code)
+            return -hv_errno_table[i].err;
+    return -EIO;
+}
+
+int
+hv_last_error(char **reterr_msg)
+{
+    virErrorPtr e = virGetLastError();
+    int r = hv_errno_from_error(e);
+
+    if (reterr_msg && !*reterr_msg)
+        *reterr_msg = xstrdup(e && e->message ? e->message : "Unknown libvirt error.");
+    log_debug("libvirt error %d: %s", e ? e->code : 0,
+              e && e->message ? e->message : "(none)");
+    virResetLastError();
+    return r;
+}
+
+int
+hv_fail(int err, char **reterr_msg, const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+
+    if (reterr_msg && !*reterr_msg) {
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+            abort();
+        va_end(ap);
+        *reterr_msg = s;
+    }
+    return err;
+}
+
+bool
+hv_xml_safe(const char *s)
+{
+    return s && !strpbrk(s, "<>&'\"");
+}
+
+static void
+hv_error_silence(void *userdata _unused_, virErrorPtr e _unused_)
+{
+}
+
+/* ---- event loop ---- */
+
+static void
+hv_event_tick(int timer _unused_, void *userdata _unused_)
+{
+}
+
+static void *
+hv_event_thread(void *arg _unused_)
+{
+    for (;;)
+        if (virEventRunDefaultImpl() < 0)
+            virResetLastError();
+    return NULL;
+}
+
+/* Registers libvirt's default event loop and runs it on a detached thread.
+ * Idempotent. Returns 0, or -EIO/-errno when libvirt or pthread fails. */
+int
+hv_event_loop_start(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static bool started;
+    pthread_attr_t attr;
+    pthread_t t;
+    int r = 0;
+
+    pthread_mutex_lock(&lock);
+    if (started)
+        goto cleanup;
+    virSetErrorFunc(NULL, hv_error_silence);
+    if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
+        r = hv_last_error(NULL);
+        goto cleanup;
+    }
+    if (virEventAddTimeout(1000, hv_event_tick, NULL, NULL) < 0) {
+        r = hv_last_error(NULL);
+        goto cleanup;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    r = -pthread_create(&t, &attr, hv_event_thread, NULL);
+    pthread_attr_destroy(&attr);
+    if (r == 0)
+        started = true;
+ cleanup:
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+/* ---- connection ---- */
+
+/* Opens URI read-write. Fails with the table's errno and libvirt's message;
+ * an unreachable daemon is -ECONNREFUSED (libvirt says ENOENT when the
+ * socket is missing, which would read as "no such object"). Does not log. */
+int
+hv_open(const char *uri, struct hv **ret, char **reterr_msg)
+{
+    struct hv *h;
+    virConnectPtr conn;
+    char *real_uri;
+    int r;
+
+    virSetErrorFunc(NULL, hv_error_silence);
+    conn = virConnectOpen(uri);
+    if (!conn) {
+        r = hv_last_error(reterr_msg);
+        return r == -ENOENT ? -ECONNREFUSED : r;
+    }
+    /* Only remote-capable drivers support keepalive; test:// says no. */
+    if (virConnectSetKeepAlive(conn, 5, 3) < 0)
+        virResetLastError();
+
+    h = xmalloc0(sizeof(*h));
+    h->n_ref = 1;
+    h->conn = conn;
+    real_uri = virConnectGetURI(conn);
+    h->uri = xstrdup(real_uri ? real_uri : strempty(uri));
+    free(real_uri);
+    virResetLastError();
+    h->event_id = -1;
+    pthread_mutex_init(&h->lock, NULL);
+    *ret = h;
+    return 0;
+}
+
+struct hv *
+hv_ref(struct hv *h)
+{
+    if (h)
+        __atomic_add_fetch(&h->n_ref, 1, __ATOMIC_RELAXED);
+    return h;
+}
+
+/* Drops a reference; the last one unregisters the event callback and closes
+ * the connection. Cannot fail. Returns NULL. */
+struct hv *
+hv_unref(struct hv *h)
+{
+    if (!h)
+        return NULL;
+    if (__atomic_sub_fetch(&h->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
+        return NULL;
+    (void) hv_set_event_callback(h, NULL, NULL);
+    virConnectClose(h->conn);
+    pthread_mutex_destroy(&h->lock);
+    free(h->uri);
+    free(h);
+    return NULL;
+}
+
+const char *
+hv_uri(const struct hv *h)
+{
+    return h->uri;
+}
+
+/* False when the connection (or, for remote ones, the keepalive) is dead. */
+bool
+hv_is_alive(struct hv *h)
+{
+    int r = virConnectIsAlive(h->conn);
+
+    if (r < 0)
+        virResetLastError();
+    return r == 1;
+}
+
+/* ---- events ---- */
+
+static int
+hv_event_lifecycle(virConnectPtr conn _unused_, virDomainPtr dom _unused_, int event _unused_,
+                   int detail _unused_, void *opaque)
+{
+    struct hv_event_ctx *ctx = opaque;
+
+    pthread_mutex_lock(&ctx->lock);
+    if (ctx->cb)
+        ctx->cb(ctx->userdata);
+    pthread_mutex_unlock(&ctx->lock);
+    return 0;
+}
+
+/* libvirt calls this when the registration is gone and not dispatching. */
+static void
+hv_event_ctx_free(void *opaque)
+{
+    struct hv_event_ctx *ctx = opaque;
+
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+/* Replaces the lifecycle callback (NULL: none). Returns 0, or the table's
+ * errno when libvirt refuses the registration (no event loop running). */
+int
+hv_set_event_callback(struct hv *h, hv_event_cb cb, void *userdata)
+{
+    struct hv_event_ctx *ctx;
+    int r = 0;
+
+    pthread_mutex_lock(&h->lock);
+    if (h->event_id >= 0) {
+        /* Stop it first, waiting for a call in flight, then unregister. */
+        pthread_mutex_lock(&h->event_ctx->lock);
+        h->event_ctx->cb = NULL;
+        pthread_mutex_unlock(&h->event_ctx->lock);
+        if (virConnectDomainEventDeregisterAny(h->conn, h->event_id) < 0)
+            (void) hv_last_error(NULL);
+        h->event_id = -1;
+        h->event_ctx = NULL;
+    }
+    if (!cb)
+        goto cleanup;
+
+    ctx = xmalloc0(sizeof(*ctx));
+    pthread_mutex_init(&ctx->lock, NULL);
+    ctx->cb = cb;
+    ctx->userdata = userdata;
+    r = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(hv_event_lifecycle),
+                                         ctx, hv_event_ctx_free);
+    if (r < 0) {
+        r = hv_last_error(NULL);
+        hv_event_ctx_free(ctx);
+        goto cleanup;
+    }
+    h->event_id = r;
+    h->event_ctx = ctx;
+    r = 0;
+ cleanup:
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+/* ---- domains ---- */
+
+int
+hv_domain_lookup(struct hv *h, const char *name, virDomainPtr *ret, char **reterr_msg)
+{
+    virDomainPtr dom = virDomainLookupByName(h->conn, name);
+
+    if (!dom)
+        return hv_last_error(reterr_msg);
+    *ret = dom;
+    return 0;
+}
+
+void
+hv_domain_list_free(struct hv_domain *d, size_t n)
+{
+    size_t i;
+
+    if (!d)
+        return;
+    for (i = 0; i < n; i++) {
+        free(d[i].name);
+        free(d[i].uuid);
+    }
+    free(d);
+}
+
+/* Defines (or redefines) a persistent domain, validating the XML against
+ * libvirt's schema where the driver can. Fails with the table's errno and
+ * libvirt's message (a bad XML is -EIO). Does not log. */
+int
+hv_domain_define(struct hv *h, const char *xml, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    virErrorPtr e;
+
+    dom = virDomainDefineXMLFlags(h->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+    if (!dom) {
+        e = virGetLastError();
+        if (!e || (e->code != VIR_ERR_INVALID_ARG && e->code != VIR_ERR_NO_SUPPORT))
+            return hv_last_error(reterr_msg);
+        virResetLastError();
+        dom = virDomainDefineXMLFlags(h->conn, xml, 0);
+        if (!dom)
+            return hv_last_error(reterr_msg);
+    }
+    return 0;
+}
+
+/* Starts a defined domain. -ENOENT when missing, -EBUSY when already
+ * running, else the table's errno. Does not log. */
+int
+hv_domain_start(struct hv *h, const char *name, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    /* Checked here: drivers disagree on the error (test:// says internal). */
+    r = virDomainIsActive(dom);
+    if (r < 0)
+        return hv_last_error(reterr_msg);
+    if (r > 0)
+        return hv_fail(-EBUSY, reterr_msg, "Domain '%s' is already running.", name);
+    if (virDomainCreate(dom) < 0)
+        return hv_last_error(reterr_msg);
+    return 0;
+}
+
+/* Hard power-off. 0 also when it was not running; -ENOENT when there is no
+ * such domain (a transient one that stopped is gone). Does not log. */
+int
+hv_domain_destroy(struct hv *h, const char *name)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, NULL);
+    if (r < 0)
+        return r;
+    r = virDomainIsActive(dom);
+    if (r < 0)
+        return hv_last_error(NULL);
+    if (r == 0)
+        return 0;
+    if (virDomainDestroy(dom) < 0) {
+        r = hv_last_error(NULL);
+        /* It stopped between the check and the destroy. */
+        return r == -EBUSY || r == -ENOENT ? 0 : r;
+    }
+    return 0;
+}
+
+/* Undefines NAME with its snapshot metadata, managed save image and NVRAM.
+ * Drivers that reject a flag (the test driver and NVRAM, domains without
+ * firmware) get the call again with fewer flags. -ENOENT when missing. */
+int
+hv_domain_undefine(struct hv *h, const char *name)
+{
+    static const unsigned flag_sets[] = {
+        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+            VIR_DOMAIN_UNDEFINE_NVRAM,
+        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE,
+        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+    };
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    virErrorPtr e;
+    size_t i;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, NULL);
+    if (r < 0)
+        return r;
+    for (i = 0; i < ELEMENTSOF(flag_sets); i++) {
+        if (virDomainUndefineFlags(dom, flag_sets[i]) == 0)
+            return 0;
+        e = virGetLastError();
+        if (!e || i + 1 == ELEMENTSOF(flag_sets) ||
+            (e->code != VIR_ERR_INVALID_ARG && e->code != VIR_ERR_NO_SUPPORT &&
+             e->code != VIR_ERR_ARGUMENT_UNSUPPORTED))
+            break;
+        virResetLastError();
+    }
+    return hv_last_error(NULL);
+}
+
+/* -ENOENT when there is no such domain. Does not log. */
+int
+hv_domain_is_active(struct hv *h, const char *name, bool *ret_active)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, NULL);
+    if (r < 0)
+        return r;
+    r = virDomainIsActive(dom);
+    if (r < 0)
+        return hv_last_error(NULL);
+    *ret_active = r > 0;
+    return 0;
+}
+
+/* Every domain (persistent or transient) whose name starts with PREFIX
+ * (NULL: all). The array is the caller's: hv_domain_list_free(). */
+int
+hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t *ret_n)
+{
+    virDomainPtr *doms = NULL;
+    struct hv_domain *list = NULL;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    const char *name;
+    size_t n = 0;
+    int i, k, r;
+
+    k = virConnectListAllDomains(h->conn, &doms, 0);
+    if (k < 0)
+        return hv_last_error(NULL);
+    list = xmalloc0(sizeof(*list) * (size_t) (k > 0 ? k : 1));
+    r = 0;
+    for (i = 0; i < k; i++) {
+        name = virDomainGetName(doms[i]);
+        if (!name || (prefix && strncmp(name, prefix, strlen(prefix)) != 0))
+            continue;
+        if (r == 0 && virDomainGetUUIDString(doms[i], uuid) < 0)
+            r = hv_last_error(NULL);
+        if (r < 0)
+            continue;
+        list[n].name = xstrdup(name);
+        list[n].uuid = xstrdup(uuid);
+        /* A domain that vanished since the listing counts as inactive. */
+        list[n].active = virDomainIsActive(doms[i]) == 1;
+        n++;
+    }
+    virResetLastError();
+    for (i = 0; i < k; i++)
+        virDomainFree(doms[i]);
+    free(doms);
+    if (r < 0) {
+        hv_domain_list_free(list, n);
+        return r;
+    }
+    *ret = list;
+    *ret_n = n;
+    return 0;
+}
+
+/* The <metadata> element of namespace NS_URI as XML. -ENOENT when the
+ * domain or the element is missing. Does not log. */
+int
+hv_domain_get_metadata(struct hv *h, const char *name, const char *ns_uri, char **ret_xml)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    char *xml;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, NULL);
+    if (r < 0)
+        return r;
+    xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ns_uri,
+                               VIR_DOMAIN_AFFECT_CURRENT);
+    if (!xml)
+        return hv_last_error(NULL);
+    *ret_xml = xml;
+    return 0;
+}
+
+/* Raw guest agent command. -EAGAIN while the agent is not connected,
+ * -EBUSY when the domain is not running, -EOPNOTSUPP on drivers without
+ * an agent (test://). The JSON answer is the caller's. Does not log. */
+int
+hv_domain_agent_command(struct hv *h, const char *name, const char *cmd, int timeout_sec,
+                        char **ret_json, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    char *json;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    json = virDomainQemuAgentCommand(dom, cmd, timeout_sec, 0);
+    if (!json)
+        return hv_last_error(reterr_msg);
+    *ret_json = json;
+    return 0;
+}
+
+/* guest-ping: 0 answered, -EAGAIN agent not (yet) up, else as above. */
+int
+hv_domain_agent_ping(struct hv *h, const char *name, int timeout_sec)
+{
+    _cleanup_free_ char *json = NULL;
+
+    return hv_domain_agent_command(h, name, "{\"execute\":\"guest-ping\"}", timeout_sec,
+                                   &json, NULL);
+}
+
+/* ---- snapshots ---- */
+
+/* Internal snapshot SNAP of DOMAIN (with memory when running). -EEXIST
+ * when present, -EINVAL for a name that is not XML-safe. Does not log. */
+int
+hv_snapshot_create(struct hv *h, const char *domain, const char *snap, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    _cleanup_(hv_snapshot_freep) virDomainSnapshotPtr s = NULL;
+    _cleanup_free_ char *xml = NULL;
+    int r;
+
+    if (!hv_xml_safe(snap))
+        return hv_fail(-EINVAL, reterr_msg, "Invalid snapshot name '%s'.", strempty(snap));
+    r = hv_domain_lookup(h, domain, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    s = virDomainSnapshotLookupByName(dom, snap, 0);
+    if (s)
+        return hv_fail(-EEXIST, reterr_msg, "Snapshot '%s' of domain '%s' already exists.",
+                       snap, domain);
+    virResetLastError();
+    xml = xasprintf("<domainsnapshot><name>%s</name></domainsnapshot>", snap);
+    s = virDomainSnapshotCreateXML(dom, xml, 0);
+    if (!s)
+        return hv_last_error(reterr_msg);
+    return 0;
+}
+
+/* -ENOENT when the domain is missing. Does not log. */
+int
+hv_snapshot_exists(struct hv *h, const char *domain, const char *snap, bool *ret_exists)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    _cleanup_(hv_snapshot_freep) virDomainSnapshotPtr s = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, domain, &dom, NULL);
+    if (r < 0)
+        return r;
+    s = virDomainSnapshotLookupByName(dom, snap, 0);
+    if (!s) {
+        r = hv_last_error(NULL);
+        if (r != -ENOENT)
+            return r;
+    }
+    *ret_exists = s != NULL;
+    return 0;
+}
+
+/* Reverts DOMAIN to SNAP (running again if it was taken running). -ENOENT
+ * when either is missing. Does not log. */
+int
+hv_snapshot_revert(struct hv *h, const char *domain, const char *snap, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    _cleanup_(hv_snapshot_freep) virDomainSnapshotPtr s = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, domain, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    s = virDomainSnapshotLookupByName(dom, snap, 0);
+    if (!s)
+        return hv_last_error(reterr_msg);
+    if (virDomainRevertToSnapshot(s, 0) < 0)
+        return hv_last_error(reterr_msg);
+    return 0;
+}

@@ -33,6 +33,9 @@
 #include "util.h"
 #include "worker.h"
 
+/* Shortest time between two passes: bursts of wake-ups become one pass. */
+#define RECONCILE_MIN_GAP_MS 50
+
 struct reconciler {
     struct store *store;
     struct hv *hv;
@@ -412,21 +415,39 @@ reconciler_pass(struct reconciler *r)
     return res;
 }
 
+static void
+timespec_add_ms(struct timespec *ts, unsigned ms)
+{
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long) (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 static void *
 reconciler_thread(void *userdata)
 {
     struct reconciler *r = userdata;
 
     while (!atomic_load(&r->stopping)) {
-        struct timespec deadline;
+        struct timespec deadline, gap;
 
         (void) reconciler_pass(r);
 
         pthread_mutex_lock(&r->lock);
         clock_gettime(CLOCK_REALTIME, &deadline);
+        gap = deadline;
         deadline.tv_sec += r->interval;
+        timespec_add_ms(&gap, RECONCILE_MIN_GAP_MS);
         while (!r->wake && !atomic_load(&r->stopping))
             if (pthread_cond_timedwait(&r->cond, &r->lock, &deadline) == ETIMEDOUT)
+                break;
+        /* Coalesce a burst of wake-ups (every finished action wakes the
+         * loop) into one pass: level-triggered, so nothing is lost. */
+        while (!atomic_load(&r->stopping))
+            if (pthread_cond_timedwait(&r->cond, &r->lock, &gap) == ETIMEDOUT)
                 break;
         r->wake = false;
         pthread_mutex_unlock(&r->lock);
