@@ -201,6 +201,9 @@ hv_volume_create_overlay(struct hv *h, const char *pool_name, const char *vol,
     virResetLastError();
 
     if (capacity == 0) {
+        /* the golden file was not made through libvirt: let the pool see it */
+        if (virStoragePoolRefresh(pool, 0) < 0)
+            virResetLastError();
         b = virStorageVolLookupByPath(h->conn, backing);
         if (!b) {
             r = hv_last_error(NULL);
