@@ -148,6 +148,18 @@ conf_done(struct conf *c)
     }
 }
 
+void
+conf_copy(struct conf *dst, const struct conf *src)
+{
+    *dst = *src;
+    for (size_t i = 0; i < ELEMENTSOF(conf_keys); i++) {
+        char **field = (char **) ((char *) dst + conf_keys[i].offset);
+
+        if (conf_keys[i].type == CONF_STRING)
+            *field = xstrdup(*field);
+    }
+}
+
 int
 conf_set(struct conf *c, const char *key, const char *value, char **reterr_msg)
 {

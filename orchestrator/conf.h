@@ -31,6 +31,8 @@ struct conf {
 /* Fills every key with its default. */
 void conf_init(struct conf *c);
 void conf_done(struct conf *c);
+/* Makes DST (uninitialised) an independent copy of SRC. */
+void conf_copy(struct conf *dst, const struct conf *src);
 
 /* Sets one key from text. -EINVAL with a sentence for an unknown key or a
  * bad value; -ERANGE for a number out of its range. */

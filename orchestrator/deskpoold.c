@@ -417,21 +417,23 @@ daemon_reload(struct daemon *d)
     _cleanup_free_ char *err = NULL;
     struct conf nc;
     const char *path = arg_config ? arg_config : DP_SYSCONF_DIR "/deskpoold.conf";
+    bool have_file = arg_config || access(path, F_OK) == 0;
 
-    conf_init(&nc);
-    /* flags given at start still win: start from the running values of
-     * the keys that cannot change, then read the file */
-    if ((arg_config || access(path, F_OK) == 0) && conf_load_file(&nc, path, &err) < 0) {
+    /* Start from the running values (flags included) and read the file
+     * over them: what the file sets wins for the reloadable keys, a
+     * changed key that needs a restart is reported and left alone.
+     * Without a file there is nothing to re-read but the tokens. */
+    conf_copy(&nc, &d->conf);
+    if (have_file && conf_load_file(&nc, path, &err) < 0) {
         log_error("Reload refused, configuration unchanged: %s", err);
         conf_done(&nc);
         return;
     }
-    conf_finalize(&nc);
-    for (size_t i = 0; i < conf_n_keys(); i++) {
+    for (size_t i = 0; i < conf_n_keys() && have_file; i++) {
         const char *k = conf_key_name(i);
         _cleanup_free_ char *a = conf_get_string(&d->conf, k), *b = conf_get_string(&nc, k);
 
-        if (streq(a, b) || !arg_config)
+        if (streq(a, b))
             continue;
         if (!conf_key_reloadable(k)) {
             log_warning("Key '%s' changed in '%s' but needs a restart, ignoring", k, path);

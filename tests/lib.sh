@@ -50,7 +50,26 @@ t_cleanup() {
     for d in "${T_TMPDIRS[@]}"; do rm -rf "$d"; done
 }
 
+# Sanitizer or valgrind reports in any daemon log are failures.
+t_check_daemon_logs() {
+    local d
+    for d in "${T_TMPDIRS[@]}"; do
+        [ -f "$d/daemon.log" ] || continue
+        if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|definitely lost: [1-9]' "$d/daemon.log"; then
+            not_ok "sanitizer/valgrind report in $d/daemon.log"
+            grep -E -A 12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$d/daemon.log" | head -n 30
+        fi
+    done
+}
+
 t_finish() {
+    local pid
+    # stop the daemons first so that leak reports at exit are in the logs
+    for pid in "${T_DAEMON_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${T_DAEMON_PIDS[@]}"; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done
+    t_check_daemon_logs
     t_cleanup
     trap - EXIT
     echo "$T_PASSED passed, $T_FAILED failed"

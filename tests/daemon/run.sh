@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# run.sh - deskpoold as a process: configuration file and flags, SIGHUP
+# reload, SIGTERM shutdown, the state-directory lock, the socket, forking
+# into the background, and the TCP listener with bearer tokens and roles.
+# Real daemon on libvirt's test:///default driver.
+. "$(dirname "$0")/../lib.sh"
+t_require_binaries
+D=$DESKPOOLD
+t_tmpdir dir
+
+# --- configuration ---
+cat >"$dir/bad.conf" <<'CONF'
+# a comment
+uri = test:///default
+max_concurrent = lots
+CONF
+out=$("$D" --config "$dir/bad.conf" --print-config 2>&1); rc=$?
+check "bad config value: exit 2" [ $rc = 2 ]
+check "bad config value: FILE:LINE in the message" grep -q "bad.conf:3: Value of 'max_concurrent' must be a whole number" <<<"$out"
+printf 'no_such_key = 1\n' >"$dir/unknown.conf"
+out=$("$D" --config "$dir/unknown.conf" --print-config 2>&1); rc=$?
+check "unknown config key: exit 2 and named" [ $rc = 2 ] && grep -q "Unknown configuration key 'no_such_key'" <<<"$out"
+out=$("$D" --config "$dir/missing.conf" --print-config 2>&1); rc=$?
+check "missing --config file: exit 2" [ $rc = 2 ] && grep -q "Cannot read configuration file" <<<"$out"
+cat >"$dir/good.conf" <<'CONF'
+uri = "test:///default"
+max_concurrent = 2
+boot_timeout = 5m
+CONF
+out=$("$D" --config "$dir/good.conf" --set max_concurrent=7 --print-config 2>&1)
+check "file values apply (quoted uri, duration 5m = 300)" grep -q "^boot_timeout = 300$" <<<"$out"
+check "flags override the file" grep -q "^max_concurrent = 7$" <<<"$out"
+sd=$(sed -n 's/^state_dir = //p' <<<"$out")
+check "images_dir derived from state_dir ($sd)" grep -q "^images_dir = $sd/images$" <<<"$out"
+out=$("$D" --bogus 2>&1); rc=$?
+check "unknown flag: exit 2" [ $rc = 2 ]
+check "--help exits 0" quiet "$D" --help
+check "--version prints the version" grep -q "^deskpoold " <<<"$("$D" --version)"
+
+# --- a daemon with a config file; SIGHUP reload ---
+cp "$dir/good.conf" "$dir/run.conf"
+printf 'boot_delay = 0\n' >>"$dir/run.conf"
+dp_start "$dir" "dmn$$" --config "$dir/run.conf" || fail_now "daemon did not start"
+first_pid=$DP_PID
+check "healthz answers" api GET /healthz
+printf 'max_concurrent = 3\nlog_level = debug\nuri = test:///other\n' >>"$dir/run.conf"
+kill -HUP "$DP_PID"
+reloaded() { grep -q "Reloaded 'max_concurrent' = '3'" "$dir/daemon.log"; }
+check "SIGHUP applies a reloadable key" wait_for 10 reloaded
+check "SIGHUP refuses a key that needs a restart" grep -q "Key 'uri' changed .* needs a restart" "$dir/daemon.log"
+printf 'max_concurrent = zero\n' >>"$dir/run.conf"
+kill -HUP "$DP_PID"
+refused() { grep -q "Reload refused, configuration unchanged" "$dir/daemon.log"; }
+check "SIGHUP with a bad file keeps the running configuration" wait_for 10 refused
+check "daemon still serves after a refused reload" api GET /healthz
+
+# --- one daemon per state directory, one per socket ---
+out=$("$D" --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/other.sock" \
+    --instance "dmn$$" 2>&1); rc=$?
+check "second daemon on the same state dir is refused" [ $rc = 1 ] && grep -q "Another deskpoold uses the state directory" <<<"$out"
+t_tmpdir dir2
+out=$("$D" --foreground --uri test:///default --state-dir "$dir2/state" --socket "$DP_SOCK" \
+    --instance "dmn2$$" --set storage_pool="dmn2$$" --set storage_dir="$dir2/ov" 2>&1); rc=$?
+check "second daemon on a served socket is refused" [ $rc = 1 ] && grep -q "Another deskpoold is serving" <<<"$out"
+out=$("$D" --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/x.sock" \
+    --instance "renamed$$" 2>&1); rc=$?
+check "a state dir refuses another instance name" [ $rc = 1 ] && grep -q "belongs to instance" <<<"$out"
+
+# --- SIGTERM: clean exit, socket removed ---
+dp_stop TERM
+wait "$first_pid"; rc=$?
+check "SIGTERM: exit status 0" [ $rc = 0 ]
+check "SIGTERM: socket removed" [ ! -e "$DP_SOCK" ]
+check "SIGTERM: logged the shutdown" grep -q "deskpoold stopped" "$dir/daemon.log"
+
+# --- forking into the background: the parent returns once it serves ---
+t_tmpdir dir3
+"$D" --uri test:///default --state-dir "$dir3/state" --socket "$dir3/sock" --instance "bg$$" \
+    --set storage_pool="bg$$" --set storage_dir="$dir3/ov" --set tokens_file="$dir3/none"; rc=$?
+check "background start returns 0" [ $rc = 0 ]
+check "socket is served when the parent returns" curl -sf --unix-socket "$dir3/sock" http://localhost/healthz -o /dev/null
+bgpid=$(pgrep -f -- "--instance bg$$" | head -n 1)
+check "the daemon logs to STATE_DIR/deskpoold.log" grep -q "started" "$dir3/state/deskpoold.log"
+[ -n "$bgpid" ] && kill "$bgpid"
+"$D" --uri test:///nonexistent-driver-xyz --state-dir "$dir3/state2" --socket "$dir3/sock2" --instance "bg$$" 2>/dev/null; rc=$?
+check "background start that fails returns 1" [ $rc = 1 ]
+
+# --- TCP with bearer tokens and roles ---
+t_tmpdir dir4
+port=$((20000 + $$ % 20000))
+reader=r-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+oper=o-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+{
+    echo "# tokens"
+    echo "reader $(printf %s "$reader" | sha256sum | cut -d' ' -f1) monitoring"
+    echo "operator $(printf %s "$oper" | sha256sum | cut -d' ' -f1) ops"
+} >"$dir4/tokens"
+dp_start "$dir4" "tcp$$" --listen "127.0.0.1:$port" --set tokens_file="$dir4/tokens" || fail_now "tcp daemon"
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+U=http://127.0.0.1:$port
+check "TCP: /healthz is open" [ "$(code $U/healthz)" = 200 ]
+check "TCP: no token is 401" [ "$(code $U/v1/pools)" = 401 ]
+check "TCP: a wrong token is 401" [ "$(code -H "Authorization: Bearer nope" $U/v1/pools)" = 401 ]
+check "TCP: reader may GET" [ "$(code -H "Authorization: Bearer $reader" $U/v1/pools)" = 200 ]
+check "TCP: reader may not POST (403)" [ "$(code -X POST -H "Authorization: Bearer $reader" -H 'Content-Type: application/json' -d '{}' $U/v1/pools)" = 403 ]
+check "TCP: operator may POST (400 for the empty body, past auth)" [ "$(code -X POST -H "Authorization: Bearer $oper" -H 'Content-Type: application/json' -d '{}' $U/v1/pools)" = 400 ]
+check "TCP: deskpoolctl --url --token works" quiet "$DESKPOOLCTL" --url "$U" --token "$oper" pool list
+check "TCP: the token never reaches the log" bash -c "! grep -q '$oper' '$dir4/daemon.log'"
