@@ -21,6 +21,8 @@
  */
 #include "config.h"
 
+#include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "actions.h"
@@ -29,6 +31,46 @@
 #include "util.h"
 
 #define AGENT_POLL_MS 250
+
+/* Templates whose current version (path + mtime) libvirt validated
+ * against its schema already: the first clone validates, the rest trust
+ * it. A process-wide cache; it only ever saves work. */
+static pthread_mutex_t validated_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **validated;
+static size_t n_validated;
+
+static char *
+template_version_key(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return NULL;
+    return xasprintf("%s@%lld.%ld", path, (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static bool
+template_validated(const char *key)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&validated_lock);
+    for (size_t i = 0; i < n_validated && !found; i++)
+        found = streq(validated[i], key);
+    pthread_mutex_unlock(&validated_lock);
+    return found;
+}
+
+static void
+template_mark_validated(const char *key)
+{
+    pthread_mutex_lock(&validated_lock);
+    validated = realloc(validated, (n_validated + 1) * sizeof(char *));
+    if (!validated)
+        abort();
+    validated[n_validated++] = xstrdup(key);
+    pthread_mutex_unlock(&validated_lock);
+}
 
 static void
 sleep_ms(unsigned ms)
@@ -67,9 +109,10 @@ build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_ms
 
 static int
 build_domain(const struct action_ctx *c, const struct desk *d, const struct tmpl *t,
-             char **reterr_msg)
+             const char *tpath, char **reterr_msg)
 {
-    _cleanup_free_ char *xml = NULL;
+    _cleanup_free_ char *xml = NULL, *key = template_version_key(tpath);
+    bool validate = !key || !template_validated(key);
     struct desk_meta meta = {
         .instance = c->instance, .pool = d->pool, .desktop = d->name,
         .image = d->image, .image_version = d->image_version,
@@ -83,7 +126,10 @@ build_domain(const struct action_ctx *c, const struct desk *d, const struct tmpl
     r = tmpl_fill(t, &fill, &xml, reterr_msg);
     if (r < 0)
         return r;
-    return hv_domain_define(c->hv, xml, reterr_msg);
+    r = hv_domain_define(c->hv, xml, validate ? HV_DEFINE_VALIDATE : 0, reterr_msg);
+    if (r >= 0 && validate && key)
+        template_mark_validated(key);
+    return r;
 }
 
 /* Waits until the desktop is ready: the agent answers guest-ping, or (no
@@ -123,7 +169,10 @@ wait_ready(const struct action_ctx *c, const struct desk *d, bool has_agent, cha
                                     d->domain, c->boot_timeout);
             return -ETIMEDOUT;
         }
-        sleep_ms(AGENT_POLL_MS);
+        if (has_agent)
+            hv_wait_agent_event(c->hv, AGENT_POLL_MS); /* an agent connecting wakes us */
+        else
+            sleep_ms(AGENT_POLL_MS);
     }
 }
 
@@ -143,10 +192,12 @@ build_boot(const struct action_ctx *c, const struct desk *d, const struct pool *
         r = hv_domain_start(c->hv, d->domain, reterr_msg);
         if (r < 0)
             return r;
+        log_debug("Domain '%s' started", d->domain);
     }
     r = wait_ready(c, d, tmpl_has_agent(t), reterr_msg);
     if (r < 0)
         return r;
+    log_debug("Domain '%s' answers", d->domain);
     if (p->mode == POOL_MODE_FLOATING) {
         /* the clean state every wipe reverts to */
         r = hv_snapshot_exists(c->hv, d->domain, DESK_CLEAN_SNAPSHOT, &has_snap);
@@ -203,7 +254,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
             r = store_desk_get(c->store, name, &d);
         }
         if (r >= 0)
-            r = build_domain(c, d, t, reterr_msg);
+            r = build_domain(c, d, t, tpath, reterr_msg);
         if (r >= 0)
             r = store_desk_set_state(c->store, name, DESK_STATE_PROVISIONING,
                                      DESK_STATE_BOOTING);

@@ -20,6 +20,8 @@ struct hv {
     pthread_mutex_t lock;           /* guards event_id and event_ctx */
     int event_id;                   /* -1: no callback registered */
     struct hv_event_ctx *event_ctx; /* owned by libvirt's free callback */
+    int agent_id;                   /* -1: no agent lifecycle subscription */
+    struct hv_agent_ctx *agent_ctx; /* owned by libvirt's free callback */
 };
 
 /* The libvirt destructors, wrapped once. */

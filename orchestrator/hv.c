@@ -28,12 +28,22 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
 #include "hv-priv.h"
 #include "log.h"
+
+/* Guest agent (dis)connections of any domain: a counter and a condition
+ * that boot waits block on, so a desktop is seen ready the moment its
+ * agent connects rather than at the next poll. */
+struct hv_agent_ctx {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t events;
+};
 
 struct hv_event_ctx {
     pthread_mutex_t lock;
@@ -176,6 +186,83 @@ hv_event_loop_start(void)
 /* Opens URI read-write. Fails with the table's errno and libvirt's message;
  * an unreachable daemon is -ECONNREFUSED (libvirt says ENOENT when the
  * socket is missing, which would read as "no such object"). Does not log. */
+static int
+hv_agent_event(virConnectPtr conn _unused_, virDomainPtr dom _unused_, int state _unused_,
+               int reason _unused_, void *opaque)
+{
+    struct hv_agent_ctx *ctx = opaque;
+
+    pthread_mutex_lock(&ctx->lock);
+    ctx->events++;
+    pthread_cond_broadcast(&ctx->cond);
+    pthread_mutex_unlock(&ctx->lock);
+    return 0;
+}
+
+static void
+hv_agent_ctx_free(void *opaque)
+{
+    struct hv_agent_ctx *ctx = opaque;
+
+    pthread_cond_destroy(&ctx->cond);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+/* Best effort: drivers without the event (test://) or without an event
+ * loop leave boot waits to plain polling. */
+static void
+hv_agent_subscribe(struct hv *h)
+{
+    struct hv_agent_ctx *ctx = xmalloc0(sizeof(*ctx));
+    int id;
+
+    pthread_mutex_init(&ctx->lock, NULL);
+    pthread_cond_init(&ctx->cond, NULL);
+    h->agent_id = -1;
+    id = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+                                          VIR_DOMAIN_EVENT_CALLBACK(hv_agent_event), ctx,
+                                          hv_agent_ctx_free);
+    if (id < 0) {
+        virResetLastError();
+        hv_agent_ctx_free(ctx);
+        return;
+    }
+    h->agent_id = id;
+    h->agent_ctx = ctx;
+}
+
+/* Blocks until a guest agent of any domain connects or disconnects, or
+ * TIMEOUT_MS pass. Without the subscription it just sleeps. Cannot fail. */
+void
+hv_wait_agent_event(struct hv *h, unsigned timeout_ms)
+{
+    struct hv_agent_ctx *ctx = h->agent_ctx;
+    struct timespec ts;
+    uint64_t seen;
+
+    if (!ctx) {
+        ts = (struct timespec) { .tv_sec = timeout_ms / 1000,
+                                 .tv_nsec = (long) (timeout_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&ctx->lock);
+    seen = ctx->events;
+    while (ctx->events == seen)
+        if (pthread_cond_timedwait(&ctx->cond, &ctx->lock, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
 int
 hv_open(const char *uri, struct hv **ret, char **reterr_msg)
 {
@@ -203,6 +290,7 @@ hv_open(const char *uri, struct hv **ret, char **reterr_msg)
     virResetLastError();
     h->event_id = -1;
     pthread_mutex_init(&h->lock, NULL);
+    hv_agent_subscribe(h);
     *ret = h;
     return 0;
 }
@@ -225,6 +313,8 @@ hv_unref(struct hv *h)
     if (__atomic_sub_fetch(&h->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
         return NULL;
     (void) hv_set_event_callback(h, NULL, NULL);
+    if (h->agent_id >= 0 && virConnectDomainEventDeregisterAny(h->conn, h->agent_id) < 0)
+        virResetLastError();
     virConnectClose(h->conn);
     pthread_mutex_destroy(&h->lock);
     free(h->uri);
@@ -347,11 +437,15 @@ hv_domain_list_free(struct hv_domain *d, size_t n)
  * libvirt's schema where the driver can. Fails with the table's errno and
  * libvirt's message (a bad XML is -EIO). Does not log. */
 int
-hv_domain_define(struct hv *h, const char *xml, char **reterr_msg)
+hv_domain_define(struct hv *h, const char *xml, unsigned flags, char **reterr_msg)
 {
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     virErrorPtr e;
 
+    if (!(flags & HV_DEFINE_VALIDATE)) {
+        dom = virDomainDefineXMLFlags(h->conn, xml, 0);
+        return dom ? 0 : hv_last_error(reterr_msg);
+    }
     dom = virDomainDefineXMLFlags(h->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
     if (!dom) {
         e = virGetLastError();

@@ -34,6 +34,11 @@ bool hv_is_alive(struct hv *h);
 typedef void (*hv_event_cb)(void *userdata);
 int hv_set_event_callback(struct hv *h, hv_event_cb cb, void *userdata);
 
+/* Blocks until a guest agent of any domain connects or disconnects
+ * (libvirt's agent lifecycle event), or TIMEOUT_MS pass: boot waits poll
+ * with it so a ready guest is seen at once. Cannot fail. */
+void hv_wait_agent_event(struct hv *h, unsigned timeout_ms);
+
 /* The domain type to use: the first of kvm, qemu in the host's
  * capabilities that really runs guest code (a probe domain boots a
  * 512-byte boot sector that powers the machine off; a type whose probe
@@ -51,8 +56,12 @@ struct hv_domain {
 };
 void hv_domain_list_free(struct hv_domain *d, size_t n);
 
-/* Defines (or redefines) a persistent domain from XML. */
-int hv_domain_define(struct hv *h, const char *xml, char **reterr_msg);
+/* Defines (or redefines, with the same UUID) a persistent domain from XML.
+ * HV_DEFINE_VALIDATE checks it against libvirt's RelaxNG schema first
+ * (where the driver can): thorough but ~4 ms, as libvirt loads the schema
+ * on every call, so callers validate a template once, not every clone. */
+#define HV_DEFINE_VALIDATE (1u << 0)
+int hv_domain_define(struct hv *h, const char *xml, unsigned flags, char **reterr_msg);
 int hv_domain_start(struct hv *h, const char *name, char **reterr_msg);
 /* Hard power-off; 0 when it was not running. */
 int hv_domain_destroy(struct hv *h, const char *name);

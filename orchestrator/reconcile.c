@@ -46,6 +46,7 @@ struct reconciler {
     char **inflight;           /* desktop names with an action queued or running */
     size_t n_inflight, cap_inflight;
     bool wake;
+    bool replan;               /* the last pass added rows: plan again at once */
     struct reconcile_stats stats;
     /* settings, copied from conf */
     char *instance, *prefix, *storage_pool, *templates_dir, *virt_type;
@@ -372,7 +373,7 @@ reconciler_pass_locked(struct reconciler *r)
             }
             pthread_mutex_lock(&r->lock);
             r->stats.actions[ACTION_CREATE] += a->count;
-            r->wake = true; /* the new rows need BUILD: plan again at once */
+            r->replan = true; /* the new rows need BUILD: plan again at once */
             pthread_mutex_unlock(&r->lock);
         } else if (a->kind == ACTION_REMOVE_POOL) {
             int q = store_pool_remove(r->store, a->pool);
@@ -437,6 +438,11 @@ reconciler_thread(void *userdata)
         (void) reconciler_pass(r);
 
         pthread_mutex_lock(&r->lock);
+        if (r->replan) {
+            r->replan = false;
+            pthread_mutex_unlock(&r->lock);
+            continue;
+        }
         clock_gettime(CLOCK_REALTIME, &deadline);
         gap = deadline;
         deadline.tv_sec += r->interval;

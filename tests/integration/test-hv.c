@@ -184,17 +184,17 @@ TEST(domains)
     xml_meta = xasprintf(dom_xml_fmt, "hvdev-d1", meta_xml);
 
     ASSERT_ERROR(hv_domain_is_active(h, "hvdev-d1", &active), ENOENT);
-    ASSERT_TRUE(hv_domain_define(h, "<domain type='test'><name>hvdev-bad", &msg) < 0);
+    ASSERT_TRUE(hv_domain_define(h, "<domain type='test'><name>hvdev-bad", HV_DEFINE_VALIDATE, &msg) < 0);
     ASSERT_NOT_NULL(msg);
     free(msg);
     msg = NULL;
 
-    ASSERT_OK(hv_domain_define(h, xml, &msg));
+    ASSERT_OK(hv_domain_define(h, xml, HV_DEFINE_VALIDATE, &msg));
     ASSERT_OK(hv_domain_is_active(h, "hvdev-d1", &active));
     ASSERT_FALSE(active);
     ASSERT_ERROR(hv_domain_get_metadata(h, "hvdev-d1", NS_URI, &meta), ENOENT);
     /* Without the defined domain's <uuid>, libvirt refuses a redefinition. */
-    ASSERT_ERROR(hv_domain_define(h, xml_meta, &msg), EEXIST);
+    ASSERT_ERROR(hv_domain_define(h, xml_meta, HV_DEFINE_VALIDATE, &msg), EEXIST);
     ASSERT_NOT_NULL(strstr(msg, "already exists"));
     free(msg);
     msg = NULL;
@@ -204,7 +204,7 @@ TEST(domains)
     hv_domain_list_free(list, n);
     free(xml_meta);
     xml_meta = xasprintf(dom_xml_fmt, "hvdev-d1", uuid_xml);
-    ASSERT_OK(hv_domain_define(h, xml_meta, &msg));
+    ASSERT_OK(hv_domain_define(h, xml_meta, HV_DEFINE_VALIDATE, &msg));
     ASSERT_OK(hv_domain_get_metadata(h, "hvdev-d1", NS_URI, &meta));
     /* libvirt hands the element back without its namespace prefix. */
     ASSERT_TRUE(strncmp(meta, "<desk>", 6) == 0);
@@ -279,7 +279,7 @@ TEST(undefine_running)
 
     /* Undefining a running persistent domain leaves it transient. */
     xml = xasprintf(dom_xml_fmt, "hvdev-d2", "");
-    ASSERT_OK(hv_domain_define(h, xml, &msg));
+    ASSERT_OK(hv_domain_define(h, xml, HV_DEFINE_VALIDATE, &msg));
     ASSERT_OK(hv_domain_start(h, "hvdev-d2", &msg));
     ASSERT_OK(hv_snapshot_create(h, "hvdev-d2", "s1", &msg));
     ASSERT_OK(hv_domain_undefine(h, "hvdev-d2"));
@@ -296,7 +296,7 @@ TEST(events)
 
     xml = xasprintf(dom_xml_fmt, "hvdev-ev", "");
     ASSERT_OK(hv_set_event_callback(h, on_event, &n_events));
-    ASSERT_OK(hv_domain_define(h, xml, &msg));
+    ASSERT_OK(hv_domain_define(h, xml, HV_DEFINE_VALIDATE, &msg));
     before = __atomic_load_n(&n_events, __ATOMIC_SEQ_CST);
     ASSERT_OK(hv_domain_start(h, "hvdev-ev", &msg));
     for (i = 0; i < 200 && __atomic_load_n(&n_events, __ATOMIC_SEQ_CST) == before; i++)

@@ -201,7 +201,7 @@ define_foreign(const char *name, const char *instance)
     xml = xasprintf("<domain type='test'><name>%s</name><memory unit='MiB'>64</memory>"
                     "<os><type arch='x86_64'>hvm</type></os><metadata>%s</metadata></domain>",
                     name, meta);
-    return hv_domain_define(hv, xml, NULL);
+    return hv_domain_define(hv, xml, HV_DEFINE_VALIDATE, NULL);
 }
 
 TEST(crash_recovery_with_debris)
