@@ -305,6 +305,35 @@ grow(void **p, size_t *alloc, size_t need, size_t size)
     *alloc = a;
 }
 
+/* Defines NAME(s, st, ret, ret_n): steps ST to the end, turning each row
+ * into a TYPE * with FROM_ROW; on error frees what it made with
+ * LIST_FREE. One loop for every *_list() of this file. */
+#define DEFINE_STORE_COLLECT(name, type, from_row, list_free)                     \
+    static int name(struct store *s, sqlite3_stmt *st, type ***ret, size_t *ret_n) \
+    {                                                                             \
+        type **list = NULL;                                                       \
+        size_t n = 0, alloc = 0;                                                  \
+        int r;                                                                    \
+                                                                                  \
+        for (;;) {                                                                \
+            r = store_step(s, st);                                                \
+            if (r <= 0)                                                           \
+                break;                                                            \
+            grow((void **) &list, &alloc, n + 1, sizeof(*list));                  \
+            r = from_row(st, &list[n]);                                           \
+            if (r < 0)                                                            \
+                break;                                                            \
+            n++;                                                                  \
+        }                                                                         \
+        if (r < 0) {                                                              \
+            list_free(list, n);                                                   \
+            return r;                                                             \
+        }                                                                         \
+        *ret = list;                                                              \
+        *ret_n = n;                                                               \
+        return 0;                                                                 \
+    }
+
 /* ---- open, close, meta ---- */
 
 static int
@@ -471,6 +500,8 @@ image_from_row(sqlite3_stmt *st, struct image **ret)
     return 0;
 }
 
+DEFINE_STORE_COLLECT(collect_images, struct image, image_from_row, image_list_free)
+
 static int
 image_next_version_locked(struct store *s, const char *name, unsigned *ret)
 {
@@ -554,8 +585,6 @@ store_image_list(struct store *s, const char *name, struct image ***ret, size_t 
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    struct image **list = NULL;
-    size_t n = 0, alloc = 0;
     int r;
 
     r = store_prepare(locked, &st,
@@ -564,23 +593,7 @@ store_image_list(struct store *s, const char *name, struct image ***ret, size_t 
                       "s", name);
     if (r < 0)
         return r;
-    for (;;) {
-        r = store_step(locked, st);
-        if (r <= 0)
-            break;
-        grow((void **) &list, &alloc, n + 1, sizeof(*list));
-        r = image_from_row(st, &list[n]);
-        if (r < 0)
-            break;
-        n++;
-    }
-    if (r < 0) {
-        image_list_free(list, n);
-        return r;
-    }
-    *ret = list;
-    *ret_n = n;
-    return 0;
+    return collect_images(locked, st, ret, ret_n);
 }
 
 /* ---- pools ---- */
@@ -609,6 +622,8 @@ pool_from_row(sqlite3_stmt *st, struct pool **ret)
     *ret = TAKE_PTR(p);
     return 0;
 }
+
+DEFINE_STORE_COLLECT(collect_pools, struct pool, pool_from_row, pool_list_free)
 
 static int
 pool_get_locked(struct store *s, const char *name, struct pool **ret)
@@ -700,30 +715,12 @@ store_pool_list(struct store *s, struct pool ***ret, size_t *ret_n)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    struct pool **list = NULL;
-    size_t n = 0, alloc = 0;
     int r;
 
     r = store_prepare(locked, &st, "SELECT " POOL_COLUMNS " FROM pools ORDER BY name", "");
     if (r < 0)
         return r;
-    for (;;) {
-        r = store_step(locked, st);
-        if (r <= 0)
-            break;
-        grow((void **) &list, &alloc, n + 1, sizeof(*list));
-        r = pool_from_row(st, &list[n]);
-        if (r < 0)
-            break;
-        n++;
-    }
-    if (r < 0) {
-        pool_list_free(list, n);
-        return r;
-    }
-    *ret = list;
-    *ret_n = n;
-    return 0;
+    return collect_pools(locked, st, ret, ret_n);
 }
 
 int
@@ -870,6 +867,8 @@ desk_from_row(sqlite3_stmt *st, struct desk **ret)
     return 0;
 }
 
+DEFINE_STORE_COLLECT(collect_desks, struct desk, desk_from_row, desk_list_free)
+
 static int
 desk_get_locked(struct store *s, const char *name, struct desk **ret)
 {
@@ -980,8 +979,6 @@ store_desk_list(struct store *s, const char *pool, struct desk ***ret, size_t *r
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    struct desk **list = NULL;
-    size_t n = 0, alloc = 0;
     int r;
 
     r = store_prepare(locked, &st,
@@ -990,23 +987,7 @@ store_desk_list(struct store *s, const char *pool, struct desk ***ret, size_t *r
                       "s", pool);
     if (r < 0)
         return r;
-    for (;;) {
-        r = store_step(locked, st);
-        if (r <= 0)
-            break;
-        grow((void **) &list, &alloc, n + 1, sizeof(*list));
-        r = desk_from_row(st, &list[n]);
-        if (r < 0)
-            break;
-        n++;
-    }
-    if (r < 0) {
-        desk_list_free(list, n);
-        return r;
-    }
-    *ret = list;
-    *ret_n = n;
-    return 0;
+    return collect_desks(locked, st, ret, ret_n);
 }
 
 /* -ESTALE when NAME exists (so a conditional update missed because of its

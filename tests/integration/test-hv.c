@@ -184,7 +184,8 @@ TEST(domains)
     xml_meta = xasprintf(dom_xml_fmt, "hvdev-d1", meta_xml);
 
     ASSERT_ERROR(hv_domain_is_active(h, "hvdev-d1", &active), ENOENT);
-    ASSERT_TRUE(hv_domain_define(h, "<domain type='test'><name>hvdev-bad", HV_DEFINE_VALIDATE, &msg) < 0);
+    ASSERT_TRUE(hv_domain_define(h, "<domain type='test'><name>hvdev-bad", HV_DEFINE_VALIDATE,
+                                 &msg) < 0);
     ASSERT_NOT_NULL(msg);
     free(msg);
     msg = NULL;
