@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "actions.h"
+#include "console.h"
 #include "log.h"
 #include "tmpl.h"
 #include "util.h"
@@ -94,7 +95,16 @@ build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_ms
                                 d->image, d->image_version, d->name);
         return r;
     }
-    /* A volume left by an interrupted attempt holds nothing of value. */
+    /* Provisioning starts from nothing: a domain left by an interrupted
+     * attempt or a failed wipe goes, with its snapshot metadata (its
+     * snapshots lived in the overlay we are about to replace)... */
+    (void) hv_domain_destroy(c->hv, d->domain);
+    r = hv_domain_undefine(c->hv, d->domain);
+    if (r < 0 && r != -ENOENT) {
+        *reterr_msg = xasprintf("Cannot remove the stale domain '%s'.", d->domain);
+        return r;
+    }
+    /* ...and so does the volume: it holds nothing of value. */
     r = hv_volume_delete(c->hv, c->storage_pool, vol);
     if (r < 0) {
         *reterr_msg = xasprintf("Cannot remove the stale overlay '%s'.", vol);
@@ -318,6 +328,55 @@ action_quarantine(const struct action_ctx *c, const char *name, char **reterr_ms
     *reterr_msg = xasprintf("Desktop '%s' failed %u times and is quarantined: %s", name,
                             d->boot_failures, d->last_error ? d->last_error : "no reason given.");
     return 0;
+}
+
+int
+action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_free_ char *err = NULL;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r < 0)
+        return r;
+    if (d->state != DESK_STATE_RELEASING)
+        return 0;
+    r = store_pool_get(c->store, d->pool, &p);
+    if (r < 0)
+        return r;
+    /* first of all, nobody may connect any more */
+    r = console_revoke(c->hv, d->domain, c->console_password_required, &err);
+    if (r < 0)
+        log_debug("Revoking the console password of '%s' failed: %s", d->domain, strempty(err));
+
+    if (p->mode == POOL_MODE_DEDICATED)
+        return store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
+
+    r = hv_snapshot_revert(c->hv, d->domain, DESK_CLEAN_SNAPSHOT, reterr_msg);
+    if (r < 0) {
+        /* never hand it out unwiped: re-clone from the image */
+        (void) hv_domain_destroy(c->hv, d->domain);
+        (void) store_desk_record_failure(c->store, name, *reterr_msg);
+        (void) store_desk_set_state(c->store, name, DESK_STATE_RELEASING,
+                                    DESK_STATE_PROVISIONING);
+        return r;
+    }
+    /* The clock stopped at the snapshot. The agent answers ~0.1 s after a
+     * revert: a few quick tries, and a desktop whose clock could not be
+     * set is still clean, so it goes on. */
+    for (int i = 0; i < 20; i++) {
+        free(err);
+        err = NULL;
+        r = hv_domain_sync_time(c->hv, d->domain, &err);
+        if (r >= 0 || r == -EOPNOTSUPP)
+            break;
+        sleep_ms(100);
+    }
+    if (r < 0 && r != -EOPNOTSUPP)
+        log_info("Clock of '%s' not synced after the wipe: %s", d->domain, strempty(err));
+    return store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
 }
 
 int

@@ -17,6 +17,7 @@ struct action_ctx {
     char *virt_type;
     unsigned boot_timeout;  /* seconds */
     unsigned boot_delay;    /* seconds */
+    bool console_password_required; /* refuse drivers that cannot set one */
     const atomic_bool *stopping; /* daemon shutting down: give up waiting */
 };
 
@@ -34,5 +35,11 @@ int action_build(const struct action_ctx *c, const char *desk, char **reterr_msg
 int action_repair(const struct action_ctx *c, const char *desk, char **reterr_msg);
 /* provisioning/booting -> failed; domain and overlay are kept for inspection. */
 int action_quarantine(const struct action_ctx *c, const char *desk, char **reterr_msg);
+/* releasing -> ready. The console password is revoked first. Floating:
+ * revert to the clean snapshot (memory included: running, no boot), clock
+ * resynced through the agent; if the revert fails the desktop goes back to
+ * provisioning and is re-cloned: it is never handed out unwiped.
+ * Dedicated: only locked (password revoked); the user's data stays. */
+int action_wipe(const struct action_ctx *c, const char *desk, char **reterr_msg);
 /* any -> deleting -> gone: domain, snapshots, overlay, row. */
 int action_delete(const struct action_ctx *c, const char *desk, char **reterr_msg);

@@ -56,6 +56,17 @@ pool_to_json(const struct pool *p, struct desk **desks, size_t n_desks, bool wit
     json_add_int(o, "max", p->max);
     json_add_string(o, "state", p->deleting ? "deleting" : "active");
     json_add_time(o, "created_at", p->created_at);
+    {
+        json_object *g = json_object_new_array();
+
+        for (size_t i = 0; p->groups && p->groups[i]; i++)
+            json_object_array_add(g, json_object_new_string(p->groups[i]));
+        json_object_object_add(o, "groups", g);
+    }
+    json_add_int(o, "idle_timeout", p->idle_timeout);
+    json_add_int(o, "max_session", p->max_session);
+    json_object_object_add(o, "allow_device_redirection",
+                           json_object_new_boolean(p->allow_redirection));
     for (size_t i = 0; i < n_desks; i++) {
         if (!streq(desks[i]->pool, p->name))
             continue;
@@ -149,16 +160,86 @@ get_size(struct api_request *req, struct api_reply *reply, const char *field, un
     return 1;
 }
 
+/* Fills REPLY with the error and returns ERR: for helpers that report. */
+static int
+reply_fail(struct api_reply *reply, int err, const char *msg)
+{
+    api_reply_error(reply, err, msg);
+    return err;
+}
+
+/* Reads the optional session policy fields of the body into P (fields
+ * absent keep P's values). Returns 0, or negative errno with the reply
+ * filled. */
+static int
+get_policy(struct api_request *req, struct api_reply *reply, struct pool *p)
+{
+    _cleanup_free_ char *err = NULL;
+    json_object *g;
+    unsigned v;
+    bool b;
+    int r;
+
+    if (json_object_object_get_ex(req->body, "groups", &g)) {
+        size_t n;
+        char **groups;
+
+        if (!json_object_is_type(g, json_type_array))
+            return reply_fail(reply, -EINVAL, "Field 'groups' must be an array of group names.");
+        n = json_object_array_length(g);
+        if (n > POOL_MAX_GROUPS)
+            return reply_fail(reply, -EINVAL, "Field 'groups' has too many names (at most 64).");
+        groups = xmalloc0(sizeof(char *) * (n + 1));
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(g, i);
+            const char *name = json_object_is_type(e, json_type_string)
+                                   ? json_object_get_string(e) : NULL;
+
+            if (!principal_name_is_valid(name)) {
+                strv_free(groups);
+                return reply_fail(reply, -EINVAL, "Field 'groups' holds a name that is not "
+                                  "valid: use 1-64 of [A-Za-z0-9._@-].");
+            }
+            groups[i] = xstrdup(name);
+        }
+        strv_free(p->groups);
+        p->groups = groups;
+    }
+    r = json_get_uint(req->body, "idle_timeout", 7 * 86400, &v, &err);
+    if (r < 0 && r != -ENOENT)
+        return reply_fail(reply, r, err);
+    if (r >= 0 && v < 30)
+        return reply_fail(reply, -EINVAL, "Field 'idle_timeout' must be at least 30 seconds.");
+    if (r >= 0)
+        p->idle_timeout = v;
+    r = json_get_uint(req->body, "max_session", 30 * 86400, &v, &err);
+    if (r < 0 && r != -ENOENT)
+        return reply_fail(reply, r, err);
+    if (r >= 0 && v < 60)
+        return reply_fail(reply, -EINVAL, "Field 'max_session' must be at least 60 seconds.");
+    if (r >= 0)
+        p->max_session = v;
+    r = json_get_bool(req->body, "allow_device_redirection", &b, &err);
+    if (r < 0 && r != -ENOENT)
+        return reply_fail(reply, r, err);
+    if (r >= 0)
+        p->allow_redirection = b;
+    return 0;
+}
+
 int
 api_pools_create(struct api_request *req, struct api_reply *reply)
 {
     static const char *const fields[] = { "name", "image", "image_version", "template", "mode",
-                                          "min", "spare", "max", NULL };
+                                          "min", "spare", "max", "groups", "idle_timeout",
+                                          "max_session", "allow_device_redirection", NULL };
     struct store *s = req->api->deps.store;
     _cleanup_free_ char *err = NULL, *tdir = NULL, *tpath = NULL;
     _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_(api_settings_done) struct api_settings set = { 0 };
     const char *name = NULL, *image = NULL, *tname = "desktop", *mode = "floating";
-    struct pool p = { 0 };
+    struct pool p = { .idle_timeout = POOL_DEFAULT_IDLE_TIMEOUT,
+                      .max_session = POOL_DEFAULT_MAX_SESSION };
     json_object *v;
     int r;
 
@@ -212,21 +293,42 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     r = pool_validate_sizes(p.min, p.spare, p.max, &err);
     if (r < 0)
         return api_reply_error(reply, r, err);
+    r = get_policy(req, reply, &p);
+    if (r < 0) {
+        strv_free(p.groups);
+        return 0;
+    }
 
-    tdir = api_templates_dir(req->api);
+    api_settings_get(req->api, &set);
+    tdir = xstrdup(set.templates_dir);
     tpath = xasprintf("%s/%s.xml", tdir, tname);
     r = tmpl_load_file(tpath, &t, &err);
-    if (r == -ENOENT)
+    if (r == -ENOENT) {
+        strv_free(p.groups);
         return api_reply_errorf(reply, -EINVAL, "Template '%s' does not exist in '%s'.", tname,
                                 tdir);
-    if (r < 0)
+    }
+    if (r >= 0 && !p.allow_redirection) {
+        /* the hospital's rule: no copy between the physician's machine and
+         * the desktop, unless the pool says so explicitly */
+        r = tmpl_check_lockdown(t, &err);
+        if (r < 0) {
+            strv_free(p.groups);
+            return api_reply_errorf(reply, -EINVAL, "%s Set allow_device_redirection to "
+                                    "use this template anyway.", err);
+        }
+    }
+    if (r < 0) {
+        strv_free(p.groups);
         return api_reply_error(reply, -EINVAL, err);
+    }
 
     p.name = (char *) name;
     p.image = (char *) image;
     p.template = (char *) tname;
     p.created_at = (int64_t) (now_realtime_usec() / 1000000ULL);
     r = store_pool_add(s, &p);
+    strv_free(p.groups);
     if (r == -EEXIST)
         return api_reply_errorf(reply, r, "Pool '%s' already exists.", name);
     if (r == -ENOENT)
@@ -246,7 +348,8 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
 int
 api_pools_update(struct api_request *req, struct api_reply *reply)
 {
-    static const char *const fields[] = { "min", "spare", "max", NULL };
+    static const char *const fields[] = { "min", "spare", "max", "groups", "idle_timeout",
+                                          "max_session", "allow_device_redirection", NULL };
     struct store *s = req->api->deps.store;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_free_ char *err = NULL;
@@ -275,9 +378,16 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
     r = pool_validate_sizes(min, spare, max, &err);
     if (r < 0)
         return api_reply_error(reply, r, err);
-    r = store_pool_set_sizes(s, name, min, spare, max);
+    if (get_policy(req, reply, p) < 0)
+        return 0;
+    p->min = min;
+    p->spare = spare;
+    p->max = max;
+    r = store_pool_update(s, p);
+    if (r == -ESHUTDOWN)
+        return api_reply_errorf(reply, -EBUSY, "Pool '%s' is being deleted.", name);
     if (r < 0)
-        return api_reply_errorf(reply, r, "Cannot resize pool '%s'.", name);
+        return api_reply_errorf(reply, r, "Cannot change pool '%s'.", name);
     log_notice("Pool '%s' resized: min %u spare %u max %u", name, min, spare, max);
     (void) store_audit(s, "api", "pool.resized", name, NULL, NULL, NULL);
     reconciler_wake(req->api->deps.reconciler);

@@ -25,6 +25,18 @@ struct api_token {
     char sha256[65];
 };
 
+/* The reloadable settings the handlers use; a copy is theirs to keep. */
+struct api_settings {
+    char *templates_dir;
+    char *console_host;
+    unsigned console_ttl;
+    unsigned acquire_timeout;
+    bool console_password_required;
+};
+void api_settings_done(struct api_settings *s);
+/* A copy of the current settings (free with api_settings_done()). */
+void api_settings_get(struct api *a, struct api_settings *ret);
+
 struct api {
     struct api_deps deps;
     struct MHD_Daemon *unix_daemon, *tcp_daemon;
@@ -32,7 +44,7 @@ struct api {
     pthread_mutex_t lock; /* guards the settings below */
     struct api_token *tokens;
     size_t n_tokens;
-    char *templates_dir;
+    struct api_settings settings;
 };
 
 struct api_request {
@@ -49,6 +61,7 @@ struct api_reply {
     unsigned status;
     char *body;
     const char *content_type;
+    unsigned retry_after;   /* seconds, for a Retry-After header; 0 = none */
 };
 
 typedef int (*api_handler)(struct api_request *req, struct api_reply *reply);
@@ -57,12 +70,13 @@ typedef int (*api_handler)(struct api_request *req, struct api_reply *reply);
 int api_reply_json(struct api_reply *reply, unsigned status, json_object *obj);
 /* Fills REPLY with the error for ERR and MESSAGE. Returns 0. */
 int api_reply_error(struct api_reply *reply, int err, const char *message);
+/* The same with a more precise error code than the errno's (same status). */
+int api_reply_error_code(struct api_reply *reply, int err, const char *code,
+                         const char *message);
 /* The same, the message built from a format. */
 int api_reply_errorf(struct api_reply *reply, int err, const char *fmt, ...) _printf_(3, 4);
 /* A query argument, or NULL. */
 const char *api_query(struct api_request *req, const char *key);
-/* Copy of the templates dir (reloadable). */
-char *api_templates_dir(struct api *a);
 
 /* Body checks shared by the handlers: a body must be there and carry only
  * ALLOWED fields. On failure the reply is filled and a negative errno returned. */
@@ -82,6 +96,28 @@ int api_pools_get(struct api_request *req, struct api_reply *reply);
 int api_pools_update(struct api_request *req, struct api_reply *reply);
 int api_pools_delete(struct api_request *req, struct api_reply *reply);
 int api_desktops_list(struct api_request *req, struct api_reply *reply);
+
+/* api-sessions.c */
+int api_sessions_acquire(struct api_request *req, struct api_reply *reply);
+int api_sessions_list(struct api_request *req, struct api_reply *reply);
+int api_sessions_get(struct api_request *req, struct api_reply *reply);
+int api_sessions_release(struct api_request *req, struct api_reply *reply);
+int api_sessions_heartbeat(struct api_request *req, struct api_reply *reply);
+int api_audit_list(struct api_request *req, struct api_reply *reply);
+
+/* The acquire body, checked: what the fuzzer exercises (tests/fuzz). */
+struct api_acquire_req {
+    char *user;
+    char *client;       /* may be NULL */
+    char **groups;      /* NULL-terminated, never NULL */
+    size_t n_groups;
+};
+void api_acquire_req_done(struct api_acquire_req *q);
+/* Parses and checks BODY (LEN bytes) as an acquire request. Returns 0, or
+ * -EINVAL with a sentence (not JSON, unknown field, bad user or group
+ * name, too many groups). Pure: no store, no libvirt, no logging. */
+int api_acquire_req_parse(const char *body, size_t len, struct api_acquire_req *ret,
+                          char **reterr_msg);
 
 /* api-metrics.c */
 int api_healthz(struct api_request *req, struct api_reply *reply);

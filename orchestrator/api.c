@@ -48,14 +48,23 @@ static const struct api_route api_routes[] = {
     { "GET", "/v1/images", api_images_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "POST", "/v1/images", api_images_add, ROLES(API_ROLE_OPERATOR) },
     { "GET", "/v1/images/{}", api_images_get, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
-    { "GET", "/v1/pools", api_pools_list,
-      ROLES(API_ROLE_READER, API_ROLE_BROKER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/pools", api_pools_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "POST", "/v1/pools", api_pools_create, ROLES(API_ROLE_OPERATOR) },
-    { "GET", "/v1/pools/{}", api_pools_get,
-      ROLES(API_ROLE_READER, API_ROLE_BROKER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/pools/{}", api_pools_get, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "PATCH", "/v1/pools/{}", api_pools_update, ROLES(API_ROLE_OPERATOR) },
     { "DELETE", "/v1/pools/{}", api_pools_delete, ROLES(API_ROLE_OPERATOR) },
     { "GET", "/v1/desktops", api_desktops_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "POST", "/v1/pools/{}/sessions", api_sessions_acquire,
+      ROLES(API_ROLE_BROKER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/sessions", api_sessions_list,
+      ROLES(API_ROLE_READER, API_ROLE_BROKER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/sessions/{}", api_sessions_get,
+      ROLES(API_ROLE_READER, API_ROLE_BROKER, API_ROLE_OPERATOR) },
+    { "DELETE", "/v1/sessions/{}", api_sessions_release,
+      ROLES(API_ROLE_BROKER, API_ROLE_OPERATOR) },
+    { "POST", "/v1/sessions/{}/heartbeat", api_sessions_heartbeat,
+      ROLES(API_ROLE_BROKER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/audit", api_audit_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
 };
 
 static const char *const api_role_names[_API_ROLE_MAX] = {
@@ -98,6 +107,18 @@ api_reply_error(struct api_reply *reply, int err, const char *message)
 }
 
 int
+api_reply_error_code(struct api_reply *reply, int err, const char *code, const char *message)
+{
+    struct api_error_map m = api_error_from_errno(err);
+
+    free(reply->body);
+    reply->status = m.status;
+    reply->body = api_error_body(code, message);
+    reply->content_type = "application/json";
+    return 0;
+}
+
+int
 api_reply_errorf(struct api_reply *reply, int err, const char *fmt, ...)
 {
     _cleanup_free_ char *msg = NULL;
@@ -116,15 +137,34 @@ api_query(struct api_request *req, const char *key)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-char *
-api_templates_dir(struct api *a)
+void
+api_settings_done(struct api_settings *s)
 {
-    char *s;
+    free(s->templates_dir);
+    free(s->console_host);
+    *s = (struct api_settings) { 0 };
+}
 
+static void
+api_settings_from_conf(struct api_settings *s, const struct conf *c)
+{
+    *s = (struct api_settings) {
+        .templates_dir = xstrdup(c->templates_dir),
+        .console_host = xstrdup(c->console_host),
+        .console_ttl = c->console_ttl,
+        .acquire_timeout = c->acquire_timeout,
+        .console_password_required = streq(c->console_password, "required"),
+    };
+}
+
+void
+api_settings_get(struct api *a, struct api_settings *ret)
+{
     pthread_mutex_lock(&a->lock);
-    s = xstrdup(a->templates_dir);
+    *ret = a->settings;
+    ret->templates_dir = xstrdup(a->settings.templates_dir);
+    ret->console_host = xstrdup(a->settings.console_host);
     pthread_mutex_unlock(&a->lock);
-    return s;
 }
 
 int
@@ -403,6 +443,12 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply.content_type);
     if (reply.status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (reply.retry_after > 0) {
+        char ra[16];
+
+        snprintf(ra, sizeof(ra), "%u", reply.retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     ret = MHD_queue_response(conn, reply.status, resp);
     MHD_destroy_response(resp);
     log_debug("%s %s -> %u (%.1f ms)", method, url, reply.status,
@@ -513,7 +559,7 @@ api_start_daemon(struct api *a, int fd, const struct sockaddr_in *sa)
 }
 
 int
-api_start(const struct api_deps *deps, const struct api_listen *l, struct api **ret,
+api_start(const struct api_deps *deps, const struct conf *c, struct api **ret,
           char **reterr_msg)
 {
     struct api *a = xmalloc0(sizeof(*a));
@@ -521,38 +567,38 @@ api_start(const struct api_deps *deps, const struct api_listen *l, struct api **
 
     a->deps = *deps;
     pthread_mutex_init(&a->lock, NULL);
-    a->templates_dir = xstrdup(l->templates_dir);
-    r = api_tokens_load(l->tokens_file, &a->tokens, &a->n_tokens, reterr_msg);
+    api_settings_from_conf(&a->settings, c);
+    r = api_tokens_load(c->tokens_file, &a->tokens, &a->n_tokens, reterr_msg);
     if (r < 0)
         goto fail;
 
-    if (l->socket_path && !streq(l->socket_path, "")) {
+    if (c->socket && !streq(c->socket, "")) {
         int fd = -1;
 
-        r = api_bind_unix(l->socket_path, &fd, reterr_msg);
+        r = api_bind_unix(c->socket, &fd, reterr_msg);
         if (r < 0)
             goto fail;
-        a->socket_path = xstrdup(l->socket_path);
+        a->socket_path = xstrdup(c->socket);
         a->unix_daemon = api_start_daemon(a, fd, NULL);
         if (!a->unix_daemon) {
             close(fd);
-            *reterr_msg = xasprintf("Cannot serve the unix socket '%s'.", l->socket_path);
+            *reterr_msg = xasprintf("Cannot serve the unix socket '%s'.", c->socket);
             r = -EIO;
             goto fail;
         }
     }
-    if (l->listen && !streq(l->listen, "")) {
+    if (c->listen && !streq(c->listen, "")) {
         struct sockaddr_in sa;
 
-        r = api_parse_listen(l->listen, &sa, reterr_msg);
+        r = api_parse_listen(c->listen, &sa, reterr_msg);
         if (r < 0)
             goto fail;
         if (a->n_tokens == 0)
             log_warning("TCP listener on %s has no tokens (tokens_file '%s'): every request "
-                        "but /healthz and /metrics will get 401", l->listen, l->tokens_file);
+                        "but /healthz and /metrics will get 401", c->listen, c->tokens_file);
         a->tcp_daemon = api_start_daemon(a, -1, &sa);
         if (!a->tcp_daemon) {
-            *reterr_msg = xasprintf("Cannot listen on %s.", l->listen);
+            *reterr_msg = xasprintf("Cannot listen on %s.", c->listen);
             r = -EADDRINUSE;
             goto fail;
         }
@@ -566,23 +612,24 @@ fail:
 }
 
 int
-api_reload(struct api *a, const char *tokens_file, const char *templates_dir,
-           char **reterr_msg)
+api_reload(struct api *a, const struct conf *c, char **reterr_msg)
 {
     struct api_token *tokens = NULL;
+    struct api_settings old;
     size_t n = 0;
     int r;
 
-    r = api_tokens_load(tokens_file, &tokens, &n, reterr_msg);
+    r = api_tokens_load(c->tokens_file, &tokens, &n, reterr_msg);
     if (r < 0)
         return r;
     pthread_mutex_lock(&a->lock);
     free(a->tokens);
     a->tokens = tokens;
     a->n_tokens = n;
-    free(a->templates_dir);
-    a->templates_dir = xstrdup(templates_dir);
+    old = a->settings;
+    api_settings_from_conf(&a->settings, c);
     pthread_mutex_unlock(&a->lock);
+    api_settings_done(&old);
     return 0;
 }
 
@@ -599,7 +646,7 @@ api_stop(struct api *a)
         (void) unlink(a->socket_path);
     free(a->socket_path);
     free(a->tokens);
-    free(a->templates_dir);
+    api_settings_done(&a->settings);
     pthread_mutex_destroy(&a->lock);
     free(a);
     return NULL;

@@ -2,6 +2,7 @@
 /* api.h - the REST server. See api.c; routes in docs/api.md. */
 #pragma once
 
+#include "conf.h"
 #include "hv.h"
 #include "reconcile.h"
 #include "store.h"
@@ -19,21 +20,15 @@ struct api_deps {
     const char *images_dir;
 };
 
-struct api_listen {
-    const char *socket_path;  /* unix socket (trusted: operator), NULL = none */
-    const char *listen;       /* "ADDR:PORT" for TCP with bearer tokens, NULL/"" = none */
-    const char *tokens_file;  /* "ROLE SHA256HEX [comment]" lines */
-    const char *templates_dir;
-};
-
-/* Binds and starts serving (libmicrohttpd threads). Returns 0 or negative
- * errno + message (socket in use, bad address, bad tokens file). */
-int api_start(const struct api_deps *deps, const struct api_listen *l, struct api **ret,
+/* Binds C's socket (trusted callers: operator) and, when set, C's listen
+ * address (bearer tokens from C's tokens_file), and starts serving
+ * (libmicrohttpd threads). Copies the settings it needs from C. Returns 0
+ * or negative errno + message (socket in use, bad address, bad tokens). */
+int api_start(const struct api_deps *deps, const struct conf *c, struct api **ret,
               char **reterr_msg);
-/* Re-reads the tokens file and takes a new templates dir (SIGHUP). On
+/* Takes C's reloadable settings and re-reads the tokens file (SIGHUP). On
  * error the old settings stay. */
-int api_reload(struct api *a, const char *tokens_file, const char *templates_dir,
-               char **reterr_msg);
+int api_reload(struct api *a, const struct conf *c, char **reterr_msg);
 /* Stops serving, removes the unix socket. Accepts NULL. */
 struct api *api_stop(struct api *a);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct api *, api_stop);

@@ -51,12 +51,17 @@ static const struct conf_key conf_keys[] = {
     S(log_level, "info", true),
     S(log_file, "", false),
     S(virt_type, "auto", false),
+    S(console_listen, "127.0.0.1", false),
+    S(console_host, "", true),
+    S(console_password, "required", false),
     U(max_concurrent, "4", 1, 256, true),
     D(boot_timeout, "120", 1, 86400, true),
     D(boot_delay, "10", 0, 3600, true),
     U(max_boot_failures, "3", 1, 100, true),
     D(reconcile_interval, "5", 1, 3600, true),
     D(virt_probe_timeout, "15", 1, 600, false),
+    D(acquire_timeout, "60", 0, 3600, true),
+    D(console_ttl, "300", 10, 86400, true),
 };
 
 #undef S
@@ -88,6 +93,12 @@ conf_key_set(struct conf *c, const struct conf_key *k, const char *value, char *
         if (streq(k->name, "log_level") && log_level_from_string(value) < 0) {
             *reterr_msg = xasprintf("log_level must be one of error, warning, notice, info, "
                                     "debug; not '%s'.", value);
+            return -EINVAL;
+        }
+        if (streq(k->name, "console_password") && !streq(value, "required") &&
+            !streq(value, "none")) {
+            *reterr_msg = xasprintf("console_password must be 'required' or 'none', not '%s'.",
+                                    value);
             return -EINVAL;
         }
         if (streq(k->name, "instance") && !name_is_valid(value)) {
@@ -238,6 +249,10 @@ conf_finalize(struct conf *c)
     if (streq(c->images_dir, "")) {
         free(c->images_dir);
         c->images_dir = xasprintf("%s/images", c->state_dir);
+    }
+    if (streq(c->console_host, "")) {
+        free(c->console_host);
+        c->console_host = xstrdup(c->console_listen);
     }
     if (streq(c->storage_dir, "")) {
         free(c->storage_dir);

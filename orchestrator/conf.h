@@ -20,12 +20,17 @@ struct conf {
     char *log_level;
     char *log_file;         /* "" = stderr */
     char *virt_type;        /* "auto" or a libvirt domain type */
+    char *console_listen;   /* the only address desktop consoles listen on */
+    char *console_host;     /* address clients are told to connect to; "" = console_listen */
+    char *console_password; /* "required" or "none" (drivers without device updates) */
     unsigned max_concurrent;      /* concurrent clone/boot operations */
     unsigned boot_timeout;        /* seconds until a boot counts as failed */
     unsigned boot_delay;          /* seconds of running = ready, without agent */
     unsigned max_boot_failures;   /* then the desktop is quarantined */
     unsigned reconcile_interval;  /* seconds between level-triggered passes */
     unsigned virt_probe_timeout;  /* seconds a virt type probe may take */
+    unsigned acquire_timeout;     /* seconds an acquire may wait for a desktop */
+    unsigned console_ttl;         /* seconds a one-time console password is valid */
 };
 
 /* Fills every key with its default. */

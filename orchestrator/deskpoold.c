@@ -378,14 +378,8 @@ daemon_start(struct daemon *d)
             .instance = d->conf.instance, .uri = d->conf.uri, .virt_type = d->virt_type,
             .images_dir = d->conf.images_dir,
         };
-        struct api_listen l = {
-            .socket_path = d->conf.socket, .listen = d->conf.listen,
-            .tokens_file = d->conf.tokens_file, .templates_dir = d->conf.templates_dir,
-        };
 
-        free(err);
-        err = NULL;
-        r = api_start(&deps, &l, &d->api, &err);
+        r = api_start(&deps, &d->conf, &d->api, &err);
         if (r < 0)
             return log_error_errno(r, "Cannot start the REST server: %s", strempty(err));
     }
@@ -398,6 +392,8 @@ daemon_start(struct daemon *d)
 static void
 daemon_stop(struct daemon *d)
 {
+    if (d->reconciler)
+        reconciler_cancel_waiters(d->reconciler);
     d->api = api_stop(d->api);
     if (d->hv)
         (void) hv_set_event_callback(d->hv, NULL, NULL);
@@ -447,7 +443,7 @@ daemon_reload(struct daemon *d)
     reconciler_reload(d->reconciler, &d->conf);
     free(err);
     err = NULL;
-    if (api_reload(d->api, d->conf.tokens_file, d->conf.templates_dir, &err) < 0)
+    if (api_reload(d->api, &d->conf, &err) < 0)
         log_error("Tokens not reloaded: %s", err);
     log_notice("Configuration reloaded");
 }

@@ -640,6 +640,59 @@ hv_domain_agent_command(struct hv *h, const char *name, const char *cmd, int tim
     return 0;
 }
 
+/* The domain's XML; SECURE includes secrets such as console passwords,
+ * LIVE the running definition (else the persistent one). */
+int
+hv_domain_get_xml(struct hv *h, const char *name, bool live, bool secure, char **ret_xml)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    unsigned flags = (secure ? VIR_DOMAIN_XML_SECURE : 0) | (live ? 0 : VIR_DOMAIN_XML_INACTIVE);
+    char *xml;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, NULL);
+    if (r < 0)
+        return r;
+    xml = virDomainGetXMLDesc(dom, flags);
+    if (!xml)
+        return hv_last_error(NULL);
+    *ret_xml = xml;
+    return 0;
+}
+
+/* Changes a device of the running domain (graphics passwords). */
+int
+hv_domain_update_device_live(struct hv *h, const char *name, const char *xml,
+                             char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    if (virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return hv_last_error(reterr_msg);
+    return 0;
+}
+
+/* Sets the guest clock to the host's through the guest agent. */
+int
+hv_domain_sync_time(struct hv *h, const char *name, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    struct timespec ts;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (virDomainSetTime(dom, (long long) ts.tv_sec, (unsigned) ts.tv_nsec, 0) < 0)
+        return hv_last_error(reterr_msg);
+    return 0;
+}
+
 /* guest-ping: 0 answered, -EAGAIN agent not (yet) up, else as above. */
 int
 hv_domain_agent_ping(struct hv *h, const char *name, int timeout_sec)

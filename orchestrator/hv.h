@@ -82,6 +82,16 @@ int hv_domain_agent_ping(struct hv *h, const char *name, int timeout_sec);
 int hv_domain_agent_command(struct hv *h, const char *name, const char *cmd, int timeout_sec,
                             char **ret_json, char **reterr_msg);
 
+/* The domain's XML: LIVE = the running definition, SECURE = with secrets
+ * (console passwords). */
+int hv_domain_get_xml(struct hv *h, const char *name, bool live, bool secure, char **ret_xml);
+/* Applies a device change (e.g. a <graphics> with a new password) to the
+ * running domain. -EOPNOTSUPP where the driver cannot (test://). */
+int hv_domain_update_device_live(struct hv *h, const char *name, const char *xml,
+                                 char **reterr_msg);
+/* Sets the guest clock to the host's (guest agent; after a revert). */
+int hv_domain_sync_time(struct hv *h, const char *name, char **reterr_msg);
+
 /* Internal snapshot (with memory when running). -EEXIST if present. */
 int hv_snapshot_create(struct hv *h, const char *domain, const char *snap, char **reterr_msg);
 int hv_snapshot_exists(struct hv *h, const char *domain, const char *snap, bool *ret_exists);

@@ -21,6 +21,15 @@
  *     forced) and, when none is left, its row (REMOVE_POOL).
  *   Desktops whose pool does not exist are deleted.
  *
+ *   Sessions (the hospital's automatic logout): an active session ends
+ *   (END_SESSION) when it had no heartbeat for the pool's idle_timeout, is
+ *   older than max_session, its desktop stopped under the user, or its
+ *   pool is being deleted with force. A released desktop gets WIPE.
+ *   "Reserved" desktops are the ones the spare count comes on top of:
+ *   in use (floating pools) or owned by a user (dedicated pools); an owned
+ *   desktop is never shrunk away. Acquires waiting for a desktop count as
+ *   extra demand, so the pool grows for them up to max.
+ *
  *   It must never: call libvirt, the store, or anything that blocks.
  */
 #include "config.h"
@@ -34,6 +43,8 @@ static const char *const action_kind_names[_ACTION_KIND_MAX] = {
     [ACTION_QUARANTINE] = "quarantine",
     [ACTION_DELETE] = "delete",
     [ACTION_REMOVE_POOL] = "remove-pool",
+    [ACTION_END_SESSION] = "end-session",
+    [ACTION_WIPE] = "wipe",
 };
 
 const char *
@@ -49,7 +60,7 @@ struct plan {
     size_t n, cap;
 };
 
-static void
+static struct action *
 plan_add(struct plan *p, enum action_kind kind, const char *pool, const char *desk,
          unsigned count)
 {
@@ -59,7 +70,8 @@ plan_add(struct plan *p, enum action_kind kind, const char *pool, const char *de
         if (!p->a)
             abort();
     }
-    p->a[p->n++] = (struct action) { .kind = kind, .pool = pool, .desk = desk, .count = count };
+    p->a[p->n] = (struct action) { .kind = kind, .pool = pool, .desk = desk, .count = count };
+    return &p->a[p->n++];
 }
 
 static bool
@@ -79,7 +91,7 @@ plan_pick_victims(const struct planner_input *in, const char *pool, unsigned n, 
             const struct desk *d = pd->desk;
             bool eligible;
 
-            if (pd->busy || victim[i] || !streq(d->pool, pool))
+            if (pd->busy || victim[i] || !streq(d->pool, pool) || d->owner)
                 continue;
             eligible = pass == 0 ? desk_is_pending(d) : d->state == DESK_STATE_READY;
             if (!eligible)
@@ -91,9 +103,11 @@ plan_pick_victims(const struct planner_input *in, const char *pool, unsigned n, 
 }
 
 static void
-plan_pool(const struct planner_input *in, const struct pool *p, bool *victim, struct plan *out)
+plan_pool(const struct planner_input *in, size_t pool_index, bool *victim, struct plan *out)
 {
-    unsigned total = 0, failed = 0, deleting = 0, in_use = 0, active, target;
+    const struct pool *p = in->pools[pool_index];
+    unsigned total = 0, failed = 0, deleting = 0, reserved = 0, active, target;
+    unsigned waiting = in->waiting ? in->waiting[pool_index] : 0;
 
     for (size_t i = 0; i < in->n_desks; i++) {
         const struct desk *d = in->desks[i].desk;
@@ -105,8 +119,8 @@ plan_pool(const struct planner_input *in, const struct pool *p, bool *victim, st
             failed++;
         else if (d->state == DESK_STATE_DELETING)
             deleting++;
-        else if (desk_state_is_in_use(d->state))
-            in_use++;
+        else if (desk_state_is_in_use(d->state) || d->owner)
+            reserved++;
     }
 
     if (p->deleting) {
@@ -127,7 +141,7 @@ plan_pool(const struct planner_input *in, const struct pool *p, bool *victim, st
     }
 
     active = total - failed - deleting;
-    target = pool_target_size(p, in_use, failed);
+    target = pool_target_size(p, reserved, waiting, failed);
     if (active < target)
         plan_add(out, ACTION_CREATE, p->name, NULL, target - active);
     else if (active > target)
@@ -143,15 +157,64 @@ find_pool(const struct planner_input *in, const char *name)
     return NULL;
 }
 
+static const struct planner_desk *
+find_desk(const struct planner_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->n_desks; i++)
+        if (streq(in->desks[i].desk->name, name))
+            return &in->desks[i];
+    return NULL;
+}
+
+/* Why session X must end now, or -1 when it may go on. */
+static int
+session_must_end(const struct planner_input *in, const struct session *x)
+{
+    const struct pool *p = find_pool(in, x->pool);
+    const struct planner_desk *pd = find_desk(in, x->desktop);
+
+    if (!p || (p->deleting && p->force_delete))
+        return SESSION_END_POOL_DELETED;
+    if (in->now - x->last_heartbeat >= (int64_t) p->idle_timeout)
+        return SESSION_END_IDLE_TIMEOUT;
+    if (in->now - x->created_at >= (int64_t) p->max_session)
+        return SESSION_END_MAX_SESSION;
+    /* the desktop stopped under the user (not while an action holds it:
+     * a wipe or rebuild stops domains on purpose) */
+    if (pd && !pd->busy && desk_state_is_in_use(pd->desk->state) && !pd->dom_active)
+        return SESSION_END_GUEST_SHUTDOWN;
+    return -1;
+}
+
+static void
+plan_session(const struct planner_input *in, const struct session *x, struct plan *out)
+{
+    int reason;
+    struct action *a;
+
+    if (x->state != SESSION_STATE_ACTIVE)
+        return;
+    reason = session_must_end(in, x);
+    if (reason < 0)
+        return;
+    a = plan_add(out, ACTION_END_SESSION, x->pool, x->desktop, 0);
+    a->session = x->id;
+    a->reason = (enum session_end) reason;
+}
+
 int
 planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
 {
     _cleanup_free_ bool *victim = xmalloc0(sizeof(bool) * (in->n_desks + 1));
     struct plan out = { 0 };
 
-    /* Pool-level decisions first: they choose the victims. */
+    /* Sessions first: automatic logout is the hospital's rule. */
+    for (size_t i = 0; i < in->n_sessions; i++)
+        plan_session(in, in->sessions[i], &out);
+
+    /* Pool-level decisions: they choose the victims. */
     for (size_t i = 0; i < in->n_pools; i++)
-        plan_pool(in, in->pools[i], victim, &out);
+        plan_pool(in, i, victim, &out);
 
     /* Then each desktop gets at most one action. */
     for (size_t i = 0; i < in->n_desks; i++) {
@@ -169,6 +232,10 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
                 plan_add(&out, ACTION_QUARANTINE, d->pool, d->name, 0);
             else
                 plan_add(&out, ACTION_BUILD, d->pool, d->name, 0);
+            continue;
+        }
+        if (d->state == DESK_STATE_RELEASING) {
+            plan_add(&out, ACTION_WIPE, d->pool, d->name, 0);
             continue;
         }
         if (d->state == DESK_STATE_READY && !pd->dom_active)

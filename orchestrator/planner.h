@@ -6,6 +6,7 @@
 
 #include "desk.h"
 #include "pool.h"
+#include "session.h"
 
 enum action_kind {
     ACTION_CREATE,      /* add COUNT new desktops to POOL */
@@ -14,6 +15,8 @@ enum action_kind {
     ACTION_QUARANTINE,  /* DESK failed too often: mark failed */
     ACTION_DELETE,      /* destroy DESK and its volume, remove its row */
     ACTION_REMOVE_POOL, /* POOL is being deleted and has no desktops left */
+    ACTION_END_SESSION, /* end SESSION for REASON (automatic logout) */
+    ACTION_WIPE,        /* DESK was released: floating -> revert to clean, dedicated -> lock */
     _ACTION_KIND_MAX,
     _ACTION_KIND_INVALID = -EINVAL,
 };
@@ -26,6 +29,8 @@ struct action {
     const char *pool;
     const char *desk;   /* NULL for CREATE and REMOVE_POOL */
     unsigned count;     /* CREATE only */
+    const char *session;         /* END_SESSION only */
+    enum session_end reason;     /* END_SESSION only */
 };
 
 /* What the reconciler observed about one desktop. */
@@ -41,6 +46,10 @@ struct planner_input {
     size_t n_pools;
     const struct planner_desk *desks;
     size_t n_desks;
+    struct session *const *sessions; /* the active ones */
+    size_t n_sessions;
+    const unsigned *waiting;  /* per pool (same order): acquires waiting, may be NULL */
+    int64_t now;              /* unix seconds, for session timeouts */
     unsigned max_boot_failures;
 };
 

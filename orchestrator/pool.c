@@ -22,6 +22,7 @@ pool_free(struct pool *p)
     free(p->name);
     free(p->image);
     free(p->template);
+    strv_free(p->groups);
     free(p);
     return NULL;
 }
@@ -75,15 +76,101 @@ pool_validate_sizes(unsigned min, unsigned spare, unsigned max, char **reterr_ms
 }
 
 unsigned
-pool_target_size(const struct pool *p, unsigned in_use, unsigned failed)
+pool_target_size(const struct pool *p, unsigned reserved, unsigned waiting, unsigned failed)
 {
     unsigned want, cap;
 
     if (p->deleting)
         return 0;
-    /* In-use desktops plus the spares, never below min... */
-    want = MAX(p->min, in_use + p->spare);
+    /* Reserved desktops plus the spares plus one for each acquire that
+     * waits, never below min... */
+    want = MAX(p->min, reserved + p->spare + waiting);
     /* ...and never above max, where quarantined desktops take their room. */
     cap = p->max > failed ? p->max - failed : 0;
     return MIN(want, cap);
+}
+
+bool
+principal_name_is_valid(const char *s)
+{
+    size_t n;
+
+    if (!s)
+        return false;
+    n = strlen(s);
+    if (n == 0 || n > PRINCIPAL_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '@' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+bool
+pool_entitled(const struct pool *p, const char *const *groups, size_t n)
+{
+    if (!p->groups || !p->groups[0])
+        return true;
+    for (size_t i = 0; p->groups[i]; i++)
+        for (size_t k = 0; k < n; k++)
+            if (streq(p->groups[i], groups[k]))
+                return true;
+    return false;
+}
+
+void
+strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+char *
+pool_groups_join(char *const *groups)
+{
+    size_t len = 1;
+    char *out, *o;
+
+    for (size_t i = 0; groups && groups[i]; i++)
+        len += strlen(groups[i]) + 1;
+    out = o = xmalloc0(len);
+    for (size_t i = 0; groups && groups[i]; i++) {
+        if (i > 0)
+            *o++ = ',';
+        memcpy(o, groups[i], strlen(groups[i]));
+        o += strlen(groups[i]);
+    }
+    *o = '\0';
+    return out;
+}
+
+char **
+pool_groups_split(const char *csv)
+{
+    size_t n = 1;
+    char **v;
+    const char *p;
+
+    for (p = csv ? csv : ""; *p; p++)
+        n += *p == ',';
+    v = xmalloc0(sizeof(char *) * (n + 1));
+    n = 0;
+    for (p = csv ? csv : ""; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t) (e - p) : strlen(p);
+
+        if (len > 0)
+            v[n++] = strndup(p, len);
+        if (n > 0 && !v[n - 1])
+            abort();
+        p += len + (e ? 1 : 0);
+    }
+    return v;
 }

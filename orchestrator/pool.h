@@ -28,7 +28,16 @@ struct pool {
     bool force_delete;      /* ... even desktops in use */
     unsigned next_seq;      /* next desktop number */
     int64_t created_at;
+    /* sessions */
+    char **groups;          /* NULL-terminated; entitled groups, empty = everyone */
+    unsigned idle_timeout;  /* seconds without heartbeat before automatic logout */
+    unsigned max_session;   /* seconds a session may last */
+    bool allow_redirection; /* template may enable clipboard/file transfer/USB */
 };
+
+#define POOL_DEFAULT_IDLE_TIMEOUT 900
+#define POOL_DEFAULT_MAX_SESSION 43200
+#define POOL_MAX_GROUPS 64
 
 struct pool *pool_free(struct pool *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pool *, pool_free);
@@ -42,5 +51,22 @@ enum pool_mode pool_mode_from_string(const char *s);
 int pool_validate_sizes(unsigned min, unsigned spare, unsigned max, char **reterr_msg);
 
 /* The number of desktops the pool should have right now, given how many
- * are in use and how many are quarantined (failed count against max). */
-unsigned pool_target_size(const struct pool *p, unsigned in_use, unsigned failed);
+ * are reserved (floating: in use; dedicated: owned by a user), how many
+ * acquires are waiting for one, and how many are quarantined (failed
+ * count against max). */
+unsigned pool_target_size(const struct pool *p, unsigned reserved, unsigned waiting,
+                          unsigned failed);
+
+/* User and group names: 1-64 of [A-Za-z0-9._@-], first a letter or digit. */
+#define PRINCIPAL_NAME_MAX 64
+bool principal_name_is_valid(const char *s);
+
+/* Whether a user in GROUPS (N of them) may use pool P: P lists no group,
+ * or one of GROUPS is listed. Pure. */
+bool pool_entitled(const struct pool *p, const char *const *groups, size_t n);
+
+/* Groups as stored: "a,b,c" <-> NULL-terminated vector (names have no
+ * commas). Both return new memory. */
+char *pool_groups_join(char *const *groups);
+char **pool_groups_split(const char *csv);
+void strv_free(char **v);

@@ -43,6 +43,12 @@ struct reconciler {
 
     pthread_mutex_t lock;      /* guards everything below */
     pthread_cond_t cond;
+    pthread_cond_t desk_ready; /* broadcast when an action made a desktop ready */
+    uint64_t desk_ready_gen;
+    bool waiters_cancelled;    /* shutting down: waiting acquires give up */
+    char **waiting_pools;      /* acquires waiting, by pool */
+    unsigned *waiting_counts;
+    size_t n_waiting;
     char **inflight;           /* desktop names with an action queued or running */
     size_t n_inflight, cap_inflight;
     bool wake;
@@ -51,6 +57,7 @@ struct reconciler {
     /* settings, copied from conf */
     char *instance, *prefix, *storage_pool, *templates_dir, *virt_type;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval;
+    bool console_password_required;
 
     pthread_mutex_t pass_lock; /* one pass at a time */
     pthread_t thread;
@@ -138,6 +145,9 @@ job_run(void *userdata)
     case ACTION_DELETE:
         res = action_delete(&j->ctx, j->desk, &err);
         break;
+    case ACTION_WIPE:
+        res = action_wipe(&j->ctx, j->desk, &err);
+        break;
     default:
         res = -EINVAL;
         break;
@@ -157,9 +167,17 @@ job_run(void *userdata)
                  (double) (now_usec() - start) / 1e6);
     } else if (j->kind == ACTION_DELETE) {
         log_info("Desktop '%s' deleted", j->desk);
+    } else if (j->kind == ACTION_WIPE) {
+        log_info("Desktop '%s' wiped and ready again (%.1f s)", j->desk,
+                 (double) (now_usec() - start) / 1e6);
     }
 
     pthread_mutex_lock(&r->lock);
+    if (res >= 0 && (j->kind == ACTION_BUILD || j->kind == ACTION_REPAIR ||
+                     j->kind == ACTION_WIPE)) {
+        r->desk_ready_gen++;
+        pthread_cond_broadcast(&r->desk_ready);
+    }
     inflight_remove(r, j->desk);
     if (res < 0 && res != -ECANCELED)
         r->stats.failures[j->kind]++;
@@ -187,6 +205,7 @@ submit_locked(struct reconciler *r, const struct action *a)
         .virt_type = xstrdup(r->virt_type),
         .boot_timeout = r->boot_timeout,
         .boot_delay = r->boot_delay,
+        .console_password_required = r->console_password_required,
         .stopping = &r->stopping,
     };
     inflight_add(r, a->desk);
@@ -291,9 +310,11 @@ reconciler_pass_locked(struct reconciler *r)
     char **vols = NULL;
     struct pool **pools = NULL;
     struct desk **desks = NULL;
+    struct session **sessions = NULL;
+    unsigned *waiting = NULL;
     struct planner_desk *pd = NULL;
     struct action *actions = NULL;
-    size_t n_doms = 0, n_vols = 0, n_pools = 0, n_desks = 0, n_actions = 0;
+    size_t n_doms = 0, n_vols = 0, n_pools = 0, n_desks = 0, n_actions = 0, n_sessions = 0;
     uint64_t start = now_usec();
     int done = 0, res;
 
@@ -316,6 +337,9 @@ reconciler_pass_locked(struct reconciler *r)
     res = store_pool_list(r->store, &pools, &n_pools);
     if (res >= 0)
         res = store_desk_list(r->store, NULL, &desks, &n_desks);
+    if (res >= 0)
+        res = store_session_list(r->store, NULL, NULL, SESSION_STATE_ACTIVE, &sessions,
+                                 &n_sessions);
     if (res < 0) {
         log_error_errno(res, "Cannot read the state store");
         goto cleanup;
@@ -324,7 +348,12 @@ reconciler_pass_locked(struct reconciler *r)
     remove_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks);
 
     pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
+    waiting = xmalloc0(sizeof(*waiting) * (n_pools + 1));
     pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < n_pools; i++)
+        for (size_t k = 0; k < r->n_waiting; k++)
+            if (streq(r->waiting_pools[k], pools[i]->name))
+                waiting[i] = r->waiting_counts[k];
     if (!r->stats.libvirt_ok && r->stats.passes > 0)
         log_notice("libvirt at '%s' answers again", hv_uri(r->hv));
     r->stats.libvirt_ok = true;
@@ -341,6 +370,8 @@ reconciler_pass_locked(struct reconciler *r)
     {
         struct planner_input in = {
             .pools = pools, .n_pools = n_pools, .desks = pd, .n_desks = n_desks,
+            .sessions = sessions, .n_sessions = n_sessions, .waiting = waiting,
+            .now = (int64_t) (now_realtime_usec() / 1000000ULL),
             .max_boot_failures = r->max_boot_failures,
         };
 
@@ -349,7 +380,8 @@ reconciler_pass_locked(struct reconciler *r)
     for (size_t i = 0; res >= 0 && i < n_actions; i++) {
         const struct action *a = &actions[i];
 
-        if (a->kind == ACTION_CREATE || a->kind == ACTION_REMOVE_POOL)
+        if (a->kind == ACTION_CREATE || a->kind == ACTION_REMOVE_POOL ||
+            a->kind == ACTION_END_SESSION)
             continue; /* store-only: done below, outside the lock */
         if (submit_locked(r, a) >= 0)
             done++;
@@ -375,6 +407,20 @@ reconciler_pass_locked(struct reconciler *r)
             r->stats.actions[ACTION_CREATE] += a->count;
             r->replan = true; /* the new rows need BUILD: plan again at once */
             pthread_mutex_unlock(&r->lock);
+        } else if (a->kind == ACTION_END_SESSION) {
+            int q = store_session_end(r->store, a->session, a->reason, "reconciler", NULL);
+
+            if (q >= 0) {
+                log_notice("Session %s on desktop '%s' ended: %s", a->session, a->desk,
+                           session_end_to_string(a->reason));
+                pthread_mutex_lock(&r->lock);
+                r->stats.actions[ACTION_END_SESSION]++;
+                r->replan = true; /* wipe it at once */
+                pthread_mutex_unlock(&r->lock);
+                done++;
+            } else if (q != -ESTALE) {
+                log_error_errno(q, "Cannot end session %s", a->session);
+            }
         } else if (a->kind == ACTION_REMOVE_POOL) {
             int q = store_pool_remove(r->store, a->pool);
 
@@ -398,6 +444,8 @@ cleanup:
                   (double) (now_usec() - start) / 1e6);
     free(actions);
     free(pd);
+    free(waiting);
+    session_list_free(sessions, n_sessions);
     desk_list_free(desks, n_desks);
     pool_list_free(pools, n_pools);
     strv_free_n(vols, n_vols);
@@ -470,6 +518,7 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
     r->boot_delay = c->boot_delay;
     r->max_boot_failures = c->max_boot_failures;
     r->interval = c->reconcile_interval;
+    r->console_password_required = streq(c->console_password, "required");
 }
 
 int
@@ -489,6 +538,7 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->pass_lock, NULL);
     pthread_cond_init(&r->cond, NULL);
+    pthread_cond_init(&r->desk_ready, NULL);
     atomic_init(&r->stopping, false);
     r->worker = worker_new(c->max_concurrent);
     if (!r->worker) {
@@ -543,6 +593,61 @@ reconciler_settle(struct reconciler *r, unsigned max_passes)
 }
 
 void
+reconciler_add_waiting(struct reconciler *r, const char *pool, int delta)
+{
+    size_t i;
+
+    pthread_mutex_lock(&r->lock);
+    for (i = 0; i < r->n_waiting; i++)
+        if (streq(r->waiting_pools[i], pool))
+            break;
+    if (i == r->n_waiting) {
+        r->waiting_pools = realloc(r->waiting_pools, (i + 1) * sizeof(char *));
+        r->waiting_counts = realloc(r->waiting_counts, (i + 1) * sizeof(unsigned));
+        if (!r->waiting_pools || !r->waiting_counts)
+            abort();
+        r->waiting_pools[i] = xstrdup(pool);
+        r->waiting_counts[i] = 0;
+        r->n_waiting++;
+    }
+    if (delta < 0 && r->waiting_counts[i] < (unsigned) -delta)
+        r->waiting_counts[i] = 0;
+    else
+        r->waiting_counts[i] = (unsigned) ((int) r->waiting_counts[i] + delta);
+    r->wake = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+bool
+reconciler_wait_desk_ready(struct reconciler *r, unsigned timeout_ms)
+{
+    struct timespec ts;
+    uint64_t gen;
+    bool go_on;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    timespec_add_ms(&ts, timeout_ms);
+    pthread_mutex_lock(&r->lock);
+    gen = r->desk_ready_gen;
+    while (gen == r->desk_ready_gen && !r->waiters_cancelled)
+        if (pthread_cond_timedwait(&r->desk_ready, &r->lock, &ts) != 0)
+            break;
+    go_on = !r->waiters_cancelled;
+    pthread_mutex_unlock(&r->lock);
+    return go_on;
+}
+
+void
+reconciler_cancel_waiters(struct reconciler *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->waiters_cancelled = true;
+    pthread_cond_broadcast(&r->desk_ready);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void
 reconciler_reload(struct reconciler *r, const struct conf *c)
 {
     pthread_mutex_lock(&r->lock);
@@ -568,6 +673,7 @@ reconciler_free(struct reconciler *r)
         return NULL;
     atomic_store(&r->stopping, true);
     reconciler_wake(r);
+    reconciler_cancel_waiters(r);
     if (r->thread_started)
         pthread_join(r->thread, NULL);
     r->worker = worker_free(r->worker);
@@ -580,6 +686,11 @@ reconciler_free(struct reconciler *r)
     free(r->templates_dir);
     free(r->virt_type);
     hv_unref(r->hv);
+    for (size_t i = 0; i < r->n_waiting; i++)
+        free(r->waiting_pools[i]);
+    free(r->waiting_pools);
+    free(r->waiting_counts);
+    pthread_cond_destroy(&r->desk_ready);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->pass_lock);

@@ -39,6 +39,17 @@ void reconciler_wait_idle(struct reconciler *r);
 /* Passes until a pass plans nothing and nothing runs, at most MAX_PASSES.
  * Returns the number of passes, or -ETIMEDOUT. Tests and bench only. */
 int reconciler_settle(struct reconciler *r, unsigned max_passes);
+/* Acquires waiting for a desktop of POOL: DELTA +1 when one starts
+ * waiting, -1 when it stops. The planner grows the pool for them. */
+void reconciler_add_waiting(struct reconciler *r, const char *pool, int delta);
+/* Blocks until some desktop became ready (a build, repair or wipe
+ * finished) or TIMEOUT_MS pass. For acquires waiting on a desktop.
+ * Returns false once the daemon is shutting down (stop waiting). */
+bool reconciler_wait_desk_ready(struct reconciler *r, unsigned timeout_ms);
+/* Makes every waiting and future reconciler_wait_desk_ready() return
+ * false at once (shutdown, before the REST server stops). */
+void reconciler_cancel_waiters(struct reconciler *r);
+
 /* Applies the reloadable keys of C (SIGHUP). */
 void reconciler_reload(struct reconciler *r, const struct conf *c);
 void reconciler_get_stats(struct reconciler *r, struct reconcile_stats *ret);

@@ -82,7 +82,32 @@ static const char *const store_migrations[] = {
     "  user TEXT,"
     "  detail TEXT"
     ");",
-    /* 2: sessions, 3: operations -- append here. */
+    /* 2: broker sessions and the pools' session policy */
+    "ALTER TABLE pools ADD COLUMN groups TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE pools ADD COLUMN idle_timeout INTEGER NOT NULL DEFAULT 900;"
+    "ALTER TABLE pools ADD COLUMN max_session INTEGER NOT NULL DEFAULT 43200;"
+    "ALTER TABLE pools ADD COLUMN allow_redirection INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE sessions ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  pool TEXT NOT NULL,"
+    "  desktop TEXT NOT NULL,"
+    "  user TEXT NOT NULL,"
+    "  client TEXT,"
+    "  state TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_heartbeat INTEGER NOT NULL,"
+    "  ended_at INTEGER NOT NULL DEFAULT 0,"
+    "  end_reason TEXT,"
+    "  password_expires INTEGER NOT NULL DEFAULT 0"
+    ");"
+    /* the rules, as constraints: one active session per user and pool,
+     * one per desktop */
+    "CREATE UNIQUE INDEX sessions_active_user ON sessions(pool, user) "
+    "  WHERE state = 'active';"
+    "CREATE UNIQUE INDEX sessions_active_desktop ON sessions(desktop) "
+    "  WHERE state = 'active';"
+    "CREATE INDEX sessions_by_state ON sessions(state, pool);",
+    /* 3: operations -- append here. */
 };
 
 int

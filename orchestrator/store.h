@@ -13,6 +13,7 @@
 #include "desk.h"
 #include "image.h"
 #include "pool.h"
+#include "session.h"
 
 struct store;
 
@@ -46,6 +47,10 @@ int store_pool_get(struct store *s, const char *name, struct pool **ret);
 int store_pool_list(struct store *s, struct pool ***ret, size_t *ret_n);
 int store_pool_set_sizes(struct store *s, const char *name, unsigned min, unsigned spare,
                          unsigned max);
+/* Writes P's sizes and session policy (min, spare, max, groups,
+ * idle_timeout, max_session, allow_redirection). -ENOENT for an unknown
+ * pool, -ESHUTDOWN for one being deleted, -EINVAL for bad values. */
+int store_pool_update(struct store *s, const struct pool *p);
 /* Marks the pool for deletion. Unless FORCE, refuses with -EBUSY (and
  * changes nothing) while any of its desktops is assigned/in_use/releasing;
  * the check and the update are one transaction. */
@@ -71,6 +76,33 @@ int store_desk_set_volume(struct store *s, const char *name, const char *volume)
 int store_desk_record_failure(struct store *s, const char *name, const char *error);
 /* Removes the row; only desktops in state deleting (else -EINVAL). */
 int store_desk_remove(struct store *s, const char *name);
+
+/* Sessions. Each change and its audit entry are one transaction.
+ *
+ * store_session_acquire(): USER's active session in POOL when there is one
+ * (*ret_existing true, nothing changes); else a new session on a desktop
+ * that the conditional UPDATE moved from ready to assigned (floating: the
+ * lowest ready one; dedicated: the user's own, or an unowned one that
+ * becomes theirs). -ENOENT unknown pool, -ESHUTDOWN pool being deleted,
+ * -EAGAIN nothing can be handed out now, -EIO the user's dedicated
+ * desktop is quarantined. */
+int store_session_acquire(struct store *s, const char *pool, const char *user,
+                          const char *client, const char *actor, struct session **ret,
+                          bool *ret_existing);
+int store_session_get(struct store *s, const char *id, struct session **ret);
+/* Sessions filtered by POOL, USER (NULL: any) and STATE (< 0: any),
+ * oldest first. */
+int store_session_list(struct store *s, const char *pool, const char *user, int state,
+                       struct session ***ret, size_t *ret_n);
+/* Records a heartbeat; the first one moves the desktop assigned -> in_use.
+ * -ENOENT unknown, -ESTALE ended (*ret is then set to the ended session). */
+int store_session_heartbeat(struct store *s, const char *id, struct session **ret);
+/* Ends an active session for REASON and moves its desktop to releasing
+ * (the reconciler then wipes or locks it). Exactly one of racing callers
+ * gets 0; the others -ESTALE (and the ended session in *ret, if asked). */
+int store_session_end(struct store *s, const char *id, enum session_end reason,
+                      const char *actor, struct session **ret);
+int store_session_set_password_expiry(struct store *s, const char *id, int64_t expires);
 
 /* Appends to the audit log. Any string but ACTION may be NULL. */
 int store_audit(struct store *s, const char *actor, const char *action, const char *pool,

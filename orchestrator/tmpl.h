@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include <stdint.h>
+
 #include "macro.h"
 
 #define DP_METADATA_NS "https://deskpool.org/xmlns/desktop/1"
@@ -47,6 +49,9 @@ struct tmpl_fill {
     const char *disk_path;    /* source file of the system disk */
     const char *disk_format;  /* driver type, "qcow2" */
     const struct desk_meta *meta;
+    const char *graphics_listen; /* when set: every <graphics> listens on this
+                                  * address only (listen attribute and
+                                  * <listen type='address'>), NULL: as written */
 };
 
 /* Produces the domain XML for one desktop. Returns 0 and a new string,
@@ -65,3 +70,27 @@ int desk_meta_parse(const char *xml, struct desk_meta *ret);
  * copypaste='yes'. Returns 0, or -EPERM with a whole sentence in
  * *reterr_msg naming the offending element. See docs/templates.md. */
 int tmpl_check_lockdown(const struct tmpl *t, char **reterr_msg);
+
+/* The console of a running domain, read from its live XML (the first
+ * <graphics> element). */
+struct tmpl_graphics {
+    char *type;     /* "vnc" or "spice" */
+    int port;       /* -1 when not allocated (autoport before start) */
+    int tls_port;   /* SPICE only, -1 when none */
+    char *listen;   /* address it listens on, may be NULL */
+};
+void tmpl_graphics_done(struct tmpl_graphics *g);
+
+/* Reads the console facts from DOMAIN_XML (virDomainGetXMLDesc of a
+ * running domain). -ENOENT when it has no <graphics>, -EINVAL when the
+ * XML does not parse. */
+int tmpl_graphics_parse(const char *domain_xml, struct tmpl_graphics *ret);
+
+/* The first <graphics> element of DOMAIN_XML, unchanged but for
+ * passwd=PASSWORD and passwdValidTo=VALID_TO (UTC, libvirt's
+ * "YYYY-MM-DDTHH:MM:SS"; VALID_TO <= 0 leaves it out), ready for
+ * virDomainUpdateDeviceFlags(): the listen elements and ports must be
+ * kept or libvirt refuses the change. Returns 0 and a new string,
+ * -ENOENT without <graphics>, -EINVAL + message otherwise. */
+int tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t valid_to,
+                               char **ret_xml, char **reterr_msg);

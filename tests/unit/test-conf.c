@@ -405,6 +405,8 @@ TEST(key_iteration)
         "socket", "listen", "tokens_file", "templates_dir", "hooks_dir", "log_level",
         "log_file", "virt_type", "max_concurrent", "boot_timeout", "boot_delay",
         "max_boot_failures", "reconcile_interval", "virt_probe_timeout",
+        "console_listen", "console_host", "console_password", "acquire_timeout",
+        "console_ttl",
     };
     struct conf c;
     _cleanup_(conf_donep) struct conf *cp = &c;

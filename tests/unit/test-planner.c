@@ -28,6 +28,11 @@ struct fx {
     struct planner_desk *pd;
     size_t n_desks, cap;
     unsigned max_boot_failures;
+    struct session sessions[64];
+    struct session *session_ptrs[64];
+    size_t n_sessions;
+    unsigned waiting[FX_MAX_POOLS];
+    int64_t now;
     struct action *a;
     size_t n_a;
 };
@@ -48,6 +53,12 @@ fx_free(struct fx *f)
         return NULL;
     for (size_t i = 0; i < f->n_pools; i++)
         free(f->pools[i].name);
+    for (size_t i = 0; i < f->n_sessions; i++) {
+        free(f->sessions[i].id);
+        free(f->sessions[i].pool);
+        free(f->sessions[i].desktop);
+        free(f->sessions[i].user);
+    }
     for (size_t i = 0; i < f->n_desks; i++) {
         free(f->desks[i].name);
         free(f->desks[i].pool);
@@ -67,7 +78,8 @@ fx_pool(struct fx *f, const char *name, unsigned min, unsigned spare, unsigned m
 
     if (f->n_pools >= FX_MAX_POOLS)
         abort();
-    *p = (struct pool) { .name = xstrdup(name), .min = min, .spare = spare, .max = max };
+    *p = (struct pool) { .name = xstrdup(name), .min = min, .spare = spare, .max = max,
+                         .idle_timeout = 900, .max_session = 43200 };
     f->pool_ptrs[f->n_pools++] = p;
     return p;
 }
@@ -95,6 +107,34 @@ fx_desk(struct fx *f, const char *pool, enum desk_state state)
     return i;
 }
 
+/* Adds an active session on desktop I, started CREATED and last heard of at
+ * HEARTBEAT (unix seconds); returns its index. */
+static size_t
+fx_session(struct fx *f, size_t i, int64_t created, int64_t heartbeat)
+{
+    size_t k = f->n_sessions++;
+
+    if (k >= ELEMENTSOF(f->sessions))
+        abort();
+    f->sessions[k] = (struct session) {
+        .id = xasprintf("s%zu", k), .pool = xstrdup(f->desks[i].pool),
+        .desktop = xstrdup(f->desks[i].name), .user = xasprintf("user%zu", k),
+        .state = SESSION_STATE_ACTIVE, .created_at = created, .last_heartbeat = heartbeat,
+    };
+    f->session_ptrs[k] = &f->sessions[k];
+    return k;
+}
+
+/* The END_SESSION reason planned for session K, or -1. */
+static int
+fx_end_of(const struct fx *f, size_t k)
+{
+    for (size_t j = 0; j < f->n_a; j++)
+        if (f->a[j].kind == ACTION_END_SESSION && streq(f->a[j].session, f->sessions[k].id))
+            return (int) f->a[j].reason;
+    return -1;
+}
+
 /* Runs the planner and checks the invariants of every plan.
  * Returns 0, or -1 (after printing why) when an invariant is broken. */
 static int
@@ -110,6 +150,10 @@ fx_plan(struct fx *f)
         .n_pools = f->n_pools,
         .desks = f->pd,
         .n_desks = f->n_desks,
+        .sessions = f->session_ptrs,
+        .n_sessions = f->n_sessions,
+        .waiting = f->waiting,
+        .now = f->now,
         .max_boot_failures = f->max_boot_failures,
     };
     free(f->a);
@@ -127,6 +171,11 @@ fx_plan(struct fx *f)
     for (size_t k = 0; k < f->n_a; k++) {
         const struct action *a = &f->a[k];
         bool per_desk = a->kind != ACTION_CREATE && a->kind != ACTION_REMOVE_POOL;
+
+        if (a->kind == ACTION_END_SESSION && (!a->session || a->reason < 0)) {
+            fprintf(stderr, "  action %zu: END_SESSION without a session or reason\n", k);
+            return -1;
+        }
 
         if (a->kind < 0 || a->kind >= _ACTION_KIND_MAX || !a->pool) {
             fprintf(stderr, "  action %zu malformed\n", k);
@@ -147,7 +196,8 @@ fx_plan(struct fx *f)
         unsigned n = 0;
 
         for (size_t k = 0; k < f->n_a; k++)
-            if (f->a[k].desk && streq(f->a[k].desk, f->desks[i].name))
+            if (f->a[k].desk && f->a[k].kind != ACTION_END_SESSION &&
+                streq(f->a[k].desk, f->desks[i].name))
                 n++;
         if (n > 1 || (f->pd[i].busy && n > 0)) {
             fprintf(stderr, "  desk '%s'%s has %u actions\n", f->desks[i].name,
@@ -179,7 +229,8 @@ static int
 fx_action_of(const struct fx *f, size_t i)
 {
     for (size_t k = 0; k < f->n_a; k++)
-        if (f->a[k].desk && streq(f->a[k].desk, f->desks[i].name))
+        if (f->a[k].desk && f->a[k].kind != ACTION_END_SESSION &&
+            streq(f->a[k].desk, f->desks[i].name))
             return (int) f->a[k].kind;
     return -1;
 }
@@ -207,7 +258,8 @@ fx_count(const struct fx *f, enum action_kind kind)
 TEST(action_kind_strings)
 {
     static const char *const want[] = {
-        "create", "build", "repair", "quarantine", "delete", "remove-pool",
+        "create", "build", "repair", "quarantine", "delete", "remove-pool", "end-session",
+        "wipe",
     };
 
     ASSERT_EQ(_ACTION_KIND_MAX, ELEMENTSOF(want));
@@ -278,22 +330,24 @@ TEST(spare_with_in_use)
     u[2] = fx_desk(f, "p", DESK_STATE_RELEASING);
     r = fx_desk(f, "p", DESK_STATE_READY);
     ASSERT_OK(fx_plan(f));
-    /* target max(2, 3 + 2) = 5, have 4 */
-    ASSERT_EQ(f->n_a, 1);
+    /* target max(2, 3 + 2) = 5, have 4; the released one is wiped */
+    ASSERT_EQ(f->n_a, 2);
     ASSERT_EQ(fx_create_count(f, "p"), 1);
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 2; i++)
         ASSERT_EQ(fx_action_of(f, u[i]), -1);
+    ASSERT_EQ(fx_action_of(f, u[2]), ACTION_WIPE);
     ASSERT_EQ(fx_action_of(f, r), -1);
 
-    /* with two spares ready, nothing to do */
+    /* with two spares ready, nothing to do but the wipe */
     fx_desk(f, "p", DESK_STATE_READY);
     ASSERT_OK(fx_plan(f));
-    ASSERT_EQ(f->n_a, 0);
+    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(fx_action_of(f, u[2]), ACTION_WIPE);
 
     /* a third spare is one too many and goes */
     r = fx_desk(f, "p", DESK_STATE_READY);
     ASSERT_OK(fx_plan(f));
-    ASSERT_EQ(f->n_a, 1);
+    ASSERT_EQ(f->n_a, 2);
     ASSERT_EQ(fx_action_of(f, r), ACTION_DELETE);
 }
 
@@ -433,15 +487,18 @@ TEST(shrink_never_in_use_or_busy)
     fx_desk(f, "p", DESK_STATE_REBASING);
     busy_ready = fx_desk(f, "p", DESK_STATE_READY);
     f->pd[busy_ready].busy = true;
-    /* target 3 (in use), active 5: nothing idle and free to take */
+    /* target 3 (in use), active 5: nothing idle and free to take (the
+     * released one is wiped, not deleted) */
     ASSERT_OK(fx_plan(f));
     ASSERT_EQ(fx_count(f, ACTION_DELETE), 0);
-    ASSERT_EQ(f->n_a, 0);
+    ASSERT_EQ(fx_count(f, ACTION_WIPE), 1);
+    ASSERT_EQ(f->n_a, 1);
 
     /* the pool shrinks to 0 wanted: still nobody in use goes */
     f->pools[0].max = 0;
     ASSERT_OK(fx_plan(f));
-    ASSERT_EQ(f->n_a, 0);
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 0);
+    ASSERT_EQ(f->n_a, 1);
 }
 
 TEST(busy_get_nothing)
@@ -602,12 +659,14 @@ TEST(pool_deleting)
     ASSERT_OK(fx_plan(f));
     for (size_t i = 0; i < 5; i++)
         ASSERT_EQ(fx_action_of(f, d[i]), ACTION_DELETE);
-    for (size_t i = 5; i < 8; i++)
+    for (size_t i = 5; i < 7; i++)
         ASSERT_EQ(fx_action_of(f, d[i]), -1);
+    /* a released desktop is wiped first, deleted in a later pass */
+    ASSERT_EQ(fx_action_of(f, d[7]), ACTION_WIPE);
     ASSERT_EQ(fx_action_of(f, busy), -1);
     ASSERT_EQ(fx_create_count(f, "p"), 0);
     ASSERT_EQ(fx_count(f, ACTION_REMOVE_POOL), 0);
-    ASSERT_EQ(f->n_a, 5);
+    ASSERT_EQ(f->n_a, 6);
 
     /* forced: the in-use ones go too (the busy one still waits) */
     f->pools[0].force_delete = true;
@@ -783,12 +842,12 @@ check_sizes(const struct fx *f)
         if (create > 0 && deletes > 0)
             return -1;
         /* growing lands exactly on the target */
-        if (create > 0 && active + create != pool_target_size(pool, in_use, failed))
+        if (create > 0 && active + create != pool_target_size(pool, in_use, 0, failed))
             return -1;
         /* shrinking never goes below the target */
-        if (active - deletes < MIN(active, pool_target_size(pool, in_use, failed))) {
+        if (active - deletes < MIN(active, pool_target_size(pool, in_use, 0, failed))) {
             fprintf(stderr, "  pool %s: shrunk from %u by %u below target %u\n", pool->name,
-                    active, deletes, pool_target_size(pool, in_use, failed));
+                    active, deletes, pool_target_size(pool, in_use, 0, failed));
             return -1;
         }
     }
@@ -890,10 +949,127 @@ TEST(scale_big_pool)
     ASSERT_TRUE(t < 1000000);
 }
 
+TEST(session_idle_timeout_and_max_session)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[4], s[4];
+
+    fx_pool(f, "p", 0, 0, 10)->idle_timeout = 600;
+    f->pools[0].max_session = 3600;
+    f->now = 100000;
+    for (size_t i = 0; i < 4; i++)
+        d[i] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    s[0] = fx_session(f, d[0], f->now - 100, f->now - 10);      /* fine */
+    s[1] = fx_session(f, d[1], f->now - 1000, f->now - 600);    /* idle exactly 600 s */
+    s[2] = fx_session(f, d[2], f->now - 3600, f->now - 5);      /* 1 h old */
+    s[3] = fx_session(f, d[3], f->now - 599, f->now - 599);     /* just not idle */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s[0]), -1);
+    ASSERT_EQ(fx_end_of(f, s[1]), SESSION_END_IDLE_TIMEOUT);
+    ASSERT_EQ(fx_end_of(f, s[2]), SESSION_END_MAX_SESSION);
+    ASSERT_EQ(fx_end_of(f, s[3]), -1);
+    ASSERT_EQ(fx_count(f, ACTION_END_SESSION), 2);
+}
+
+TEST(session_guest_shutdown_ends_it_unless_busy)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[3], s[3];
+
+    fx_pool(f, "p", 0, 0, 10);
+    f->now = 5000;
+    d[0] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[1] = fx_desk(f, "p", DESK_STATE_ASSIGNED);
+    d[2] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    for (size_t i = 0; i < 3; i++)
+        s[i] = fx_session(f, d[i], f->now, f->now);
+    f->pd[d[0]].dom_active = false;
+    f->pd[d[1]].dom_active = false;
+    f->pd[d[1]].dom_exists = false;
+    f->pd[d[2]].dom_active = false;
+    f->pd[d[2]].busy = true; /* an action stops it on purpose */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s[0]), SESSION_END_GUEST_SHUTDOWN);
+    ASSERT_EQ(fx_end_of(f, s[1]), SESSION_END_GUEST_SHUTDOWN);
+    ASSERT_EQ(fx_end_of(f, s[2]), -1);
+}
+
+TEST(session_of_force_deleted_or_unknown_pool_ends)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    struct pool *p;
+    size_t d[2], s[2];
+
+    p = fx_pool(f, "p", 0, 0, 10);
+    fx_pool(f, "q", 0, 0, 10);
+    f->now = 100;
+    d[0] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[1] = fx_desk(f, "q", DESK_STATE_IN_USE);
+    s[0] = fx_session(f, d[0], f->now, f->now);
+    s[1] = fx_session(f, d[1], f->now, f->now);
+    p->deleting = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s[0]), -1); /* not forced: sessions go on */
+    p->force_delete = true;
+    free(f->sessions[1].pool);
+    f->sessions[1].pool = xstrdup("gone");
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s[0]), SESSION_END_POOL_DELETED);
+    ASSERT_EQ(fx_end_of(f, s[1]), SESSION_END_POOL_DELETED);
+    ASSERT_EQ(fx_action_of(f, d[0]), ACTION_DELETE);
+}
+
+TEST(dedicated_owned_desktops_are_reserved_and_kept)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t own[3], free_ready;
+
+    fx_pool(f, "d", 0, 1, 10)->mode = POOL_MODE_DEDICATED;
+    for (size_t i = 0; i < 3; i++) {
+        own[i] = fx_desk(f, "d", DESK_STATE_READY);
+        f->desks[own[i]].owner = (char *) "someone";
+    }
+    free_ready = fx_desk(f, "d", DESK_STATE_READY);
+    /* reserved 3 + spare 1 = 4 = active: nothing to do */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(f->n_a, 0);
+    /* shrink spare to 0: only the unowned one may go */
+    f->pools[0].spare = 0;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 1);
+    ASSERT_EQ(fx_action_of(f, free_ready), ACTION_DELETE);
+    /* max below the owned count: owned desktops still stay */
+    f->pools[0].max = 1;
+    ASSERT_OK(fx_plan(f));
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_EQ(fx_action_of(f, own[i]), -1);
+    for (size_t i = 0; i < 3; i++)
+        f->desks[own[i]].owner = NULL;
+}
+
+TEST(waiting_acquires_grow_the_pool_up_to_max)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+
+    fx_pool(f, "p", 0, 0, 4);
+    fx_desk(f, "p", DESK_STATE_IN_USE);
+    f->waiting[0] = 2;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 2);
+    f->waiting[0] = 10;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 3); /* capped at max 4 */
+}
+
 int
 main(void)
 {
     RUN(action_kind_strings);
+    RUN(session_idle_timeout_and_max_session);
+    RUN(session_guest_shutdown_ends_it_unless_busy);
+    RUN(session_of_force_deleted_or_unknown_pool_ends);
+    RUN(dedicated_owned_desktops_are_reserved_and_kept);
+    RUN(waiting_acquires_grow_the_pool_up_to_max);
     RUN(empty_input);
     RUN(empty_pool_grows_to_min);
     RUN(empty_pool_zero_min_spare);

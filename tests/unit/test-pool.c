@@ -127,7 +127,7 @@ TEST(target_size)
 
     for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
         struct pool p = mkpool(cases[i].min, cases[i].spare, cases[i].max, cases[i].deleting);
-        unsigned got = pool_target_size(&p, cases[i].in_use, cases[i].failed);
+        unsigned got = pool_target_size(&p, cases[i].in_use, 0, cases[i].failed);
 
         if (got != cases[i].want)
             fprintf(stderr, "  case %zu: min %u spare %u max %u in_use %u failed %u\n", i,

@@ -10,6 +10,7 @@
 
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "store-priv.h"
@@ -94,9 +95,9 @@ TEST(migrations_fresh)
     _cleanup_(store_closep) struct store *s = NULL;
 
     ASSERT_OK(open_fresh(&s));
-    ASSERT_EQ(store_schema_version(s), 1);
-    ASSERT_EQ(store_schema_latest(), 1);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "1"));
+    ASSERT_EQ(store_schema_version(s), 2);
+    ASSERT_EQ(store_schema_latest(), 2);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "2"));
     ASSERT_OK(query_str(s, "PRAGMA journal_mode", "wal"));
     ASSERT_OK(query_str(s, "PRAGMA foreign_keys", "1"));
     ASSERT_OK(query_str(s, "PRAGMA synchronous", "1")); /* NORMAL */
@@ -104,7 +105,7 @@ TEST(migrations_fresh)
     ASSERT_OK(query_str(s,
                         "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                         "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
-                        "audit,desktops,images,meta,pools"));
+                        "audit,desktops,images,meta,pools,sessions"));
     ASSERT_OK(query_str(s,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                         "AND name = 'desktops_pool'",
@@ -125,8 +126,8 @@ TEST(migrations_reopen)
     s = store_close(s);
 
     ASSERT_OK(store_open(path, &s, NULL));
-    ASSERT_EQ(store_schema_version(s), 1);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "1"));
+    ASSERT_EQ(store_schema_version(s), 2);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "2"));
     ASSERT_OK(store_meta_get(s, "host", &value));
     ASSERT_STREQ(value, "beta");
     ASSERT_OK(store_image_get(s, "base", 0, &img));
@@ -737,6 +738,264 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return remove(path);
 }
 
+/* Makes desktop NAME ready the way the reconciler would. */
+static int
+make_ready(struct store *s, const char *name)
+{
+    int r = store_desk_set_state(s, name, DESK_STATE_PROVISIONING, DESK_STATE_BOOTING);
+
+    if (r < 0)
+        return r;
+    return store_desk_set_state(s, name, DESK_STATE_BOOTING, DESK_STATE_READY);
+}
+
+TEST(sessions_floating)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(session_freep) struct session *a = NULL, *again = NULL, *b = NULL, *hb = NULL;
+    _cleanup_(session_freep) struct session *ended = NULL, *stale = NULL;
+    _cleanup_(desk_freep) struct desk *d1 = NULL, *d2 = NULL, *dd = NULL;
+    struct session **list = NULL;
+    size_t n = 0;
+    bool existing = true;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "f", "base", 0, 10));
+    /* nothing ready yet */
+    ASSERT_ERROR(store_session_acquire(s, "f", "alice", NULL, "t", &a, &existing), EAGAIN);
+    ASSERT_OK(store_desk_create(s, "f", "dp", &d1));
+    ASSERT_OK(store_desk_create(s, "f", "dp", &d2));
+    ASSERT_OK(make_ready(s, d1->name));
+    ASSERT_OK(make_ready(s, d2->name));
+
+    ASSERT_OK(store_session_acquire(s, "f", "alice", "site-1", "t", &a, &existing));
+    ASSERT_FALSE(existing);
+    ASSERT_STREQ(a->desktop, d1->name); /* lowest sequence first */
+    ASSERT_EQ(a->state, SESSION_STATE_ACTIVE);
+    ASSERT_STREQ(a->client, "site-1");
+    ASSERT_OK(store_desk_get(s, d1->name, &dd));
+    ASSERT_EQ(dd->state, DESK_STATE_ASSIGNED);
+    ASSERT_NULL(dd->owner); /* floating desktops have no owner */
+    desk_free(dd);
+    dd = NULL;
+    /* idempotent: the same user gets the same session */
+    ASSERT_OK(store_session_acquire(s, "f", "alice", NULL, "t", &again, &existing));
+    ASSERT_TRUE(existing);
+    ASSERT_STREQ(again->id, a->id);
+    ASSERT_OK(store_session_acquire(s, "f", "bob", NULL, "t", &b, &existing));
+    ASSERT_STREQ(b->desktop, d2->name);
+    /* heartbeat: assigned -> in_use */
+    ASSERT_OK(store_session_heartbeat(s, a->id, &hb));
+    ASSERT_OK(store_desk_get(s, d1->name, &dd));
+    ASSERT_EQ(dd->state, DESK_STATE_IN_USE);
+    desk_free(dd);
+    dd = NULL;
+    /* end: once; the desktop goes to releasing */
+    ASSERT_OK(store_session_end(s, a->id, SESSION_END_LOGOUT, "t", &ended));
+    ASSERT_EQ(ended->state, SESSION_STATE_ENDED);
+    ASSERT_EQ(ended->end_reason, SESSION_END_LOGOUT);
+    ASSERT_ERROR(store_session_end(s, a->id, SESSION_END_IDLE_TIMEOUT, "t", &stale), ESTALE);
+    ASSERT_EQ(stale->end_reason, SESSION_END_LOGOUT);
+    session_free(hb);
+    hb = NULL;
+    ASSERT_ERROR(store_session_heartbeat(s, a->id, &hb), ESTALE);
+    ASSERT_OK(store_desk_get(s, d1->name, &dd));
+    ASSERT_EQ(dd->state, DESK_STATE_RELEASING);
+    ASSERT_ERROR(store_session_end(s, "nope", SESSION_END_LOGOUT, "t", NULL), ENOENT);
+    /* lists */
+    ASSERT_OK(store_session_list(s, "f", NULL, SESSION_STATE_ACTIVE, &list, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(list[0]->user, "bob");
+    session_list_free(list, n);
+    ASSERT_OK(store_session_list(s, NULL, "alice", -1, &list, &n));
+    ASSERT_EQ(n, 1);
+    session_list_free(list, n);
+    /* audited: acquire x2 and the logout */
+    ASSERT_OK(query_str(s, "SELECT count(*) FROM audit WHERE action LIKE 'session.%'", "3"));
+    /* no pool, pool being deleted */
+    session_free(b);
+    b = NULL;
+    ASSERT_ERROR(store_session_acquire(s, "nope", "x", NULL, "t", &b, &existing), ENOENT);
+}
+
+TEST(sessions_dedicated)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(session_freep) struct session *a = NULL, *b = NULL, *c = NULL;
+    _cleanup_(desk_freep) struct desk *d1 = NULL, *d2 = NULL, *dd = NULL;
+    struct pool p = {
+        .name = (char *) "ded", .image = (char *) "base", .template = (char *) "t",
+        .mode = POOL_MODE_DEDICATED, .max = 5,
+    };
+    bool existing;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(store_pool_add(s, &p));
+    ASSERT_OK(store_desk_create(s, "ded", "dp", &d1));
+    ASSERT_OK(store_desk_create(s, "ded", "dp", &d2));
+    ASSERT_OK(make_ready(s, d1->name));
+    ASSERT_OK(make_ready(s, d2->name));
+    ASSERT_OK(store_session_acquire(s, "ded", "alice", NULL, "t", &a, &existing));
+    ASSERT_OK(store_desk_get(s, a->desktop, &dd));
+    ASSERT_STREQ(dd->owner, "alice");
+    desk_free(dd);
+    dd = NULL;
+    ASSERT_OK(store_session_end(s, a->id, SESSION_END_LOGOUT, "t", NULL));
+    /* her desktop is releasing: she waits rather than getting another */
+    ASSERT_ERROR(store_session_acquire(s, "ded", "alice", NULL, "t", &b, &existing), EAGAIN);
+    ASSERT_OK(store_desk_set_state(s, a->desktop, DESK_STATE_RELEASING, DESK_STATE_READY));
+    ASSERT_OK(store_session_acquire(s, "ded", "alice", NULL, "t", &b, &existing));
+    ASSERT_STREQ(b->desktop, a->desktop); /* the same desktop every time */
+    /* bob gets the other one; nobody else fits */
+    ASSERT_OK(store_session_acquire(s, "ded", "bob", NULL, "t", &c, &existing));
+    ASSERT_STREQ(c->desktop, d2->name);
+    session_free(c);
+    c = NULL;
+    ASSERT_ERROR(store_session_acquire(s, "ded", "carol", NULL, "t", &c, &existing), EAGAIN);
+    /* a quarantined own desktop is reported as such */
+    ASSERT_OK(store_session_end(s, b->id, SESSION_END_LOGOUT, "t", NULL));
+    ASSERT_OK(store_desk_set_state(s, b->desktop, DESK_STATE_RELEASING, DESK_STATE_FAILED));
+    session_free(c);
+    c = NULL;
+    ASSERT_ERROR(store_session_acquire(s, "ded", "alice", NULL, "t", &c, &existing), EIO);
+}
+
+#define ACQ_THREADS 16
+#define ACQ_PER_THREAD 12
+#define ACQ_READY 10
+
+struct acq_race {
+    struct store *store;
+    pthread_barrier_t barrier;
+    unsigned next;
+    unsigned won, again, other;
+    char *desks[ACQ_THREADS * ACQ_PER_THREAD];
+    pthread_mutex_t lock;
+};
+
+static void *
+acq_thread(void *userdata)
+{
+    struct acq_race *a = userdata;
+
+    pthread_barrier_wait(&a->barrier);
+    for (unsigned k = 0; k < ACQ_PER_THREAD; k++) {
+        struct session *x = NULL;
+        char user[32];
+        bool existing = false;
+        unsigned me;
+        int r;
+
+        pthread_mutex_lock(&a->lock);
+        me = a->next++;
+        pthread_mutex_unlock(&a->lock);
+        snprintf(user, sizeof(user), "user%u", me);
+        r = store_session_acquire(a->store, "race", user, NULL, "t", &x, &existing);
+        pthread_mutex_lock(&a->lock);
+        if (r >= 0 && !existing)
+            a->desks[a->won++] = xstrdup(x->desktop);
+        else if (r == -EAGAIN)
+            a->again++;
+        else
+            a->other++;
+        pthread_mutex_unlock(&a->lock);
+        session_free(x);
+    }
+    return NULL;
+}
+
+TEST(sessions_acquire_race)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_free_ struct acq_race *a = xmalloc0(sizeof(*a));
+    pthread_t t[ACQ_THREADS];
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "race", "base", 0, 100));
+    for (unsigned i = 0; i < ACQ_READY; i++) {
+        _cleanup_(desk_freep) struct desk *d = NULL;
+
+        ASSERT_OK(store_desk_create(s, "race", "dp", &d));
+        ASSERT_OK(make_ready(s, d->name));
+    }
+    a->store = s;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_barrier_init(&a->barrier, NULL, ACQ_THREADS);
+    for (unsigned i = 0; i < ACQ_THREADS; i++)
+        if (pthread_create(&t[i], NULL, acq_thread, a) != 0)
+            abort();
+    for (unsigned i = 0; i < ACQ_THREADS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&a->barrier);
+    pthread_mutex_destroy(&a->lock);
+    /* exactly one winner per ready desktop, on ten different desktops */
+    ASSERT_EQ(a->won, ACQ_READY);
+    ASSERT_EQ(a->again, ACQ_THREADS * ACQ_PER_THREAD - ACQ_READY);
+    ASSERT_EQ(a->other, 0);
+    for (unsigned i = 0; i < a->won; i++)
+        for (unsigned k = i + 1; k < a->won; k++)
+            ASSERT_FALSE(streq(a->desks[i], a->desks[k]));
+    for (unsigned i = 0; i < a->won; i++)
+        free(a->desks[i]);
+    ASSERT_OK(query_str(s, "SELECT count(*) FROM sessions WHERE state = 'active'", "10"));
+}
+
+struct end_race {
+    struct store *store;
+    const char *id;
+    pthread_barrier_t barrier;
+    atomic_uint won, stale;
+};
+
+static void *
+end_thread(void *userdata)
+{
+    struct end_race *e = userdata;
+    int r;
+
+    pthread_barrier_wait(&e->barrier);
+    r = store_session_end(e->store, e->id, SESSION_END_IDLE_TIMEOUT, "t", NULL);
+    if (r >= 0)
+        atomic_fetch_add(&e->won, 1);
+    else if (r == -ESTALE)
+        atomic_fetch_add(&e->stale, 1);
+    return NULL;
+}
+
+TEST(sessions_end_race)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(session_freep) struct session *x = NULL;
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    struct end_race e = { 0 };
+    pthread_t t[8];
+    bool existing;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "r", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "r", "dp", &d));
+    ASSERT_OK(make_ready(s, d->name));
+    ASSERT_OK(store_session_acquire(s, "r", "u", NULL, "t", &x, &existing));
+    e.store = s;
+    e.id = x->id;
+    pthread_barrier_init(&e.barrier, NULL, 8);
+    for (int i = 0; i < 8; i++)
+        if (pthread_create(&t[i], NULL, end_thread, &e) != 0)
+            abort();
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&e.barrier);
+    ASSERT_EQ(atomic_load(&e.won), 1);
+    ASSERT_EQ(atomic_load(&e.stale), 7);
+    /* one end in the audit log */
+    ASSERT_OK(query_str(s, "SELECT count(*) FROM audit WHERE action = 'session.idle_timeout'",
+                        "1"));
+}
+
 int
 main(void)
 {
@@ -762,6 +1021,10 @@ main(void)
     RUN(race_transitions);
     RUN(race_create);
     RUN(many_desktops);
+    RUN(sessions_floating);
+    RUN(sessions_dedicated);
+    RUN(sessions_acquire_race);
+    RUN(sessions_end_race);
     r = TESTS_DONE();
     if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
         perror("removing the temporary directory");

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* api-sessions.c - the broker's routes: acquire, release, heartbeat
+ *
+ * DESIGN
+ *   Acquire is one store transaction (store_session_acquire(): a
+ *   conditional UPDATE moves a ready desktop to assigned, so two requests
+ *   can never get the same desktop), then the console: a one-time password
+ *   on the running domain (console.c). When no desktop can be handed out
+ *   the request either fails at once (503 pool_exhausted: the pool is at
+ *   max and nothing is on its way) or registers as waiting demand, which
+ *   makes the planner grow the pool, and waits for a desktop to become
+ *   ready, up to acquire_timeout (then 503 with Retry-After).
+ *   Release ends the session in the store (exactly once, even racing the
+ *   automatic logout), revokes the console password at once and wakes the
+ *   reconciler, which wipes (floating) or locks (dedicated) the desktop.
+ *   Entitlement is checked before anything is assigned.
+ */
+#include "config.h"
+
+#include <time.h>
+
+#include "api-error.h"
+#include "api-priv.h"
+#include "console.h"
+#include "log.h"
+#include "util.h"
+
+#define ACQUIRE_RETRY_AFTER 10
+#define AUDIT_LIST_MAX 10000
+
+void
+api_acquire_req_done(struct api_acquire_req *q)
+{
+    free(q->user);
+    free(q->client);
+    strv_free(q->groups);
+    *q = (struct api_acquire_req) { 0 };
+}
+
+int
+api_acquire_req_parse(const char *body, size_t len, struct api_acquire_req *ret,
+                      char **reterr_msg)
+{
+    static const char *const fields[] = { "user", "groups", "client", NULL };
+    _cleanup_json_ json_object *o = NULL;
+    struct api_acquire_req q = { 0 };
+    const char *user = NULL, *client = NULL;
+    json_object *g;
+    int r;
+
+    r = json_parse_object(body, len, &o, reterr_msg);
+    if (r < 0)
+        return r;
+    r = json_check_fields(o, fields, reterr_msg);
+    if (r < 0)
+        return r;
+    r = json_get_string(o, "user", PRINCIPAL_NAME_MAX + 1, &user, reterr_msg);
+    if (r == -ENOENT) {
+        *reterr_msg = xstrdup("Field 'user' is required.");
+        return -EINVAL;
+    }
+    if (r < 0)
+        return r;
+    if (!principal_name_is_valid(user)) {
+        *reterr_msg = xasprintf("User name '%s' is not valid: use 1-64 of [A-Za-z0-9._@-], "
+                                "starting with a letter or digit.", user);
+        return -EINVAL;
+    }
+    r = json_get_string(o, "client", 256, &client, reterr_msg);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    if (json_object_object_get_ex(o, "groups", &g)) {
+        size_t n;
+
+        if (!json_object_is_type(g, json_type_array)) {
+            *reterr_msg = xstrdup("Field 'groups' must be an array of group names.");
+            return -EINVAL;
+        }
+        n = json_object_array_length(g);
+        if (n > POOL_MAX_GROUPS) {
+            *reterr_msg = xasprintf("Field 'groups' has more than %d names.", POOL_MAX_GROUPS);
+            return -EINVAL;
+        }
+        q.groups = xmalloc0(sizeof(char *) * (n + 1));
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(g, i);
+            const char *name = json_object_is_type(e, json_type_string)
+                                   ? json_object_get_string(e) : NULL;
+
+            if (!principal_name_is_valid(name)) {
+                api_acquire_req_done(&q);
+                *reterr_msg = xstrdup("Field 'groups' holds a name that is not valid: use "
+                                      "1-64 of [A-Za-z0-9._@-].");
+                return -EINVAL;
+            }
+            q.groups[q.n_groups++] = xstrdup(name);
+        }
+    } else {
+        q.groups = xmalloc0(sizeof(char *));
+    }
+    q.user = xstrdup(user);
+    q.client = xstrdup(client);
+    *ret = q;
+    return 0;
+}
+
+static json_object *
+session_to_json(const struct session *x, const struct console_grant *g)
+{
+    json_object *o = json_object_new_object();
+
+    json_add_string(o, "id", x->id);
+    json_add_string(o, "pool", x->pool);
+    json_add_string(o, "desktop", x->desktop);
+    json_add_string(o, "user", x->user);
+    json_add_string(o, "client", x->client);
+    json_add_string(o, "state", session_state_to_string(x->state));
+    json_add_time(o, "created_at", x->created_at);
+    json_add_time(o, "last_heartbeat", x->last_heartbeat);
+    json_add_time(o, "ended_at", x->ended_at);
+    json_add_string(o, "end_reason", x->state == SESSION_STATE_ENDED
+                                         ? session_end_to_string(x->end_reason) : NULL);
+    if (g) {
+        json_object *c = json_object_new_object();
+
+        json_add_string(c, "protocol", g->protocol);
+        json_add_string(c, "host", g->host);
+        json_add_int(c, "port", g->port);
+        json_add_string(c, "password", g->password);
+        json_add_time(c, "password_expires", g->expires);
+        json_object_object_add(o, "connection", c);
+    }
+    return o;
+}
+
+static const char *
+actor_of(const struct api_request *req)
+{
+    switch (req->role) {
+    case API_ROLE_BROKER:
+        return "broker";
+    case API_ROLE_READER:
+        return "reader";
+    default:
+        return "operator";
+    }
+}
+
+/* True when POOL cannot give anyone a desktop soon: nothing ready or on its
+ * way, and no room to make one. */
+static bool
+pool_exhausted(struct store *s, const struct pool *p)
+{
+    struct desk **desks = NULL;
+    size_t n = 0, live = 0, coming = 0, failed = 0;
+
+    if (store_desk_list(s, p->name, &desks, &n) < 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        enum desk_state st = desks[i]->state;
+
+        if (st == DESK_STATE_FAILED)
+            failed++;
+        else if (st != DESK_STATE_DELETING)
+            live++;
+        if (st == DESK_STATE_READY || desk_state_is_pending(st) ||
+            st == DESK_STATE_RELEASING)
+            coming++;
+    }
+    desk_list_free(desks, n);
+    return coming == 0 && live + failed >= p->max;
+}
+
+/* The acquire loop: a session, or a reply explaining why not. */
+static int
+acquire_session(struct api_request *req, struct api_reply *reply, const struct pool *p,
+                const struct api_acquire_req *q, unsigned timeout, struct session **ret,
+                bool *ret_existing)
+{
+    struct api_deps *d = &req->api->deps;
+    uint64_t deadline = now_usec() + (uint64_t) timeout * 1000000ULL;
+    bool waiting = false;
+    int r;
+
+    for (;;) {
+        r = store_session_acquire(d->store, p->name, q->user, q->client, actor_of(req), ret,
+                                  ret_existing);
+        if (r != -EAGAIN)
+            break;
+        if (p->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, p)) {
+            r = -EBUSY;
+            break;
+        }
+        if (now_usec() >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        if (!waiting) {
+            reconciler_add_waiting(d->reconciler, p->name, +1);
+            waiting = true;
+        }
+        if (!reconciler_wait_desk_ready(d->reconciler, 250)) {
+            r = -ESHUTDOWN;
+            break;
+        }
+    }
+    if (waiting)
+        reconciler_add_waiting(d->reconciler, p->name, -1);
+
+    switch (r) {
+    case 0:
+        return 0;
+    case -EBUSY:
+        api_reply_error_code(reply, -EAGAIN, "pool_exhausted", "Pool has no free desktop and "
+                             "is at its maximum size.");
+        return r;
+    case -ETIMEDOUT:
+        api_reply_errorf(reply, -EAGAIN, "No desktop of pool '%s' became ready within %u s; "
+                         "try again.", p->name, timeout);
+        reply->retry_after = ACQUIRE_RETRY_AFTER;
+        return r;
+    case -ESHUTDOWN:
+        api_reply_errorf(reply, -EAGAIN, "deskpoold is shutting down.");
+        return r;
+    case -EIO:
+        api_reply_errorf(reply, -EAGAIN, "The desktop of user '%s' in pool '%s' is "
+                         "quarantined; an operator must look at it.", q->user, p->name);
+        return r;
+    default:
+        if (r == -ENOENT)
+            api_reply_errorf(reply, r, "No pool '%s'.", p->name);
+        else
+            api_reply_errorf(reply, r, "Cannot acquire a desktop of pool '%s'.", p->name);
+        return r;
+    }
+}
+
+int
+api_sessions_acquire(struct api_request *req, struct api_reply *reply)
+{
+    struct api_deps *d = &req->api->deps;
+    _cleanup_(api_settings_done) struct api_settings set = { 0 };
+    _cleanup_(session_freep) struct session *x = NULL;
+    _cleanup_(desk_freep) struct desk *desk = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_free_ char *err = NULL, *body = NULL;
+    struct api_acquire_req q = { 0 };
+    struct console_grant g = { 0 };
+    const char *pool = req->params[0];
+    bool existing = false;
+    int r;
+
+    if (!name_is_valid(pool))
+        return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", pool);
+    if (!req->body)
+        return api_reply_error(reply, -EINVAL, "This request needs a JSON object body.");
+    body = json_to_string_dup(req->body);
+    r = api_acquire_req_parse(body, strlen(body), &q, &err);
+    if (r < 0)
+        return api_reply_error(reply, r, err);
+
+    r = store_pool_get(d->store, pool, &p);
+    if (r < 0) {
+        api_acquire_req_done(&q);
+        return api_reply_errorf(reply, r, r == -ENOENT ? "No pool '%s'." :
+                                "Cannot read pool '%s'.", pool);
+    }
+    if (!pool_entitled(p, (const char *const *) q.groups, q.n_groups)) {
+        (void) store_audit(d->store, actor_of(req), "session.denied", pool, NULL, q.user,
+                           "no entitled group");
+        log_notice("User '%s' is not entitled to pool '%s'", q.user, pool);
+        api_reply_errorf(reply, -EPERM, "User '%s' is in no group entitled to pool '%s'.",
+                         q.user, pool);
+        api_acquire_req_done(&q);
+        return 0;
+    }
+    api_settings_get(req->api, &set);
+    r = acquire_session(req, reply, p, &q, set.acquire_timeout, &x, &existing);
+    api_acquire_req_done(&q);
+    if (r < 0)
+        return 0;
+
+    /* the console: a fresh one-time password, also for a repeated acquire */
+    r = store_desk_get(d->store, x->desktop, &desk);
+    if (r >= 0)
+        r = console_grant(d->hv, desk->domain, set.console_host, set.console_ttl,
+                          set.console_password_required, &g, &err);
+    if (r < 0) {
+        log_error_errno(r, "Cannot set up the console of desktop '%s' for session %s: %s",
+                        x->desktop, x->id, strempty(err));
+        if (!existing)
+            (void) store_session_end(d->store, x->id, SESSION_END_ERROR, "deskpoold", NULL);
+        reconciler_wake(d->reconciler);
+        return api_reply_errorf(reply, -EIO, "The console of desktop '%s' could not be set "
+                                "up; the session was ended.", x->desktop);
+    }
+    (void) store_session_set_password_expiry(d->store, x->id, g.expires);
+    if (!existing)
+        log_info("Session %s: user '%s' got desktop '%s' of pool '%s'", x->id, x->user,
+                 x->desktop, pool);
+    reconciler_wake(d->reconciler); /* spares may need replacing */
+    r = api_reply_json(reply, existing ? 200 : 201, session_to_json(x, &g));
+    console_grant_done(&g);
+    return r;
+}
+
+int
+api_sessions_list(struct api_request *req, struct api_reply *reply)
+{
+    const char *pool = api_query(req, "pool"), *user = api_query(req, "user");
+    const char *state_s = api_query(req, "state");
+    struct session **list = NULL;
+    size_t n = 0;
+    json_object *arr, *o;
+    int state = SESSION_STATE_ACTIVE, r;
+
+    if (pool && !name_is_valid(pool))
+        return api_reply_error(reply, -EINVAL, "Query 'pool' is not a valid pool name.");
+    if (user && !principal_name_is_valid(user))
+        return api_reply_error(reply, -EINVAL, "Query 'user' is not a valid user name.");
+    if (state_s) {
+        if (streq(state_s, "all"))
+            state = -1;
+        else
+            state = session_state_from_string(state_s);
+        if (state == _SESSION_STATE_INVALID)
+            return api_reply_error(reply, -EINVAL, "Query 'state' must be active, ended or "
+                                   "all.");
+    }
+    r = store_session_list(req->api->deps.store, pool, user, state, &list, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read sessions from the store.");
+    arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(arr, session_to_json(list[i], NULL));
+    session_list_free(list, n);
+    o = json_object_new_object();
+    json_object_object_add(o, "sessions", arr);
+    return api_reply_json(reply, 200, o);
+}
+
+/* Session ids are UUIDs; anything else cannot name one. */
+static bool
+session_id_is_valid(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n != 36)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+api_sessions_get(struct api_request *req, struct api_reply *reply)
+{
+    _cleanup_(session_freep) struct session *x = NULL;
+    const char *id = req->params[0];
+    int r;
+
+    if (!session_id_is_valid(id))
+        return api_reply_errorf(reply, -ENOENT, "No session '%.40s'.", id);
+    r = store_session_get(req->api->deps.store, id, &x);
+    if (r < 0)
+        return api_reply_errorf(reply, r, r == -ENOENT ? "No session '%s'." :
+                                "Cannot read session '%s'.", id);
+    return api_reply_json(reply, 200, session_to_json(x, NULL));
+}
+
+int
+api_sessions_release(struct api_request *req, struct api_reply *reply)
+{
+    struct api_deps *d = &req->api->deps;
+    _cleanup_(api_settings_done) struct api_settings set = { 0 };
+    _cleanup_(session_freep) struct session *x = NULL;
+    _cleanup_(desk_freep) struct desk *desk = NULL;
+    _cleanup_free_ char *err = NULL;
+    const char *id = req->params[0], *reason_s = api_query(req, "reason");
+    enum session_end reason = SESSION_END_LOGOUT;
+    int r;
+
+    if (!session_id_is_valid(id))
+        return api_reply_errorf(reply, -ENOENT, "No session '%.40s'.", id);
+    if (reason_s) {
+        if (!streq(reason_s, "forced") && !streq(reason_s, "logout"))
+            return api_reply_error(reply, -EINVAL, "Query 'reason' must be logout or forced.");
+        if (streq(reason_s, "forced")) {
+            if (req->role != API_ROLE_OPERATOR)
+                return api_reply_error(reply, -EPERM, "Only an operator may force a logout.");
+            reason = SESSION_END_FORCED;
+        }
+    }
+    r = store_session_end(d->store, id, reason, actor_of(req), &x);
+    if (r == -ESTALE)
+        return api_reply_errorf(reply, -ESTALE, "Session '%s' ended already (%s).", id,
+                                x ? strempty(session_end_to_string(x->end_reason)) : "?");
+    if (r < 0)
+        return api_reply_errorf(reply, r, r == -ENOENT ? "No session '%s'." :
+                                "Cannot end session '%s'.", id);
+    /* revoked at once, before the wipe gets to it */
+    api_settings_get(req->api, &set);
+    if (store_desk_get(d->store, x->desktop, &desk) >= 0 &&
+        console_revoke(d->hv, desk->domain, set.console_password_required, &err) < 0)
+        log_warning("Cannot revoke the console password of '%s' at once: %s; the wipe "
+                    "will", desk->domain, strempty(err));
+    log_info("Session %s of user '%s' on '%s' ended: %s", id, x->user, x->desktop,
+             session_end_to_string(reason));
+    reconciler_wake(d->reconciler);
+    return api_reply_json(reply, 200, session_to_json(x, NULL));
+}
+
+int
+api_sessions_heartbeat(struct api_request *req, struct api_reply *reply)
+{
+    _cleanup_(session_freep) struct session *x = NULL;
+    const char *id = req->params[0];
+    int r;
+
+    if (!session_id_is_valid(id))
+        return api_reply_errorf(reply, -ENOENT, "No session '%.40s'.", id);
+    r = store_session_heartbeat(req->api->deps.store, id, &x);
+    if (r == -ESTALE)
+        return api_reply_errorf(reply, r, "Session '%s' has ended (%s).", id,
+                                strempty(session_end_to_string(x->end_reason)));
+    if (r < 0)
+        return api_reply_errorf(reply, r, r == -ENOENT ? "No session '%s'." :
+                                "Cannot record the heartbeat of session '%s'.", id);
+    return api_reply_json(reply, 200, session_to_json(x, NULL));
+}
+
+int
+api_audit_list(struct api_request *req, struct api_reply *reply)
+{
+    const char *limit_s = api_query(req, "limit");
+    struct audit_entry *e = NULL;
+    unsigned limit = 100;
+    size_t n = 0;
+    json_object *arr, *o;
+    int r;
+
+    if (limit_s && (safe_atou(limit_s, &limit) < 0 || limit == 0 || limit > AUDIT_LIST_MAX))
+        return api_reply_errorf(reply, -EINVAL, "Query 'limit' must be a number from 1 to %d.",
+                                AUDIT_LIST_MAX);
+    r = store_audit_list(req->api->deps.store, limit, &e, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read the audit log.");
+    arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *a = json_object_new_object();
+
+        json_add_int(a, "id", e[i].id);
+        json_add_time(a, "at", e[i].at);
+        json_add_string(a, "actor", e[i].actor);
+        json_add_string(a, "action", e[i].action);
+        json_add_string(a, "pool", e[i].pool);
+        json_add_string(a, "desktop", e[i].desktop);
+        json_add_string(a, "user", e[i].user);
+        json_add_string(a, "detail", e[i].detail);
+        json_object_array_add(arr, a);
+    }
+    audit_list_free(e, n);
+    o = json_object_new_object();
+    json_object_object_add(o, "entries", arr);
+    return api_reply_json(reply, 200, o);
+}
