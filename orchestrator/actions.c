@@ -130,6 +130,7 @@ build_domain(const struct action_ctx *c, const struct desk *d, const struct tmpl
     struct tmpl_fill fill = {
         .virt_type = c->virt_type, .name = d->domain, .uuid = d->uuid,
         .disk_path = d->volume, .disk_format = "qcow2", .meta = &meta,
+        .graphics_listen = c->console_listen,
     };
     int r;
 
@@ -208,6 +209,12 @@ build_boot(const struct action_ctx *c, const struct desk *d, const struct pool *
     if (r < 0)
         return r;
     log_debug("Domain '%s' answers", d->domain);
+    /* Lock the console before the clean snapshot: a revert restores the
+     * console password the snapshot holds, so a wiped desktop comes back
+     * locked, and a spare never has an open console. */
+    r = console_revoke(c->hv, d->domain, c->console_password_required, reterr_msg);
+    if (r < 0)
+        return r;
     if (p->mode == POOL_MODE_FLOATING) {
         /* the clean state every wipe reverts to */
         r = hv_snapshot_exists(c->hv, d->domain, DESK_CLEAN_SNAPSHOT, &has_snap);

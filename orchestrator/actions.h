@@ -18,6 +18,7 @@ struct action_ctx {
     unsigned boot_timeout;  /* seconds */
     unsigned boot_delay;    /* seconds */
     bool console_password_required; /* refuse drivers that cannot set one */
+    char *console_listen;   /* the only address consoles listen on */
     const atomic_bool *stopping; /* daemon shutting down: give up waiting */
 };
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "api.h"
+#include "api-request.h"
 #include "json-util.h"
 
 #define API_MAX_BODY (64 * 1024)
@@ -104,20 +105,6 @@ int api_sessions_get(struct api_request *req, struct api_reply *reply);
 int api_sessions_release(struct api_request *req, struct api_reply *reply);
 int api_sessions_heartbeat(struct api_request *req, struct api_reply *reply);
 int api_audit_list(struct api_request *req, struct api_reply *reply);
-
-/* The acquire body, checked: what the fuzzer exercises (tests/fuzz). */
-struct api_acquire_req {
-    char *user;
-    char *client;       /* may be NULL */
-    char **groups;      /* NULL-terminated, never NULL */
-    size_t n_groups;
-};
-void api_acquire_req_done(struct api_acquire_req *q);
-/* Parses and checks BODY (LEN bytes) as an acquire request. Returns 0, or
- * -EINVAL with a sentence (not JSON, unknown field, bad user or group
- * name, too many groups). Pure: no store, no libvirt, no logging. */
-int api_acquire_req_parse(const char *body, size_t len, struct api_acquire_req *ret,
-                          char **reterr_msg);
 
 /* api-metrics.c */
 int api_healthz(struct api_request *req, struct api_reply *reply);

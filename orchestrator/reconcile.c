@@ -55,7 +55,7 @@ struct reconciler {
     bool replan;               /* the last pass added rows: plan again at once */
     struct reconcile_stats stats;
     /* settings, copied from conf */
-    char *instance, *prefix, *storage_pool, *templates_dir, *virt_type;
+    char *instance, *prefix, *storage_pool, *templates_dir, *virt_type, *console_listen;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval;
     bool console_password_required;
 
@@ -84,6 +84,7 @@ job_free(void *userdata)
     free(j->ctx.storage_pool);
     free(j->ctx.templates_dir);
     free(j->ctx.virt_type);
+    free(j->ctx.console_listen);
     free(j);
 }
 
@@ -206,6 +207,7 @@ submit_locked(struct reconciler *r, const struct action *a)
         .boot_timeout = r->boot_timeout,
         .boot_delay = r->boot_delay,
         .console_password_required = r->console_password_required,
+        .console_listen = xstrdup(r->console_listen),
         .stopping = &r->stopping,
     };
     inflight_add(r, a->desk);
@@ -533,6 +535,7 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     r->prefix = desk_name_prefix(c->instance);
     r->storage_pool = xstrdup(c->storage_pool);
     r->virt_type = xstrdup(virt_type);
+    r->console_listen = xstrdup(c->console_listen);
     reconciler_apply(r, c);
     r->stats.libvirt_ok = true;
     pthread_mutex_init(&r->lock, NULL);
@@ -685,6 +688,7 @@ reconciler_free(struct reconciler *r)
     free(r->storage_pool);
     free(r->templates_dir);
     free(r->virt_type);
+    free(r->console_listen);
     hv_unref(r->hv);
     for (size_t i = 0; i < r->n_waiting; i++)
         free(r->waiting_pools[i]);

@@ -4,8 +4,10 @@
  * Owns everything deskpool does with XML: parsing a template file,
  * checking it (a <domain> with a system disk, no DOCTYPE), filling it for
  * one desktop (domain type, name, UUID, system disk source, our
- * <metadata> element), checking the hospital's lock-down rules, and
- * formatting/parsing the metadata element alone. It is the only user of
+ * <metadata> element, forced console listen address), checking the
+ * hospital's lock-down rules, formatting/parsing the metadata element
+ * alone, and reading/rewriting the <graphics> element of a running
+ * domain for one-time console passwords. It is the only user of
  * libxml2 in deskpool (libvirt's src/conf/ split: hv.c only consumes the
  * strings made here).
  *
@@ -17,8 +19,8 @@
  * no DTD loading and a structured error handler, so libxml2 never prints
  * to stderr and never reads a file or URL named by the input; documents
  * with a DOCTYPE are refused outright, which also rules out entity
- * tricks (XXE, billion laughs). Input is capped at 1 MiB (templates) and
- * 64 KiB (metadata). Blank text nodes are dropped at parse time and
+ * tricks (XXE, billion laughs). Input is capped at 1 MiB (templates and
+ * live domain XML) and 64 KiB (metadata). Blank text nodes are dropped at parse time and
  * output is re-indented by libxml2, so output is deterministic.
  *
  * Never logs above debug, never talks to libvirt, never does I/O except
@@ -31,9 +33,11 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "log.h"
 #include "tmpl.h"
@@ -607,8 +611,87 @@ fill_metadata(xmlNode *root, const struct desk_meta *m)
         abort();
 }
 
+/* An address or host name for <listen address=...>: 1-253 characters
+ * of letters, digits, '.', ':', '-', '_' and '%' (IPv6 scope). */
+static bool
+listen_is_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 253)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr(".:-_%", *s)))
+            return false;
+    return true;
+}
+
+/* Graphics types that listen on a network address (libvirt: only these
+ * take <listen> children); sdl, egl-headless, dbus... are left alone. */
+static bool
+graphics_listens(xmlNode *g)
+{
+    return prop_is(g, "type", "vnc") || prop_is(g, "type", "spice") ||
+        prop_is(g, "type", "rdp");
+}
+
+/* Makes every listening <graphics> of DOC listen on ADDR only: the
+ * listen attribute, one <listen type='address'> in place of all its
+ * <listen> children (network, socket, none), and no VNC socket
+ * attribute (which would override the listens). A vnc/spice graphics
+ * without passwd gets passwd='' (locked): QEMU refuses set_password
+ * ("Could not set password", measured with QEMU 7.2) on a display
+ * started without password auth, which libvirt only enables when the
+ * domain starts with a passwd attribute; an empty one refuses every
+ * client until deskpool sets a session password. */
+static void
+fill_graphics_listen(xmlDoc *doc, const char *addr)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+
+    o = xpath_eval(doc, "/domain/devices/graphics");
+    for (int i = 0; i < xpath_count(o); i++) {
+        xmlNode *g = o->nodesetval->nodeTab[i], *listen, *first = NULL, *next;
+
+        if (!graphics_listens(g))
+            continue;
+        for (xmlNode *c = g->children; c; c = next) {
+            next = c->next;
+            if (!node_is(c, "listen"))
+                continue;
+            if (!first) {
+                first = c;
+                continue;
+            }
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+        xmlUnsetProp(g, BAD_CAST "socket");
+        xmlSetProp(g, BAD_CAST "listen", BAD_CAST addr);
+        if (!prop_is(g, "type", "rdp") && !xmlHasNsProp(g, BAD_CAST "passwd", NULL))
+            xmlSetProp(g, BAD_CAST "passwd", BAD_CAST "");
+        listen = xmlNewDocNode(doc, NULL, BAD_CAST "listen", NULL);
+        if (!listen)
+            abort();
+        xmlSetProp(listen, BAD_CAST "type", BAD_CAST "address");
+        xmlSetProp(listen, BAD_CAST "address", BAD_CAST addr);
+        /* in place of the first old one, else first child (libvirt's order) */
+        if (first) {
+            xmlReplaceNode(first, listen);
+            xmlFreeNode(first);
+        } else if (g->children)
+            xmlAddPrevSibling(g->children, listen);
+        else
+            xmlAddChild(g, listen);
+    }
+}
+
 /* Fills a copy of T for one desktop (see tmpl.h). F->meta may be NULL:
  * then no deskpool element is added (an existing one is still removed).
+ * F->graphics_listen, when set, replaces the listen address(es) of every
+ * vnc/spice/rdp <graphics> and locks a vnc/spice console without passwd
+ * with passwd='' (see fill_graphics_listen()).
  * Returns 0 and a new NUL-terminated string (formatted XML with an XML
  * declaration), or -EINVAL with a message when a value of F is missing
  * or malformed. Does not modify T; safe to call from several threads on
@@ -635,6 +718,9 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
     if (!value_is_word(f->disk_format))
         return set_error(reterr_msg, -EINVAL, "Disk format '%s' is not valid.",
                          strempty(f->disk_format));
+    if (f->graphics_listen && !listen_is_valid(f->graphics_listen))
+        return set_error(reterr_msg, -EINVAL, "Console listen address '%s' is not valid.",
+                         f->graphics_listen);
 
     doc = xmlCopyDoc(t->doc, 1);
     if (!doc)
@@ -651,6 +737,8 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
     node_set_text(uuid, f->uuid);
     fill_system_disk(disk, f);
     fill_metadata(root, f->meta);
+    if (f->graphics_listen)
+        fill_graphics_listen(doc, f->graphics_listen);
 
     xmlDocDumpFormatMemory(doc, &out, &len, 1);
     if (!out || len <= 0)
@@ -713,5 +801,170 @@ tmpl_check_lockdown(const struct tmpl *t, char **reterr_msg)
         return set_error(reterr_msg, -EPERM,
                          "Template '%s' enables the clipboard: <channel type='qemu-vdagent'> "
                          "has <clipboard copypaste='yes'/>.", t->name);
+    return 0;
+}
+
+/* Frees the strings of G and resets it (NULL is fine). Cannot fail. */
+void
+tmpl_graphics_done(struct tmpl_graphics *g)
+{
+    if (!g)
+        return;
+    free(g->type);
+    free(g->listen);
+    *g = (struct tmpl_graphics) { .port = -1, .tls_port = -1 };
+}
+
+/* Parses DOMAIN_XML (at most 1 MiB, same safe parser as templates) and
+ * finds its first <devices>/<graphics>. Returns 0 with the document and
+ * the node (owned by the document), -EINVAL (not XML, DOCTYPE, too
+ * large, not a <domain>) or -ENOENT (no graphics). */
+static int
+graphics_find(const char *domain_xml, xmlDoc **ret_doc, xmlNode **ret_node)
+{
+    _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+    struct parse_error pe = {};
+    size_t len;
+    int r;
+
+    if (!domain_xml)
+        return -EINVAL;
+    len = strnlen(domain_xml, TMPL_MAX_SIZE + 1);
+    if (len > TMPL_MAX_SIZE)
+        return -EINVAL;
+    r = xml_parse(domain_xml, len, &doc, &pe);
+    free(pe.message);
+    if (r < 0)
+        return -EINVAL;
+    if (!node_is(xmlDocGetRootElement(doc), "domain"))
+        return -EINVAL;
+    o = xpath_eval(doc, "/domain/devices/graphics");
+    if (xpath_count(o) == 0)
+        return -ENOENT;
+    *ret_node = o->nodesetval->nodeTab[0];
+    *ret_doc = TAKE_PTR(doc);
+    return 0;
+}
+
+/* Port attribute ATTR of G: -1 when absent or "-1", else 0..65535. */
+static int
+graphics_port(xmlNode *g, const char *attr, int *ret)
+{
+    _cleanup_(xml_freep) xmlChar *v = xmlGetNoNsProp(g, BAD_CAST attr);
+    int port;
+
+    if (!v) {
+        *ret = -1;
+        return 0;
+    }
+    if (safe_atoi((const char *) v, &port) < 0 || port < -1 || port > 65535)
+        return -EINVAL;
+    *ret = port;
+    return 0;
+}
+
+/* Reads type, port, tlsPort (spice) and the listen address of the first
+ * <graphics> of DOMAIN_XML. The address is the listen attribute, else
+ * the address of the first <listen type='address'> (or type='network',
+ * whose live XML carries the address it resolved to). Returns 0 and
+ * fills *RET (free with tmpl_graphics_done()), -ENOENT without graphics,
+ * -EINVAL when the XML does not parse, is not a <domain>, or has a
+ * graphics without type or with a bad port. Logs nothing. */
+int
+tmpl_graphics_parse(const char *domain_xml, struct tmpl_graphics *ret)
+{
+    _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+    _cleanup_(xml_freep) xmlChar *type = NULL, *listen = NULL;
+    struct tmpl_graphics g = { .port = -1, .tls_port = -1 };
+    xmlNode *node;
+    int r;
+
+    r = graphics_find(domain_xml, &doc, &node);
+    if (r < 0)
+        return r;
+    type = xmlGetNoNsProp(node, BAD_CAST "type");
+    if (!type || !*type)
+        return -EINVAL;
+    if (graphics_port(node, "port", &g.port) < 0)
+        return -EINVAL;
+    if (streq((const char *) type, "spice") && graphics_port(node, "tlsPort", &g.tls_port) < 0)
+        return -EINVAL;
+    listen = xmlGetNoNsProp(node, BAD_CAST "listen");
+    for (xmlNode *c = node->children; c && !(listen && *listen); c = c->next) {
+        if (!node_is(c, "listen") ||
+            !(prop_is(c, "type", "address") || prop_is(c, "type", "network")))
+            continue;
+        xmlFree(listen);
+        listen = xmlGetNoNsProp(c, BAD_CAST "address");
+    }
+    g.type = xstrdup((const char *) type);
+    if (listen && *listen)
+        g.listen = xstrdup((const char *) listen);
+    *ret = g;
+    return 0;
+}
+
+/* Printable ASCII only: libvirt passes the password to QEMU's monitor
+ * as is, and VNC passwords are bytes. */
+static bool
+password_is_valid(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            return false;
+    return true;
+}
+
+/* Builds the <graphics> element for virDomainUpdateDeviceFlags() (see
+ * tmpl.h): a copy of the first <graphics> of DOMAIN_XML with passwd set
+ * (libxml2 escapes it) and passwdValidTo set to VALID_TO (seconds since
+ * the epoch) formatted in UTC, or removed when VALID_TO <= 0. Everything
+ * else (ports, autoport, listen children, <clipboard>...) is kept.
+ * Returns 0 and a new string without an XML declaration; -ENOENT when
+ * DOMAIN_XML has no <graphics>; -EINVAL with a message when DOMAIN_XML
+ * does not parse or is not a <domain>, or PASSWORD is NULL or not
+ * printable ASCII. */
+int
+tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t valid_to,
+                           char **ret_xml, char **reterr_msg)
+{
+    _cleanup_(xml_doc_freep) xmlDoc *doc = NULL, *out = NULL;
+    _cleanup_(xml_buffer_freep) xmlBuffer *buf = NULL;
+    xmlNode *node, *copy;
+    int r;
+
+    if (!password || !password_is_valid(password))
+        return set_error(reterr_msg, -EINVAL,
+                         "A console password must be printable ASCII.");
+    r = graphics_find(domain_xml, &doc, &node);
+    if (r == -ENOENT)
+        return set_error(reterr_msg, r, "The domain has no <graphics> element.");
+    if (r < 0)
+        return set_error(reterr_msg, r, "The domain XML cannot be parsed.");
+
+    out = xmlNewDoc(BAD_CAST "1.0");
+    buf = xmlBufferCreate();
+    if (!out || !buf)
+        abort();
+    copy = xmlDocCopyNode(node, out, 1);
+    if (!copy)
+        abort();
+    xmlDocSetRootElement(out, copy);
+    xmlSetProp(copy, BAD_CAST "passwd", BAD_CAST password);
+    if (valid_to > 0) {
+        time_t t = (time_t) valid_to;
+        struct tm tm;
+        char when[64];
+
+        if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+            return set_error(reterr_msg, -EINVAL, "Password expiry %" PRIi64 " is out of range.",
+                             valid_to);
+        xmlSetProp(copy, BAD_CAST "passwdValidTo", BAD_CAST when);
+    } else
+        xmlUnsetProp(copy, BAD_CAST "passwdValidTo");
+    if (xmlNodeDump(buf, out, copy, 0, 1) < 0)
+        abort();
+    *ret_xml = xstrdup((const char *) xmlBufferContent(buf));
     return 0;
 }

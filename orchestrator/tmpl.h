@@ -51,7 +51,11 @@ struct tmpl_fill {
     const struct desk_meta *meta;
     const char *graphics_listen; /* when set: every <graphics> listens on this
                                   * address only (listen attribute and
-                                  * <listen type='address'>), NULL: as written */
+                                  * <listen type='address'>), and a vnc/spice
+                                  * console without passwd gets passwd='': it
+                                  * starts locked, and QEMU only accepts
+                                  * password changes on consoles started with
+                                  * one. NULL: as written */
 };
 
 /* Produces the domain XML for one desktop. Returns 0 and a new string,

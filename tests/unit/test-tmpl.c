@@ -2,12 +2,16 @@
 /* test-tmpl.c - tests for tmpl.c: xml2xml round-trips, errors, metadata
  *
  * Round-trips (libvirt's xml2xml style): each tests/data/tmpl/NAME.in.xml
- * is filled with fixed values and compared byte for byte with
- * NAME.out.xml; DP_REGENERATE=1 rewrites the .out files instead. The last
+ * is filled with fixed values (plus graphics_listen "127.0.0.1" when NAME
+ * starts with "listen-") and compared byte for byte with NAME.out.xml;
+ * DP_REGENERATE=1 rewrites the .out files instead. The last
  * tests use libvirt's in-memory test:///default driver (per process, no
  * daemon) to prove that libvirt accepts the filled XML and that
  * desk_meta_parse() reads what virDomainGetMetadata() gives back, and
  * run virt-xml-validate on the production template when it is installed.
+ * With DP_TEST_QEMU=1, console passwords are set for real on transient
+ * qemu:///system domains named tmpldev2-* (and the test fails if libvirtd
+ * cannot be reached).
  */
 #include "config.h"
 
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "tests.h"
 #include "tmpl.h"
@@ -66,7 +71,7 @@ TEST(roundtrip)
 {
     const char *cases[] = {
         "minimal", "alias-second-disk", "metadata-other-ns", "source-backingstore",
-        "no-name-uuid",
+        "no-name-uuid", "listen-vnc", "listen-spice",
     };
     bool regen = streq_ptr(getenv("DP_REGENERATE"), "1");
     unsigned seen = 0;
@@ -81,6 +86,9 @@ TEST(roundtrip)
         struct tmpl_fill f = rt_fill_base;
 
         f.name = name;
+        /* the "listen-" cases force the console listen address */
+        if (strncmp(cases[i], "listen-", 7) == 0)
+            f.graphics_listen = "127.0.0.1";
         xml = fill_file(in, &f);
         ASSERT_NOT_NULL(xml);
         if (regen) {
@@ -582,6 +590,335 @@ TEST(libvirt_test_driver)
     ASSERT_EQ(virDomainUndefine(dom), 0);
 }
 
+/* graphics_listen forces every listening <graphics> to one address, and
+ * locks a console without password (passwd=''). */
+TEST(fill_graphics_listen)
+{
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *err = NULL, *xml = NULL;
+    struct tmpl_fill f = rt_fill_base;
+
+    f.name = "rt";
+    f.graphics_listen = "127.0.0.1";
+    xml = fill_file(TEST_DATA_DIR "/tmpl/listen-vnc.in.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    ASSERT_TRUE(strstr(xml, "<graphics type=\"vnc\" port=\"-1\" autoport=\"yes\" "
+                       "listen=\"127.0.0.1\" keymap=\"de\" sharePolicy=\"force-shared\" "
+                       "passwd=\"\">\n"
+                       "      <listen type=\"address\" address=\"127.0.0.1\"/>\n"
+                       "      <audio id=\"1\"/>\n    </graphics>"));
+    ASSERT_NULL(strstr(xml, "0.0.0.0"));
+    ASSERT_NULL(strstr(xml, "network=\"default\""));
+    /* egl-headless does not listen: untouched */
+    ASSERT_TRUE(strstr(xml, "<graphics type=\"egl-headless\">\n      <gl "));
+    free(xml);
+
+    xml = fill_file(TEST_DATA_DIR "/tmpl/listen-spice.in.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    ASSERT_TRUE(strstr(xml, "<graphics type=\"spice\" autoport=\"yes\" connected=\"disconnect\" "
+                       "listen=\"127.0.0.1\" passwd=\"\">\n      <image compression=\"off\"/>\n"
+                       "      <listen type=\"address\" address=\"127.0.0.1\"/>\n"
+                       "      <clipboard copypaste=\"no\"/>"));
+    ASSERT_NULL(strstr(xml, "socket"));
+    /* an existing password is kept */
+    ASSERT_TRUE(strstr(xml, "<graphics type=\"vnc\" passwd=\"keep-me\" listen=\"127.0.0.1\">\n"
+                       "      <listen type=\"address\" address=\"127.0.0.1\"/>"));
+    free(xml);
+
+    /* NULL: as written */
+    f.graphics_listen = NULL;
+    xml = fill_file(TEST_DATA_DIR "/tmpl/listen-vnc.in.xml", &f);
+    ASSERT_NOT_NULL(xml);
+    ASSERT_TRUE(strstr(xml, "<listen type=\"network\" network=\"default\"/>"));
+    ASSERT_TRUE(strstr(xml, "listen=\"0.0.0.0\""));
+    ASSERT_NULL(strstr(xml, "passwd"));
+    free(xml);
+    xml = NULL;
+
+    /* IPv6 is fine; quotes or spaces are refused */
+    ASSERT_OK(tmpl_load_file(TEST_DATA_DIR "/tmpl/listen-vnc.in.xml", &t, &err));
+    f.graphics_listen = "::1";
+    ASSERT_OK(tmpl_fill(t, &f, &xml, &err));
+    ASSERT_TRUE(strstr(xml, "<listen type=\"address\" address=\"::1\"/>"));
+    free(xml);
+    xml = NULL;
+    f.graphics_listen = "1.2.3.4' x='";
+    ASSERT_ERROR(tmpl_fill(t, &f, &xml, &err), EINVAL);
+    ASSERT_STREQ(err, "Console listen address '1.2.3.4' x='' is not valid.");
+    f.graphics_listen = "";
+    ASSERT_ERROR(tmpl_fill(t, &f, &xml, &err), EINVAL);
+    ASSERT_NULL(xml);
+}
+
+TEST(graphics_parse)
+{
+    struct tmpl_graphics g = {};
+
+    /* live VNC as libvirt 9.0 writes it: attribute and child */
+    ASSERT_OK(tmpl_graphics_parse(
+        "<domain type='qemu' id='3'><name>x</name><devices><video/>"
+        "<graphics type='vnc' port='5901' autoport='yes' listen='127.0.0.1'>"
+        "<listen type='address' address='127.0.0.1'/></graphics>"
+        "<graphics type='spice' port='5999'/></devices></domain>", &g));
+    ASSERT_STREQ(g.type, "vnc");
+    ASSERT_EQ(g.port, 5901);
+    ASSERT_EQ(g.tls_port, -1);
+    ASSERT_STREQ(g.listen, "127.0.0.1");
+    tmpl_graphics_done(&g);
+    ASSERT_NULL(g.type);
+    ASSERT_EQ(g.port, -1);
+
+    /* spice with tlsPort; the address only in a child, after a socket one */
+    ASSERT_OK(tmpl_graphics_parse(
+        "<domain><devices><graphics type='spice' port='5902' tlsPort='5903' autoport='no'>"
+        "<listen type='socket' socket='/x'/><listen type='address' address='10.0.0.5'/>"
+        "</graphics></devices></domain>", &g));
+    ASSERT_STREQ(g.type, "spice");
+    ASSERT_EQ(g.port, 5902);
+    ASSERT_EQ(g.tls_port, 5903);
+    ASSERT_STREQ(g.listen, "10.0.0.5");
+    tmpl_graphics_done(&g);
+
+    /* not started: port -1 or absent, no tlsPort, no address */
+    ASSERT_OK(tmpl_graphics_parse("<domain><devices><graphics type='spice' port='-1' "
+                                  "autoport='yes'/></devices></domain>", &g));
+    ASSERT_EQ(g.port, -1);
+    ASSERT_EQ(g.tls_port, -1);
+    ASSERT_NULL(g.listen);
+    tmpl_graphics_done(&g);
+    ASSERT_OK(tmpl_graphics_parse("<domain><devices><graphics type='vnc'/></devices></domain>",
+                                  &g));
+    ASSERT_EQ(g.port, -1);
+    tmpl_graphics_done(&g);
+    /* tlsPort is a SPICE attribute only */
+    ASSERT_OK(tmpl_graphics_parse("<domain><devices><graphics type='vnc' port='5900' "
+                                  "tlsPort='1'/></devices></domain>", &g));
+    ASSERT_EQ(g.tls_port, -1);
+    tmpl_graphics_done(&g);
+
+    ASSERT_ERROR(tmpl_graphics_parse("<domain><devices><video/></devices></domain>", &g),
+                 ENOENT);
+    ASSERT_ERROR(tmpl_graphics_parse("<domain><graphics type='vnc'/></domain>", &g), ENOENT);
+    ASSERT_ERROR(tmpl_graphics_parse("<domain><devices><graphics", &g), EINVAL);
+    ASSERT_ERROR(tmpl_graphics_parse("<network><devices><graphics type='vnc'/></devices>"
+                                     "</network>", &g), EINVAL);
+    ASSERT_ERROR(tmpl_graphics_parse("<domain><devices><graphics type='vnc' port='x'/>"
+                                     "</devices></domain>", &g), EINVAL);
+    ASSERT_ERROR(tmpl_graphics_parse("<domain><devices><graphics type='vnc' port='70000'/>"
+                                     "</devices></domain>", &g), EINVAL);
+    ASSERT_ERROR(tmpl_graphics_parse("<domain><devices><graphics port='1'/>"
+                                     "</devices></domain>", &g), EINVAL);
+    ASSERT_ERROR(tmpl_graphics_parse("<!DOCTYPE domain [<!ENTITY a 'b'>]><domain><devices>"
+                                     "<graphics type='vnc'/></devices></domain>", &g), EINVAL);
+    ASSERT_NULL(g.type);
+}
+
+TEST(graphics_password_xml)
+{
+    static const char spice[] =
+        "<domain type='qemu' id='7'><name>d</name><devices>"
+        "<graphics type='spice' port='5900' tlsPort='5901' autoport='yes' listen='127.0.0.1' "
+        "passwd='old&amp;pw' passwdValidTo='2001-01-01T00:00:00' connected='disconnect'>"
+        "<listen type='address' address='127.0.0.1'/><clipboard copypaste='no'/>"
+        "<filetransfer enable='no'/></graphics><graphics type='vnc' port='5910'/>"
+        "</devices></domain>";
+    _cleanup_free_ char *xml = NULL, *err = NULL;
+    struct tmpl_graphics g = {};
+
+    /* set, with 2026-11-27T21:30:05Z */
+    ASSERT_OK(tmpl_graphics_password_xml(
+        "<domain><devices><graphics type='vnc' port='5900' autoport='yes' "
+        "listen='127.0.0.1'><listen type='address' address='127.0.0.1'/><audio id='1'/>"
+        "</graphics></devices></domain>", "Ab3dEf7h", 1795815005, &xml, &err));
+    ASSERT_STREQ(xml, "<graphics type=\"vnc\" port=\"5900\" autoport=\"yes\" "
+                 "listen=\"127.0.0.1\" passwd=\"Ab3dEf7h\" "
+                 "passwdValidTo=\"2026-11-27T21:30:05\">\n"
+                 "  <listen type=\"address\" address=\"127.0.0.1\"/>\n"
+                 "  <audio id=\"1\"/>\n</graphics>");
+    free(xml);
+
+    /* replace both, keep the rest (the first graphics only) */
+    ASSERT_OK(tmpl_graphics_password_xml(spice, "newpw", 86400, &xml, &err));
+    ASSERT_STREQ(xml, "<graphics type=\"spice\" port=\"5900\" tlsPort=\"5901\" autoport=\"yes\" "
+                 "listen=\"127.0.0.1\" passwd=\"newpw\" passwdValidTo=\"1970-01-02T00:00:00\" "
+                 "connected=\"disconnect\">\n"
+                 "  <listen type=\"address\" address=\"127.0.0.1\"/>\n"
+                 "  <clipboard copypaste=\"no\"/>\n"
+                 "  <filetransfer enable=\"no\"/>\n</graphics>");
+    /* what it returns parses back as the same console */
+    free(xml);
+
+    /* valid_to <= 0 removes the expiry */
+    ASSERT_OK(tmpl_graphics_password_xml(spice, "newpw", 0, &xml, &err));
+    ASSERT_NULL(strstr(xml, "passwdValidTo"));
+    ASSERT_TRUE(strstr(xml, " passwd=\"newpw\" connected=\"disconnect\">"));
+    free(xml);
+    ASSERT_OK(tmpl_graphics_password_xml(spice, "newpw", -5, &xml, &err));
+    ASSERT_NULL(strstr(xml, "passwdValidTo"));
+    free(xml);
+
+    /* special characters are escaped, and come back unchanged */
+    ASSERT_OK(tmpl_graphics_password_xml(spice, "a\"b'c<d>&e", 0, &xml, &err));
+    ASSERT_TRUE(strstr(xml, " passwd=\"a&quot;b'c&lt;d&gt;&amp;e\" "));
+    {
+        _cleanup_free_ char *dom = xasprintf("<domain><devices>%s</devices></domain>", xml);
+        _cleanup_free_ char *again = NULL;
+
+        ASSERT_OK(tmpl_graphics_parse(dom, &g));
+        ASSERT_EQ(g.port, 5900);
+        ASSERT_EQ(g.tls_port, 5901);
+        tmpl_graphics_done(&g);
+        ASSERT_OK(tmpl_graphics_password_xml(dom, "x", 0, &again, &err));
+        ASSERT_TRUE(strstr(again, " passwd=\"x\" "));
+    }
+    free(xml);
+    xml = NULL;
+
+    /* errors */
+    ASSERT_ERROR(tmpl_graphics_password_xml("<domain><devices/></domain>", "pw", 0, &xml, &err),
+                 ENOENT);
+    ASSERT_STREQ(err, "The domain has no <graphics> element.");
+    ASSERT_ERROR(tmpl_graphics_password_xml("<domain>", "pw", 0, &xml, &err), EINVAL);
+    ASSERT_STREQ(err, "The domain XML cannot be parsed.");
+    ASSERT_ERROR(tmpl_graphics_password_xml(spice, "new\nline", 0, &xml, &err), EINVAL);
+    ASSERT_STREQ(err, "A console password must be printable ASCII.");
+    ASSERT_ERROR(tmpl_graphics_password_xml(spice, NULL, 0, &xml, &err), EINVAL);
+    ASSERT_NULL(xml);
+}
+
+/* Fills a template whose console GRAPHICS listens on 0.0.0.0 and has no
+ * password with graphics_listen "127.0.0.1", starts it as a transient
+ * domain on CONN (a 1 MiB empty raw disk, nothing boots), sets a one-time
+ * password through tmpl_graphics_password_xml() +
+ * virDomainUpdateDeviceFlags(AFFECT_LIVE), checks the live XML, then
+ * revokes it with an expiry in the past. Prints what libvirt said. */
+static int
+live_console_check(virConnectPtr conn, const char *type, const char *graphics)
+{
+    _cleanup_(virt_domain_freep) virDomainPtr dom = NULL;
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *name = xasprintf("tmpldev2-%s-%d", type, (int) getpid());
+    _cleanup_free_ char *disk = xasprintf("/tmp/%s.raw", name);
+    _cleanup_free_ char *uuid = xasprintf("6c1f0c0e-3b0a-4d55-9a57-%012x", (unsigned) getpid());
+    _cleanup_free_ char *xml = NULL, *live = NULL, *gxml = NULL, *err = NULL, *want = NULL;
+    struct tmpl_fill f = rt_fill_base;
+    struct tmpl_graphics g = {};
+    time_t valid_to = time(NULL) + 300;
+    struct tm tm;
+    char when[32];
+    int r = -EIO, fd;
+
+    fd = open(disk, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ftruncate(fd, 1024 * 1024) < 0)
+        return -errno;
+    close(fd);
+    xml = xasprintf("<domain type='kvm'><memory unit='MiB'>64</memory>"
+                    "<os><type arch='x86_64'>hvm</type></os><devices>"
+                    "<disk type='file' device='disk'><target dev='vda' bus='virtio'/></disk>"
+                    "%s</devices></domain>", graphics);
+    if (tmpl_load_string(xml, &t, &err) < 0)
+        goto cleanup;
+    free(xml);
+    xml = NULL;
+    f.name = name;
+    f.uuid = uuid;
+    f.disk_path = disk;
+    f.disk_format = "raw";
+    f.graphics_listen = "127.0.0.1";
+    if (tmpl_fill(t, &f, &xml, &err) < 0) {
+        fprintf(stderr, "fill %s: %s\n", name, strempty(err));
+        goto cleanup;
+    }
+    dom = virDomainCreateXML(conn, xml, 0);
+    if (!dom) {
+        fprintf(stderr, "start %s: %s\n", name, virGetLastErrorMessage());
+        goto cleanup;
+    }
+    live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
+    if (!live || tmpl_graphics_parse(live, &g) < 0 || !streq(g.type, type) || g.port <= 0 ||
+        !streq_ptr(g.listen, "127.0.0.1")) {
+        fprintf(stderr, "%s: unexpected live graphics: %s\n", name, strempty(live));
+        goto cleanup;
+    }
+    printf("  %s: %s port %d tlsPort %d listen %s\n", name, g.type, g.port, g.tls_port,
+           g.listen);
+
+    /* grant */
+    if (tmpl_graphics_password_xml(live, "Tq7xK2pZ", valid_to, &gxml, &err) < 0)
+        goto cleanup;
+    if (virDomainUpdateDeviceFlags(dom, gxml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        fprintf(stderr, "%s: update refused: %s\n%s\n", name, virGetLastErrorMessage(), gxml);
+        goto cleanup;
+    }
+    free(live);
+    live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
+    gmtime_r(&valid_to, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    want = xasprintf("passwd='Tq7xK2pZ' passwdValidTo='%s'", when);
+    if (!live || !strstr(live, want)) {
+        fprintf(stderr, "%s: want %s in:\n%s\n", name, want, strempty(live));
+        goto cleanup;
+    }
+    /* without VIR_DOMAIN_XML_SECURE libvirt hides the password */
+    free(live);
+    live = virDomainGetXMLDesc(dom, 0);
+    if (!live || strstr(live, "Tq7xK2pZ")) {
+        fprintf(stderr, "%s: password visible without XML_SECURE\n", name);
+        goto cleanup;
+    }
+
+    /* revoke: another password that expired a minute ago */
+    free(live);
+    live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
+    free(gxml);
+    gxml = NULL;
+    if (!live || tmpl_graphics_password_xml(live, "Rv0k3dXx", time(NULL) - 60, &gxml,
+                                            &err) < 0)
+        goto cleanup;
+    if (virDomainUpdateDeviceFlags(dom, gxml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        fprintf(stderr, "%s: revoke (passwdValidTo in the past) refused: %s\n", name,
+                virGetLastErrorMessage());
+        goto cleanup;
+    }
+    free(live);
+    live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE);
+    if (!live || !strstr(live, "passwd='Rv0k3dXx'")) {
+        fprintf(stderr, "%s: revoked password not in live XML:\n%s\n", name, strempty(live));
+        goto cleanup;
+    }
+    printf("  %s: password set, read back, revoked with passwdValidTo in the past\n", name);
+    r = 0;
+
+ cleanup:
+    tmpl_graphics_done(&g);
+    if (dom && virDomainDestroy(dom) < 0)
+        r = -EIO;
+    unlink(disk);
+    return r;
+}
+
+/* DP_TEST_QEMU=1: the real thing on qemu:///system (TCG, no disk). */
+TEST(graphics_password_qemu)
+{
+    _cleanup_(virt_connect_closep) virConnectPtr conn = NULL;
+
+    if (!streq_ptr(getenv("DP_TEST_QEMU"), "1")) {
+        printf("skip: set DP_TEST_QEMU=1 to set console passwords on qemu:///system\n");
+        return;
+    }
+    virSetErrorFunc(NULL, quiet_virt_error);
+    conn = virConnectOpen("qemu:///system");
+    if (!conn)
+        fprintf(stderr, "qemu:///system: %s\n", virGetLastErrorMessage());
+    ASSERT_NOT_NULL(conn);
+    ASSERT_OK(live_console_check(conn, "vnc", "<graphics type='vnc' autoport='yes' "
+                                 "listen='0.0.0.0'/>"));
+    ASSERT_OK(live_console_check(conn, "spice", "<graphics type='spice' autoport='yes' "
+                                 "listen='0.0.0.0' connected='disconnect'>"
+                                 "<clipboard copypaste='no'/><filetransfer enable='no'/>"
+                                 "</graphics>"));
+}
+
 /* virt-xml-validate (libvirt-clients) checks the qemu flavour of the
  * production template against libvirt's RelaxNG schema. */
 TEST(virt_xml_validate)
@@ -635,5 +972,9 @@ main(void)
     RUN(meta_from_domain);
     RUN(libvirt_test_driver);
     RUN(virt_xml_validate);
+    RUN(fill_graphics_listen);
+    RUN(graphics_parse);
+    RUN(graphics_password_xml);
+    RUN(graphics_password_qemu);
     return TESTS_DONE();
 }
