@@ -67,6 +67,23 @@ api_metrics(struct api_request *req, struct api_reply *reply)
             fprintf(f, "deskpool_desktops{pool=\"%s\",state=\"%s\"} %u\n", pools[i]->name,
                     desk_state_to_string((enum desk_state) s), by_state[s]);
     }
+    {
+        struct session **sess = NULL;
+        size_t n_sess = 0;
+
+        if (store_session_list(d->store, NULL, NULL, SESSION_STATE_ACTIVE, &sess, &n_sess) >= 0) {
+            fputs("# HELP deskpool_sessions_active Active sessions by pool.\n"
+                  "# TYPE deskpool_sessions_active gauge\n", f);
+            for (size_t i = 0; i < n_pools; i++) {
+                unsigned k = 0;
+
+                for (size_t j = 0; j < n_sess; j++)
+                    k += streq(sess[j]->pool, pools[i]->name);
+                fprintf(f, "deskpool_sessions_active{pool=\"%s\"} %u\n", pools[i]->name, k);
+            }
+            session_list_free(sess, n_sess);
+        }
+    }
     fputs("# HELP deskpool_pool_size Pool size bounds as configured.\n"
           "# TYPE deskpool_pool_size gauge\n", f);
     for (size_t i = 0; i < n_pools; i++)
