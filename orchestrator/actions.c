@@ -27,6 +27,7 @@
 
 #include "actions.h"
 #include "console.h"
+#include "hook.h"
 #include "log.h"
 #include "tmpl.h"
 #include "util.h"
@@ -264,6 +265,20 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
     }
 
     if (d->state == DESK_STATE_PROVISIONING) {
+        struct hook_info hi = { .pool = d->pool, .desktop = d->name, .domain = d->domain };
+        _cleanup_free_ char *out = NULL;
+
+        /* a site script may veto: counted as a failed attempt, so a hook
+         * that keeps saying no quarantines the desktop */
+        r = hook_run(c->hooks_dir, HOOK_PRE_PROVISION, &hi, c->hook_timeout, &out);
+        if (r < 0) {
+            *reterr_msg = xasprintf("The pre-provision hook %s: %s",
+                                    r == -ECANCELED ? "vetoed it" :
+                                    r == -ETIMEDOUT ? "timed out" : "could not run",
+                                    out && out[0] ? out : "(no output)");
+            (void) store_desk_record_failure(c->store, name, *reterr_msg);
+            return r == -ECANCELED ? -EPERM : r;
+        }
         r = build_overlay(c, d, reterr_msg);
         if (r >= 0) {
             desk_free(d);
@@ -294,7 +309,13 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
         build_failed(c, d, *reterr_msg);
         return r;
     }
-    return store_desk_set_state(c->store, name, DESK_STATE_BOOTING, DESK_STATE_READY);
+    r = store_desk_set_state(c->store, name, DESK_STATE_BOOTING, DESK_STATE_READY);
+    if (r >= 0) {
+        struct hook_info hi = { .pool = d->pool, .desktop = d->name, .domain = d->domain };
+
+        (void) hook_run_logged(c->hooks_dir, HOOK_POST_PROVISION, &hi, c->hook_timeout);
+    }
+    return r;
 }
 
 int
@@ -334,39 +355,29 @@ action_quarantine(const struct action_ctx *c, const char *name, char **reterr_ms
         return r;
     *reterr_msg = xasprintf("Desktop '%s' failed %u times and is quarantined: %s", name,
                             d->boot_failures, d->last_error ? d->last_error : "no reason given.");
+    {
+        struct hook_info hi = { .pool = d->pool, .desktop = d->name, .domain = d->domain,
+                                .detail = d->last_error };
+
+        (void) hook_run_logged(c->hooks_dir, HOOK_DESKTOP_FAILED, &hi, c->hook_timeout);
+    }
     return 0;
 }
 
-int
-action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
+/* Reverts floating desktop D to its clean snapshot and resyncs its clock;
+ * on a failed revert sends it back to provisioning (re-clone). */
+static int
+wipe_floating(const struct action_ctx *c, const struct desk *d, char **reterr_msg)
 {
-    _cleanup_(desk_freep) struct desk *d = NULL;
-    _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_free_ char *err = NULL;
     int r;
-
-    r = store_desk_get(c->store, name, &d);
-    if (r < 0)
-        return r;
-    if (d->state != DESK_STATE_RELEASING)
-        return 0;
-    r = store_pool_get(c->store, d->pool, &p);
-    if (r < 0)
-        return r;
-    /* first of all, nobody may connect any more */
-    r = console_revoke(c->hv, d->domain, c->console_password_required, &err);
-    if (r < 0)
-        log_debug("Revoking the console password of '%s' failed: %s", d->domain, strempty(err));
-
-    if (p->mode == POOL_MODE_DEDICATED)
-        return store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
 
     r = hv_snapshot_revert(c->hv, d->domain, DESK_CLEAN_SNAPSHOT, reterr_msg);
     if (r < 0) {
         /* never hand it out unwiped: re-clone from the image */
         (void) hv_domain_destroy(c->hv, d->domain);
-        (void) store_desk_record_failure(c->store, name, *reterr_msg);
-        (void) store_desk_set_state(c->store, name, DESK_STATE_RELEASING,
+        (void) store_desk_record_failure(c->store, d->name, *reterr_msg);
+        (void) store_desk_set_state(c->store, d->name, DESK_STATE_RELEASING,
                                     DESK_STATE_PROVISIONING);
         return r;
     }
@@ -383,7 +394,42 @@ action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
     }
     if (r < 0 && r != -EOPNOTSUPP)
         log_info("Clock of '%s' not synced after the wipe: %s", d->domain, strempty(err));
-    return store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
+    return 0;
+}
+
+int
+action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_free_ char *err = NULL;
+    struct hook_info hi;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r < 0)
+        return r;
+    if (d->state != DESK_STATE_RELEASING)
+        return 0;
+    r = store_pool_get(c->store, d->pool, &p);
+    if (r < 0)
+        return r;
+    /* first of all, nobody may connect any more */
+    r = console_revoke(c->hv, d->domain, c->console_password_required, &err);
+    if (r < 0)
+        log_debug("Revoking the console password of '%s' failed: %s", d->domain, strempty(err));
+    /* dedicated desktops keep their user's data: locking them is all */
+    if (p->mode == POOL_MODE_FLOATING) {
+        r = wipe_floating(c, d, reterr_msg);
+        if (r < 0)
+            return r;
+    }
+    r = store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
+    if (r < 0)
+        return r;
+    hi = (struct hook_info) { .pool = d->pool, .desktop = d->name, .domain = d->domain };
+    (void) hook_run_logged(c->hooks_dir, HOOK_POST_RELEASE, &hi, c->hook_timeout);
+    return 0;
 }
 
 int

@@ -19,6 +19,8 @@ struct action_ctx {
     unsigned boot_delay;    /* seconds */
     bool console_password_required; /* refuse drivers that cannot set one */
     char *console_listen;   /* the only address consoles listen on */
+    char *hooks_dir;
+    unsigned hook_timeout;
     const atomic_bool *stopping; /* daemon shutting down: give up waiting */
 };
 

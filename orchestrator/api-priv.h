@@ -33,6 +33,8 @@ struct api_settings {
     unsigned console_ttl;
     unsigned acquire_timeout;
     bool console_password_required;
+    char *hooks_dir;
+    unsigned hook_timeout;
 };
 void api_settings_done(struct api_settings *s);
 /* A copy of the current settings (free with api_settings_done()). */

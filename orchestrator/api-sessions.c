@@ -22,6 +22,7 @@
 #include "api-error.h"
 #include "api-priv.h"
 #include "console.h"
+#include "hook.h"
 #include "log.h"
 #include "util.h"
 
@@ -219,9 +220,14 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
                                 "up; the session was ended.", x->desktop);
     }
     (void) store_session_set_password_expiry(d->store, x->id, g.expires);
-    if (!existing)
+    if (!existing) {
+        struct hook_info hi = { .pool = pool, .desktop = x->desktop, .domain = desk->domain,
+                                .user = x->user, .session = x->id, .detail = x->client };
+
         log_info("Session %s: user '%s' got desktop '%s' of pool '%s'", x->id, x->user,
                  x->desktop, pool);
+        hook_run_detached(set.hooks_dir, HOOK_POST_ASSIGN, &hi, set.hook_timeout);
+    }
     reconciler_wake(d->reconciler); /* spares may need replacing */
     r = api_reply_json(reply, existing ? 200 : 201, session_to_json(x, &g));
     console_grant_done(&g);

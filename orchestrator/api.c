@@ -142,6 +142,7 @@ api_settings_done(struct api_settings *s)
 {
     free(s->templates_dir);
     free(s->console_host);
+    free(s->hooks_dir);
     *s = (struct api_settings) { 0 };
 }
 
@@ -154,6 +155,8 @@ api_settings_from_conf(struct api_settings *s, const struct conf *c)
         .console_ttl = c->console_ttl,
         .acquire_timeout = c->acquire_timeout,
         .console_password_required = streq(c->console_password, "required"),
+        .hooks_dir = xstrdup(c->hooks_dir),
+        .hook_timeout = c->hook_timeout,
     };
 }
 
@@ -164,6 +167,7 @@ api_settings_get(struct api *a, struct api_settings *ret)
     *ret = a->settings;
     ret->templates_dir = xstrdup(a->settings.templates_dir);
     ret->console_host = xstrdup(a->settings.console_host);
+    ret->hooks_dir = xstrdup(a->settings.hooks_dir);
     pthread_mutex_unlock(&a->lock);
 }
 

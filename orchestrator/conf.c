@@ -62,6 +62,7 @@ static const struct conf_key conf_keys[] = {
     D(virt_probe_timeout, "15", 1, 600, false),
     D(acquire_timeout, "60", 0, 3600, true),
     D(console_ttl, "300", 10, 86400, true),
+    D(hook_timeout, "30", 1, 3600, true),
 };
 
 #undef S

@@ -31,6 +31,7 @@ struct conf {
     unsigned virt_probe_timeout;  /* seconds a virt type probe may take */
     unsigned acquire_timeout;     /* seconds an acquire may wait for a desktop */
     unsigned console_ttl;         /* seconds a one-time console password is valid */
+    unsigned hook_timeout;        /* seconds a hook may run */
 };
 
 /* Fills every key with its default. */

@@ -56,6 +56,8 @@ struct reconciler {
     struct reconcile_stats stats;
     /* settings, copied from conf */
     char *instance, *prefix, *storage_pool, *templates_dir, *virt_type, *console_listen;
+    char *hooks_dir;
+    unsigned hook_timeout;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval;
     bool console_password_required;
 
@@ -85,6 +87,7 @@ job_free(void *userdata)
     free(j->ctx.templates_dir);
     free(j->ctx.virt_type);
     free(j->ctx.console_listen);
+    free(j->ctx.hooks_dir);
     free(j);
 }
 
@@ -208,6 +211,8 @@ submit_locked(struct reconciler *r, const struct action *a)
         .boot_delay = r->boot_delay,
         .console_password_required = r->console_password_required,
         .console_listen = xstrdup(r->console_listen),
+        .hooks_dir = xstrdup(r->hooks_dir),
+        .hook_timeout = r->hook_timeout,
         .stopping = &r->stopping,
     };
     inflight_add(r, a->desk);
@@ -516,6 +521,9 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
 {
     free(r->templates_dir);
     r->templates_dir = xstrdup(c->templates_dir);
+    free(r->hooks_dir);
+    r->hooks_dir = xstrdup(c->hooks_dir);
+    r->hook_timeout = c->hook_timeout;
     r->boot_timeout = c->boot_timeout;
     r->boot_delay = c->boot_delay;
     r->max_boot_failures = c->max_boot_failures;
@@ -689,6 +697,7 @@ reconciler_free(struct reconciler *r)
     free(r->templates_dir);
     free(r->virt_type);
     free(r->console_listen);
+    free(r->hooks_dir);
     hv_unref(r->hv);
     for (size_t i = 0; i < r->n_waiting; i++)
         free(r->waiting_pools[i]);
