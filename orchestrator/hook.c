@@ -218,6 +218,9 @@ hook_run(const char *dir, enum hook_event e, const struct hook_info *info,
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
     }
+    /* a trailing newline is the shell's habit, not part of the message */
+    while (out_len > 0 && (out[out_len - 1] == '\n' || out[out_len - 1] == '\r'))
+        out_len--;
     out[out_len] = '\0';
     if (io < 0)
         r = io;

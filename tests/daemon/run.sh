@@ -107,3 +107,46 @@ check "TCP: reader may not POST (403)" [ "$(code -X POST -H "Authorization: Bear
 check "TCP: operator may POST (400 for the empty body, past auth)" [ "$(code -X POST -H "Authorization: Bearer $oper" -H 'Content-Type: application/json' -d '{}' $U/v1/pools)" = 400 ]
 check "TCP: deskpoolctl --url --token works" quiet "$DESKPOOLCTL" --url "$U" --token "$oper" pool list
 check "TCP: the token never reaches the log" bash -c "! grep -q '$oper' '$dir4/daemon.log'"
+
+# --- hooks: a pre-provision veto, a post-assign with the event ---
+t_tmpdir dir5
+mkdir -p "$dir5/hooks"
+cat >"$dir5/hooks/pre-provision" <<'HOOK'
+#!/bin/sh
+if [ -e "$(dirname "$0")/hold" ]; then echo "held for maintenance"; exit 1; fi
+exit 0
+HOOK
+cat >"$dir5/hooks/post-assign" <<HOOK
+#!/bin/sh
+{ env | grep ^DESKPOOL_ | sort; cat; } > "$dir5/assigned"
+HOOK
+chmod 755 "$dir5/hooks/pre-provision" "$dir5/hooks/post-assign"
+touch "$dir5/hooks/hold"
+dp_start "$dir5" "hk$$" --set hooks_dir="$dir5/hooks" --set boot_delay=0 \
+    --set console_password=none --set max_boot_failures=2 --set reconcile_interval=1 \
+    || fail_now "hooks daemon"
+qemu-img create -q -f qcow2 "$dir5/g.qcow2" 64M
+ctl image add g "$dir5/g.qcow2" >/dev/null
+ctl pool create hp --image g --template test --min 1 --spare 0 --max 2 >/dev/null
+vetoed() {
+    api GET /v1/pools/hp
+    [ "$(jget "$BODY" "d['counts']['failed'] >= 1 and 'held for maintenance' in (d['desktops'][0]['last_error'] or '')")" = True ]
+}
+check "pre-provision veto: desktop quarantined after 2 vetoes, hook output in last_error" wait_for 20 vetoed
+api GET /v1/pools/hp
+check "a vetoed desktop never became ready" [ "$(jget "$BODY" "d['counts']['ready']")" = 0 ]
+rm "$dir5/hooks/hold"
+api GET /v1/pools/hp
+failed_one=$(jget "$BODY" "d['desktops'][0]['name']")
+ctl pool resize hp --max 4 >/dev/null
+ready_one() { api GET /v1/pools/hp; [ "$(jget "$BODY" "d['counts']['ready']")" = 1 ]; }
+check "without the hold, provisioning goes on" wait_for 20 ready_one
+api POST /v1/pools/hp/sessions '{"user":"dr.hook","groups":["x"],"client":"site-9"}'
+check "acquire with hooks: 201" [ "$STATUS" = 201 ]
+sid=$(jget "$BODY" "d['id']")
+assigned() { grep -q "DESKPOOL_SESSION=$sid" "$dir5/assigned" 2>/dev/null; }
+check "post-assign hook ran with the session in its environment" wait_for 10 assigned
+check "post-assign hook got DESKPOOL_USER and the event JSON on stdin" \
+    bash -c "grep -q '^DESKPOOL_USER=dr.hook$' '$dir5/assigned' && grep -q '\"event\":\"post-assign\"' '$dir5/assigned' && grep -q '\"detail\":\"site-9\"' '$dir5/assigned'"
+check "the quarantined desktop ($failed_one) was left for inspection" \
+    bash -c "curl -s --unix-socket '$DP_SOCK' http://x/v1/pools/hp | grep -q '\"name\":\"$failed_one\",\"pool\":\"hp\",\"state\":\"failed\"'"

@@ -58,7 +58,7 @@ TEST(environment_and_stdin)
 
     ASSERT_OK(write_hook("post-assign", body, 0755));
     ASSERT_OK(hook_run(dir, HOOK_POST_ASSIGN, &info, 5, &out));
-    ASSERT_STREQ(out, "done\n");
+    ASSERT_STREQ(out, "done");
     ASSERT_OK(read_full_file(file, 65536, &got, NULL));
     ASSERT_NOT_NULL(strstr(got, "DESKPOOL_EVENT=post-assign\n"));
     ASSERT_NOT_NULL(strstr(got, "DESKPOOL_POOL=radiology\n"));
@@ -79,7 +79,7 @@ TEST(pre_hook_veto)
 
     ASSERT_OK(write_hook("pre-provision", "echo 'licence server down' >&2; exit 3", 0755));
     ASSERT_ERROR(hook_run(dir, HOOK_PRE_PROVISION, &info, 5, &out), ECANCELED);
-    ASSERT_STREQ(out, "licence server down\n");
+    ASSERT_STREQ(out, "licence server down");
     free(out);
     out = NULL;
     ASSERT_OK(write_hook("pre-provision", "exit 0", 0755));
@@ -96,7 +96,7 @@ TEST(timeout_kills_the_hook_and_its_children)
     t0 = now_usec();
     ASSERT_ERROR(hook_run(dir, HOOK_PRE_REBASE, &info, 1, &out), ETIMEDOUT);
     ASSERT_TRUE(now_usec() - t0 < 3000000);
-    ASSERT_STREQ(out, "started\n");
+    ASSERT_STREQ(out, "started");
     /* closes its output, then lingers: still bounded */
     free(out);
     out = NULL;
