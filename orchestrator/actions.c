@@ -118,6 +118,24 @@ build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_ms
     return store_desk_set_volume(c->store, d->name, path);
 }
 
+/* The user's data disk: made once, kept across rebases and wipes, removed
+ * with the desktop. A half-made one (no row names it yet) is replaced. */
+static int
+build_data_disk(const struct action_ctx *c, const struct desk *d, char **reterr_msg)
+{
+    _cleanup_free_ char *vol = desk_data_volume_name(d->domain), *path = NULL;
+    int r;
+
+    r = hv_volume_delete(c->hv, c->storage_pool, vol);
+    if (r < 0)
+        return r;
+    r = hv_volume_create_blank(c->hv, c->storage_pool, vol, c->data_disk_bytes, &path,
+                               reterr_msg);
+    if (r < 0)
+        return r;
+    return store_desk_set_data_volume(c->store, d->name, path);
+}
+
 static int
 build_domain(const struct action_ctx *c, const struct desk *d, const struct tmpl *t,
              const char *tpath, char **reterr_msg)
@@ -131,7 +149,7 @@ build_domain(const struct action_ctx *c, const struct desk *d, const struct tmpl
     struct tmpl_fill fill = {
         .virt_type = c->virt_type, .name = d->domain, .uuid = d->uuid,
         .disk_path = d->volume, .disk_format = "qcow2", .meta = &meta,
-        .graphics_listen = c->console_listen,
+        .data_disk_path = d->data_volume, .graphics_listen = c->console_listen,
     };
     int r;
 
@@ -265,8 +283,9 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
     }
 
     if (d->state == DESK_STATE_PROVISIONING) {
-        struct hook_info hi = { .pool = d->pool, .desktop = d->name, .domain = d->domain };
-        _cleanup_free_ char *out = NULL;
+        _cleanup_free_ char *out = NULL, *ver = xasprintf("v%u", d->image_version);
+        struct hook_info hi = { .pool = d->pool, .desktop = d->name, .domain = d->domain,
+                                .detail = ver };
 
         /* a site script may veto: counted as a failed attempt, so a hook
          * that keeps saying no quarantines the desktop */
@@ -280,6 +299,8 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
             return r == -ECANCELED ? -EPERM : r;
         }
         r = build_overlay(c, d, reterr_msg);
+        if (r >= 0 && tmpl_has_data_disk(t) && !d->data_volume)
+            r = build_data_disk(c, d, reterr_msg);
         if (r >= 0) {
             desk_free(d);
             d = NULL;
@@ -433,6 +454,47 @@ action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
 }
 
 int
+action_rebase(const struct action_ctx *c, const char *name, unsigned version,
+              char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    _cleanup_free_ char *out = NULL, *detail = xasprintf("v%u", version);
+    struct hook_info hi;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r < 0)
+        return r;
+    if (d->state != DESK_STATE_READY || d->image_version == version)
+        return 0;
+    hi = (struct hook_info) { .pool = d->pool, .desktop = d->name, .domain = d->domain,
+                              .user = d->owner, .detail = detail };
+    r = hook_run(c->hooks_dir, HOOK_PRE_REBASE, &hi, c->hook_timeout, &out);
+    if (r < 0) {
+        *reterr_msg = xasprintf("The pre-rebase hook %s: %s",
+                                r == -ECANCELED ? "vetoed it" : "failed",
+                                out && out[0] ? out : "(no output)");
+        (void) store_desk_record_failure(c->store, name, *reterr_msg);
+        return r == -ECANCELED ? -EPERM : r;
+    }
+    r = store_desk_set_state(c->store, name, DESK_STATE_READY, DESK_STATE_REBASING);
+    if (r < 0)
+        return r;
+    /* The system overlay goes, the data disk stays: provisioning again
+     * on the new version rebuilds everything but the data volume, which
+     * the row keeps naming. */
+    r = store_desk_set_image_version(c->store, name, version);
+    if (r >= 0)
+        r = store_desk_set_state(c->store, name, DESK_STATE_REBASING, DESK_STATE_PROVISIONING);
+    if (r < 0)
+        return r;
+    r = action_build(c, name, reterr_msg);
+    if (r >= 0)
+        (void) hook_run_logged(c->hooks_dir, HOOK_POST_REBASE, &hi, c->hook_timeout);
+    return r;
+}
+
+int
 action_delete(const struct action_ctx *c, const char *name, char **reterr_msg)
 {
     _cleanup_(desk_freep) struct desk *d = NULL;
@@ -463,6 +525,13 @@ action_delete(const struct action_ctx *c, const char *name, char **reterr_msg)
     r = hv_volume_delete(c->hv, c->storage_pool, vol);
     if (r < 0) {
         *reterr_msg = xasprintf("Cannot delete overlay volume '%s'.", vol);
+        return r;
+    }
+    free(vol);
+    vol = desk_data_volume_name(d->domain);
+    r = hv_volume_delete(c->hv, c->storage_pool, vol);
+    if (r < 0) {
+        *reterr_msg = xasprintf("Cannot delete data volume '%s'.", vol);
         return r;
     }
     return store_desk_remove(c->store, name);

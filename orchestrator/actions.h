@@ -21,6 +21,7 @@ struct action_ctx {
     char *console_listen;   /* the only address consoles listen on */
     char *hooks_dir;
     unsigned hook_timeout;
+    uint64_t data_disk_bytes; /* size of a new data disk */
     const atomic_bool *stopping; /* daemon shutting down: give up waiting */
 };
 
@@ -44,5 +45,11 @@ int action_quarantine(const struct action_ctx *c, const char *desk, char **reter
  * provisioning and is re-cloned: it is never handed out unwiped.
  * Dedicated: only locked (password revoked); the user's data stays. */
 int action_wipe(const struct action_ctx *c, const char *desk, char **reterr_msg);
+/* ready (dedicated, idle) -> rebasing -> booting -> ready on image VERSION:
+ * the domain is powered off, its system overlay replaced by a new one on
+ * VERSION, the domain redefined with the same data disk, and booted. The
+ * user's data disk is never touched. pre-rebase may veto (-EPERM). */
+int action_rebase(const struct action_ctx *c, const char *desk, unsigned version,
+                  char **reterr_msg);
 /* any -> deleting -> gone: domain, snapshots, overlay, row. */
 int action_delete(const struct action_ctx *c, const char *desk, char **reterr_msg);

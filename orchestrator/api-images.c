@@ -33,6 +33,7 @@ api_image_to_json(const struct image *img)
     json_add_int(o, "virtual_size", (int64_t) img->virtual_size);
     json_add_string(o, "note", img->note);
     json_add_string(o, "created_by", img->created_by);
+    json_object_object_add(o, "retired", json_object_new_boolean(img->retired));
     json_add_time(o, "created_at", img->created_at);
     return o;
 }
@@ -147,7 +148,8 @@ api_images_add(struct api_request *req, struct api_reply *reply)
     }
     img = (struct image) {
         .name = (char *) name, .version = version, .path = dst, .sha256 = sha, .size = size,
-        .virtual_size = vsize, .note = (char *) note, .created_by = NULL,
+        .virtual_size = vsize, .note = (char *) note,
+        .created_by = (char *) (req->role == API_ROLE_OPERATOR ? "operator" : "api"),
         .created_at = (int64_t) (now_realtime_usec() / 1000000ULL),
     };
     r = store_image_add(s, &img);

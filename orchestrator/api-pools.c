@@ -27,6 +27,7 @@ api_desk_to_json(const struct desk *d)
     json_add_string(o, "volume", d->volume);
     json_add_string(o, "image", d->image);
     json_add_int(o, "image_version", d->image_version);
+    json_add_string(o, "data_volume", d->data_volume);
     json_add_string(o, "owner", d->owner);
     json_add_int(o, "boot_failures", d->boot_failures);
     json_add_string(o, "last_error", d->last_error);
@@ -49,6 +50,7 @@ pool_to_json(const struct pool *p, struct desk **desks, size_t n_desks, bool wit
         json_add_string(o, "image_version", "latest");
     else
         json_add_int(o, "image_version", p->image_version);
+    json_add_int(o, "current_version", p->current_version);
     json_add_string(o, "template", p->template);
     json_add_string(o, "mode", pool_mode_to_string(p->mode));
     json_add_int(o, "min", p->min);
@@ -349,12 +351,14 @@ int
 api_pools_update(struct api_request *req, struct api_reply *reply)
 {
     static const char *const fields[] = { "min", "spare", "max", "groups", "idle_timeout",
-                                          "max_session", "allow_device_redirection", NULL };
+                                          "max_session", "allow_device_redirection",
+                                          "image_version", NULL };
     struct store *s = req->api->deps.store;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_free_ char *err = NULL;
     const char *name = req->params[0];
     unsigned min, spare, max;
+    json_object *v;
     int r;
 
     if (!name_is_valid(name))
@@ -383,6 +387,22 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
     p->min = min;
     p->spare = spare;
     p->max = max;
+    if (json_object_object_get_ex(req->body, "image_version", &v)) {
+        unsigned ver = 0;
+
+        if (!(json_object_is_type(v, json_type_string) &&
+              streq(json_object_get_string(v), "latest")) &&
+            (json_get_uint(req->body, "image_version", UINT32_MAX, &ver, &err) < 0 || ver == 0))
+            return api_reply_error(reply, -EINVAL, "Field 'image_version' must be \"latest\" "
+                                   "or a version number from 1.");
+        /* a new pin (or latest) starts a rebase in the reconciler */
+        r = store_pool_set_image_version(s, name, ver);
+        if (r == -ENOENT)
+            return api_reply_errorf(reply, -EINVAL, "Image '%s' has no usable version %u.",
+                                    p->image, ver);
+        if (r < 0)
+            return api_reply_errorf(reply, r, "Cannot change pool '%s'.", name);
+    }
     r = store_pool_update(s, p);
     if (r == -ESHUTDOWN)
         return api_reply_errorf(reply, -EBUSY, "Pool '%s' is being deleted.", name);

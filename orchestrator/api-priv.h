@@ -108,6 +108,14 @@ int api_sessions_release(struct api_request *req, struct api_reply *reply);
 int api_sessions_heartbeat(struct api_request *req, struct api_reply *reply);
 int api_audit_list(struct api_request *req, struct api_reply *reply);
 
+/* api-operations.c */
+int api_pools_rebase(struct api_request *req, struct api_reply *reply);
+int api_refresh(struct api_request *req, struct api_reply *reply);
+int api_operations_list(struct api_request *req, struct api_reply *reply);
+int api_operations_get(struct api_request *req, struct api_reply *reply);
+int api_images_retire(struct api_request *req, struct api_reply *reply);
+json_object *api_op_to_json(const struct operation *o);
+
 /* api-metrics.c */
 int api_healthz(struct api_request *req, struct api_reply *reply);
 int api_metrics(struct api_request *req, struct api_reply *reply);

@@ -65,6 +65,12 @@ static const struct api_route api_routes[] = {
     { "POST", "/v1/sessions/{}/heartbeat", api_sessions_heartbeat,
       ROLES(API_ROLE_BROKER, API_ROLE_OPERATOR) },
     { "GET", "/v1/audit", api_audit_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "POST", "/v1/pools/{}/rebase", api_pools_rebase, ROLES(API_ROLE_OPERATOR) },
+    { "POST", "/v1/refresh", api_refresh, ROLES(API_ROLE_OPERATOR) },
+    { "GET", "/v1/operations", api_operations_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/operations/{}", api_operations_get,
+      ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "DELETE", "/v1/images/{}/versions/{}", api_images_retire, ROLES(API_ROLE_OPERATOR) },
 };
 
 static const char *const api_role_names[_API_ROLE_MAX] = {

@@ -63,6 +63,7 @@ static const struct conf_key conf_keys[] = {
     D(acquire_timeout, "60", 0, 3600, true),
     D(console_ttl, "300", 10, 86400, true),
     D(hook_timeout, "30", 1, 3600, true),
+    U(data_disk_size, "1024", 16, 4194304, true),
 };
 
 #undef S

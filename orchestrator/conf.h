@@ -32,6 +32,7 @@ struct conf {
     unsigned acquire_timeout;     /* seconds an acquire may wait for a desktop */
     unsigned console_ttl;         /* seconds a one-time console password is valid */
     unsigned hook_timeout;        /* seconds a hook may run */
+    unsigned data_disk_size;      /* MiB of a dedicated desktop's data disk */
 };
 
 /* Fills every key with its default. */

@@ -167,6 +167,32 @@ ctl_format_bytes(uint64_t bytes)
 }
 
 char *
+ctl_format_duration(uint64_t seconds)
+{
+    static const struct {
+        uint64_t sec;
+        char unit;
+    } units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+    char *s;
+
+    if (seconds == 0)
+        return xstrdup("0s");
+    s = xstrdup("");
+    for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+        uint64_t n = seconds / units[i].sec;
+        char *t;
+
+        if (n == 0)
+            continue;
+        seconds -= n * units[i].sec;
+        t = xasprintf("%s%" PRIu64 "%c", s, n, units[i].unit);
+        free(s);
+        s = t;
+    }
+    return s;
+}
+
+char *
 ctl_format_bar(unsigned done, unsigned total, unsigned width)
 {
     char *s = xmalloc0(width + 3);

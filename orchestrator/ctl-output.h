@@ -36,6 +36,10 @@ bool ctl_is_tty(FILE *f);
 /* "5.0M"-style size (binary units), "512B" below 1 KiB. New string. */
 char *ctl_format_bytes(uint64_t bytes);
 
+/* "90s", "15m", "1h30m", "2d12h": seconds in the largest units that
+ * divide them exactly, at most days; "0s" for 0. New string. */
+char *ctl_format_duration(uint64_t seconds);
+
 /* "[#####-----]": done out of total in width characters (full when total
  * is 0). New string. */
 char *ctl_format_bar(unsigned done, unsigned total, unsigned width);

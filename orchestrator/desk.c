@@ -23,6 +23,12 @@ desk_volume_name(const char *domain)
     return xasprintf("%s.qcow2", domain);
 }
 
+char *
+desk_data_volume_name(const char *domain)
+{
+    return xasprintf("%s.data.qcow2", domain);
+}
+
 struct desk *
 desk_free(struct desk *d)
 {
@@ -33,6 +39,7 @@ desk_free(struct desk *d)
     free(d->uuid);
     free(d->domain);
     free(d->volume);
+    free(d->data_volume);
     free(d->image);
     free(d->owner);
     free(d->last_error);

@@ -9,10 +9,12 @@
 struct desk {
     char *name;             /* "demo-7": pool name + sequence number */
     char *pool;
+    unsigned seq;           /* its number in the pool: newer desktops have higher ones */
     enum desk_state state;
     char *uuid;             /* libvirt domain UUID, from libuuid */
     char *domain;           /* libvirt domain name: "<instance>-<name>" */
     char *volume;           /* overlay volume path (NULL until created) */
+    char *data_volume;      /* dedicated pools: the user's data disk path, kept across rebases */
     char *image;            /* image name the overlay is backed by */
     unsigned image_version;
     char *owner;            /* dedicated pools: the user it belongs to */
@@ -28,6 +30,7 @@ struct desk {
 char *desk_domain_name(const char *instance, const char *desk_name);
 char *desk_name_prefix(const char *instance);
 char *desk_volume_name(const char *domain);
+char *desk_data_volume_name(const char *domain);
 
 struct desk *desk_free(struct desk *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct desk *, desk_free);

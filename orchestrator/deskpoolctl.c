@@ -10,8 +10,10 @@
  * Every command is one row of verbs[]: its words, its positional
  * arguments, the options it accepts (a bit mask over one shared option
  * table) and its function, so a new command is one row plus one function.
- * Input is checked before anything is sent (numbers with safe_atou, names
- * with name_is_valid); the server checks everything again. Each function
+ * Input is checked before anything is sent (numbers with safe_atou,
+ * durations with parse_duration, pool and image names with name_is_valid,
+ * user and group names with principal_name_is_valid); the server checks
+ * everything again. Each function
  * returns 0 or a negative errno and reports its error exactly once, at the
  * point it is detected (report_error()); main() maps -EINVAL (bad usage, or
  * a 4xx answer other than 401/403: the input was wrong) to exit status 2
@@ -35,6 +37,7 @@
 
 #include "ctl-http.h"
 #include "ctl-output.h"
+#include "pool.h"
 #include "util.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -61,6 +64,14 @@ enum {
     OPT_FORCE,
     OPT_TIMEOUT,
     OPT_POOL,
+    OPT_USER,
+    OPT_ALL,
+    OPT_ENDED,
+    OPT_LIMIT,
+    OPT_GROUPS,
+    OPT_IDLE_TIMEOUT,
+    OPT_MAX_SESSION,
+    OPT_ALLOW_REDIRECTION,
     _OPT_MAX,
     /* global-only */
     OPT_SOCKET = 0x100,
@@ -85,6 +96,15 @@ static const struct option verb_options[] = {
     { "force", no_argument, NULL, OPT_FORCE },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "pool", required_argument, NULL, OPT_POOL },
+    { "user", required_argument, NULL, OPT_USER },
+    { "all", no_argument, NULL, OPT_ALL },
+    { "ended", no_argument, NULL, OPT_ENDED },
+    { "limit", required_argument, NULL, OPT_LIMIT },
+    { "groups", required_argument, NULL, OPT_GROUPS },
+    { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+    { "max-session", required_argument, NULL, OPT_MAX_SESSION },
+    /* a bare flag, "=yes|no", or (pool set) the next word yes|no */
+    { "allow-device-redirection", optional_argument, NULL, OPT_ALLOW_REDIRECTION },
     {}
 };
 
@@ -110,6 +130,14 @@ static const char *arg_image_version;
 static const char *arg_template;
 static const char *arg_mode;
 static const char *arg_pool;
+static const char *arg_user;
+static bool arg_all;
+static bool arg_ended;
+static int64_t arg_limit = -1;
+static const char *arg_groups;          /* "a,b,c"; "" = everyone; NULL = not given */
+static int64_t arg_idle_timeout = -1;   /* seconds */
+static int64_t arg_max_session = -1;    /* seconds */
+static int arg_allow_redirection = -1;  /* -1 not given, 0 no, 1 yes */
 static int64_t arg_min = -1;
 static int64_t arg_spare = -1;
 static int64_t arg_max = -1;
@@ -137,13 +165,20 @@ static int verb_image_list(char **args, size_t n_args);
 static int verb_image_show(char **args, size_t n_args);
 static int verb_pool_create(char **args, size_t n_args);
 static int verb_pool_resize(char **args, size_t n_args);
+static int verb_pool_set(char **args, size_t n_args);
 static int verb_pool_list(char **args, size_t n_args);
 static int verb_pool_show(char **args, size_t n_args);
 static int verb_pool_delete(char **args, size_t n_args);
 static int verb_pool_wait(char **args, size_t n_args);
 static int verb_desktop_list(char **args, size_t n_args);
+static int verb_session_list(char **args, size_t n_args);
+static int verb_session_show(char **args, size_t n_args);
+static int verb_session_end(char **args, size_t n_args);
+static int verb_audit(char **args, size_t n_args);
 
 #define SIZE_OPTS (F(OPT_MIN) | F(OPT_SPARE) | F(OPT_MAX))
+#define POLICY_OPTS (F(OPT_GROUPS) | F(OPT_IDLE_TIMEOUT) | F(OPT_MAX_SESSION) | \
+                     F(OPT_ALLOW_REDIRECTION))
 
 static const struct ctl_verb verbs[] = {
     { NULL, "health", "", 0, 0, 0, verb_health,
@@ -156,14 +191,21 @@ static const struct ctl_verb verbs[] = {
       "Show the versions of image NAME." },
     { "pool", "create",
       "NAME --image I [--image-version N|latest] [--template T]\n"
-      "      [--mode floating|dedicated] --min N --spare N --max N [--wait [--timeout SEC]]",
+      "      [--mode floating|dedicated] --min N --spare N --max N [--groups G1,G2,...]\n"
+      "      [--idle-timeout DUR] [--max-session DUR] [--allow-device-redirection]\n"
+      "      [--wait [--timeout SEC]]",
       1, 1,
       F(OPT_IMAGE) | F(OPT_IMAGE_VERSION) | F(OPT_TEMPLATE) | F(OPT_MODE) | SIZE_OPTS |
-      F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_create,
-      "Create a pool; --wait waits until it is settled (see pool wait)." },
+      POLICY_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_create,
+      "Create a pool; --wait waits until it is settled (see pool wait). Without\n"
+      "      --groups everyone is entitled. DUR: 90, 90s, 15m, 12h, 1d." },
     { "pool", "resize", "NAME [--min N] [--spare N] [--max N] [--wait [--timeout SEC]]", 1, 1,
       SIZE_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_resize,
       "Change a pool's sizes; --wait waits until it is settled." },
+    { "pool", "set",
+      "NAME [--groups G1,G2,...] [--idle-timeout DUR] [--max-session DUR]\n"
+      "      [--allow-device-redirection yes|no]", 1, 1, POLICY_OPTS, verb_pool_set,
+      "Change a pool's session policy; --groups '' entitles everyone." },
     { "pool", "list", "", 0, 0, 0, verb_pool_list,
       "List pools with their desktop counts." },
     { "pool", "show", "NAME", 1, 1, 0, verb_pool_show,
@@ -175,6 +217,15 @@ static const struct ctl_verb verbs[] = {
       "Wait until a pool is settled (default timeout 600 s)." },
     { "desktop", "list", "[--pool P]", 0, 0, F(OPT_POOL), verb_desktop_list,
       "List desktops, of every pool or of pool P." },
+    { "session", "list", "[--pool P] [--user U] [--all | --ended]", 0, 0,
+      F(OPT_POOL) | F(OPT_USER) | F(OPT_ALL) | F(OPT_ENDED), verb_session_list,
+      "List active sessions (--ended: ended ones, --all: both)." },
+    { "session", "show", "ID", 1, 1, 0, verb_session_show,
+      "Show one session." },
+    { "session", "end", "ID", 1, 1, 0, verb_session_end,
+      "End a session now (forced logout); its desktop is wiped or locked." },
+    { NULL, "audit", "[--limit N]", 0, 0, F(OPT_LIMIT), verb_audit,
+      "Show the audit log, newest first (default 100 entries)." },
 };
 
 /* ---- reporting ---------------------------------------------------------- */
@@ -388,6 +439,103 @@ parse_timeout_option(const char *s, unsigned *ret)
         return usage_error("--timeout: '%s' is out of range.", s);
     if (r < 0)
         return usage_error("--timeout: '%s' is not a number.", s);
+    return 0;
+}
+
+static int
+parse_duration_option(const char *opt, const char *s, int64_t *ret)
+{
+    unsigned v;
+    int r;
+
+    r = parse_duration(s, &v);
+    if (r == -ERANGE)
+        return usage_error("%s: '%s' is out of range.", opt, s);
+    if (r < 0)
+        return usage_error("%s: '%s' is not a duration (e.g. 90, 90s, 15m, 12h, 1d).", opt, s);
+    *ret = v;
+    return 0;
+}
+
+/* NULL (a bare flag) is yes. */
+static int
+parse_yes_no_option(const char *opt, const char *s, int *ret)
+{
+    if (!s || streq(s, "yes") || streq(s, "true") || streq(s, "1")) {
+        *ret = 1;
+        return 0;
+    }
+    if (streq(s, "no") || streq(s, "false") || streq(s, "0")) {
+        *ret = 0;
+        return 0;
+    }
+    return usage_error("%s: '%s' is not yes or no.", opt, s);
+}
+
+static int
+check_principal(const char *what, const char *name)
+{
+    if (!principal_name_is_valid(name))
+        return usage_error("'%s' is not a valid %s name (1-%d letters, digits, '.', '_', '@' "
+                           "and '-', starting with a letter or digit).", name, what,
+                           PRINCIPAL_NAME_MAX);
+    return 0;
+}
+
+/* "a,b,c" as a JSON array of checked group names; "" is the empty array
+ * (everyone). Returns 0, or -EINVAL (reported) for a bad name. */
+static int
+groups_to_json(const char *csv, struct json_object **ret)
+{
+    _cleanup_(ctl_json_putp) struct json_object *a = json_object_new_array();
+    const char *p = csv;
+    size_t n = 0;
+    int r;
+
+    /* "": nobody listed, everyone entitled */
+    while (csv[0] != '\0') {
+        _cleanup_free_ char *name = NULL;
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen(p);
+
+        name = strndup(p, len);
+        if (!name)
+            abort();
+        r = check_principal("group", name);
+        if (r < 0)
+            return r;
+        if (++n > POOL_MAX_GROUPS)
+            return usage_error("--groups: at most %d groups.", POOL_MAX_GROUPS);
+        json_object_array_add(a, json_object_new_string(name));
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *ret = TAKE_PTR(a);
+    return 0;
+}
+
+/* Add the session policy options that were given to a pool body. Returns
+ * 0 or -EINVAL (reported). */
+static int
+policy_to_json(struct json_object *body)
+{
+    struct json_object *groups = NULL;
+    int r;
+
+    if (arg_groups) {
+        r = groups_to_json(arg_groups, &groups);
+        if (r < 0)
+            return r;
+        json_object_object_add(body, "groups", groups);
+    }
+    if (arg_idle_timeout >= 0)
+        json_object_object_add(body, "idle_timeout", json_object_new_int64(arg_idle_timeout));
+    if (arg_max_session >= 0)
+        json_object_object_add(body, "max_session", json_object_new_int64(arg_max_session));
+    if (arg_allow_redirection >= 0)
+        json_object_object_add(body, "allow_device_redirection",
+                               json_object_new_boolean(arg_allow_redirection));
     return 0;
 }
 
@@ -864,6 +1012,9 @@ verb_pool_create(char **args, _unused_ size_t n_args)
     json_object_object_add(body, "min", json_object_new_int64(arg_min));
     json_object_object_add(body, "spare", json_object_new_int64(arg_spare));
     json_object_object_add(body, "max", json_object_new_int64(arg_max));
+    r = policy_to_json(body);
+    if (r < 0)
+        return r;
 
     r = call("POST", "/v1/pools", body, 0, NULL, &doc, &raw);
     if (r < 0)
@@ -899,6 +1050,86 @@ verb_pool_resize(char **args, _unused_ size_t n_args)
     if (r < 0)
         return r;
     return pool_finish(args[0], "resized", doc, raw);
+}
+
+/* "radiology, er", or "everyone" when the pool lists no group. New string. */
+static char *
+pool_groups_label(struct json_object *pool)
+{
+    struct json_object *groups = jget(pool, "groups");
+    char *s = NULL;
+
+    for (size_t i = 0; i < jarray_len(groups); i++) {
+        const char *g = json_object_get_string(json_object_array_get_idx(groups, i));
+        char *t = s ? xasprintf("%s, %s", s, g) : xstrdup(g);
+
+        free(s);
+        s = t;
+    }
+    return s ? s : xstrdup("everyone");
+}
+
+/* "15m (900 s)". New string. */
+static char *
+seconds_label(int64_t sec)
+{
+    _cleanup_free_ char *d = ctl_format_duration((uint64_t) MAX(sec, 0));
+
+    return xasprintf("%s (%" PRId64 " s)", d, sec);
+}
+
+static const char *
+yes_no(bool b)
+{
+    return b ? "yes" : "no";
+}
+
+static bool
+jbool(struct json_object *o, const char *key)
+{
+    struct json_object *v = jget(o, key);
+
+    return v && json_object_get_boolean(v);
+}
+
+static int
+verb_pool_set(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *body = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *groups = NULL;
+    _cleanup_free_ char *idle = NULL;
+    _cleanup_free_ char *max_session = NULL;
+    int r;
+
+    r = check_name("pool", args[0]);
+    if (r < 0)
+        return r;
+    if (!arg_groups && arg_idle_timeout < 0 && arg_max_session < 0 && arg_allow_redirection < 0)
+        return usage_error("pool set: nothing to change; give --groups, --idle-timeout, "
+                           "--max-session or --allow-device-redirection.");
+    body = json_object_new_object();
+    r = policy_to_json(body);
+    if (r < 0)
+        return r;
+
+    path = pool_path(args[0]);
+    r = call("PATCH", path, body, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    groups = pool_groups_label(doc);
+    idle = ctl_format_duration((uint64_t) MAX(jint(doc, "idle_timeout"), 0));
+    max_session = ctl_format_duration((uint64_t) MAX(jint(doc, "max_session"), 0));
+    printf("Pool '%s' changed: groups %s; idle timeout %s; max session %s; device redirection "
+           "%s.\n", strempty(jstr(doc, "name")), groups, idle, max_session,
+           jbool(doc, "allow_device_redirection") ? "allowed" : "not allowed");
+    return 0;
 }
 
 static int
@@ -948,6 +1179,9 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     _cleanup_free_ char *raw = NULL;
     _cleanup_free_ char *path = NULL;
     _cleanup_free_ char *image = NULL;
+    _cleanup_free_ char *groups = NULL;
+    _cleanup_free_ char *idle = NULL;
+    _cleanup_free_ char *max_session = NULL;
     struct json_object *desktops;
     struct pool_counts c;
     int r;
@@ -965,17 +1199,24 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     }
     c = pool_counts_from_json(doc);
     image = pool_image_label(doc);
-    printf("Name:      %s\n", strempty(jstr(doc, "name")));
-    printf("State:     %s\n", strempty(jstr(doc, "state")));
-    printf("Mode:      %s\n", strempty(jstr(doc, "mode")));
-    printf("Image:     %s\n", image);
-    printf("Template:  %s\n", strempty(jstr(doc, "template")));
-    printf("Sizes:     min %" PRId64 ", spare %" PRId64 ", max %" PRId64 "\n", c.min, c.spare,
-           c.max);
-    printf("Desktops:  %" PRId64 " total, %" PRId64 " ready, %" PRId64 " busy, %" PRId64
-           " pending, %" PRId64 " failed, %" PRId64 " deleting\n", c.total, c.ready, c.busy,
-           c.pending, c.failed, c.deleting);
-    printf("Created:   %s\n\n", strempty(jstr(doc, "created_at")));
+    groups = pool_groups_label(doc);
+    idle = seconds_label(jint(doc, "idle_timeout"));
+    max_session = seconds_label(jint(doc, "max_session"));
+    printf("Name:               %s\n", strempty(jstr(doc, "name")));
+    printf("State:              %s\n", strempty(jstr(doc, "state")));
+    printf("Mode:               %s\n", strempty(jstr(doc, "mode")));
+    printf("Image:              %s\n", image);
+    printf("Template:           %s\n", strempty(jstr(doc, "template")));
+    printf("Sizes:              min %" PRId64 ", spare %" PRId64 ", max %" PRId64 "\n", c.min,
+           c.spare, c.max);
+    printf("Groups:             %s\n", groups);
+    printf("Idle timeout:       %s\n", idle);
+    printf("Max session:        %s\n", max_session);
+    printf("Device redirection: %s\n", yes_no(jbool(doc, "allow_device_redirection")));
+    printf("Desktops:           %" PRId64 " total, %" PRId64 " ready, %" PRId64 " busy, %"
+           PRId64 " pending, %" PRId64 " failed, %" PRId64 " deleting\n", c.total, c.ready,
+           c.busy, c.pending, c.failed, c.deleting);
+    printf("Created:            %s\n\n", strempty(jstr(doc, "created_at")));
 
     desktops = jget(doc, "desktops");
     t = ctl_table_new("NAME", "STATE", "DOMAIN", "IMAGE", "BOOT-FAILURES", "LAST-ERROR", NULL);
@@ -1091,6 +1332,176 @@ verb_desktop_list(_unused_ char **args, _unused_ size_t n_args)
     return ctl_table_print(t, stdout);
 }
 
+/* ---- sessions and audit ------------------------------------------------- */
+
+static char *
+session_path(const char *id)
+{
+    _cleanup_free_ char *e = path_escape(id);
+
+    return xasprintf("/v1/sessions/%s", e);
+}
+
+/* Append "&key=escaped(value)" (or "?..." as the first) to *url. */
+static void
+url_add_query(char **url, const char *key, const char *value)
+{
+    _cleanup_free_ char *e = path_escape(value);
+    char *u = xasprintf("%s%c%s=%s", *url, strchr(*url, '?') ? '&' : '?', key, e);
+
+    free(*url);
+    *url = u;
+}
+
+static int
+verb_session_list(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *url = xstrdup("/v1/sessions");
+    struct json_object *sessions;
+    int r;
+
+    if (arg_all && arg_ended)
+        return usage_error("session list: --all and --ended cannot be used together.");
+    if (arg_pool) {
+        r = check_name("pool", arg_pool);
+        if (r < 0)
+            return r;
+        url_add_query(&url, "pool", arg_pool);
+    }
+    if (arg_user) {
+        r = check_principal("user", arg_user);
+        if (r < 0)
+            return r;
+        url_add_query(&url, "user", arg_user);
+    }
+    if (arg_all)
+        url_add_query(&url, "state", "all");
+    else if (arg_ended)
+        url_add_query(&url, "state", "ended");
+
+    r = call("GET", url, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    sessions = jget(doc, "sessions");
+    t = ctl_table_new("ID", "DESKTOP", "POOL", "USER", "CLIENT", "STATE", "CREATED",
+                      "LAST-HEARTBEAT", "END-REASON", NULL);
+    for (size_t i = 0; i < jarray_len(sessions); i++) {
+        struct json_object *x = json_object_array_get_idx(sessions, i);
+
+        ctl_table_add(t, jstr(x, "id"));
+        ctl_table_add(t, jstr(x, "desktop"));
+        ctl_table_add(t, jstr(x, "pool"));
+        ctl_table_add(t, jstr(x, "user"));
+        ctl_table_add(t, jstr(x, "client"));
+        ctl_table_add(t, jstr(x, "state"));
+        ctl_table_add(t, jstr(x, "created_at"));
+        ctl_table_add(t, jstr(x, "last_heartbeat"));
+        ctl_table_add(t, jstr(x, "end_reason"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
+static const char *
+dash(const char *s)
+{
+    return s && s[0] != '\0' ? s : "-";
+}
+
+static int
+verb_session_show(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = session_path(args[0]);
+    int r;
+
+    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    printf("ID:             %s\n", dash(jstr(doc, "id")));
+    printf("Pool:           %s\n", dash(jstr(doc, "pool")));
+    printf("Desktop:        %s\n", dash(jstr(doc, "desktop")));
+    printf("User:           %s\n", dash(jstr(doc, "user")));
+    printf("Client:         %s\n", dash(jstr(doc, "client")));
+    printf("State:          %s\n", dash(jstr(doc, "state")));
+    printf("Created:        %s\n", dash(jstr(doc, "created_at")));
+    printf("Last heartbeat: %s\n", dash(jstr(doc, "last_heartbeat")));
+    printf("Ended:          %s\n", dash(jstr(doc, "ended_at")));
+    printf("End reason:     %s\n", dash(jstr(doc, "end_reason")));
+    return 0;
+}
+
+static int
+verb_session_end(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = session_path(args[0]);
+    _cleanup_free_ char *url = NULL;
+    int r;
+
+    url = xasprintf("%s?reason=forced", path);
+    r = call("DELETE", url, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json)
+        print_json_text(raw);
+    else
+        printf("Session %s ended (%s).\n", args[0],
+               jstr(doc, "end_reason") ? jstr(doc, "end_reason") : "forced");
+    return 0;
+}
+
+static int
+verb_audit(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *url = NULL;
+    struct json_object *entries;
+    int r;
+
+    if (arg_limit == 0)
+        return usage_error("audit: --limit must be at least 1.");
+    if (arg_limit > 0)
+        url = xasprintf("/v1/audit?limit=%" PRId64, arg_limit);
+    else
+        url = xstrdup("/v1/audit");
+    r = call("GET", url, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    entries = jget(doc, "entries");
+    t = ctl_table_new("AT", "ACTOR", "ACTION", "POOL", "DESKTOP", "USER", "DETAIL", NULL);
+    for (size_t i = 0; i < jarray_len(entries); i++) {
+        struct json_object *e = json_object_array_get_idx(entries, i);
+
+        ctl_table_add(t, jstr(e, "at"));
+        ctl_table_add(t, jstr(e, "actor"));
+        ctl_table_add(t, jstr(e, "action"));
+        ctl_table_add(t, jstr(e, "pool"));
+        ctl_table_add(t, jstr(e, "desktop"));
+        ctl_table_add(t, jstr(e, "user"));
+        ctl_table_add(t, jstr(e, "detail"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
 /* ---- usage and dispatch ------------------------------------------------- */
 
 static void
@@ -1142,6 +1553,7 @@ static int
 parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_args,
                 size_t *ret_n_args)
 {
+    const char *value;
     size_t n;
     int c, r;
 
@@ -1201,6 +1613,41 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
             break;
         case OPT_POOL:
             arg_pool = optarg;
+            break;
+        case OPT_USER:
+            arg_user = optarg;
+            break;
+        case OPT_ALL:
+            arg_all = true;
+            break;
+        case OPT_ENDED:
+            arg_ended = true;
+            break;
+        case OPT_LIMIT:
+            r = parse_size_option("--limit", optarg, &arg_limit);
+            break;
+        case OPT_GROUPS:
+            arg_groups = optarg;
+            break;
+        case OPT_IDLE_TIMEOUT:
+            r = parse_duration_option("--idle-timeout", optarg, &arg_idle_timeout);
+            break;
+        case OPT_MAX_SESSION:
+            r = parse_duration_option("--max-session", optarg, &arg_max_session);
+            break;
+        case OPT_ALLOW_REDIRECTION:
+            value = optarg;
+            /* pool set needs the value and takes it as the next word, too */
+            if (!value && v->run == verb_pool_set) {
+                if (optind >= argc) {
+                    r = usage_error("pool set: option '--allow-device-redirection' needs "
+                                    "yes or no.");
+                    break;
+                }
+                value = argv[optind++];
+            }
+            r = parse_yes_no_option("--allow-device-redirection", value,
+                                    &arg_allow_redirection);
             break;
         case OPT_MIN:
             r = parse_size_option("--min", optarg, &arg_min);

@@ -82,6 +82,30 @@ env_entry(const char *key, const char *value)
     return xasprintf("%s=%s", key, value ? value : "");
 }
 
+/* write(2) that turns a hook which closed its stdin into EPIPE instead of
+ * a SIGPIPE for the whole process: the signal is blocked in this thread
+ * and a pending one consumed. */
+static ssize_t
+write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_set, old;
+    struct timespec zero = { 0, 0 };
+    ssize_t k;
+    int saved;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    k = write(fd, buf, len);
+    saved = errno;
+    if (k < 0 && errno == EPIPE)
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return k;
+}
+
 /* Writes STDIN_DATA to *IN_FD (closing it when done, so the hook sees EOF)
  * and reads output, until the child closes its output or DEADLINE
  * (monotonic usec) passes. Returns 0 or -ETIMEDOUT. */
@@ -107,7 +131,7 @@ hook_io(int *in_fd, int out_fd, const char *stdin_data, uint64_t deadline, char 
         if (n <= 0)
             continue;
         if (*in_fd >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-            ssize_t k = write(*in_fd, stdin_data + in_off, in_len - in_off);
+            ssize_t k = write_nosigpipe(*in_fd, stdin_data + in_off, in_len - in_off);
 
             if (k > 0)
                 in_off += (size_t) k;

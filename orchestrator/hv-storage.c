@@ -233,6 +233,44 @@ hv_volume_create_overlay(struct hv *h, const char *pool_name, const char *vol,
     return 0;
 }
 
+/* Creates VOL in POOL as an empty qcow2 volume of CAPACITY bytes (a data
+ * disk). Returns 0 and its path (the caller's), -EEXIST when VOL exists.
+ * Does not log. */
+int
+hv_volume_create_blank(struct hv *h, const char *pool_name, const char *vol, uint64_t capacity,
+                       char **ret_path, char **reterr_msg)
+{
+    _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
+    _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
+    _cleanup_free_ char *xml = NULL;
+    char *path;
+    int r;
+
+    if (!hv_xml_safe(vol) || capacity == 0)
+        return hv_fail(-EINVAL, reterr_msg, "Invalid volume name '%s' or capacity.",
+                       strempty(vol));
+    r = hv_pool_lookup(h, pool_name, false, &pool, reterr_msg);
+    if (r < 0)
+        return r;
+    v = virStorageVolLookupByName(pool, vol);
+    if (v)
+        return hv_fail(-EEXIST, reterr_msg, "Volume '%s' already exists in pool '%s'.", vol,
+                       pool_name);
+    virResetLastError();
+    xml = xasprintf("<volume><name>%s</name><capacity unit='bytes'>%" PRIu64 "</capacity>"
+                    "<allocation unit='bytes'>0</allocation><target><format type='qcow2'/>"
+                    "<permissions><mode>0644</mode></permissions></target></volume>",
+                    vol, capacity);
+    v = virStorageVolCreateXML(pool, xml, 0);
+    if (!v)
+        return hv_last_error(reterr_msg);
+    path = virStorageVolGetPath(v);
+    if (!path)
+        return hv_last_error(reterr_msg);
+    *ret_path = path;
+    return 0;
+}
+
 /* Sends LEN bytes of DATA into a fresh upload stream of V. */
 static int
 hv_volume_upload(struct hv *h, virStorageVolPtr v, const char *data, size_t len,

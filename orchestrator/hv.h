@@ -107,6 +107,9 @@ int hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char
 int hv_volume_create_overlay(struct hv *h, const char *pool, const char *vol,
                              const char *backing, uint64_t capacity, char **ret_path,
                              char **reterr_msg);
+/* Creates an empty qcow2 volume of CAPACITY bytes (a data disk). */
+int hv_volume_create_blank(struct hv *h, const char *pool, const char *vol, uint64_t capacity,
+                           char **ret_path, char **reterr_msg);
 /* Creates a raw volume holding DATA (LEN bytes, padded with zeros to SIZE). */
 int hv_volume_create_raw(struct hv *h, const char *pool, const char *vol, const void *data,
                          size_t len, uint64_t size, char **ret_path, char **reterr_msg);

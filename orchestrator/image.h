@@ -17,6 +17,7 @@ struct image {
     char *note;         /* free text from whoever published it, may be NULL */
     char *created_by;   /* may be NULL */
     int64_t created_at; /* unix seconds */
+    bool retired;       /* file removed; kept as history */
 };
 
 struct image *image_free(struct image *img);

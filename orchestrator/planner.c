@@ -30,9 +30,27 @@
  *   desktop is never shrunk away. Acquires waiting for a desktop count as
  *   extra demand, so the pool grows for them up to max.
  *
+ *   Image updates (an operation runs for the pool: rebase or refresh). A
+ *   desktop is "stale" when it runs another version than the operation's
+ *   target (refresh: when it is older than the operation). First the
+ *   canary: one desktop on the target is built, and nothing stale is
+ *   touched until it is ready; if it fails once, the operation fails, the
+ *   pool is pinned back to the version it runs and the canary is deleted.
+ *   Then the rollout: up to `batch` new desktops are built at once (above
+ *   max if need be), and a stale idle desktop is deleted only when ready
+ *   and reserved desktops exceed the target, so the pool never has fewer
+ *   ready desktops because of an update. Released stale floating desktops
+ *   are deleted instead of wiped; idle stale dedicated ones are rebased in
+ *   place (REBASE keeps their data disk); in-use ones wait for logoff, or
+ *   are logged off after the warning period (force-logoff). When nothing
+ *   stale is left, the operation succeeded. A pool that follows latest (or
+ *   was pinned to another version) gets its rebase started here.
+ *
  *   It must never: call libvirt, the store, or anything that blocks.
  */
 #include "config.h"
+
+#include <stdio.h>
 
 #include "planner.h"
 
@@ -45,6 +63,17 @@ static const char *const action_kind_names[_ACTION_KIND_MAX] = {
     [ACTION_REMOVE_POOL] = "remove-pool",
     [ACTION_END_SESSION] = "end-session",
     [ACTION_WIPE] = "wipe",
+    [ACTION_REBASE] = "rebase",
+    [ACTION_OP_START] = "op-start",
+    [ACTION_OP_PROGRESS] = "op-progress",
+    [ACTION_OP_FINISH] = "op-finish",
+};
+
+/* Marks on desktops, decided per pool before the per-desktop pass. */
+enum {
+    MARK_NONE,
+    MARK_DELETE,
+    MARK_REBASE,
 };
 
 const char *
@@ -83,7 +112,8 @@ desk_is_pending(const struct desk *d)
 /* Marks up to N victims for shrinking in VICTIM[]: idle desktops only,
  * not-yet-ready before ready, newest (last in input order) first. */
 static void
-plan_pick_victims(const struct planner_input *in, const char *pool, unsigned n, bool *victim)
+plan_pick_victims(const struct planner_input *in, const char *pool, unsigned n,
+                  unsigned char *victim)
 {
     for (int pass = 0; pass < 2 && n > 0; pass++) {
         for (size_t i = in->n_desks; i-- > 0 && n > 0;) {
@@ -96,16 +126,183 @@ plan_pick_victims(const struct planner_input *in, const char *pool, unsigned n, 
             eligible = pass == 0 ? desk_is_pending(d) : d->state == DESK_STATE_READY;
             if (!eligible)
                 continue;
-            victim[i] = true;
+            victim[i] = MARK_DELETE;
             n--;
         }
     }
 }
 
+static bool
+desk_is_live(const struct desk *d)
+{
+    return d->state != DESK_STATE_FAILED && d->state != DESK_STATE_DELETING;
+}
+
+/* Whether D must move for operation O. */
+static bool
+desk_is_stale(const struct desk *d, const struct operation *o)
+{
+    if (d->image_version != o->to_version)
+        return true;
+    /* refresh: everything older than the operation, but a user's own
+     * desktop (its data lives on it) */
+    return o->kind == OP_KIND_REFRESH && d->seq < o->first_seq && !d->owner;
+}
+
+static const struct operation *
+find_op(const struct planner_input *in, const char *pool)
+{
+    for (size_t i = 0; i < in->n_ops; i++)
+        if (streq(in->ops[i]->pool, pool) && in->ops[i]->state == OP_STATE_RUNNING)
+            return in->ops[i];
+    return NULL;
+}
+
 static void
-plan_pool(const struct planner_input *in, size_t pool_index, bool *victim, struct plan *out)
+plan_op_finish(struct plan *out, const struct operation *o, enum op_state st, const char *err)
+{
+    struct action *a = plan_add(out, ACTION_OP_FINISH, o->pool, NULL, 0);
+
+    a->op = o->id;
+    a->op_state = st;
+    a->error = err;
+}
+
+/* The rollout of operation O over pool P (see the DESIGN comment). */
+static void
+plan_rollout(const struct planner_input *in, const struct pool *p, const struct operation *o,
+             unsigned target, unsigned char *victim, struct plan *out)
+{
+    unsigned stale = 0, stale_in_use = 0, fresh_ready = 0, fresh_pending = 0, countable = 0;
+    unsigned fresh_failed = 0, rebasing = 0, stale_owned = 0, allowed, n, live, missing;
+    const char *canary_error = NULL;
+    struct action *a;
+    bool force_now = o->policy == OP_POLICY_FORCE_LOGOFF &&
+                     in->now >= o->created_at + (int64_t) o->warn;
+
+    for (size_t i = 0; i < in->n_desks; i++) {
+        const struct planner_desk *pd = &in->desks[i];
+        const struct desk *d = pd->desk;
+
+        if (!streq(d->pool, p->name))
+            continue;
+        if (!desk_is_stale(d, o)) {
+            if (d->state == DESK_STATE_FAILED || (desk_is_pending(d) && d->boot_failures > 0)) {
+                fresh_failed++;
+                canary_error = d->last_error ? d->last_error : "the new desktop did not boot";
+            } else if (desk_is_pending(d) || d->state == DESK_STATE_REBASING) {
+                fresh_pending++;
+                rebasing += pd->busy && d->state == DESK_STATE_READY;
+            } else if (desk_is_live(d)) {
+                fresh_ready++;
+            }
+        } else if (desk_is_live(d)) {
+            stale++;
+            stale_in_use += desk_state_is_in_use(d->state);
+            stale_owned += d->owner != NULL;
+            rebasing += pd->busy && d->owner != NULL;
+        }
+        if (desk_is_live(d) && !desk_is_pending(d))
+            countable++;
+    }
+
+    /* the canary decides */
+    if (fresh_ready == 0 && fresh_failed > 0) {
+        for (size_t i = 0; i < in->n_desks; i++) {
+            const struct desk *d = in->desks[i].desk;
+
+            if (streq(d->pool, p->name) && !desk_is_stale(d, o) && !in->desks[i].busy &&
+                (desk_is_pending(d) || d->state == DESK_STATE_FAILED))
+                victim[i] = MARK_DELETE;
+        }
+        plan_op_finish(out, o, OP_STATE_FAILED, canary_error);
+        return;
+    }
+    if (stale == 0) {
+        plan_op_finish(out, o, OP_STATE_SUCCEEDED, NULL);
+        return;
+    }
+
+    a = plan_add(out, ACTION_OP_PROGRESS, p->name, NULL, 0);
+    a->op = o->id;
+    a->total = fresh_ready + stale;
+    a->done = fresh_ready;
+    a->failed = fresh_failed;
+    live = fresh_ready + fresh_pending + stale;
+    missing = target > live ? target - live : 0;
+    if (fresh_ready == 0) {
+        snprintf(a->step, sizeof(a->step), "canary: building one desktop on v%u",
+                 o->to_version);
+        /* capacity the pool needs meanwhile comes on the version it runs */
+        if (missing > 0)
+            plan_add(out, ACTION_CREATE, p->name, NULL, missing);
+        if (fresh_pending == 0) {
+            a = plan_add(out, ACTION_CREATE, p->name, NULL, 1);
+            a->version = o->to_version;
+        }
+        return;
+    }
+    if (stale == stale_in_use)
+        snprintf(a->step, sizeof(a->step), "%u desktop(s) in use: %s", stale_in_use,
+                 force_now ? "logging off" : "waiting for logoff");
+    else
+        snprintf(a->step, sizeof(a->step), "replacing %u desktop(s), %u at a time", stale,
+                 o->batch);
+
+    /* build new ones, batch at a time, until the target runs the new version
+     * (a user's own desktop is rebased in place, not replaced) */
+    n = target > fresh_ready + fresh_pending + stale_owned
+            ? target - fresh_ready - fresh_pending - stale_owned : 0;
+    n = MIN(n, o->batch > fresh_pending ? o->batch - fresh_pending : 0);
+    n = MAX(n, missing);
+    if (n > 0) {
+        a = plan_add(out, ACTION_CREATE, p->name, NULL, n);
+        a->version = o->to_version;
+    }
+    /* retire stale idle ones while ready + reserved stay at the target */
+    allowed = countable > target ? countable - target : 0;
+    n = o->batch > rebasing ? o->batch - rebasing : 0;
+    for (size_t i = in->n_desks; i-- > 0;) {
+        const struct planner_desk *pd = &in->desks[i];
+        const struct desk *d = pd->desk;
+
+        if (!streq(d->pool, p->name) || pd->busy || !desk_is_live(d) || !desk_is_stale(d, o))
+            continue;
+        if (d->owner && d->state == DESK_STATE_READY && n > 0) {
+            victim[i] = MARK_REBASE; /* a user's own desktop moves in place */
+            n--;
+        } else if (!d->owner && d->state == DESK_STATE_RELEASING) {
+            victim[i] = MARK_DELETE; /* logged off: replaced, not wiped */
+        } else if (!d->owner && d->state == DESK_STATE_READY && allowed > 0) {
+            victim[i] = MARK_DELETE;
+            allowed--;
+        }
+    }
+    /* force-logoff after the warning period */
+    for (size_t k = 0; force_now && k < in->n_sessions; k++) {
+        const struct session *x = in->sessions[k];
+        const struct planner_desk *pd;
+
+        if (!streq(x->pool, p->name) || x->state != SESSION_STATE_ACTIVE)
+            continue;
+        for (size_t i = 0; i < in->n_desks; i++) {
+            pd = &in->desks[i];
+            if (streq(pd->desk->name, x->desktop) && desk_is_stale(pd->desk, o)) {
+                a = plan_add(out, ACTION_END_SESSION, x->pool, x->desktop, 0);
+                a->session = x->id;
+                a->reason = SESSION_END_REBASE;
+                break;
+            }
+        }
+    }
+}
+
+static void
+plan_pool(const struct planner_input *in, size_t pool_index, unsigned char *victim,
+          struct plan *out)
 {
     const struct pool *p = in->pools[pool_index];
+    const struct operation *op;
     unsigned total = 0, failed = 0, deleting = 0, reserved = 0, active, target;
     unsigned waiting = in->waiting ? in->waiting[pool_index] : 0;
 
@@ -135,13 +332,28 @@ plan_pool(const struct planner_input *in, size_t pool_index, bool *victim, struc
                 continue;
             if (desk_state_is_in_use(d->state) && !p->force_delete)
                 continue;
-            victim[i] = true;
+            victim[i] = MARK_DELETE;
         }
         return;
     }
 
     active = total - failed - deleting;
     target = pool_target_size(p, reserved, waiting, failed);
+    op = find_op(in, p->name);
+    if (op) {
+        /* an update sizes the pool itself */
+        plan_rollout(in, p, op, target, victim, out);
+        return;
+    }
+    if (in->latest && in->latest[pool_index] > 0) {
+        unsigned want = p->image_version > 0 ? p->image_version : in->latest[pool_index];
+
+        if (p->current_version > 0 && want != p->current_version) {
+            struct action *a = plan_add(out, ACTION_OP_START, p->name, NULL, 0);
+
+            a->version = want;
+        }
+    }
     if (active < target)
         plan_add(out, ACTION_CREATE, p->name, NULL, target - active);
     else if (active > target)
@@ -205,7 +417,7 @@ plan_session(const struct planner_input *in, const struct session *x, struct pla
 int
 planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
 {
-    _cleanup_free_ bool *victim = xmalloc0(sizeof(bool) * (in->n_desks + 1));
+    _cleanup_free_ unsigned char *victim = xmalloc0(in->n_desks + 1);
     struct plan out = { 0 };
 
     /* Sessions first: automatic logout is the hospital's rule. */
@@ -223,6 +435,13 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
 
         if (pd->busy)
             continue;
+        if (victim[i] == MARK_REBASE) {
+            const struct operation *o = find_op(in, d->pool);
+            struct action *a = plan_add(&out, ACTION_REBASE, d->pool, d->name, 0);
+
+            a->version = o ? o->to_version : 0;
+            continue;
+        }
         if (d->state == DESK_STATE_DELETING || victim[i] || !find_pool(in, d->pool)) {
             plan_add(&out, ACTION_DELETE, d->pool, d->name, 0);
             continue;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "desk.h"
+#include "operation.h"
 #include "pool.h"
 #include "session.h"
 
@@ -17,6 +18,10 @@ enum action_kind {
     ACTION_REMOVE_POOL, /* POOL is being deleted and has no desktops left */
     ACTION_END_SESSION, /* end SESSION for REASON (automatic logout) */
     ACTION_WIPE,        /* DESK was released: floating -> revert to clean, dedicated -> lock */
+    ACTION_REBASE,      /* DESK (dedicated, idle) gets a new system overlay on VERSION */
+    ACTION_OP_START,    /* start a rebase of POOL to VERSION (it follows latest, or a new pin) */
+    ACTION_OP_PROGRESS, /* record OP's progress (total/done/failed/step) */
+    ACTION_OP_FINISH,   /* end OP: STATE, ERROR */
     _ACTION_KIND_MAX,
     _ACTION_KIND_INVALID = -EINVAL,
 };
@@ -31,6 +36,12 @@ struct action {
     unsigned count;     /* CREATE only */
     const char *session;         /* END_SESSION only */
     enum session_end reason;     /* END_SESSION only */
+    unsigned version;            /* CREATE (0: the pool's current), REBASE, OP_START */
+    const char *op;              /* OP_PROGRESS, OP_FINISH */
+    unsigned total, done, failed;/* OP_PROGRESS */
+    char step[96];               /* OP_PROGRESS */
+    enum op_state op_state;      /* OP_FINISH */
+    const char *error;           /* OP_FINISH: points into the input */
 };
 
 /* What the reconciler observed about one desktop. */
@@ -49,6 +60,9 @@ struct planner_input {
     struct session *const *sessions; /* the active ones */
     size_t n_sessions;
     const unsigned *waiting;  /* per pool (same order): acquires waiting, may be NULL */
+    const unsigned *latest;   /* per pool: newest usable version of its image, may be NULL */
+    struct operation *const *ops; /* the running ones */
+    size_t n_ops;
     int64_t now;              /* unix seconds, for session timeouts */
     unsigned max_boot_failures;
 };

@@ -21,6 +21,7 @@ struct pool {
     char *name;
     char *image;            /* image name */
     unsigned image_version; /* 0 = follow the latest version */
+    unsigned current_version; /* the version its desktops run (rebases move it) */
     char *template;         /* template name (templates/NAME.xml) */
     enum pool_mode mode;
     unsigned min, spare, max;

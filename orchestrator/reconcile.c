@@ -57,7 +57,7 @@ struct reconciler {
     /* settings, copied from conf */
     char *instance, *prefix, *storage_pool, *templates_dir, *virt_type, *console_listen;
     char *hooks_dir;
-    unsigned hook_timeout;
+    unsigned hook_timeout, data_disk_size;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval;
     bool console_password_required;
 
@@ -70,6 +70,7 @@ struct reconciler {
 struct job {
     struct reconciler *r;
     enum action_kind kind;
+    unsigned version;
     char *desk;
     char *pool;
     struct action_ctx ctx;
@@ -152,6 +153,9 @@ job_run(void *userdata)
     case ACTION_WIPE:
         res = action_wipe(&j->ctx, j->desk, &err);
         break;
+    case ACTION_REBASE:
+        res = action_rebase(&j->ctx, j->desk, j->version, &err);
+        break;
     default:
         res = -EINVAL;
         break;
@@ -178,7 +182,7 @@ job_run(void *userdata)
 
     pthread_mutex_lock(&r->lock);
     if (res >= 0 && (j->kind == ACTION_BUILD || j->kind == ACTION_REPAIR ||
-                     j->kind == ACTION_WIPE)) {
+                     j->kind == ACTION_WIPE || j->kind == ACTION_REBASE)) {
         r->desk_ready_gen++;
         pthread_cond_broadcast(&r->desk_ready);
     }
@@ -198,6 +202,7 @@ submit_locked(struct reconciler *r, const struct action *a)
 
     j->r = r;
     j->kind = a->kind;
+    j->version = a->version;
     j->desk = xstrdup(a->desk);
     j->pool = xstrdup(a->pool);
     j->ctx = (struct action_ctx) {
@@ -213,6 +218,7 @@ submit_locked(struct reconciler *r, const struct action *a)
         .console_listen = xstrdup(r->console_listen),
         .hooks_dir = xstrdup(r->hooks_dir),
         .hook_timeout = r->hook_timeout,
+        .data_disk_bytes = (uint64_t) r->data_disk_size << 20,
         .stopping = &r->stopping,
     };
     inflight_add(r, a->desk);
@@ -252,14 +258,16 @@ remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
                char **vols, size_t n_vols, struct desk **desks, size_t n_desks)
 {
     _cleanup_free_ char **names = xmalloc0(sizeof(char *) * (n_desks + 1));
-    _cleanup_free_ char **volnames = xmalloc0(sizeof(char *) * (n_desks + 1));
+    _cleanup_free_ char **volnames = xmalloc0(sizeof(char *) * (2 * n_desks + 1));
+    size_t n_volnames = 2 * n_desks;
 
     for (size_t i = 0; i < n_desks; i++) {
         names[i] = desks[i]->domain;
-        volnames[i] = desk_volume_name(desks[i]->domain);
+        volnames[2 * i] = desk_volume_name(desks[i]->domain);
+        volnames[2 * i + 1] = desk_data_volume_name(desks[i]->domain);
     }
     qsort(names, n_desks, sizeof(char *), str_cmp);
-    qsort(volnames, n_desks, sizeof(char *), str_cmp);
+    qsort(volnames, n_volnames, sizeof(char *), str_cmp);
 
     for (size_t i = 0; i < n_doms; i++) {
         _cleanup_free_ char *xml = NULL;
@@ -287,7 +295,7 @@ remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
 
         if (len < 6 || !streq(vols[i] + len - 6, ".qcow2"))
             continue;
-        if (bsearch(&vols[i], volnames, n_desks, sizeof(char *), str_cmp))
+        if (bsearch(&vols[i], volnames, n_volnames, sizeof(char *), str_cmp))
             continue;
         log_warning("Removing orphan volume '%s' (no desktop row names it)", vols[i]);
         if (hv_volume_delete(r->hv, r->storage_pool, vols[i]) >= 0) {
@@ -296,7 +304,7 @@ remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
             pthread_mutex_unlock(&r->lock);
         }
     }
-    for (size_t i = 0; i < n_desks; i++)
+    for (size_t i = 0; i < n_volnames; i++)
         free(volnames[i]);
 }
 
@@ -318,10 +326,12 @@ reconciler_pass_locked(struct reconciler *r)
     struct pool **pools = NULL;
     struct desk **desks = NULL;
     struct session **sessions = NULL;
-    unsigned *waiting = NULL;
+    struct operation **ops = NULL;
+    unsigned *waiting = NULL, *latest = NULL;
     struct planner_desk *pd = NULL;
     struct action *actions = NULL;
     size_t n_doms = 0, n_vols = 0, n_pools = 0, n_desks = 0, n_actions = 0, n_sessions = 0;
+    size_t n_ops = 0;
     uint64_t start = now_usec();
     int done = 0, res;
 
@@ -347,6 +357,8 @@ reconciler_pass_locked(struct reconciler *r)
     if (res >= 0)
         res = store_session_list(r->store, NULL, NULL, SESSION_STATE_ACTIVE, &sessions,
                                  &n_sessions);
+    if (res >= 0)
+        res = store_op_list(r->store, NULL, true, &ops, &n_ops);
     if (res < 0) {
         log_error_errno(res, "Cannot read the state store");
         goto cleanup;
@@ -356,6 +368,13 @@ reconciler_pass_locked(struct reconciler *r)
 
     pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
     waiting = xmalloc0(sizeof(*waiting) * (n_pools + 1));
+    latest = xmalloc0(sizeof(*latest) * (n_pools + 1));
+    for (size_t i = 0; i < n_pools; i++) {
+        _cleanup_(image_freep) struct image *img = NULL;
+
+        if (store_image_get_usable(r->store, pools[i]->image, 0, &img) >= 0)
+            latest[i] = img->version;
+    }
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < n_pools; i++)
         for (size_t k = 0; k < r->n_waiting; k++)
@@ -378,6 +397,7 @@ reconciler_pass_locked(struct reconciler *r)
         struct planner_input in = {
             .pools = pools, .n_pools = n_pools, .desks = pd, .n_desks = n_desks,
             .sessions = sessions, .n_sessions = n_sessions, .waiting = waiting,
+            .latest = latest, .ops = ops, .n_ops = n_ops,
             .now = (int64_t) (now_realtime_usec() / 1000000ULL),
             .max_boot_failures = r->max_boot_failures,
         };
@@ -388,7 +408,8 @@ reconciler_pass_locked(struct reconciler *r)
         const struct action *a = &actions[i];
 
         if (a->kind == ACTION_CREATE || a->kind == ACTION_REMOVE_POOL ||
-            a->kind == ACTION_END_SESSION)
+            a->kind == ACTION_END_SESSION || a->kind == ACTION_OP_START ||
+            a->kind == ACTION_OP_PROGRESS || a->kind == ACTION_OP_FINISH)
             continue; /* store-only: done below, outside the lock */
         if (submit_locked(r, a) >= 0)
             done++;
@@ -401,7 +422,7 @@ reconciler_pass_locked(struct reconciler *r)
         if (a->kind == ACTION_CREATE) {
             for (unsigned k = 0; k < a->count; k++) {
                 _cleanup_(desk_freep) struct desk *d = NULL;
-                int q = store_desk_create(r->store, a->pool, r->instance, &d);
+                int q = store_desk_create_at(r->store, a->pool, r->instance, a->version, &d);
 
                 if (q < 0) {
                     log_error_errno(q, "Cannot add a desktop to pool '%s'", a->pool);
@@ -428,6 +449,41 @@ reconciler_pass_locked(struct reconciler *r)
             } else if (q != -ESTALE) {
                 log_error_errno(q, "Cannot end session %s", a->session);
             }
+        } else if (a->kind == ACTION_OP_START) {
+            struct operation in = {
+                .kind = OP_KIND_REBASE, .pool = (char *) a->pool, .to_version = a->version,
+                .policy = OP_POLICY_WAIT_FOR_LOGOFF, .batch = 1,
+                .created_by = (char *) "reconciler",
+            };
+            _cleanup_(operation_freep) struct operation *o = NULL;
+            int q = store_op_start(r->store, &in, &o);
+
+            if (q >= 0) {
+                log_notice("Pool '%s' follows a new image version: rebase %s to v%u started",
+                           a->pool, o->id, a->version);
+                r->replan = true;
+                done++;
+            } else if (q != -EBUSY) {
+                log_error_errno(q, "Cannot start the rebase of pool '%s'", a->pool);
+            }
+        } else if (a->kind == ACTION_OP_PROGRESS) {
+            (void) store_op_progress(r->store, a->op, a->total, a->done, a->failed, a->step);
+        } else if (a->kind == ACTION_OP_FINISH) {
+            int q = store_op_finish(r->store, a->op, a->op_state, a->error,
+                                    a->op_state == OP_STATE_FAILED);
+
+            if (q >= 0 && a->op_state == OP_STATE_SUCCEEDED) {
+                log_notice("Operation %s on pool '%s' succeeded", a->op, a->pool);
+            } else if (q >= 0) {
+                log_error("Operation %s on pool '%s' failed, the pool stays on the version it "
+                          "runs: %s", a->op, a->pool, strempty(a->error));
+            }
+            if (q >= 0) {
+                pthread_mutex_lock(&r->lock);
+                r->replan = true;
+                pthread_mutex_unlock(&r->lock);
+                done++;
+            }
         } else if (a->kind == ACTION_REMOVE_POOL) {
             int q = store_pool_remove(r->store, a->pool);
 
@@ -452,6 +508,8 @@ cleanup:
     free(actions);
     free(pd);
     free(waiting);
+    free(latest);
+    operation_list_free(ops, n_ops);
     session_list_free(sessions, n_sessions);
     desk_list_free(desks, n_desks);
     pool_list_free(pools, n_pools);
@@ -524,6 +582,7 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
     free(r->hooks_dir);
     r->hooks_dir = xstrdup(c->hooks_dir);
     r->hook_timeout = c->hook_timeout;
+    r->data_disk_size = c->data_disk_size;
     r->boot_timeout = c->boot_timeout;
     r->boot_delay = c->boot_delay;
     r->max_boot_failures = c->max_boot_failures;

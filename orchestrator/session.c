@@ -22,6 +22,7 @@ static const char *const session_end_names[_SESSION_END_MAX] = {
     [SESSION_END_GUEST_SHUTDOWN] = "guest_shutdown",
     [SESSION_END_POOL_DELETED] = "pool_deleted",
     [SESSION_END_ERROR] = "error",
+    [SESSION_END_REBASE] = "rebase",
 };
 
 struct session *

@@ -107,7 +107,38 @@ static const char *const store_migrations[] = {
     "CREATE UNIQUE INDEX sessions_active_desktop ON sessions(desktop) "
     "  WHERE state = 'active';"
     "CREATE INDEX sessions_by_state ON sessions(state, pool);",
-    /* 3: operations -- append here. */
+    /* 3: image updates: versions pools run, retired images, data disks,
+     * operations (rebase, refresh) */
+    "ALTER TABLE pools ADD COLUMN current_version INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE pools SET current_version = (SELECT IFNULL(MAX(version), 0) FROM images "
+    "  WHERE images.name = pools.image "
+    "  AND (pools.image_version = 0 OR images.version = pools.image_version));"
+    "ALTER TABLE images ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE desktops ADD COLUMN data_volume TEXT;"
+    "CREATE TABLE operations ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  pool TEXT NOT NULL,"
+    "  from_version INTEGER NOT NULL,"
+    "  to_version INTEGER NOT NULL,"
+    "  policy TEXT NOT NULL,"
+    "  warn INTEGER NOT NULL DEFAULT 0,"
+    "  batch INTEGER NOT NULL DEFAULT 1,"
+    "  first_seq INTEGER NOT NULL DEFAULT 0,"
+    "  state TEXT NOT NULL,"
+    "  total INTEGER NOT NULL DEFAULT 0,"
+    "  done INTEGER NOT NULL DEFAULT 0,"
+    "  failed INTEGER NOT NULL DEFAULT 0,"
+    "  step TEXT,"
+    "  error TEXT,"
+    "  created_by TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    /* one running operation per pool: two refreshes never overlap */
+    "CREATE UNIQUE INDEX operations_running ON operations(pool) WHERE state = 'running';",
+    /* 4: append here. */
 };
 
 int

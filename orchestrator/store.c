@@ -37,16 +37,19 @@
 
 #define DESK_COLUMNS                                                            \
     "name, pool, state, uuid, domain, volume, image, image_version, owner, "  \
-    "boot_failures, last_error, created_at, state_since"
+    "boot_failures, last_error, created_at, state_since, data_volume, seq"
 #define POOL_COLUMNS                                                            \
     "name, image, image_version, template, mode, min, spare, max, deleting, "   \
     "force_delete, next_seq, created_at, groups, idle_timeout, max_session, "   \
-    "allow_redirection"
+    "allow_redirection, current_version"
 #define SESSION_COLUMNS                                                         \
     "id, pool, desktop, user, client, state, created_at, last_heartbeat, "     \
     "ended_at, end_reason, password_expires"
 #define IMAGE_COLUMNS                                                           \
-    "name, version, path, sha256, size, virtual_size, note, created_by, created_at"
+    "name, version, path, sha256, size, virtual_size, note, created_by, created_at, retired"
+#define OP_COLUMNS                                                              \
+    "id, kind, pool, from_version, to_version, policy, warn, batch, state, total, " \
+    "done, failed, step, error, created_by, created_at, updated_at, finished_at, first_seq"
 #define AUDIT_COLUMNS "id, at, actor, action, pool, desktop, user, detail"
 
 int
@@ -500,6 +503,7 @@ image_from_row(sqlite3_stmt *st, struct image **ret)
     img->note = column_strdup(st, 6);
     img->created_by = column_strdup(st, 7);
     img->created_at = sqlite3_column_int64(st, 8);
+    img->retired = sqlite3_column_int(st, 9) != 0;
     *ret = img;
     return 0;
 }
@@ -551,7 +555,7 @@ store_image_add(struct store *s, const struct image *img)
     if (img->version != next)
         return -EEXIST;
     r = store_run(locked,
-                  "INSERT INTO images (" IMAGE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "INSERT INTO images (" IMAGE_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
                   "sussUUssl", img->name, img->version, img->path, img->sha256, img->size,
                   img->virtual_size, img->note, img->created_by,
                   img->created_at > 0 ? img->created_at : now_sec());
@@ -560,8 +564,9 @@ store_image_add(struct store *s, const struct image *img)
     return store_tx_commit(&tx);
 }
 
-int
-store_image_get(struct store *s, const char *name, unsigned version, struct image **ret)
+static int
+image_get(struct store *s, const char *name, unsigned version, bool usable_only,
+          struct image **ret)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
@@ -571,9 +576,9 @@ store_image_get(struct store *s, const char *name, unsigned version, struct imag
         return -EINVAL;
     r = store_prepare(locked, &st,
                       "SELECT " IMAGE_COLUMNS " FROM images "
-                      "WHERE name = ?1 AND (?2 = 0 OR version = ?2) "
+                      "WHERE name = ?1 AND (?2 = 0 OR version = ?2) AND (?3 = 0 OR retired = 0) "
                       "ORDER BY version DESC LIMIT 1",
-                      "su", name, version);
+                      "sub", name, version, usable_only);
     if (r < 0)
         return r;
     r = store_step(locked, st);
@@ -582,6 +587,18 @@ store_image_get(struct store *s, const char *name, unsigned version, struct imag
     if (r == 0)
         return -ENOENT;
     return image_from_row(st, ret);
+}
+
+int
+store_image_get(struct store *s, const char *name, unsigned version, struct image **ret)
+{
+    return image_get(s, name, version, false, ret);
+}
+
+int
+store_image_get_usable(struct store *s, const char *name, unsigned version, struct image **ret)
+{
+    return image_get(s, name, version, true, ret);
 }
 
 int
@@ -627,6 +644,7 @@ pool_from_row(sqlite3_stmt *st, struct pool **ret)
     p->idle_timeout = column_unsigned(st, 13);
     p->max_session = column_unsigned(st, 14);
     p->allow_redirection = sqlite3_column_int(st, 15) != 0;
+    p->current_version = column_unsigned(st, 16);
     *ret = TAKE_PTR(p);
     return 0;
 }
@@ -690,24 +708,24 @@ store_pool_add(struct store *s, const struct pool *p)
     if (r > 0)
         return -EEXIST;
     r = store_query_int(locked, &found,
-                        "SELECT 1 FROM images WHERE name = ?1 AND (?2 = 0 OR version = ?2) "
-                        "LIMIT 1",
+                        "SELECT MAX(version) FROM images WHERE name = ?1 AND retired = 0 "
+                        "AND (?2 = 0 OR version = ?2)",
                         "su", p->image, p->image_version);
     if (r < 0)
         return r;
-    if (r == 0)
+    if (r == 0 || found <= 0)
         return -ENOENT;
     groups = pool_groups_join(p->groups);
     r = store_run(locked,
                   "INSERT INTO pools (" POOL_COLUMNS ") "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  "ssussuuubbulsuub", p->name, p->image, p->image_version, p->template, mode,
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "ssussuuubbulsuubu", p->name, p->image, p->image_version, p->template, mode,
                   p->min, p->spare, p->max, p->deleting, p->force_delete,
                   p->next_seq > 0 ? p->next_seq : 1u,
                   p->created_at > 0 ? p->created_at : now_sec(), groups,
                   p->idle_timeout > 0 ? p->idle_timeout : POOL_DEFAULT_IDLE_TIMEOUT,
                   p->max_session > 0 ? p->max_session : POOL_DEFAULT_MAX_SESSION,
-                  p->allow_redirection);
+                  p->allow_redirection, (unsigned) found);
     if (r < 0)
         return r;
     return store_tx_commit(&tx);
@@ -912,6 +930,8 @@ desk_from_row(sqlite3_stmt *st, struct desk **ret)
     d->last_error = column_strdup(st, 10);
     d->created_at = sqlite3_column_int64(st, 11);
     d->state_since = sqlite3_column_int64(st, 12);
+    d->data_volume = column_strdup(st, 13);
+    d->seq = column_unsigned(st, 14);
     *ret = TAKE_PTR(d);
     return 0;
 }
@@ -936,17 +956,22 @@ desk_get_locked(struct store *s, const char *name, struct desk **ret)
     return desk_from_row(st, ret);
 }
 
-/* The image version a new desktop of P gets: the pinned one, or the newest. */
+/* The image version a new desktop of P gets: WANT when not 0, else the
+ * pool's current version, else (an old row) the pinned one or the newest. */
 static int
-pool_resolve_image_locked(struct store *s, const struct pool *p, unsigned *ret)
+pool_resolve_image_locked(struct store *s, const struct pool *p, unsigned want, unsigned *ret)
 {
     int64_t v = 0;
     int r;
 
+    if (want == 0)
+        want = p->current_version;
+    if (want == 0)
+        want = p->image_version;
     r = store_query_int(s, &v,
-                        "SELECT MAX(version) FROM images WHERE name = ?1 "
+                        "SELECT MAX(version) FROM images WHERE name = ?1 AND retired = 0 "
                         "AND (?2 = 0 OR version = ?2)",
-                        "su", p->image, p->image_version);
+                        "su", p->image, want);
     if (r < 0)
         return r;
     /* MAX() of no rows is one NULL row, read as 0. */
@@ -959,13 +984,19 @@ pool_resolve_image_locked(struct store *s, const struct pool *p, unsigned *ret)
 int
 store_desk_create(struct store *s, const char *pool, const char *instance, struct desk **ret)
 {
+    return store_desk_create_at(s, pool, instance, 0, ret);
+}
+
+int
+store_desk_create_at(struct store *s, const char *pool, const char *instance, unsigned version,
+                     struct desk **ret)
+{
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_(desk_freep) struct desk *d = NULL;
     _cleanup_free_ char *name = NULL, *domain = NULL;
     char uuid_str[UUID_STR_LEN];
-    unsigned version;
     uuid_t uuid;
     int64_t now;
     int r;
@@ -980,7 +1011,7 @@ store_desk_create(struct store *s, const char *pool, const char *instance, struc
         return r;
     if (p->deleting)
         return -ESHUTDOWN;
-    r = pool_resolve_image_locked(locked, p, &version);
+    r = pool_resolve_image_locked(locked, p, version, &version);
     if (r < 0)
         return r;
     r = store_run(locked, "UPDATE pools SET next_seq = next_seq + 1 WHERE name = ?", "s", pool);
@@ -1174,6 +1205,293 @@ store_audit(struct store *s, const char *actor, const char *action, const char *
     if (r < 0)
         return r;
     r = audit_locked(locked, actor, action, pool, desktop, user, detail);
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+/* ---- desktops: versions and data disks ---- */
+
+int
+store_desk_set_data_volume(struct store *s, const char *name, const char *volume)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    int r;
+
+    r = store_run(locked, "UPDATE desktops SET data_volume = ? WHERE name = ?", "ss", volume,
+                  name);
+    if (r < 0)
+        return r;
+    return r == 0 ? -ENOENT : 0;
+}
+
+int
+store_desk_set_image_version(struct store *s, const char *name, unsigned version)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    int r;
+
+    r = store_run(locked, "UPDATE desktops SET image_version = ? WHERE name = ?", "us", version,
+                  name);
+    if (r < 0)
+        return r;
+    return r == 0 ? -ENOENT : 0;
+}
+
+int
+store_pool_set_image_version(struct store *s, const char *name, unsigned version)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    int64_t found = 0;
+    int r;
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = pool_get_locked(locked, name, &p);
+    if (r < 0)
+        return r;
+    if (version > 0) {
+        r = store_query_int(locked, &found,
+                            "SELECT 1 FROM images WHERE name = ? AND version = ? AND retired = 0",
+                            "su", p->image, version);
+        if (r < 0)
+            return r;
+        if (r == 0)
+            return -ENOENT;
+    }
+    r = store_run(locked, "UPDATE pools SET image_version = ? WHERE name = ?", "us", version,
+                  name);
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+int
+store_image_retire(struct store *s, const char *name, unsigned version, char **ret_path)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int64_t busy = 0;
+    int r;
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_prepare(locked, &st, "SELECT " IMAGE_COLUMNS " FROM images "
+                      "WHERE name = ? AND version = ?", "su", name, version);
+    if (r < 0)
+        return r;
+    r = store_step(locked, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    if (sqlite3_column_int(st, 9) != 0)
+        return -EALREADY;
+    r = store_query_int(locked, &busy,
+                        "SELECT (SELECT count(*) FROM desktops WHERE image = ?1 AND "
+                        "image_version = ?2) + (SELECT count(*) FROM pools WHERE image = ?1 AND "
+                        "(image_version = ?2 OR current_version = ?2)) + (SELECT count(*) FROM "
+                        "operations o JOIN pools p ON p.name = o.pool WHERE p.image = ?1 AND "
+                        "o.state = 'running' AND o.to_version = ?2)",
+                        "su", name, version);
+    if (r < 0)
+        return r;
+    if (busy > 0)
+        return -EBUSY;
+    r = store_run(locked, "UPDATE images SET retired = 1 WHERE name = ? AND version = ?", "su",
+                  name, version);
+    if (r < 0)
+        return r;
+    r = audit_locked(locked, NULL, "image.retired", NULL, NULL, NULL, name);
+    if (r < 0)
+        return r;
+    *ret_path = column_strdup(st, 2);
+    return store_tx_commit(&tx);
+}
+
+/* ---- operations ---- */
+
+static int
+op_from_row(sqlite3_stmt *st, struct operation **ret)
+{
+    _cleanup_(operation_freep) struct operation *o = xmalloc0(sizeof(*o));
+
+    o->id = column_strdup(st, 0);
+    o->kind = op_kind_from_string((const char *) sqlite3_column_text(st, 1));
+    o->pool = column_strdup(st, 2);
+    o->from_version = column_unsigned(st, 3);
+    o->to_version = column_unsigned(st, 4);
+    o->policy = op_policy_from_string((const char *) sqlite3_column_text(st, 5));
+    o->warn = column_unsigned(st, 6);
+    o->batch = column_unsigned(st, 7);
+    o->state = op_state_from_string((const char *) sqlite3_column_text(st, 8));
+    if (o->kind < 0 || o->policy < 0 || o->state < 0)
+        return -EBADMSG;
+    o->total = column_unsigned(st, 9);
+    o->done = column_unsigned(st, 10);
+    o->failed = column_unsigned(st, 11);
+    o->step = column_strdup(st, 12);
+    o->error = column_strdup(st, 13);
+    o->created_by = column_strdup(st, 14);
+    o->created_at = sqlite3_column_int64(st, 15);
+    o->updated_at = sqlite3_column_int64(st, 16);
+    o->finished_at = sqlite3_column_int64(st, 17);
+    o->first_seq = column_unsigned(st, 18);
+    *ret = TAKE_PTR(o);
+    return 0;
+}
+
+DEFINE_STORE_COLLECT(collect_ops, struct operation, op_from_row, operation_list_free)
+
+static int
+op_get_locked(struct store *s, const char *sql, const char *arg, struct operation **ret)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(s, &st, sql, "s", arg);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return op_from_row(st, ret);
+}
+
+int
+store_op_start(struct store *s, const struct operation *in, struct operation **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    char id[UUID_STR_LEN];
+    uuid_t uuid;
+    int64_t now = now_sec();
+    int r;
+
+    if (!in || !in->pool || !op_kind_to_string(in->kind) || !op_policy_to_string(in->policy))
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = pool_get_locked(locked, in->pool, &p);
+    if (r < 0)
+        return r;
+    if (p->deleting)
+        return -ESHUTDOWN;
+    r = op_get_locked(locked, "SELECT " OP_COLUMNS " FROM operations "
+                      "WHERE pool = ? AND state = 'running'", in->pool, ret);
+    if (r >= 0)
+        return -EBUSY;
+    if (r != -ENOENT)
+        return r;
+    uuid_generate_random(uuid);
+    uuid_unparse_lower(uuid, id);
+    r = store_run(locked,
+                  "INSERT INTO operations (id, kind, pool, from_version, to_version, policy, "
+                  "warn, batch, first_seq, state, step, created_by, created_at, updated_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', 'starting', ?, ?, ?)",
+                  "sssuusuuusll", id, op_kind_to_string(in->kind), in->pool,
+                  p->current_version, in->to_version, op_policy_to_string(in->policy),
+                  in->warn, in->batch > 0 ? in->batch : 1u, p->next_seq, in->created_by, now,
+                  now);
+    if (r < 0)
+        return r;
+    r = audit_locked(locked, in->created_by, in->kind == OP_KIND_REBASE ? "pool.rebase" :
+                     "pool.refresh", in->pool, NULL, NULL, id);
+    if (r < 0)
+        return r;
+    r = op_get_locked(locked, "SELECT " OP_COLUMNS " FROM operations WHERE id = ?", id, ret);
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+int
+store_op_get(struct store *s, const char *id, struct operation **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+
+    return op_get_locked(locked, "SELECT " OP_COLUMNS " FROM operations WHERE id = ?", id, ret);
+}
+
+int
+store_op_list(struct store *s, const char *pool, bool running_only, struct operation ***ret,
+              size_t *ret_n)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(locked, &st,
+                      "SELECT " OP_COLUMNS " FROM operations WHERE (?1 IS NULL OR pool = ?1) "
+                      "AND (?2 = 0 OR state = 'running') ORDER BY created_at DESC, id",
+                      "sb", pool, running_only);
+    if (r < 0)
+        return r;
+    return collect_ops(locked, st, ret, ret_n);
+}
+
+int
+store_op_progress(struct store *s, const char *id, unsigned total, unsigned done,
+                  unsigned failed, const char *step)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    int r;
+
+    r = store_run(locked,
+                  "UPDATE operations SET total = ?, done = ?, failed = ?, step = ?, "
+                  "updated_at = ? WHERE id = ? AND state = 'running' AND "
+                  "(total != ?1 OR done != ?2 OR failed != ?3 OR step IS NOT ?4)",
+                  "uuusls", total, done, failed, step, now_sec(), id);
+    return r < 0 ? r : 0;
+}
+
+int
+store_op_finish(struct store *s, const char *id, enum op_state state, const char *error,
+                bool pin_back)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(operation_freep) struct operation *o = NULL;
+    int64_t now = now_sec();
+    int r;
+
+    if (state == OP_STATE_RUNNING || !op_state_to_string(state))
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = op_get_locked(locked, "SELECT " OP_COLUMNS " FROM operations WHERE id = ?", id, &o);
+    if (r < 0)
+        return r;
+    if (o->state != OP_STATE_RUNNING)
+        return -ESTALE;
+    r = store_run(locked,
+                  "UPDATE operations SET state = ?, error = ?, updated_at = ?, finished_at = ?, "
+                  "step = ? WHERE id = ?",
+                  "ssllss", op_state_to_string(state), error, now, now,
+                  state == OP_STATE_SUCCEEDED ? "done" : "stopped", id);
+    if (r < 0)
+        return r;
+    if (state == OP_STATE_SUCCEEDED)
+        r = store_run(locked, "UPDATE pools SET current_version = ? WHERE name = ?", "us",
+                      o->to_version, o->pool);
+    else if (pin_back)
+        r = store_run(locked,
+                      "UPDATE pools SET image_version = current_version "
+                      "WHERE name = ? AND image_version = 0", "s", o->pool);
+    if (r < 0)
+        return r;
+    r = audit_locked(locked, "reconciler", state == OP_STATE_SUCCEEDED ? "operation.succeeded"
+                     : "operation.failed", o->pool, NULL, NULL, error ? error : id);
     if (r < 0)
         return r;
     return store_tx_commit(&tx);

@@ -13,6 +13,7 @@
 #include "desk.h"
 #include "image.h"
 #include "pool.h"
+#include "operation.h"
 #include "session.h"
 
 struct store;
@@ -37,6 +38,9 @@ int store_meta_set(struct store *s, const char *key, const char *value);
 int store_image_next_version(struct store *s, const char *name, unsigned *ret_version);
 int store_image_add(struct store *s, const struct image *img);
 int store_image_get(struct store *s, const char *name, unsigned version, struct image **ret);
+/* The same among versions that are not retired. */
+int store_image_get_usable(struct store *s, const char *name, unsigned version,
+                           struct image **ret);
 /* All versions of NAME, or of all images when NAME is NULL, by name then version. */
 int store_image_list(struct store *s, const char *name, struct image ***ret, size_t *ret_n);
 
@@ -51,6 +55,9 @@ int store_pool_set_sizes(struct store *s, const char *name, unsigned min, unsign
  * idle_timeout, max_session, allow_redirection). -ENOENT for an unknown
  * pool, -ESHUTDOWN for one being deleted, -EINVAL for bad values. */
 int store_pool_update(struct store *s, const struct pool *p);
+/* Pins POOL to image VERSION (0: follow the latest). -ENOENT when the
+ * pool or that version does not exist (or is retired). */
+int store_pool_set_image_version(struct store *s, const char *name, unsigned version);
 /* Marks the pool for deletion. Unless FORCE, refuses with -EBUSY (and
  * changes nothing) while any of its desktops is assigned/in_use/releasing;
  * the check and the update are one transaction. */
@@ -63,6 +70,13 @@ int store_pool_remove(struct store *s, const char *name);
  * domain "INSTANCE-POOL-SEQ", a fresh UUID, backed by the pool's image
  * version (the newest when the pool follows latest). All one transaction. */
 int store_desk_create(struct store *s, const char *pool, const char *instance, struct desk **ret);
+/* The same on image version VERSION (0: the pool's current version). */
+int store_desk_create_at(struct store *s, const char *pool, const char *instance,
+                         unsigned version, struct desk **ret);
+/* Records the data disk of a dedicated desktop. */
+int store_desk_set_data_volume(struct store *s, const char *name, const char *volume);
+/* After an in-place rebase: the desktop now runs VERSION. */
+int store_desk_set_image_version(struct store *s, const char *name, unsigned version);
 int store_desk_get(struct store *s, const char *name, struct desk **ret);
 /* Desktops of POOL (all when NULL), ordered by pool then sequence number. */
 int store_desk_list(struct store *s, const char *pool, struct desk ***ret, size_t *ret_n);
@@ -103,6 +117,28 @@ int store_session_heartbeat(struct store *s, const char *id, struct session **re
 int store_session_end(struct store *s, const char *id, enum session_end reason,
                       const char *actor, struct session **ret);
 int store_session_set_password_expiry(struct store *s, const char *id, int64_t expires);
+
+/* Retires image version VERSION of NAME: refused with -EBUSY (nothing
+ * changes) while a desktop runs it or a pool pins it, is moving to it or
+ * runs it; -ENOENT unknown; -EALREADY retired. On success *ret_path is the
+ * file the caller may now delete. One transaction. */
+int store_image_retire(struct store *s, const char *name, unsigned version, char **ret_path);
+
+/* Operations. store_op_start() inserts a running operation; -EBUSY when
+ * the pool has one running already (then *ret is that one: a second
+ * refresh can wait on the first). -ENOENT unknown pool. */
+int store_op_start(struct store *s, const struct operation *in, struct operation **ret);
+int store_op_get(struct store *s, const char *id, struct operation **ret);
+/* Operations of POOL (NULL: all), newest first; RUNNING_ONLY filters. */
+int store_op_list(struct store *s, const char *pool, bool running_only,
+                  struct operation ***ret, size_t *ret_n);
+int store_op_progress(struct store *s, const char *id, unsigned total, unsigned done,
+                      unsigned failed, const char *step);
+/* Ends a running operation. SUCCEEDED moves the pool's current version to
+ * the operation's target; FAILED with PIN_BACK pins a pool that followed
+ * latest to the version it runs, so the failed version is not retried. */
+int store_op_finish(struct store *s, const char *id, enum op_state state, const char *error,
+                    bool pin_back);
 
 /* Appends to the audit log. Any string but ACTION may be NULL. */
 int store_audit(struct store *s, const char *actor, const char *action, const char *pool,

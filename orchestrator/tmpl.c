@@ -46,6 +46,7 @@
 #define TMPL_MAX_SIZE (1024 * 1024)
 #define META_MAX_SIZE (64 * 1024)
 #define TMPL_SYSTEM_ALIAS "ua-system"
+#define TMPL_DATA_ALIAS "ua-data"
 #define TMPL_AGENT_NAME "org.qemu.guest_agent.0"
 #define TMPL_PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | \
                             XML_PARSE_NOWARNING)
@@ -247,6 +248,22 @@ find_system_disk(xmlDoc *doc, const char *name, xmlNode **ret, char **reterr_msg
                          "Template '%s' has no <disk device='disk'> under <devices>.", name);
     *ret = marked ? marked : first;
     return 0;
+}
+
+/* The data disk of DOC (the <disk> with alias ua-data), or NULL. */
+static xmlNode *
+find_data_disk(xmlDoc *doc)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+
+    o = xpath_eval(doc, "/domain/devices/disk[alias/@name='" TMPL_DATA_ALIAS "']");
+    return xpath_count(o) > 0 ? o->nodesetval->nodeTab[0] : NULL;
+}
+
+bool
+tmpl_has_data_disk(const struct tmpl *t)
+{
+    return find_data_disk(t->doc) != NULL;
 }
 
 /* Checks a parsed document and wraps it. Takes DOC on success. */
@@ -563,7 +580,7 @@ child_ensure(xmlNode *root, const char *name, xmlNode *after)
 }
 
 static void
-fill_system_disk(xmlNode *disk, const struct tmpl_fill *f)
+fill_disk(xmlNode *disk, const char *path, const char *format)
 {
     xmlNode *driver, *source, *next;
 
@@ -577,11 +594,11 @@ fill_system_disk(xmlNode *disk, const struct tmpl_fill *f)
     xmlSetProp(disk, BAD_CAST "type", BAD_CAST "file");
     driver = child_ensure(disk, "driver", NULL);
     xmlSetProp(driver, BAD_CAST "name", BAD_CAST "qemu");
-    xmlSetProp(driver, BAD_CAST "type", BAD_CAST f->disk_format);
+    xmlSetProp(driver, BAD_CAST "type", BAD_CAST format);
     source = xmlNewDocNode(disk->doc, NULL, BAD_CAST "source", NULL);
     if (!source)
         abort();
-    xmlSetProp(source, BAD_CAST "file", BAD_CAST f->disk_path);
+    xmlSetProp(source, BAD_CAST "file", BAD_CAST path);
     xmlAddNextSibling(driver, source);
 }
 
@@ -701,7 +718,7 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
 {
     _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
     _cleanup_(xml_freep) xmlChar *out = NULL;
-    xmlNode *root, *name, *uuid, *disk;
+    xmlNode *root, *name, *uuid, *disk, *data;
     int len = 0, r;
 
     if (!value_is_word(f->virt_type))
@@ -735,7 +752,16 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
     node_set_text(name, f->name);
     uuid = child_ensure(root, "uuid", name);
     node_set_text(uuid, f->uuid);
-    fill_system_disk(disk, f);
+    fill_disk(disk, f->disk_path, f->disk_format);
+    data = find_data_disk(doc);
+    if (data && !f->data_disk_path)
+        return set_error(reterr_msg, -EINVAL, "Template '%s' has a data disk (alias '%s') but "
+                         "the desktop has no data volume.", t->name, TMPL_DATA_ALIAS);
+    if (data && f->data_disk_path[0] != '/')
+        return set_error(reterr_msg, -EINVAL, "Data disk path '%s' is not an absolute path.",
+                         f->data_disk_path);
+    if (data)
+        fill_disk(data, f->data_disk_path, "qcow2");
     fill_metadata(root, f->meta);
     if (f->graphics_listen)
         fill_graphics_listen(doc, f->graphics_listen);

@@ -27,6 +27,10 @@ int tmpl_load_string(const char *xml, struct tmpl **ret, char **reterr_msg);
 struct tmpl *tmpl_free(struct tmpl *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct tmpl *, tmpl_free);
 
+/* True when the template has a data disk: a <disk> with
+ * <alias name='ua-data'/>, which dedicated desktops keep across rebases. */
+bool tmpl_has_data_disk(const struct tmpl *t);
+
 /* True when the template has a guest agent channel
  * (<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>). */
 bool tmpl_has_agent(const struct tmpl *t);
@@ -48,6 +52,8 @@ struct tmpl_fill {
     const char *uuid;
     const char *disk_path;    /* source file of the system disk */
     const char *disk_format;  /* driver type, "qcow2" */
+    const char *data_disk_path; /* the user's data disk (qcow2), for a template with a
+                                 * <disk> aliased ua-data; required then */
     const struct desk_meta *meta;
     const char *graphics_listen; /* when set: every <graphics> listens on this
                                   * address only (listen attribute and

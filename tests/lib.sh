@@ -47,7 +47,7 @@ t_cleanup() {
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     done
-    for d in "${T_TMPDIRS[@]}"; do rm -rf "$d"; done
+    [ -n "${DP_KEEP:-}" ] || for d in "${T_TMPDIRS[@]}"; do rm -rf "$d"; done
 }
 
 # Sanitizer or valgrind reports in any daemon log are failures.

@@ -20,7 +20,8 @@
 t_require_binaries
 
 t_tmpdir dir
-dp_start "$dir" "apitest$$" --set boot_delay=0 || fail_now "deskpoold did not start"
+dp_start "$dir" "apitest$$" --set boot_delay=0 --set console_password=none \
+    || fail_now "deskpoold did not start"
 make_qcow2 "$dir/img.qcow2"
 api POST /v1/images "{\"name\":\"img\",\"path\":\"$dir/img.qcow2\"}"
 [ "$STATUS" = 201 ] || fail_now "fixture image not added: $STATUS $BODY"

@@ -5,13 +5,18 @@
 # Starts the daemon on a private socket and state directory (libvirt's
 # in-memory test driver: no domains or volumes outside this process), then
 # runs deskpoolctl's error paths (exit status and stderr text) and success
-# paths. Prints "ok - NAME" / "not ok - NAME" per check and "N passed,
-# N failed" at the end; exits 1 on any failure. A missing daemon or CLI
-# binary is a failure, never a skip.
+# paths, then broker sessions: acquired with curl as a broker would, listed,
+# shown and force-ended with deskpoolctl, and the audit log. Prints
+# "ok - NAME" / "not ok - NAME" per check and "N passed, N failed" at the
+# end; exits 1 on any failure. A missing daemon or CLI binary is a failure,
+# never a skip.
 #
 # Environment (set by `make check`; defaults relative to this script):
 #   DESKPOOLD, DESKPOOLCTL  the binaries
 #   DP_SRCDIR               the source tree (for templates/)
+#
+# The test driver cannot change a domain's devices live, so the daemon runs
+# with console_password=none (no one-time console passwords to set).
 
 set -u
 
@@ -55,6 +60,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+if ! command -v curl >/dev/null; then
+    not_ok "curl is installed" "apt-get install curl"
+    finish
+fi
 for bin in "$DESKPOOLD" "$DESKPOOLCTL"; do
     if [ ! -x "$bin" ]; then
         not_ok "binary $bin exists" "build it first (make deskpoold deskpoolctl)"
@@ -112,7 +121,8 @@ PY
 # ---- the daemon ----------------------------------------------------------
 
 "$DESKPOOLD" --foreground --uri test:///default --state-dir "$T/state" --socket "$sock" \
-    --instance "clitest-$$" --templates-dir "$DP_SRCDIR/templates" >"$T/deskpoold.log" 2>&1 &
+    --instance "clitest-$$" --templates-dir "$DP_SRCDIR/templates" \
+    --set console_password=none >"$T/deskpoold.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do
     [ -S "$sock" ] && break
@@ -156,6 +166,30 @@ check "bad --image-version" 2 "--image-version: 'x'" \
     ctl pool create p --image g --image-version x --min 1 --spare 1 --max 2
 check "--socket with --url" 2 "cannot be used together" \
     "$DESKPOOLCTL" --socket "$sock" --url http://127.0.0.1:1 health
+check "bad duration" 2 "^deskpoolctl: --idle-timeout: '15x' is not a duration" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --min 1 --spare 1 --max 2 \
+    --idle-timeout 15x
+check "duration out of range" 2 "^deskpoolctl: --max-session: '99999999d' is out of range" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --min 1 --spare 1 --max 2 \
+    --max-session 99999999d
+check "bad group name" 2 "^deskpoolctl: 'bad/group' is not a valid group name" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --min 1 --spare 1 --max 2 \
+    --groups radiology,bad/group
+check "empty group name" 2 "^deskpoolctl: '' is not a valid group name" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool set p --groups radiology,
+check "pool set without changes" 2 "nothing to change" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool set p
+check "pool set bad yes/no" 2 "'maybe' is not yes or no" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool set p --allow-device-redirection maybe
+check "session list --all --ended" 2 "cannot be used together" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" session list --all --ended
+check "session list bad user" 2 "^deskpoolctl: 'al ice' is not a valid user name" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" session list --user 'al ice'
+check "audit --limit 0" 2 "^deskpoolctl: audit: --limit must be at least 1\.$" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" audit --limit 0
+check "audit --limit x" 2 "^deskpoolctl: --limit: 'x' is not a number" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" audit --limit x
+check "session end without ID" 2 "expected 1 argument" ctl session end
 
 # ---- server-side refusals: exit 2 with the server's message --------------
 
@@ -223,6 +257,111 @@ expect_json "pool wait --json prints the pool" "d['name'] == 'demo'"
 
 check "pool delete --wait" 0 "" ctl pool delete demo --wait --timeout 120
 check "deleted pool is gone" 2 "^deskpoolctl: " ctl pool show demo
+
+# ---- session policy ------------------------------------------------------
+
+check "pool create with a session policy" 0 "" ctl pool create sess --image g --template test \
+    --min 1 --spare 1 --max 2 --groups radiology,er --idle-timeout 15m --max-session 12h \
+    --wait --timeout 120
+check "pool show --json (policy)" 0 "" ctl --json pool show sess
+expect_json "the policy was sent in seconds" \
+    "d['groups'] == ['radiology', 'er'] and d['idle_timeout'] == 900 and \
+d['max_session'] == 43200 and d['allow_device_redirection'] is False"
+check "pool show (policy)" 0 "" ctl pool show sess
+grep -Eq "^Groups: +radiology, er$" "$T/out" ||
+    not_ok "pool show shows the groups" "$(cat "$T/out")"
+grep -Eq "^Idle timeout: +15m \(900 s\)$" "$T/out" ||
+    not_ok "pool show shows the idle timeout" "$(cat "$T/out")"
+grep -Eq "^Max session: +12h \(43200 s\)$" "$T/out" ||
+    not_ok "pool show shows the max session" "$(cat "$T/out")"
+grep -Eq "^Device redirection: +no$" "$T/out" ||
+    not_ok "pool show shows device redirection" "$(cat "$T/out")"
+check "idle timeout refused by the server" 2 "^deskpoolctl: Field 'idle_timeout' must be" \
+    ctl pool set sess --idle-timeout 10
+check "pool set" 0 "" ctl pool set sess --groups '' --max-session 1d \
+    --allow-device-redirection yes
+grep -q "groups everyone; idle timeout 15m; max session 1d; device redirection allowed" \
+    "$T/out" || not_ok "pool set prints the new policy" "$(cat "$T/out")"
+check "pool show after pool set" 0 "" ctl pool show sess
+grep -Eq "^Groups: +everyone$" "$T/out" && grep -Eq "^Device redirection: +yes$" "$T/out" ||
+    not_ok "pool show shows everyone and redirection yes" "$(cat "$T/out")"
+check "pool set --json" 0 "" ctl --json pool set sess --groups radiology,er \
+    --allow-device-redirection=no
+expect_json "pool set took effect" \
+    "d['groups'] == ['radiology', 'er'] and d['max_session'] == 86400 and \
+d['idle_timeout'] == 900 and d['allow_device_redirection'] is False"
+check "pool set of an unknown pool" 2 "^deskpoolctl: " ctl pool set nosuch --max-session 1h
+
+# ---- sessions and audit --------------------------------------------------
+
+# acquire USER GROUP: POST /v1/pools/sess/sessions as a broker would; the
+# answer lands in $T/acq, the status in $acq_status.
+acquire() {
+    acq_status=$(curl -sS --max-time 90 --unix-socket "$sock" -o "$T/acq" -w '%{http_code}' \
+        -X POST -H 'Content-Type: application/json' \
+        -d "{\"user\":\"$1\",\"groups\":[\"$2\"],\"client\":\"cli-test\"}" \
+        http://localhost/v1/pools/sess/sessions)
+}
+
+acquire alice radiology
+if [ "$acq_status" = 201 ]; then ok "acquire (curl)"; else
+    not_ok "acquire (curl)" "HTTP $acq_status: $(head -c 600 "$T/acq")"; fi
+sid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/acq" 2>/dev/null)
+[ -n "$sid" ] || sid=00000000-0000-0000-0000-000000000000
+acquire mallory finance
+if [ "$acq_status" = 403 ]; then ok "acquire without an entitled group is refused"; else
+    not_ok "acquire without an entitled group is refused" "HTTP $acq_status"; fi
+
+check "session list" 0 "" ctl session list
+grep -Eq "^ID +DESKTOP +POOL +USER +CLIENT +STATE +CREATED +LAST-HEARTBEAT +END-REASON$" \
+    "$T/out" || not_ok "session list header" "$(cat "$T/out")"
+grep -Eq "^$sid +sess-[0-9]+ +sess +alice +cli-test +active +[0-9T:Z-]+ +[0-9T:Z-]+ +-$" \
+    "$T/out" || not_ok "session list shows alice's session" "$(cat "$T/out")"
+check "session list --user alice" 0 "" ctl session list --user alice --pool sess
+grep -q "^$sid " "$T/out" || not_ok "session list --user alice shows it" "$(cat "$T/out")"
+check "session list --user bob" 0 "" ctl session list --user bob
+[ "$(wc -l <"$T/out")" -eq 1 ] || not_ok "session list --user bob is empty" "$(cat "$T/out")"
+check "session list --json" 0 "" ctl --json session list --pool sess
+expect_json "session list --json" \
+    "[x['id'] for x in d['sessions']] == ['$sid'] and d['sessions'][0]['user'] == 'alice'"
+check "session show" 0 "" ctl session show "$sid"
+grep -Eq "^User: +alice$" "$T/out" && grep -Eq "^State: +active$" "$T/out" ||
+    not_ok "session show shows user and state" "$(cat "$T/out")"
+check "session show --json" 0 "" ctl --json session show "$sid"
+expect_json "session show --json has no connection" \
+    "d['id'] == '$sid' and d['state'] == 'active' and 'connection' not in d"
+check "session show not-a-uuid" 2 "^deskpoolctl: No session" ctl session show not-a-uuid
+check "session show unknown --json" 2 "" ctl --json session show not-a-uuid
+expect_json "session show unknown --json prints the error" "d['error']['code'] == 'not_found'"
+
+check "session end" 0 "" ctl session end "$sid"
+grep -qx "Session $sid ended (forced)." "$T/out" || not_ok "session end says so" "$(cat "$T/out")"
+check "session end again (409)" 2 "^deskpoolctl: Session '$sid' ended already \(forced\)" \
+    ctl session end "$sid"
+check "session end again --json" 2 "" ctl --json session end "$sid"
+expect_json "session end again --json prints the conflict" "d['error']['code'] == 'conflict'"
+check "session list after end" 0 "" ctl session list
+grep -q "^$sid " "$T/out" && not_ok "ended session left the active list" "$(cat "$T/out")"
+check "session list --ended" 0 "" ctl session list --ended
+grep -Eq "^$sid +.* ended +.* forced$" "$T/out" ||
+    not_ok "session list --ended shows END-REASON forced" "$(cat "$T/out")"
+check "session list --all --json" 0 "" ctl --json session list --all --user alice
+expect_json "session list --all --json" \
+    "any(x['id'] == '$sid' and x['state'] == 'ended' and x['end_reason'] == 'forced' \
+for x in d['sessions'])"
+
+check "audit" 0 "" ctl audit
+grep -Eq "^AT +ACTOR +ACTION +POOL +DESKTOP +USER +DETAIL$" "$T/out" ||
+    not_ok "audit header" "$(cat "$T/out")"
+grep -Eq " session\.acquire +sess +sess-[0-9]+ +alice " "$T/out" ||
+    not_ok "audit shows session.acquire" "$(cat "$T/out")"
+grep -Eq " session\.forced +sess +sess-[0-9]+ +alice " "$T/out" ||
+    not_ok "audit shows session.forced" "$(cat "$T/out")"
+check "audit --limit 1 --json" 0 "" ctl --json audit --limit 1
+expect_json "audit --limit 1 --json" "len(d['entries']) == 1"
+check "audit --limit 100000" 2 "^deskpoolctl: Query 'limit' must be" ctl audit --limit 100000
+
+check "pool delete sess" 0 "" ctl pool delete sess --force --wait --timeout 120
 
 # ---- daemon gone: exit 1 -------------------------------------------------
 

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,8 @@ test_conf(struct conf *c)
     (void) conf_set(c, "templates_dir", TEST_TEMPLATES_DIR, &err);
     (void) conf_set(c, "boot_delay", "0", &err);
     (void) conf_set(c, "max_concurrent", "8", &err);
+    /* the test driver cannot change a running domain's console */
+    (void) conf_set(c, "console_password", "none", &err);
     conf_finalize(c);
 }
 
@@ -320,6 +323,248 @@ TEST(busy_store_rows_are_never_duplicated)
     r = reconciler_free(r);
 }
 
+/* Runs passes until pool POOL has no running operation, checking after
+ * every pass that at least MIN_READY desktops of the pool are ready or
+ * in use. Returns the passes run, -ETIMEDOUT, or -EPROTO when the ready
+ * count dropped. */
+static int
+run_op_checking_ready(struct reconciler *r, struct store *s, const char *pool,
+                      unsigned min_ready)
+{
+    for (int i = 1; i <= 60; i++) {
+        struct operation **ops = NULL;
+        size_t n = 0;
+        size_t ready;
+
+        if (reconciler_pass(r) < 0)
+            return -EIO;
+        reconciler_wait_idle(r);
+        ready = count_desks(s, pool, DESK_STATE_READY) + count_desks(s, pool, DESK_STATE_IN_USE);
+        if (ready < min_ready) {
+            fprintf(stderr, "pass %d: only %zu ready\n", i, ready);
+            return -EPROTO;
+        }
+        if (store_op_list(s, pool, true, &ops, &n) < 0)
+            return -EIO;
+        operation_list_free(ops, n);
+        if (n == 0)
+            return i;
+    }
+    return -ETIMEDOUT;
+}
+
+static int
+add_image_v(struct store *s, unsigned v)
+{
+    _cleanup_free_ char *path = xasprintf("/golden/img-v%u.qcow2", v);
+    struct image img = {
+        .name = (char *) "img", .version = v, .path = path, .sha256 = (char *) "00",
+        .size = 1, .virtual_size = 64ULL << 20, .created_at = 1,
+    };
+
+    return store_image_add(s, &img);
+}
+
+static unsigned
+count_version(struct store *s, const char *pool, unsigned v)
+{
+    struct desk **d = NULL;
+    size_t n = 0;
+    unsigned k = 0;
+
+    if (store_desk_list(s, pool, &d, &n) < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        k += d[i]->image_version == v && d[i]->state == DESK_STATE_READY;
+    desk_list_free(d, n);
+    return k;
+}
+
+TEST(rebase_on_new_version_keeps_ready_count)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(reconciler_freep) struct reconciler *r = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    struct operation **ops = NULL;
+    size_t n = 0, nd, na, nv;
+    struct conf c;
+    int passes;
+
+    test_conf(&c);
+    ASSERT_OK(open_store("rebase", &s));
+    ASSERT_OK(add_image(s));
+    ASSERT_OK(add_pool(s, "rb", 3, 0, 3));
+    ASSERT_OK(reconciler_new(&c, s, hv, "test", &r));
+    conf_done(&c);
+    ASSERT_OK(reconciler_settle(r, 20));
+    ASSERT_EQ(count_version(s, "rb", 1), 3);
+
+    /* IT publishes v2: the pool follows latest, so a rebase starts */
+    ASSERT_OK(add_image_v(s, 2));
+    passes = run_op_checking_ready(r, s, "rb", 3);
+    ASSERT_OK(passes);
+    printf("# rebase of 3 desktops (batch 1) in %d passes, never below 3 ready\n", passes);
+    ASSERT_EQ(count_version(s, "rb", 2), 3);
+    ASSERT_EQ(count_desks(s, "rb", -1), 3);
+    ASSERT_OK(store_pool_get(s, "rb", &p));
+    ASSERT_EQ(p->current_version, 2);
+    ASSERT_OK(store_op_list(s, "rb", false, &ops, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(ops[0]->state, OP_STATE_SUCCEEDED);
+    ASSERT_EQ(ops[0]->from_version, 1);
+    ASSERT_EQ(ops[0]->to_version, 2);
+    operation_list_free(ops, n);
+    count_libvirt(&nd, &na, &nv);
+    ASSERT_EQ(nd, 3); /* the old domains and overlays are gone */
+    ASSERT_EQ(nv, 3);
+    ASSERT_OK(store_pool_mark_deleting(s, "rb", true));
+    ASSERT_OK(reconciler_settle(r, 20));
+}
+
+TEST(rebase_stops_at_a_failed_canary)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(reconciler_freep) struct reconciler *r = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_free_ char *hooks = xasprintf("%s/hooks", tmpdir);
+    _cleanup_free_ char *hook = xasprintf("%s/pre-provision", hooks);
+    static const char script[] = "#!/bin/sh\n[ \"$DESKPOOL_DETAIL\" = v3 ] || exit 0\n"
+                                 "echo 'v3 does not boot'; exit 1\n";
+    struct desk **before = NULL, **after = NULL;
+    struct operation **ops = NULL;
+    size_t nb = 0, na = 0, n = 0;
+    struct conf c;
+    _cleanup_free_ char *err = NULL;
+
+    ASSERT_OK(mkdir_p(hooks, 0755));
+    ASSERT_OK(write_file_atomic(hook, script, strlen(script), 0755));
+    test_conf(&c);
+    (void) conf_set(&c, "hooks_dir", hooks, &err);
+    ASSERT_OK(open_store("canary", &s));
+    ASSERT_OK(add_image(s));
+    ASSERT_OK(add_image_v(s, 2));
+    ASSERT_OK(add_pool(s, "cn", 2, 0, 2));
+    ASSERT_OK(reconciler_new(&c, s, hv, "test", &r));
+    conf_done(&c);
+    ASSERT_OK(reconciler_settle(r, 20));
+    ASSERT_EQ(count_version(s, "cn", 2), 2);
+    ASSERT_OK(store_desk_list(s, "cn", &before, &nb));
+
+    ASSERT_OK(add_image_v(s, 3)); /* broken: the hook stands for a guest that never boots */
+    ASSERT_OK(run_op_checking_ready(r, s, "cn", 2));
+    ASSERT_OK(store_op_list(s, "cn", false, &ops, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(ops[0]->state, OP_STATE_FAILED);
+    ASSERT_NOT_NULL(ops[0]->error);
+    ASSERT_NOT_NULL(strstr(ops[0]->error, "v3 does not boot"));
+    operation_list_free(ops, n);
+    /* the pool stays on v2, pinned, with its desktops untouched */
+    ASSERT_OK(store_pool_get(s, "cn", &p));
+    ASSERT_EQ(p->current_version, 2);
+    ASSERT_EQ(p->image_version, 2);
+    ASSERT_OK(reconciler_settle(r, 20));
+    ASSERT_OK(store_desk_list(s, "cn", &after, &na));
+    ASSERT_EQ(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        ASSERT_STREQ(after[i]->name, before[i]->name);
+        ASSERT_EQ(after[i]->image_version, 2);
+        ASSERT_EQ(after[i]->state, DESK_STATE_READY);
+    }
+    desk_list_free(before, nb);
+    desk_list_free(after, na);
+    (void) unlink(hook);
+    (void) rmdir(hooks);
+    ASSERT_OK(store_pool_mark_deleting(s, "cn", true));
+    ASSERT_OK(reconciler_settle(r, 20));
+}
+
+TEST(refresh_recreates_idle_desktops)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(reconciler_freep) struct reconciler *r = NULL;
+    _cleanup_(operation_freep) struct operation *o = NULL, *second = NULL;
+    struct operation in = { .kind = OP_KIND_REFRESH, .pool = (char *) "rf", .to_version = 1,
+                            .policy = OP_POLICY_WAIT_FOR_LOGOFF, .batch = 2 };
+    struct desk **d = NULL;
+    size_t n = 0;
+    struct conf c;
+
+    test_conf(&c);
+    ASSERT_OK(open_store("refresh", &s));
+    ASSERT_OK(add_image(s));
+    ASSERT_OK(add_pool(s, "rf", 4, 0, 4));
+    ASSERT_OK(reconciler_new(&c, s, hv, "test", &r));
+    conf_done(&c);
+    ASSERT_OK(reconciler_settle(r, 20));
+    ASSERT_OK(store_op_start(s, &in, &o));
+    /* a second refresh finds the first: cron twice at once does it once */
+    ASSERT_ERROR(store_op_start(s, &in, &second), EBUSY);
+    ASSERT_STREQ(second->id, o->id);
+    ASSERT_OK(run_op_checking_ready(r, s, "rf", 4));
+    ASSERT_OK(store_desk_list(s, "rf", &d, &n));
+    ASSERT_EQ(n, 4);
+    for (size_t i = 0; i < n; i++)
+        ASSERT_TRUE(d[i]->seq >= o->first_seq); /* all new */
+    desk_list_free(d, n);
+    ASSERT_OK(store_pool_mark_deleting(s, "rf", true));
+    ASSERT_OK(reconciler_settle(r, 20));
+}
+
+TEST(dedicated_rebase_keeps_the_data_disk)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(reconciler_freep) struct reconciler *r = NULL;
+    struct pool p = {
+        .name = (char *) "dd", .image = (char *) "img", .template = (char *) "test-dedicated",
+        .mode = POOL_MODE_DEDICATED, .min = 2, .spare = 0, .max = 3,
+    };
+    struct desk **before = NULL, **after = NULL;
+    size_t nb = 0, na = 0;
+    struct conf c;
+
+    test_conf(&c);
+    ASSERT_OK(open_store("dedicated", &s));
+    ASSERT_OK(add_image(s));
+    ASSERT_OK(store_pool_add(s, &p));
+    ASSERT_OK(reconciler_new(&c, s, hv, "test", &r));
+    conf_done(&c);
+    ASSERT_OK(reconciler_settle(r, 20));
+    /* two users take their desktops and log off: the desktops are theirs */
+    for (int i = 0; i < 2; i++) {
+        _cleanup_(session_freep) struct session *x = NULL;
+        char user[16];
+        bool existing;
+
+        snprintf(user, sizeof(user), "user%d", i);
+        ASSERT_OK(store_session_acquire(s, "dd", user, NULL, "t", &x, &existing));
+        ASSERT_OK(store_session_end(s, x->id, SESSION_END_LOGOUT, "t", NULL));
+    }
+    ASSERT_OK(reconciler_settle(r, 20));
+    ASSERT_OK(store_desk_list(s, "dd", &before, &nb));
+    ASSERT_EQ(nb, 2);
+    for (size_t i = 0; i < nb; i++) {
+        ASSERT_NOT_NULL(before[i]->owner);
+        ASSERT_NOT_NULL(before[i]->data_volume);
+    }
+    ASSERT_OK(add_image_v(s, 2));
+    ASSERT_OK(run_op_checking_ready(r, s, "dd", 0));
+    ASSERT_OK(reconciler_settle(r, 20)); /* the canary was a spare too many */
+    ASSERT_OK(store_desk_list(s, "dd", &after, &na));
+    ASSERT_EQ(na, 2);
+    for (size_t i = 0; i < na; i++) {
+        /* the same desktop, same owner, same data disk, on v2 */
+        ASSERT_STREQ(after[i]->name, before[i]->name);
+        ASSERT_STREQ(after[i]->owner, before[i]->owner);
+        ASSERT_STREQ(after[i]->data_volume, before[i]->data_volume);
+        ASSERT_EQ(after[i]->image_version, 2);
+        ASSERT_EQ(after[i]->state, DESK_STATE_READY);
+    }
+    desk_list_free(before, nb);
+    desk_list_free(after, na);
+    ASSERT_OK(store_pool_mark_deleting(s, "dd", true));
+    ASSERT_OK(reconciler_settle(r, 20));
+}
+
 int
 main(void)
 {
@@ -341,12 +586,17 @@ main(void)
     RUN(pool_of_500_create_resize_delete);
     RUN(crash_recovery_with_debris);
     RUN(busy_store_rows_are_never_duplicated);
+    RUN(rebase_on_new_version_keeps_ready_count);
+    RUN(rebase_stops_at_a_failed_canary);
+    RUN(refresh_recreates_idle_desktops);
+    RUN(dedicated_rebase_keeps_the_data_disk);
     hv = hv_unref(hv);
     r = TESTS_DONE();
     {
         _cleanup_free_ char *cmd = NULL;
         /* the test driver made no files; remove the dbs */
-        for (const char *n = "scale\0crash\0lives\0"; *n; n += strlen(n) + 1) {
+        for (const char *n = "scale\0crash\0lives\0rebase\0canary\0refresh\0dedicated\0"; *n;
+             n += strlen(n) + 1) {
             _cleanup_free_ char *p = xasprintf("%s/%s.db", tmpdir, n);
             _cleanup_free_ char *w = xasprintf("%s-wal", p), *sh = xasprintf("%s-shm", p);
 

@@ -170,7 +170,9 @@ fx_plan(struct fx *f)
     }
     for (size_t k = 0; k < f->n_a; k++) {
         const struct action *a = &f->a[k];
-        bool per_desk = a->kind != ACTION_CREATE && a->kind != ACTION_REMOVE_POOL;
+        bool per_desk = a->kind != ACTION_CREATE && a->kind != ACTION_REMOVE_POOL &&
+                        a->kind != ACTION_OP_START && a->kind != ACTION_OP_PROGRESS &&
+                        a->kind != ACTION_OP_FINISH;
 
         if (a->kind == ACTION_END_SESSION && (!a->session || a->reason < 0)) {
             fprintf(stderr, "  action %zu: END_SESSION without a session or reason\n", k);
@@ -259,7 +261,7 @@ TEST(action_kind_strings)
 {
     static const char *const want[] = {
         "create", "build", "repair", "quarantine", "delete", "remove-pool", "end-session",
-        "wipe",
+        "wipe", "rebase", "op-start", "op-progress", "op-finish",
     };
 
     ASSERT_EQ(_ACTION_KIND_MAX, ELEMENTSOF(want));

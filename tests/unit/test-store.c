@@ -95,9 +95,9 @@ TEST(migrations_fresh)
     _cleanup_(store_closep) struct store *s = NULL;
 
     ASSERT_OK(open_fresh(&s));
-    ASSERT_EQ(store_schema_version(s), 2);
-    ASSERT_EQ(store_schema_latest(), 2);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "2"));
+    ASSERT_EQ(store_schema_version(s), 3);
+    ASSERT_EQ(store_schema_latest(), 3);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "3"));
     ASSERT_OK(query_str(s, "PRAGMA journal_mode", "wal"));
     ASSERT_OK(query_str(s, "PRAGMA foreign_keys", "1"));
     ASSERT_OK(query_str(s, "PRAGMA synchronous", "1")); /* NORMAL */
@@ -105,7 +105,7 @@ TEST(migrations_fresh)
     ASSERT_OK(query_str(s,
                         "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                         "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
-                        "audit,desktops,images,meta,pools,sessions"));
+                        "audit,desktops,images,meta,operations,pools,sessions"));
     ASSERT_OK(query_str(s,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                         "AND name = 'desktops_pool'",
@@ -126,8 +126,8 @@ TEST(migrations_reopen)
     s = store_close(s);
 
     ASSERT_OK(store_open(path, &s, NULL));
-    ASSERT_EQ(store_schema_version(s), 2);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "2"));
+    ASSERT_EQ(store_schema_version(s), 3);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "3"));
     ASSERT_OK(store_meta_get(s, "host", &value));
     ASSERT_STREQ(value, "beta");
     ASSERT_OK(store_image_get(s, "base", 0, &img));
@@ -315,17 +315,22 @@ TEST(desk_create)
     ASSERT_STREQ(c->name, "pinned-1");
     ASSERT_EQ(c->image_version, 1);
 
-    /* A new version: the latest pool follows it, the pinned one does not. */
+    /* A new version: desktops keep coming on the version the pool runs
+     * until a rebase (canary first) moves it; asked for, v3 is there. */
     ASSERT_OK(add_image(s, "base", 3));
     c = desk_free(c);
     ASSERT_OK(store_desk_create(s, "demo", "dp", &c));
+    ASSERT_EQ(c->image_version, 2);
+    c = desk_free(c);
+    ASSERT_OK(store_desk_create_at(s, "demo", "dp", 3, &c));
     ASSERT_EQ(c->image_version, 3);
     ASSERT_OK(store_desk_create(s, "pinned", "dp", &d));
     ASSERT_STREQ(d->name, "pinned-2");
     ASSERT_EQ(d->image_version, 1);
 
     ASSERT_OK(store_pool_get(s, "demo", &p));
-    ASSERT_EQ(p->next_seq, 4);
+    ASSERT_EQ(p->next_seq, 5);
+    ASSERT_EQ(p->current_version, 2);
     ASSERT_ERROR(store_desk_create(s, "nope", "dp", &d), ENOENT);
     ASSERT_STREQ(d->name, "pinned-2"); /* untouched on failure */
 
