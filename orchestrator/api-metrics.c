@@ -84,6 +84,24 @@ api_metrics(struct api_request *req, struct api_reply *reply)
             session_list_free(sess, n_sess);
         }
     }
+    {
+        struct operation **ops = NULL;
+        size_t n_ops = 0;
+
+        if (store_op_list(d->store, NULL, true, &ops, &n_ops) >= 0) {
+            fputs("# HELP deskpool_operation_progress Running operations: desktops done "
+                  "of total.\n# TYPE deskpool_operation_progress gauge\n", f);
+            for (size_t i = 0; i < n_ops; i++)
+                fprintf(f, "deskpool_operation_progress{pool=\"%s\",kind=\"%s\",to=\"%u\"} "
+                           "%.3f\n", ops[i]->pool, op_kind_to_string(ops[i]->kind),
+                        ops[i]->to_version,
+                        ops[i]->total ? (double) ops[i]->done / ops[i]->total : 0.0);
+            operation_list_free(ops, n_ops);
+        }
+    }
+    for (size_t i = 0; i < n_pools; i++)
+        fprintf(f, "deskpool_pool_current_version{pool=\"%s\"} %u\n", pools[i]->name,
+                pools[i]->current_version);
     fputs("# HELP deskpool_pool_size Pool size bounds as configured.\n"
           "# TYPE deskpool_pool_size gauge\n", f);
     for (size_t i = 0; i < n_pools; i++)

@@ -9,7 +9,9 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api-priv.h"
@@ -167,6 +169,49 @@ refresh_pool(struct api_request *req, const struct pool *p, json_object *arr, bo
     return 0;
 }
 
+/* Removes files of the images directory that no image version names
+ * (left by an import that died, or by hand). Files younger than ten
+ * minutes are left alone: an import may be writing them. Returns the
+ * number removed. */
+static unsigned
+sweep_images_dir(struct api_request *req)
+{
+    struct store *s = req->api->deps.store;
+    const char *dir = req->api->deps.images_dir;
+    struct image **imgs = NULL;
+    size_t n = 0;
+    unsigned removed = 0;
+    struct dirent *e;
+    DIR *d;
+
+    if (store_image_list(s, NULL, &imgs, &n) < 0)
+        return 0;
+    d = opendir(dir);
+    while (d && (e = readdir(d))) {
+        _cleanup_free_ char *path = NULL;
+        size_t len = strlen(e->d_name);
+        bool known = false;
+        struct stat st;
+
+        if (len < 7 || !streq(e->d_name + len - 6, ".qcow2"))
+            continue;
+        path = xasprintf("%s/%s", dir, e->d_name);
+        for (size_t i = 0; i < n && !known; i++)
+            known = !imgs[i]->retired && streq(imgs[i]->path, path);
+        if (known || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_mtime > time(NULL) - 600)
+            continue;
+        if (unlink(path) >= 0) {
+            log_notice("Removed '%s': no image version names it", path);
+            removed++;
+        }
+    }
+    if (d)
+        closedir(d);
+    image_list_free(imgs, n);
+    return removed;
+}
+
 int
 api_refresh(struct api_request *req, struct api_reply *reply)
 {
@@ -213,6 +258,7 @@ api_refresh(struct api_request *req, struct api_reply *reply)
     reconciler_wake(req->api->deps.reconciler);
     o = json_object_new_object();
     json_object_object_add(o, "operations", arr);
+    json_add_int(o, "image_files_removed", sweep_images_dir(req));
     return api_reply_json(reply, started ? 202 : 200, o);
 }
 
