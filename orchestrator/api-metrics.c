@@ -99,6 +99,8 @@ api_metrics(struct api_request *req, struct api_reply *reply)
             operation_list_free(ops, n_ops);
         }
     }
+    fputs("# HELP deskpool_pool_current_version The image version a pool's desktops run.\n"
+          "# TYPE deskpool_pool_current_version gauge\n", f);
     for (size_t i = 0; i < n_pools; i++)
         fprintf(f, "deskpool_pool_current_version{pool=\"%s\"} %u\n", pools[i]->name,
                 pools[i]->current_version);

@@ -144,9 +144,11 @@ desk_is_stale(const struct desk *d, const struct operation *o)
 {
     if (d->image_version != o->to_version)
         return true;
-    /* refresh: everything older than the operation, but a user's own
-     * desktop (its data lives on it) */
-    return o->kind == OP_KIND_REFRESH && d->seq < o->first_seq && !d->owner;
+    /* refresh: the idle desktops older than the operation, but a user's
+     * own (its data lives on it); one in use is wiped at logoff anyway,
+     * so the nightly run does not wait for a user */
+    return o->kind == OP_KIND_REFRESH && d->seq < o->first_seq && !d->owner &&
+           !desk_state_is_in_use(d->state);
 }
 
 static const struct operation *
