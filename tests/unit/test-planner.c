@@ -32,6 +32,9 @@ struct fx {
     struct session *session_ptrs[64];
     size_t n_sessions;
     unsigned waiting[FX_MAX_POOLS];
+    unsigned latest[FX_MAX_POOLS];
+    struct operation op;
+    struct operation *op_ptr;
     int64_t now;
     struct action *a;
     size_t n_a;
@@ -63,6 +66,7 @@ fx_free(struct fx *f)
         free(f->desks[i].name);
         free(f->desks[i].pool);
     }
+    free(f->op.pool);
     free(f->desks);
     free(f->pd);
     free(f->a);
@@ -153,6 +157,9 @@ fx_plan(struct fx *f)
         .sessions = f->session_ptrs,
         .n_sessions = f->n_sessions,
         .waiting = f->waiting,
+        .latest = f->latest,
+        .ops = &f->op_ptr,
+        .n_ops = f->op_ptr ? 1 : 0,
         .now = f->now,
         .max_boot_failures = f->max_boot_failures,
     };
@@ -171,6 +178,7 @@ fx_plan(struct fx *f)
     for (size_t k = 0; k < f->n_a; k++) {
         const struct action *a = &f->a[k];
         bool per_desk = a->kind != ACTION_CREATE && a->kind != ACTION_REMOVE_POOL &&
+                        a->kind != ACTION_OP_FINISH && a->kind != ACTION_OP_PROGRESS &&
                         a->kind != ACTION_OP_START && a->kind != ACTION_OP_PROGRESS &&
                         a->kind != ACTION_OP_FINISH;
 
@@ -1063,6 +1071,213 @@ TEST(waiting_acquires_grow_the_pool_up_to_max)
     ASSERT_EQ(fx_create_count(f, "p"), 3); /* capped at max 4 */
 }
 
+/* An operation moving pool POOL from v1 to v2 (kind, batch). */
+static struct operation *
+fx_op(struct fx *f, const char *pool, enum op_kind kind, unsigned batch)
+{
+    f->op = (struct operation) {
+        .id = (char *) "op1", .kind = kind, .pool = xstrdup(pool), .from_version = 1,
+        .to_version = 2, .policy = OP_POLICY_WAIT_FOR_LOGOFF, .batch = batch,
+        .state = OP_STATE_RUNNING, .created_at = 1000,
+    };
+    f->op_ptr = &f->op;
+    return &f->op;
+}
+
+/* Adds a desktop on VERSION in STATE. */
+static size_t
+fx_desk_v(struct fx *f, const char *pool, enum desk_state state, unsigned version)
+{
+    size_t i = fx_desk(f, pool, state);
+
+    f->desks[i].image_version = version;
+    f->desks[i].seq = (unsigned) i + 1;
+    return i;
+}
+
+static unsigned
+fx_create_version(const struct fx *f, unsigned version)
+{
+    unsigned n = 0;
+
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].kind == ACTION_CREATE && f->a[k].version == version)
+            n += f->a[k].count;
+    return n;
+}
+
+TEST(rebase_canary_first)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[3], canary;
+
+    fx_pool(f, "p", 3, 0, 3)->current_version = 1;
+    for (int i = 0; i < 3; i++)
+        d[i] = fx_desk_v(f, "p", DESK_STATE_READY, 1);
+    fx_op(f, "p", OP_KIND_REBASE, 2);
+    ASSERT_OK(fx_plan(f));
+    /* one canary on v2, nothing stale touched */
+    ASSERT_EQ(fx_create_version(f, 2), 1);
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 0);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(fx_action_of(f, d[i]), -1);
+    /* while the canary boots: no second canary, still nothing touched */
+    canary = fx_desk_v(f, "p", DESK_STATE_BOOTING, 2);
+    f->pd[canary].busy = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_version(f, 2), 0);
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 0);
+    /* canary ready: one stale spare may go (4 ready > target 3), a batch
+     * of new ones starts (2 - 0 pending, capped by what is missing: 2) */
+    f->desks[canary].state = DESK_STATE_READY;
+    f->pd[canary].busy = false;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_DELETE), 1);
+    ASSERT_EQ(fx_create_version(f, 2), 2);
+    ASSERT_EQ(fx_count(f, ACTION_OP_FINISH), 0);
+}
+
+TEST(rebase_failed_canary_stops_everything)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[2], canary;
+
+    fx_pool(f, "p", 2, 0, 2)->current_version = 1;
+    d[0] = fx_desk_v(f, "p", DESK_STATE_READY, 1);
+    d[1] = fx_desk_v(f, "p", DESK_STATE_READY, 1);
+    fx_op(f, "p", OP_KIND_REBASE, 1);
+    canary = fx_desk_v(f, "p", DESK_STATE_PROVISIONING, 2);
+    f->desks[canary].boot_failures = 1;
+    f->desks[canary].last_error = (char *) "agent never answered";
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_OP_FINISH), 1);
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].kind == ACTION_OP_FINISH) {
+            ASSERT_EQ(f->a[k].op_state, OP_STATE_FAILED);
+            ASSERT_STREQ(f->a[k].error, "agent never answered");
+        }
+    ASSERT_EQ(fx_action_of(f, canary), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, d[0]), -1);
+    ASSERT_EQ(fx_action_of(f, d[1]), -1);
+    ASSERT_EQ(fx_create_version(f, 2), 0);
+    f->desks[canary].last_error = NULL;
+}
+
+TEST(rebase_never_fewer_ready_and_in_use_waits)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t used, fresh[2], released;
+
+    fx_pool(f, "p", 0, 2, 5)->current_version = 1;
+    used = fx_desk_v(f, "p", DESK_STATE_IN_USE, 1);
+    fresh[0] = fx_desk_v(f, "p", DESK_STATE_READY, 2);
+    fresh[1] = fx_desk_v(f, "p", DESK_STATE_READY, 2);
+    fx_op(f, "p", OP_KIND_REBASE, 1);
+    f->now = 5000;
+    fx_session(f, used, f->now, f->now);
+    /* only the in-use one is stale: wait for logoff, not finished */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, used), -1);
+    ASSERT_EQ(fx_count(f, ACTION_OP_FINISH), 0);
+    ASSERT_EQ(fx_count(f, ACTION_END_SESSION), 0);
+    (void) fresh;
+    /* force-logoff: after the warning, the session ends */
+    f->op.policy = OP_POLICY_FORCE_LOGOFF;
+    f->op.warn = 300;
+    f->now = f->op.created_at + 299;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_END_SESSION), 0);
+    f->now = f->op.created_at + 300;
+    f->sessions[0].last_heartbeat = f->now;
+    f->sessions[0].created_at = f->now;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_END_SESSION), 1);
+    /* once released it is deleted (replaced), not wiped back */
+    released = used;
+    f->desks[released].state = DESK_STATE_RELEASING;
+    f->n_sessions = 0;
+    free(f->sessions[0].id);
+    free(f->sessions[0].pool);
+    free(f->sessions[0].desktop);
+    free(f->sessions[0].user);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, released), ACTION_DELETE);
+}
+
+TEST(rebase_done_and_dedicated_in_place)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t own;
+
+    fx_pool(f, "d", 0, 0, 5)->mode = POOL_MODE_DEDICATED;
+    f->pools[0].current_version = 1;
+    own = fx_desk_v(f, "d", DESK_STATE_READY, 1);
+    f->desks[own].owner = (char *) "dr.b";
+    fx_desk_v(f, "d", DESK_STATE_READY, 2); /* the canary, ready */
+    fx_op(f, "d", OP_KIND_REBASE, 1);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, own), ACTION_REBASE);
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].kind == ACTION_REBASE)
+            ASSERT_EQ(f->a[k].version, 2);
+    ASSERT_EQ(fx_create_version(f, 2), 0); /* in place: nothing new built for it */
+    /* on v2: the operation is over */
+    f->desks[own].image_version = 2;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_OP_FINISH), 1);
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].kind == ACTION_OP_FINISH)
+            ASSERT_EQ(f->a[k].op_state, OP_STATE_SUCCEEDED);
+    f->desks[own].owner = NULL;
+}
+
+TEST(new_version_starts_a_rebase_once)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+
+    fx_pool(f, "p", 1, 0, 2)->current_version = 1;
+    fx_desk_v(f, "p", DESK_STATE_READY, 1);
+    f->latest[0] = 1;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_OP_START), 0);
+    f->latest[0] = 2; /* published */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_OP_START), 1);
+    /* pinned to the version it runs: nothing */
+    f->pools[0].image_version = 1;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_OP_START), 0);
+    /* with an operation running, none is started */
+    f->pools[0].image_version = 0;
+    fx_op(f, "p", OP_KIND_REBASE, 1);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_OP_START), 0);
+}
+
+TEST(refresh_replaces_old_idle_not_in_use_or_owned)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t old_ready, in_use, owned;
+    struct operation *o;
+
+    fx_pool(f, "p", 0, 1, 5)->current_version = 2;
+    old_ready = fx_desk_v(f, "p", DESK_STATE_READY, 2);
+    in_use = fx_desk_v(f, "p", DESK_STATE_IN_USE, 2);
+    owned = fx_desk_v(f, "p", DESK_STATE_READY, 2);
+    f->desks[owned].owner = (char *) "x";
+    o = fx_op(f, "p", OP_KIND_REFRESH, 1);
+    o->from_version = o->to_version = 2;
+    o->first_seq = 100;
+    ASSERT_OK(fx_plan(f));
+    /* only the old idle unowned one is stale: a canary is built for it */
+    ASSERT_EQ(fx_create_version(f, 2), 1);
+    ASSERT_EQ(fx_action_of(f, in_use), -1);
+    ASSERT_EQ(fx_action_of(f, owned), -1);
+    ASSERT_EQ(fx_action_of(f, old_ready), -1);
+    f->desks[owned].owner = NULL;
+    f->desks[owned].seq = 200;
+}
+
 int
 main(void)
 {
@@ -1072,6 +1287,12 @@ main(void)
     RUN(session_of_force_deleted_or_unknown_pool_ends);
     RUN(dedicated_owned_desktops_are_reserved_and_kept);
     RUN(waiting_acquires_grow_the_pool_up_to_max);
+    RUN(rebase_canary_first);
+    RUN(rebase_failed_canary_stops_everything);
+    RUN(rebase_never_fewer_ready_and_in_use_waits);
+    RUN(rebase_done_and_dedicated_in_place);
+    RUN(new_version_starts_a_rebase_once);
+    RUN(refresh_replaces_old_idle_not_in_use_or_owned);
     RUN(empty_input);
     RUN(empty_pool_grows_to_min);
     RUN(empty_pool_zero_min_spare);
