@@ -341,6 +341,29 @@ grow(void **p, size_t *alloc, size_t need, size_t size)
         return 0;                                                                 \
     }
 
+/* Defines NAME(s, ret, sql, types, ...): runs SQL with the bound values and
+ * turns its first row into a TYPE * with FROM_ROW; -ENOENT without a row.
+ * One shape for every lookup of a single row. */
+#define DEFINE_STORE_FETCH(name, type, from_row)                                  \
+    static int name(struct store *s, type **ret, const char *sql, const char *types, ...) \
+    {                                                                             \
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;                     \
+        va_list ap;                                                               \
+        int r;                                                                    \
+                                                                                  \
+        va_start(ap, types);                                                      \
+        r = store_prepare_va(s, &st, sql, types, ap);                             \
+        va_end(ap);                                                               \
+        if (r < 0)                                                                \
+            return r;                                                             \
+        r = store_step(s, st);                                                    \
+        if (r < 0)                                                                \
+            return r;                                                             \
+        if (r == 0)                                                               \
+            return -ENOENT;                                                       \
+        return from_row(st, ret);                                                 \
+    }
+
 /* ---- open, close, meta ---- */
 
 static int
@@ -651,21 +674,12 @@ pool_from_row(sqlite3_stmt *st, struct pool **ret)
 
 DEFINE_STORE_COLLECT(collect_pools, struct pool, pool_from_row, pool_list_free)
 
+DEFINE_STORE_FETCH(fetch_pool, struct pool, pool_from_row)
+
 static int
 pool_get_locked(struct store *s, const char *name, struct pool **ret)
 {
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(s, &st, "SELECT " POOL_COLUMNS " FROM pools WHERE name = ?", "s", name);
-    if (r < 0)
-        return r;
-    r = store_step(s, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return pool_from_row(st, ret);
+    return fetch_pool(s, ret, "SELECT " POOL_COLUMNS " FROM pools WHERE name = ?", "s", name);
 }
 
 static int
@@ -938,22 +952,13 @@ desk_from_row(sqlite3_stmt *st, struct desk **ret)
 
 DEFINE_STORE_COLLECT(collect_desks, struct desk, desk_from_row, desk_list_free)
 
+DEFINE_STORE_FETCH(fetch_desk, struct desk, desk_from_row)
+
 static int
 desk_get_locked(struct store *s, const char *name, struct desk **ret)
 {
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(s, &st, "SELECT " DESK_COLUMNS " FROM desktops WHERE name = ?", "s",
+    return fetch_desk(s, ret, "SELECT " DESK_COLUMNS " FROM desktops WHERE name = ?", "s",
                       name);
-    if (r < 0)
-        return r;
-    r = store_step(s, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return desk_from_row(st, ret);
 }
 
 /* The image version a new desktop of P gets: WANT when not 0, else the
@@ -1348,21 +1353,12 @@ op_from_row(sqlite3_stmt *st, struct operation **ret)
 
 DEFINE_STORE_COLLECT(collect_ops, struct operation, op_from_row, operation_list_free)
 
+DEFINE_STORE_FETCH(fetch_op, struct operation, op_from_row)
+
 static int
 op_get_locked(struct store *s, const char *sql, const char *arg, struct operation **ret)
 {
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(s, &st, sql, "s", arg);
-    if (r < 0)
-        return r;
-    r = store_step(s, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return op_from_row(st, ret);
+    return fetch_op(s, ret, sql, "s", arg);
 }
 
 int
@@ -1525,21 +1521,13 @@ session_from_row(sqlite3_stmt *st, struct session **ret)
 
 DEFINE_STORE_COLLECT(collect_sessions, struct session, session_from_row, session_list_free)
 
+DEFINE_STORE_FETCH(fetch_session, struct session, session_from_row)
+
 static int
 session_get_locked(struct store *s, const char *id, struct session **ret)
 {
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(s, &st, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?", "s", id);
-    if (r < 0)
-        return r;
-    r = store_step(s, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return session_from_row(st, ret);
+    return fetch_session(s, ret, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?", "s",
+                         id);
 }
 
 /* The active session of USER in POOL: 1 and *ret, 0 when there is none. */
