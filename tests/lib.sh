@@ -30,6 +30,17 @@ check() {
     if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
+# check_both NAME CMD1 -- CMD2: passes when both commands succeed (so that
+# `check NAME a && b` cannot silently leave b outside the check).
+check_both() {
+    local name=$1 a=() b=()
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
+    shift
+    b=("$@")
+    if "${a[@]}" && "${b[@]}"; then ok "$name"; else not_ok "$name"; fi
+}
+
 # quiet CMD...: runs CMD with its output thrown away.
 quiet() { "$@" >/dev/null 2>&1; }
 

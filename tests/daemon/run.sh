@@ -20,9 +20,9 @@ check "bad config value: exit 2" [ $rc = 2 ]
 check "bad config value: FILE:LINE in the message" grep -q "bad.conf:3: Value of 'max_concurrent' must be a whole number" <<<"$out"
 printf 'no_such_key = 1\n' >"$dir/unknown.conf"
 out=$("$D" --config "$dir/unknown.conf" --print-config 2>&1); rc=$?
-check "unknown config key: exit 2 and named" [ $rc = 2 ] && grep -q "Unknown configuration key 'no_such_key'" <<<"$out"
+check_both "unknown config key: exit 2 and named" [ $rc = 2 ] -- grep -q "Unknown configuration key 'no_such_key'" <<<"$out"
 out=$("$D" --config "$dir/missing.conf" --print-config 2>&1); rc=$?
-check "missing --config file: exit 2" [ $rc = 2 ] && grep -q "Cannot read configuration file" <<<"$out"
+check_both "missing --config file: exit 2" [ $rc = 2 ] -- grep -q "Cannot read configuration file" <<<"$out"
 cat >"$dir/good.conf" <<'CONF'
 uri = "test:///default"
 max_concurrent = 2
@@ -58,14 +58,11 @@ check "daemon still serves after a refused reload" api GET /healthz
 # --- one daemon per state directory, one per socket ---
 out=$("$D" --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/other.sock" \
     --instance "dmn$$" 2>&1); rc=$?
-check "second daemon on the same state dir is refused" [ $rc = 1 ] && grep -q "Another deskpoold uses the state directory" <<<"$out"
+check_both "second daemon on the same state dir is refused" [ $rc = 1 ] -- grep -q "Another deskpoold uses the state directory" <<<"$out"
 t_tmpdir dir2
 out=$("$D" --foreground --uri test:///default --state-dir "$dir2/state" --socket "$DP_SOCK" \
     --instance "dmn2$$" --set storage_pool="dmn2$$" --set storage_dir="$dir2/ov" 2>&1); rc=$?
-check "second daemon on a served socket is refused" [ $rc = 1 ] && grep -q "Another deskpoold is serving" <<<"$out"
-out=$("$D" --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/x.sock" \
-    --instance "renamed$$" 2>&1); rc=$?
-check "a state dir refuses another instance name" [ $rc = 1 ] && grep -q "belongs to instance" <<<"$out"
+check_both "second daemon on a served socket is refused" [ $rc = 1 ] -- grep -q "Another deskpoold is serving" <<<"$out"
 
 # --- SIGTERM: clean exit, socket removed ---
 dp_stop TERM
@@ -73,6 +70,9 @@ wait "$first_pid"; rc=$?
 check "SIGTERM: exit status 0" [ $rc = 0 ]
 check "SIGTERM: socket removed" [ ! -e "$DP_SOCK" ]
 check "SIGTERM: logged the shutdown" grep -q "deskpoold stopped" "$dir/daemon.log"
+out=$("$D" --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/x.sock" \
+    --instance "renamed$$" 2>&1); rc=$?
+check_both "a state dir refuses another instance name" [ $rc = 1 ] -- grep -q "belongs to instance" <<<"$out"
 
 # --- forking into the background: the parent returns once it serves ---
 t_tmpdir dir3

@@ -44,7 +44,7 @@ ctl pool create demo --image tiny --template tiny --mode floating --min 3 --spar
     || fail_now "pool create failed"
 t1=$SECONDS
 if wait_for 180 ready_is demo 3; then ok "pool of 3 ready in $((SECONDS - t1)) s"; else not_ok "pool did not reach 3 ready: $(pool_json demo)"; fi
-check "exactly 3 domains and 3 overlay volumes" [ "$(domains)" = 3 ] && [ "$(volumes)" = 3 ]
+check "exactly 3 domains and 3 overlay volumes" [ "$(domains):$(volumes)" = 3:3 ]
 
 pj=$(pool_json demo)
 for i in 0 1 2; do
@@ -100,5 +100,5 @@ check "quarantined desktop's domain is kept for inspection" \
 # --- pool delete leaves nothing ---
 ctl pool delete bad --wait >/dev/null || not_ok "delete bad"
 ctl pool delete demo --wait >/dev/null || not_ok "delete demo"
-check "pool delete removed every domain and volume" [ "$(domains)" = 0 ] && [ "$(volumes)" = 0 ]
+check "pool delete removed every domain and volume" [ "$(domains):$(volumes)" = 0:0 ]
 echo "# e2e took $((SECONDS - t0)) s"
