@@ -18,6 +18,9 @@
  * point it is detected (report_error()); main() maps -EINVAL (bad usage, or
  * a 4xx answer other than 401/403: the input was wrong) to exit status 2
  * and every other failure to 1.
+ * Image updates (rebase, refresh) run in deskpoold as operations; the
+ * commands that wait poll GET /v1/operations/ID every 0.5 s and never
+ * decide anything themselves: a second refresh answered 200 is waited on.
  * With --json a command prints exactly one JSON document on stdout: the
  * server's answer, or on failure an error document
  * {"error":{"code","message"}} (the server's own when it sent one), while
@@ -27,6 +30,7 @@
 #include "config.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -72,6 +76,11 @@ enum {
     OPT_IDLE_TIMEOUT,
     OPT_MAX_SESSION,
     OPT_ALLOW_REDIRECTION,
+    OPT_TO,
+    OPT_POLICY,
+    OPT_WARN,
+    OPT_BATCH,
+    OPT_NO_WAIT,
     _OPT_MAX,
     /* global-only */
     OPT_SOCKET = 0x100,
@@ -105,6 +114,11 @@ static const struct option verb_options[] = {
     { "max-session", required_argument, NULL, OPT_MAX_SESSION },
     /* a bare flag, "=yes|no", or (pool set) the next word yes|no */
     { "allow-device-redirection", optional_argument, NULL, OPT_ALLOW_REDIRECTION },
+    { "to", required_argument, NULL, OPT_TO },
+    { "policy", required_argument, NULL, OPT_POLICY },
+    { "warn", required_argument, NULL, OPT_WARN },
+    { "batch", required_argument, NULL, OPT_BATCH },
+    { "no-wait", no_argument, NULL, OPT_NO_WAIT },
     {}
 };
 
@@ -144,6 +158,11 @@ static int64_t arg_max = -1;
 static bool arg_wait;
 static bool arg_force;
 static unsigned arg_wait_timeout = DEFAULT_WAIT_TIMEOUT_SEC;
+static const char *arg_to;              /* "vN", "N" or "latest"; NULL = not given */
+static const char *arg_policy;
+static int64_t arg_warn = -1;           /* seconds */
+static int64_t arg_batch = -1;
+static bool arg_no_wait;
 
 static struct ctl_http_target target;
 static struct ctl_progress *active_progress;
@@ -163,14 +182,21 @@ static int verb_health(char **args, size_t n_args);
 static int verb_image_add(char **args, size_t n_args);
 static int verb_image_list(char **args, size_t n_args);
 static int verb_image_show(char **args, size_t n_args);
+static int verb_image_publish(char **args, size_t n_args);
+static int verb_image_versions(char **args, size_t n_args);
+static int verb_image_retire(char **args, size_t n_args);
+static int verb_image_refresh(char **args, size_t n_args);
 static int verb_pool_create(char **args, size_t n_args);
 static int verb_pool_resize(char **args, size_t n_args);
 static int verb_pool_set(char **args, size_t n_args);
+static int verb_pool_rebase(char **args, size_t n_args);
 static int verb_pool_list(char **args, size_t n_args);
 static int verb_pool_show(char **args, size_t n_args);
 static int verb_pool_delete(char **args, size_t n_args);
 static int verb_pool_wait(char **args, size_t n_args);
 static int verb_desktop_list(char **args, size_t n_args);
+static int verb_operation_list(char **args, size_t n_args);
+static int verb_operation_show(char **args, size_t n_args);
 static int verb_session_list(char **args, size_t n_args);
 static int verb_session_show(char **args, size_t n_args);
 static int verb_session_end(char **args, size_t n_args);
@@ -189,6 +215,19 @@ static const struct ctl_verb verbs[] = {
       "List every version of every image." },
     { "image", "show", "NAME", 1, 1, 0, verb_image_show,
       "Show the versions of image NAME." },
+    { "image", "publish", "NAME FILE [--note TEXT]", 2, 2, F(OPT_NOTE), verb_image_publish,
+      "Publish the qcow2 FILE as the next version of image NAME; pools that\n"
+      "      follow latest are rebased to it." },
+    { "image", "versions", "NAME", 1, 1, 0, verb_image_versions,
+      "List the versions of image NAME, with who published them and which are\n"
+      "      retired." },
+    { "image", "retire", "NAME vN", 2, 2, 0, verb_image_retire,
+      "Retire version N of image NAME and remove its file (refused while a\n"
+      "      pool or desktop uses it)." },
+    { "image", "refresh", "--pool P | --all [--no-wait] [--timeout SEC]", 0, 0,
+      F(OPT_POOL) | F(OPT_ALL) | F(OPT_NO_WAIT) | F(OPT_TIMEOUT), verb_image_refresh,
+      "Recreate the idle desktops of pool P (or of every pool) from their image\n"
+      "      and wait until done (default timeout 600 s); exit 1 when one failed." },
     { "pool", "create",
       "NAME --image I [--image-version N|latest] [--template T]\n"
       "      [--mode floating|dedicated] --min N --spare N --max N [--groups G1,G2,...]\n"
@@ -203,9 +242,18 @@ static const struct ctl_verb verbs[] = {
       SIZE_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_resize,
       "Change a pool's sizes; --wait waits until it is settled." },
     { "pool", "set",
-      "NAME [--groups G1,G2,...] [--idle-timeout DUR] [--max-session DUR]\n"
-      "      [--allow-device-redirection yes|no]", 1, 1, POLICY_OPTS, verb_pool_set,
-      "Change a pool's session policy; --groups '' entitles everyone." },
+      "NAME [--image-version vN|latest] [--groups G1,G2,...] [--idle-timeout DUR]\n"
+      "      [--max-session DUR] [--allow-device-redirection yes|no]", 1, 1,
+      POLICY_OPTS | F(OPT_IMAGE_VERSION), verb_pool_set,
+      "Change a pool's image version (a rebase follows) or session policy;\n"
+      "      --groups '' entitles everyone." },
+    { "pool", "rebase",
+      "NAME [--to vN|latest] [--policy wait-for-logoff|force-logoff] [--warn DUR]\n"
+      "      [--batch N] [--wait [--timeout SEC]]", 1, 1,
+      F(OPT_TO) | F(OPT_POLICY) | F(OPT_WARN) | F(OPT_BATCH) | F(OPT_WAIT) | F(OPT_TIMEOUT),
+      verb_pool_rebase,
+      "Move a pool's desktops to another image version (default latest), BATCH\n"
+      "      at a time after a canary; --wait follows it to the end." },
     { "pool", "list", "", 0, 0, 0, verb_pool_list,
       "List pools with their desktop counts." },
     { "pool", "show", "NAME", 1, 1, 0, verb_pool_show,
@@ -217,6 +265,12 @@ static const struct ctl_verb verbs[] = {
       "Wait until a pool is settled (default timeout 600 s)." },
     { "desktop", "list", "[--pool P]", 0, 0, F(OPT_POOL), verb_desktop_list,
       "List desktops, of every pool or of pool P." },
+    { "operation", "list", "[--pool P] [--all]", 0, 0, F(OPT_POOL) | F(OPT_ALL),
+      verb_operation_list,
+      "List running rebase and refresh operations (--all: finished ones too)." },
+    { "operation", "show", "ID [--wait [--timeout SEC]]", 1, 1, F(OPT_WAIT) | F(OPT_TIMEOUT),
+      verb_operation_show,
+      "Show one operation; --wait follows it until it ends (exit 1 if it failed)." },
     { "session", "list", "[--pool P] [--user U] [--all | --ended]", 0, 0,
       F(OPT_POOL) | F(OPT_USER) | F(OPT_ALL) | F(OPT_ENDED), verb_session_list,
       "List active sessions (--ended: ended ones, --all: both)." },
@@ -349,6 +403,22 @@ pool_path(const char *name)
     _cleanup_free_ char *e = path_escape(name);
 
     return xasprintf("/v1/pools/%s", e);
+}
+
+static char *
+image_path(const char *name)
+{
+    _cleanup_free_ char *e = path_escape(name);
+
+    return xasprintf("/v1/images/%s", e);
+}
+
+static char *
+operation_path(const char *id)
+{
+    _cleanup_free_ char *e = path_escape(id);
+
+    return xasprintf("/v1/operations/%s", e);
 }
 
 static int
@@ -549,6 +619,35 @@ check_name(const char *what, const char *name)
     return 0;
 }
 
+/* An image version as typed: "vN" or "N" (N from 1), or "latest" (0) when
+ * latest_ok. Returns 0 with *ret set, or -EINVAL (reported). */
+static int
+parse_version(const char *what, const char *s, bool latest_ok, unsigned *ret)
+{
+    unsigned v;
+    int r;
+
+    if (latest_ok && streq(s, "latest")) {
+        *ret = 0;
+        return 0;
+    }
+    r = safe_atou(s[0] == 'v' ? s + 1 : s, &v);
+    if (r < 0 || v == 0)
+        return usage_error("%s: '%s' is not a version (%s).", what, s,
+                           latest_ok ? "vN, N or latest" : "vN or N");
+    *ret = v;
+    return 0;
+}
+
+/* 0 as "latest", else the number. */
+static struct json_object *
+version_to_json(unsigned version)
+{
+    if (version == 0)
+        return json_object_new_string("latest");
+    return json_object_new_int64(version);
+}
+
 /* ---- health ------------------------------------------------------------- */
 
 static int
@@ -601,8 +700,10 @@ absolute_path(const char *file)
     return xasprintf("%s/%s", cwd, file);
 }
 
+/* POST /v1/images for image add and image publish; "Image 'NAME' version
+ * N WHAT: ..." on success. Returns 0 or a negative errno (reported). */
 static int
-verb_image_add(char **args, _unused_ size_t n_args)
+image_add(char **args, const char *what)
 {
     _cleanup_(ctl_json_putp) struct json_object *body = NULL;
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
@@ -630,9 +731,21 @@ verb_image_add(char **args, _unused_ size_t n_args)
         return 0;
     }
     size = ctl_format_bytes((uint64_t) jint(doc, "size"));
-    printf("Image '%s' version %" PRId64 " added: %s, sha256 %s.\n",
-           strempty(jstr(doc, "name")), jint(doc, "version"), size, strempty(jstr(doc, "sha256")));
+    printf("Image '%s' version %" PRId64 " %s: %s, sha256 %s.\n", strempty(jstr(doc, "name")),
+           jint(doc, "version"), what, size, strempty(jstr(doc, "sha256")));
     return 0;
+}
+
+static int
+verb_image_add(char **args, _unused_ size_t n_args)
+{
+    return image_add(args, "added");
+}
+
+static int
+verb_image_publish(char **args, _unused_ size_t n_args)
+{
+    return image_add(args, "published");
 }
 
 static void
@@ -678,7 +791,6 @@ verb_image_show(char **args, _unused_ size_t n_args)
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
     _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
     _cleanup_free_ char *raw = NULL;
-    _cleanup_free_ char *name = NULL;
     _cleanup_free_ char *path = NULL;
     struct json_object *versions;
     int r;
@@ -686,8 +798,7 @@ verb_image_show(char **args, _unused_ size_t n_args)
     r = check_name("image", args[0]);
     if (r < 0)
         return r;
-    name = path_escape(args[0]);
-    path = xasprintf("/v1/images/%s", name);
+    path = image_path(args[0]);
     r = call("GET", path, NULL, 0, NULL, &doc, &raw);
     if (r < 0)
         return r;
@@ -710,6 +821,77 @@ verb_image_show(char **args, _unused_ size_t n_args)
         ctl_table_add(t, jstr(v, "path"));
     }
     return ctl_table_print(t, stdout);
+}
+
+static bool
+jbool(struct json_object *o, const char *key)
+{
+    struct json_object *v = jget(o, key);
+
+    return v && json_object_get_boolean(v);
+}
+
+static int
+verb_image_versions(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    struct json_object *versions;
+    int r;
+
+    r = check_name("image", args[0]);
+    if (r < 0)
+        return r;
+    path = image_path(args[0]);
+    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    versions = jget(doc, "versions");
+    t = ctl_table_new("VERSION", "SIZE", "SHA256", "CREATED", "CREATED-BY", "RETIRED", "NOTE",
+                      NULL);
+    for (size_t i = 0; i < jarray_len(versions); i++) {
+        struct json_object *v = json_object_array_get_idx(versions, i);
+
+        image_row(t, v, false);
+        ctl_table_add(t, jstr(v, "created_by"));
+        ctl_table_add(t, jbool(v, "retired") ? "yes" : "no");
+        ctl_table_add(t, jstr(v, "note"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
+static int
+verb_image_retire(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *url = NULL;
+    unsigned version;
+    int r;
+
+    r = check_name("image", args[0]);
+    if (r < 0)
+        return r;
+    r = parse_version("image retire", args[1], false, &version);
+    if (r < 0)
+        return r;
+    path = image_path(args[0]);
+    url = xasprintf("%s/versions/v%u", path, version);
+    r = call("DELETE", url, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json)
+        print_json_text(raw);
+    else
+        printf("Image '%s' version %u retired; its file is removed.\n", args[0], version);
+    return 0;
 }
 
 /* ---- pools -------------------------------------------------------------- */
@@ -757,6 +939,21 @@ pool_image_label(struct json_object *pool)
         return xasprintf("%s@v%" PRId64, strempty(jstr(pool, "image")), json_object_get_int64(v));
     return xasprintf("%s@%s", strempty(jstr(pool, "image")),
                      jstr(pool, "image_version") ? jstr(pool, "image_version") : "latest");
+}
+
+/* "v2 (follows latest)" or "v1 (pinned to v3)": what the desktops run and
+ * what the pool should run. New string. */
+static char *
+pool_runs_label(struct json_object *pool)
+{
+    struct json_object *v = jget(pool, "image_version");
+    int64_t current = jint(pool, "current_version");
+    _cleanup_free_ char *cur = NULL;
+
+    cur = current > 0 ? xasprintf("v%" PRId64, current) : xstrdup("no version yet");
+    if (v && json_object_is_type(v, json_type_int))
+        return xasprintf("%s (pinned to v%" PRId64 ")", cur, json_object_get_int64(v));
+    return xasprintf("%s (follows latest)", cur);
 }
 
 /* The ready count a settled pool reaches: spare desktops (as far as max
@@ -995,15 +1192,10 @@ verb_pool_create(char **args, _unused_ size_t n_args)
     json_object_object_add(body, "name", json_object_new_string(args[0]));
     json_object_object_add(body, "image", json_object_new_string(arg_image));
     if (arg_image_version) {
-        if (streq(arg_image_version, "latest")) {
-            json_object_object_add(body, "image_version", json_object_new_string("latest"));
-        } else {
-            r = safe_atou(arg_image_version, &version);
-            if (r < 0)
-                return usage_error("--image-version: '%s' is not a number or 'latest'.",
-                                   arg_image_version);
-            json_object_object_add(body, "image_version", json_object_new_int64(version));
-        }
+        r = parse_version("--image-version", arg_image_version, true, &version);
+        if (r < 0)
+            return r;
+        json_object_object_add(body, "image_version", version_to_json(version));
     }
     if (arg_template)
         json_object_object_add(body, "template", json_object_new_string(arg_template));
@@ -1084,14 +1276,6 @@ yes_no(bool b)
     return b ? "yes" : "no";
 }
 
-static bool
-jbool(struct json_object *o, const char *key)
-{
-    struct json_object *v = jget(o, key);
-
-    return v && json_object_get_boolean(v);
-}
-
 static int
 verb_pool_set(char **args, _unused_ size_t n_args)
 {
@@ -1102,15 +1286,25 @@ verb_pool_set(char **args, _unused_ size_t n_args)
     _cleanup_free_ char *groups = NULL;
     _cleanup_free_ char *idle = NULL;
     _cleanup_free_ char *max_session = NULL;
+    _cleanup_free_ char *image = NULL;
+    _cleanup_free_ char *runs = NULL;
+    unsigned version;
     int r;
 
     r = check_name("pool", args[0]);
     if (r < 0)
         return r;
-    if (!arg_groups && arg_idle_timeout < 0 && arg_max_session < 0 && arg_allow_redirection < 0)
-        return usage_error("pool set: nothing to change; give --groups, --idle-timeout, "
-                           "--max-session or --allow-device-redirection.");
+    if (!arg_groups && arg_idle_timeout < 0 && arg_max_session < 0 &&
+        arg_allow_redirection < 0 && !arg_image_version)
+        return usage_error("pool set: nothing to change; give --image-version, --groups, "
+                           "--idle-timeout, --max-session or --allow-device-redirection.");
     body = json_object_new_object();
+    if (arg_image_version) {
+        r = parse_version("--image-version", arg_image_version, true, &version);
+        if (r < 0)
+            return r;
+        json_object_object_add(body, "image_version", version_to_json(version));
+    }
     r = policy_to_json(body);
     if (r < 0)
         return r;
@@ -1123,12 +1317,14 @@ verb_pool_set(char **args, _unused_ size_t n_args)
         print_json_text(raw);
         return 0;
     }
+    image = pool_image_label(doc);
+    runs = pool_runs_label(doc);
     groups = pool_groups_label(doc);
     idle = ctl_format_duration((uint64_t) MAX(jint(doc, "idle_timeout"), 0));
     max_session = ctl_format_duration((uint64_t) MAX(jint(doc, "max_session"), 0));
-    printf("Pool '%s' changed: groups %s; idle timeout %s; max session %s; device redirection "
-           "%s.\n", strempty(jstr(doc, "name")), groups, idle, max_session,
-           jbool(doc, "allow_device_redirection") ? "allowed" : "not allowed");
+    printf("Pool '%s' changed: image %s, runs %s; groups %s; idle timeout %s; max session %s; "
+           "device redirection %s.\n", strempty(jstr(doc, "name")), image, runs, groups, idle,
+           max_session, jbool(doc, "allow_device_redirection") ? "allowed" : "not allowed");
     return 0;
 }
 
@@ -1179,6 +1375,7 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     _cleanup_free_ char *raw = NULL;
     _cleanup_free_ char *path = NULL;
     _cleanup_free_ char *image = NULL;
+    _cleanup_free_ char *runs = NULL;
     _cleanup_free_ char *groups = NULL;
     _cleanup_free_ char *idle = NULL;
     _cleanup_free_ char *max_session = NULL;
@@ -1199,6 +1396,7 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     }
     c = pool_counts_from_json(doc);
     image = pool_image_label(doc);
+    runs = pool_runs_label(doc);
     groups = pool_groups_label(doc);
     idle = seconds_label(jint(doc, "idle_timeout"));
     max_session = seconds_label(jint(doc, "max_session"));
@@ -1206,6 +1404,7 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     printf("State:              %s\n", strempty(jstr(doc, "state")));
     printf("Mode:               %s\n", strempty(jstr(doc, "mode")));
     printf("Image:              %s\n", image);
+    printf("Runs:               %s\n", runs);
     printf("Template:           %s\n", strempty(jstr(doc, "template")));
     printf("Sizes:              min %" PRId64 ", spare %" PRId64 ", max %" PRId64 "\n", c.min,
            c.spare, c.max);
@@ -1502,6 +1701,422 @@ verb_audit(_unused_ char **args, _unused_ size_t n_args)
     return ctl_table_print(t, stdout);
 }
 
+/* ---- image updates: rebase, refresh, operations ------------------------- */
+
+/* 8-4-4-4-12 hex digits, as deskpoold makes them. */
+static bool
+operation_id_is_valid(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n != 36)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (id[i] != '-')
+                return false;
+        } else if (!isxdigit((unsigned char) id[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+check_operation_id(const char *id)
+{
+    if (!operation_id_is_valid(id))
+        return usage_error("'%s' is not an operation ID (a UUID, see 'deskpoolctl operation "
+                           "list').", id);
+    return 0;
+}
+
+/* "v2", or "-" for 0. New string. */
+static char *
+version_label(int64_t version)
+{
+    if (version <= 0)
+        return xstrdup("-");
+    return xasprintf("v%" PRId64, version);
+}
+
+/* "demo: rebase to v2 [#####-----] 2/4, step: replacing ...", or once it
+ * has ended "demo: rebase to v2 succeeded" (deskpoold leaves the counters
+ * of a finished operation at its last progress). New string. */
+static char *
+operation_progress_line(struct json_object *op)
+{
+    int64_t done = MAX(jint(op, "done"), 0);
+    int64_t total = MAX(jint(op, "total"), 0);
+    const char *step = jstr(op, "step");
+    _cleanup_free_ char *bar = NULL;
+
+    if (!streq_ptr(jstr(op, "state"), "running"))
+        return xasprintf("%s: %s to v%" PRId64 " %s", strempty(jstr(op, "pool")),
+                         strempty(jstr(op, "kind")), jint(op, "to_version"),
+                         strempty(jstr(op, "state")));
+    /* total is 0 until the planner has counted: an empty bar, not a full one */
+    if (total == 0)
+        bar = ctl_format_bar(0, 1, 10);
+    else
+        bar = ctl_format_bar((unsigned) MIN(done, total), (unsigned) total, 10);
+    return xasprintf("%s: %s to v%" PRId64 " %s %" PRId64 "/%" PRId64 "%s%s",
+                     strempty(jstr(op, "pool")), strempty(jstr(op, "kind")),
+                     jint(op, "to_version"), bar, done, total, step ? ", step: " : "",
+                     strempty(step));
+}
+
+/* Poll GET /v1/operations/ID every 0.5 s until the operation is no longer
+ * running; shows progress unless --json. Returns 0 with the last answer
+ * (succeeded or failed) in *ret_doc and *ret_raw; -ETIMEDOUT at deadline
+ * (the operation goes on in deskpoold); the call()'s error otherwise.
+ * Reports its errors. */
+static int
+operation_follow(const char *id, uint64_t deadline, struct json_object **ret_doc,
+                 char **ret_raw)
+{
+    _cleanup_free_ char *path = operation_path(id);
+    struct ctl_progress progress;
+    int r;
+
+    ctl_progress_init(&progress, stdout);
+    active_progress = &progress;
+    for (;;) {
+        _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+        _cleanup_free_ char *raw = NULL;
+        _cleanup_free_ char *line = NULL;
+
+        r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+        if (r < 0)
+            break;
+        line = operation_progress_line(doc);
+        if (!arg_json)
+            ctl_progress_update(&progress, line);
+        if (!streq_ptr(jstr(doc, "state"), "running")) {
+            *ret_doc = TAKE_PTR(doc);
+            *ret_raw = TAKE_PTR(raw);
+            r = 0;
+            break;
+        }
+        if (now_usec() >= deadline) {
+            r = report_error(-ETIMEDOUT, "timeout", NULL, "%s %s of pool '%s' did not finish "
+                             "within %u s; it goes on in deskpoold (see 'deskpoolctl "
+                             "operation show %s').", strempty(jstr(doc, "kind")), id,
+                             strempty(jstr(doc, "pool")), arg_wait_timeout, id);
+            break;
+        }
+        sleep_usec(WAIT_POLL_USEC);
+    }
+    ctl_progress_done(&progress);
+    active_progress = NULL;
+    return r;
+}
+
+static uint64_t
+wait_deadline(void)
+{
+    return now_usec() + (uint64_t) arg_wait_timeout * USEC_PER_SEC;
+}
+
+/* "rebase ID failed: ERROR" on stderr; with --json the document
+ * {"error":{"code":"failed","message"},"operation":op}. Returns -EIO. */
+static int
+operation_report_failed(struct json_object *op)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = json_object_new_object();
+    _cleanup_free_ char *msg = NULL;
+    struct json_object *err = json_object_new_object();
+
+    msg = xasprintf("%s %s failed: %s", strempty(jstr(op, "kind")), strempty(jstr(op, "id")),
+                    jstr(op, "error") ? jstr(op, "error") : "no error recorded.");
+    json_object_object_add(err, "code", json_object_new_string("failed"));
+    json_object_object_add(err, "message", json_object_new_string(msg));
+    json_object_object_add(doc, "error", err);
+    json_object_object_add(doc, "operation", json_object_get(op));
+    return report_error(-EIO, "failed", json_object_to_json_string_ext(doc,
+                        JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), "%s", msg);
+}
+
+static void
+operation_print(struct json_object *op)
+{
+    _cleanup_free_ char *from = version_label(jint(op, "from_version"));
+    _cleanup_free_ char *to = version_label(jint(op, "to_version"));
+    _cleanup_free_ char *warn = ctl_format_duration((uint64_t) MAX(jint(op, "warn"), 0));
+
+    printf("ID:         %s\n", dash(jstr(op, "id")));
+    printf("Kind:       %s\n", dash(jstr(op, "kind")));
+    printf("Pool:       %s\n", dash(jstr(op, "pool")));
+    printf("From:       %s\n", from);
+    printf("To:         %s\n", to);
+    printf("Policy:     %s (warn %s, batch %" PRId64 ")\n", dash(jstr(op, "policy")), warn,
+           jint(op, "batch"));
+    printf("State:      %s\n", dash(jstr(op, "state")));
+    printf("Progress:   %" PRId64 "/%" PRId64 " done, %" PRId64 " failed\n", jint(op, "done"),
+           jint(op, "total"), jint(op, "failed"));
+    printf("Step:       %s\n", dash(jstr(op, "step")));
+    printf("Error:      %s\n", dash(jstr(op, "error")));
+    printf("Created by: %s\n", dash(jstr(op, "created_by")));
+    printf("Created:    %s\n", dash(jstr(op, "created_at")));
+    printf("Updated:    %s\n", dash(jstr(op, "updated_at")));
+    printf("Finished:   %s\n", dash(jstr(op, "finished_at")));
+}
+
+static int
+verb_pool_rebase(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *body = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *final = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *final_raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ char *url = NULL;
+    const char *id;
+    unsigned version;
+    int r;
+
+    r = check_name("pool", args[0]);
+    if (r < 0)
+        return r;
+    body = json_object_new_object();
+    if (arg_to) {
+        r = parse_version("--to", arg_to, true, &version);
+        if (r < 0)
+            return r;
+        json_object_object_add(body, "to", version_to_json(version));
+    }
+    if (arg_policy) {
+        if (!streq(arg_policy, "wait-for-logoff") && !streq(arg_policy, "force-logoff"))
+            return usage_error("--policy: '%s' is not wait-for-logoff or force-logoff.",
+                               arg_policy);
+        json_object_object_add(body, "policy", json_object_new_string(arg_policy));
+    }
+    if (arg_warn >= 0)
+        json_object_object_add(body, "warn", json_object_new_int64(arg_warn));
+    if (arg_batch == 0)
+        return usage_error("--batch: must be at least 1.");
+    if (arg_batch > 0)
+        json_object_object_add(body, "batch", json_object_new_int64(arg_batch));
+
+    path = pool_path(args[0]);
+    url = xasprintf("%s/rebase", path);
+    r = call("POST", url, body, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    id = jstr(doc, "id");
+    if (!id || !operation_id_is_valid(id))
+        return report_error(-EBADMSG, "internal", NULL, "deskpoold's answer to POST %s has no "
+                            "operation ID.", url);
+    if (!arg_json) {
+        printf("Rebase %s of pool '%s' to v%" PRId64 " started.\n", id, args[0],
+               jint(doc, "to_version"));
+        fflush(stdout);
+    }
+    if (!arg_wait) {
+        if (arg_json)
+            print_json_text(raw);
+        return 0;
+    }
+    r = operation_follow(id, wait_deadline(), &final, &final_raw);
+    if (r < 0)
+        return r;
+    if (!streq_ptr(jstr(final, "state"), "succeeded"))
+        return operation_report_failed(final);
+    if (arg_json)
+        print_json_text(final_raw);
+    else
+        printf("Rebase %s succeeded: pool '%s' runs v%" PRId64 ".\n", id, args[0],
+               jint(final, "to_version"));
+    return 0;
+}
+
+/* "demo: refreshed 3 desktop(s)" or "demo: FAILED: error" (stdout). */
+static void
+refresh_print_summary(struct json_object *op)
+{
+    const char *pool = strempty(jstr(op, "pool"));
+
+    if (!streq_ptr(jstr(op, "state"), "succeeded"))
+        printf("%s: FAILED: %s\n", pool, jstr(op, "error") ? jstr(op, "error") :
+               "no error recorded.");
+    else if (streq_ptr(jstr(op, "kind"), "refresh"))
+        printf("%s: refreshed %" PRId64 " desktop(s)\n", pool, jint(op, "done"));
+    else
+        printf("%s: %s to v%" PRId64 " done, %" PRId64 " desktop(s)\n", pool,
+               strempty(jstr(op, "kind")), jint(op, "to_version"), jint(op, "done"));
+}
+
+static int
+verb_image_refresh(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *body = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_json_putp) struct json_object *result = NULL;
+    _cleanup_free_ char *raw = NULL;
+    struct json_object *ops, *finals;
+    uint64_t deadline;
+    size_t n, n_failed = 0;
+    long status = 0;
+    int r;
+
+    if (!arg_pool == !arg_all)
+        return usage_error("image refresh: give either --pool P or --all.");
+    if (arg_pool) {
+        r = check_name("pool", arg_pool);
+        if (r < 0)
+            return r;
+    }
+    body = json_object_new_object();
+    if (arg_pool)
+        json_object_object_add(body, "pool", json_object_new_string(arg_pool));
+    else
+        json_object_object_add(body, "all", json_object_new_boolean(true));
+    r = call("POST", "/v1/refresh", body, 0, &status, &doc, &raw);
+    if (r < 0)
+        return r;
+    ops = jget(doc, "operations");
+    n = jarray_len(ops);
+    for (size_t i = 0; i < n && !arg_json; i++) {
+        struct json_object *op = json_object_array_get_idx(ops, i);
+        const char *kind = strempty(jstr(op, "kind"));
+
+        /* 200: every one was running already; 202: at least one started */
+        if (status == 202 && streq(kind, "refresh"))
+            printf("%s: refresh %s to v%" PRId64 " started.\n", strempty(jstr(op, "pool")),
+                   strempty(jstr(op, "id")), jint(op, "to_version"));
+        else
+            printf("%s: waiting for the %s already running (%s).\n",
+                   strempty(jstr(op, "pool")), kind, strempty(jstr(op, "id")));
+    }
+    if (!arg_json && n == 0)
+        printf("No pool to refresh.\n");
+    fflush(stdout);
+    if (arg_no_wait) {
+        if (arg_json)
+            print_json_text(raw);
+        return 0;
+    }
+
+    /* they run side by side in deskpoold; following them in turn is enough */
+    deadline = wait_deadline();
+    result = json_object_new_object();
+    finals = json_object_new_array();
+    json_object_object_add(result, "operations", finals);
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_(ctl_json_putp) struct json_object *final = NULL;
+        _cleanup_free_ char *final_raw = NULL;
+        const char *id = jstr(json_object_array_get_idx(ops, i), "id");
+
+        if (!id || !operation_id_is_valid(id))
+            return report_error(-EBADMSG, "internal", NULL, "deskpoold's answer to POST "
+                                "/v1/refresh has an operation without an ID.");
+        r = operation_follow(id, deadline, &final, &final_raw);
+        if (r < 0)
+            return r;
+        if (!streq_ptr(jstr(final, "state"), "succeeded"))
+            n_failed++;
+        json_object_array_add(finals, TAKE_PTR(final));
+    }
+    for (size_t i = 0; i < n && !arg_json; i++)
+        refresh_print_summary(json_object_array_get_idx(finals, i));
+    if (n_failed > 0) {
+        _cleanup_free_ char *msg = xasprintf("refresh failed in %zu of %zu pool(s).", n_failed,
+                                             n);
+        struct json_object *err = json_object_new_object();
+
+        json_object_object_add(err, "code", json_object_new_string("failed"));
+        json_object_object_add(err, "message", json_object_new_string(msg));
+        json_object_object_add(result, "error", err);
+        return report_error(-EIO, "failed", json_object_to_json_string_ext(result,
+                            JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), "%s",
+                            msg);
+    }
+    if (arg_json)
+        print_json_text(json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+    return 0;
+}
+
+static int
+verb_operation_list(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *url = xstrdup("/v1/operations");
+    struct json_object *ops;
+    int r;
+
+    if (arg_pool) {
+        r = check_name("pool", arg_pool);
+        if (r < 0)
+            return r;
+        url_add_query(&url, "pool", arg_pool);
+    }
+    /* deskpoold lists all without state=; this command's default is running */
+    url_add_query(&url, "state", arg_all ? "all" : "running");
+    r = call("GET", url, NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 0;
+    }
+    ops = jget(doc, "operations");
+    t = ctl_table_new("ID", "KIND", "POOL", "FROM", "TO", "STATE", "DONE/TOTAL", "FAILED",
+                      "STEP", NULL);
+    for (size_t i = 0; i < jarray_len(ops); i++) {
+        struct json_object *op = json_object_array_get_idx(ops, i);
+        _cleanup_free_ char *from = version_label(jint(op, "from_version"));
+        _cleanup_free_ char *to = version_label(jint(op, "to_version"));
+
+        ctl_table_add(t, jstr(op, "id"));
+        ctl_table_add(t, jstr(op, "kind"));
+        ctl_table_add(t, jstr(op, "pool"));
+        ctl_table_add(t, from);
+        ctl_table_add(t, to);
+        ctl_table_add(t, jstr(op, "state"));
+        ctl_table_addf(t, "%" PRId64 "/%" PRId64, jint(op, "done"), jint(op, "total"));
+        ctl_table_addf(t, "%" PRId64, jint(op, "failed"));
+        ctl_table_add(t, jstr(op, "step"));
+    }
+    return ctl_table_print(t, stdout);
+}
+
+static int
+verb_operation_show(char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    _cleanup_free_ char *path = NULL;
+    int r;
+
+    r = check_operation_id(args[0]);
+    if (r < 0)
+        return r;
+    if (arg_wait) {
+        r = operation_follow(args[0], wait_deadline(), &doc, &raw);
+        if (r < 0)
+            return r;
+        if (!streq_ptr(jstr(doc, "state"), "succeeded")) {
+            if (!arg_json)
+                operation_print(doc);
+            return operation_report_failed(doc);
+        }
+    } else {
+        path = operation_path(args[0]);
+        r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+        if (r < 0)
+            return r;
+    }
+    if (arg_json)
+        print_json_text(raw);
+    else
+        operation_print(doc);
+    return 0;
+}
+
 /* ---- usage and dispatch ------------------------------------------------- */
 
 static void
@@ -1666,6 +2281,21 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
             break;
         case OPT_TIMEOUT:
             r = parse_timeout_option(optarg, &arg_wait_timeout);
+            break;
+        case OPT_TO:
+            arg_to = optarg;
+            break;
+        case OPT_POLICY:
+            arg_policy = optarg;
+            break;
+        case OPT_WARN:
+            r = parse_duration_option("--warn", optarg, &arg_warn);
+            break;
+        case OPT_BATCH:
+            r = parse_size_option("--batch", optarg, &arg_batch);
+            break;
+        case OPT_NO_WAIT:
+            arg_no_wait = true;
             break;
         default:
             assert(false);

@@ -220,16 +220,17 @@ plan_rollout(const struct planner_input *in, const struct pool *p, const struct 
         plan_op_finish(out, o, OP_STATE_FAILED, canary_error);
         return;
     }
+    a = plan_add(out, ACTION_OP_PROGRESS, p->name, NULL, 0);
+    a->op = o->id;
+    a->done = MIN(fresh_ready, MAX(target, 1u));
+    a->total = a->done + stale;
+    a->failed = fresh_failed;
     if (stale == 0) {
+        /* the final count, then the end */
+        snprintf(a->step, sizeof(a->step), "done");
         plan_op_finish(out, o, OP_STATE_SUCCEEDED, NULL);
         return;
     }
-
-    a = plan_add(out, ACTION_OP_PROGRESS, p->name, NULL, 0);
-    a->op = o->id;
-    a->total = fresh_ready + stale;
-    a->done = fresh_ready;
-    a->failed = fresh_failed;
     live = fresh_ready + fresh_pending + stale;
     missing = target > live ? target - live : 0;
     if (fresh_ready == 0) {

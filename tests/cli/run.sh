@@ -162,8 +162,11 @@ check "number out of range" 2 "^deskpoolctl: --max: '99999999999' is out of rang
 check "bad pool name" 2 "^deskpoolctl: 'Bad/Name' is not a valid pool name" ctl pool show Bad/Name
 check "missing --image" 2 "--image is required" ctl pool create p --min 1 --spare 1 --max 2
 check "resize without sizes" 2 "nothing to change" ctl pool resize p
-check "bad --image-version" 2 "--image-version: 'x'" \
+check "bad --image-version" 2 "^deskpoolctl: --image-version: 'x' is not a version" \
     ctl pool create p --image g --image-version x --min 1 --spare 1 --max 2
+check "--image-version v0" 2 "^deskpoolctl: --image-version: 'v0' is not a version" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --image-version v0 --min 1 \
+    --spare 1 --max 2
 check "--socket with --url" 2 "cannot be used together" \
     "$DESKPOOLCTL" --socket "$sock" --url http://127.0.0.1:1 health
 check "bad duration" 2 "^deskpoolctl: --idle-timeout: '15x' is not a duration" \
@@ -241,6 +244,8 @@ expect_json "pool show --json has desktops" \
     "d['name'] == 'demo' and len(d['desktops']) >= 2 and all(x['name'] and x['state'] and \
 x['domain'] and x['volume'] for x in d['desktops'])"
 check "pool show" 0 "" ctl pool show demo
+grep -Eq "^Runs: +v1 \(follows latest\)$" "$T/out" ||
+    not_ok "pool show says which version runs" "$(cat "$T/out")"
 grep -Eq "^NAME +STATE +DOMAIN +IMAGE +BOOT-FAILURES +LAST-ERROR$" "$T/out" ||
     not_ok "pool show desktop table" "$(cat "$T/out")"
 check "desktop list --pool" 0 "" ctl --json desktop list --pool demo
