@@ -197,6 +197,8 @@ get_policy(struct api_request *req, struct api_reply *reply, struct pool *p)
             const char *name = json_object_is_type(e, json_type_string)
                                    ? json_object_get_string(e) : NULL;
 
+            if (name && strlen(name) != (size_t) json_object_get_string_len(e))
+                name = NULL; /* an embedded NUL */
             if (!principal_name_is_valid(name)) {
                 strv_free(groups);
                 return reply_fail(reply, -EINVAL, "Field 'groups' holds a name that is not "

@@ -72,6 +72,9 @@ api_acquire_req_parse(const char *body, size_t len, struct api_acquire_req *ret,
             const char *name = json_object_is_type(e, json_type_string)
                                    ? json_object_get_string(e) : NULL;
 
+            /* a "\u0000" inside would make the C string shorter than the JSON one */
+            if (name && strlen(name) != (size_t) json_object_get_string_len(e))
+                name = NULL;
             if (!principal_name_is_valid(name)) {
                 api_acquire_req_done(&q);
                 *reterr_msg = xstrdup("Field 'groups' holds a name that is not valid: use "

@@ -14,8 +14,11 @@ struct store {
     int version;          /* schema version after migrations */
 };
 
-/* The one wrapper of each SQLite destructor. */
-DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(sqlite3_stmt *, sqlite3_finalize, sqlite3_finalizep);
+/* The one wrapper of each SQLite destructor. A statement from
+ * store_prepare() goes back to the statement cache (store.c), any other is
+ * finalized: sqlite3_finalizep suits both. */
+void store_stmt_release(sqlite3_stmt *st);
+DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(sqlite3_stmt *, store_stmt_release, sqlite3_finalizep);
 DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(char *, sqlite3_free, sqlite3_freep);
 DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(sqlite3 *, sqlite3_close_v2, sqlite3_closep);
 

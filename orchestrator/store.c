@@ -170,6 +170,95 @@ store_tx_commit(struct store **tx)
 /* Prepares SQL and binds one parameter per character of TYPES, in order:
  * 's' const char * (NULL binds NULL), 'u' unsigned, 'U' uint64_t,
  * 'l' int64_t, 'b' bool. Callers must pass exactly those C types. */
+/* The statement cache. Parsing SQL was a fifth of an acquire's CPU time
+ * (perf), and every statement of this file is a string literal, so its
+ * address names it: prepared once per connection, reset and rebound on
+ * every use. One entry is used by one caller at a time (in_use); a
+ * statement asked for while its entry is busy is prepared afresh and
+ * finalized after use. The cache is process-wide (tests open several
+ * stores) and keyed by connection; store_close() empties its share. */
+#define STMT_CACHE_MAX 256
+
+static struct {
+    sqlite3 *db;
+    const char *sql;
+    sqlite3_stmt *st;
+    bool in_use;
+} stmt_cache[STMT_CACHE_MAX];
+static pthread_mutex_t stmt_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A cached statement for SQL on DB (reset, unbound), or NULL. */
+static sqlite3_stmt *
+stmt_cache_take(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    pthread_mutex_lock(&stmt_cache_lock);
+    /* the address finds it, the text proves it: a buffer may be reused */
+    for (size_t i = 0; i < STMT_CACHE_MAX && !st; i++)
+        if (stmt_cache[i].db == db && stmt_cache[i].sql == sql && !stmt_cache[i].in_use &&
+            streq(sqlite3_sql(stmt_cache[i].st), sql)) {
+            stmt_cache[i].in_use = true;
+            st = stmt_cache[i].st;
+        }
+    pthread_mutex_unlock(&stmt_cache_lock);
+    return st;
+}
+
+/* Keeps ST (in use now) for later, when there is room and SQL has none. */
+static void
+stmt_cache_put(sqlite3 *db, const char *sql, sqlite3_stmt *st)
+{
+    pthread_mutex_lock(&stmt_cache_lock);
+    for (size_t i = 0; i < STMT_CACHE_MAX; i++)
+        if (stmt_cache[i].db == db && stmt_cache[i].sql == sql &&
+            streq(sqlite3_sql(stmt_cache[i].st), sql))
+            goto unlock; /* one per SQL: this one stays transient */
+    for (size_t i = 0; i < STMT_CACHE_MAX; i++)
+        if (!stmt_cache[i].db) {
+            stmt_cache[i].db = db;
+            stmt_cache[i].sql = sql;
+            stmt_cache[i].st = st;
+            stmt_cache[i].in_use = true;
+            break;
+        }
+unlock:
+    pthread_mutex_unlock(&stmt_cache_lock);
+}
+
+void
+store_stmt_release(sqlite3_stmt *st)
+{
+    bool cached = false;
+
+    pthread_mutex_lock(&stmt_cache_lock);
+    for (size_t i = 0; i < STMT_CACHE_MAX && !cached; i++)
+        if (stmt_cache[i].st == st && stmt_cache[i].db) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            stmt_cache[i].in_use = false;
+            cached = true;
+        }
+    pthread_mutex_unlock(&stmt_cache_lock);
+    if (!cached)
+        sqlite3_finalize(st);
+}
+
+static void
+stmt_cache_drop(sqlite3 *db)
+{
+    pthread_mutex_lock(&stmt_cache_lock);
+    for (size_t i = 0; i < STMT_CACHE_MAX; i++)
+        if (stmt_cache[i].db == db) {
+            sqlite3_finalize(stmt_cache[i].st);
+            stmt_cache[i].db = NULL;
+            stmt_cache[i].sql = NULL;
+            stmt_cache[i].st = NULL;
+            stmt_cache[i].in_use = false;
+        }
+    pthread_mutex_unlock(&stmt_cache_lock);
+}
+
 static int
 store_prepare_va(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types,
                  va_list ap)
@@ -178,9 +267,13 @@ store_prepare_va(struct store *s, sqlite3_stmt **ret, const char *sql, const cha
     int i = 0;
     int rc;
 
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return store_fail(s, rc, sql);
+    st = stmt_cache_take(s->db, sql);
+    if (!st) {
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK)
+            return store_fail(s, rc, sql);
+        stmt_cache_put(s->db, sql, st);
+    }
     /* A mismatch is a bug in this file; catch it before va_arg() reads junk. */
     assert(strlen(types) == (size_t) sqlite3_bind_parameter_count(st));
     for (const char *t = types; *t != '\0' && rc == SQLITE_OK; t++) {
@@ -456,6 +549,7 @@ store_close(struct store *s)
 {
     if (!s)
         return NULL;
+    stmt_cache_drop(s->db);
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -1585,7 +1679,7 @@ session_pick_desk_locked(struct store *s, const struct pool *p, const char *user
             *ret_desk = TAKE_PTR(name);
             return 0;
         }
-        sqlite3_finalize(TAKE_PTR(st));
+        store_stmt_release(TAKE_PTR(st));
     }
     r = store_prepare(s, &st,
                       "SELECT name FROM desktops WHERE pool = ? AND state = 'ready' "
