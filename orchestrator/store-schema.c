@@ -137,7 +137,10 @@ static const char *const store_migrations[] = {
     "  finished_at INTEGER NOT NULL DEFAULT 0"
     ");"
     /* one running operation per pool: two refreshes never overlap */
-    "CREATE UNIQUE INDEX operations_running ON operations(pool) WHERE state = 'running';",
+    "CREATE UNIQUE INDEX operations_running ON operations(pool) WHERE state = 'running';"
+    /* acquire picks the lowest ready desktop of a pool: without this index
+     * it walked every assigned one first (O(pool size) per acquire) */
+    "CREATE INDEX desktops_pool_state ON desktops(pool, state, seq);",
     /* 4: append here. */
 };
 
