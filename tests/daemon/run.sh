@@ -150,3 +150,29 @@ check "post-assign hook got DESKPOOL_USER and the event JSON on stdin" \
     bash -c "grep -q '^DESKPOOL_USER=dr.hook$' '$dir5/assigned' && grep -q '\"event\":\"post-assign\"' '$dir5/assigned' && grep -q '\"detail\":\"site-9\"' '$dir5/assigned'"
 check "the quarantined desktop ($failed_one) was left for inspection" \
     bash -c "curl -s --unix-socket '$DP_SOCK' http://x/v1/pools/hp | grep -q '\"name\":\"$failed_one\",\"pool\":\"hp\",\"state\":\"failed\"'"
+
+# --- console lock-down: a template that allows copy/paste is refused ---
+t_tmpdir dir6
+mkdir -p "$dir6/templates"
+cp "$DP_SRCDIR/templates/test.xml" "$dir6/templates/"
+sed -e "s|<graphics type='vnc' port='5901' autoport='no' listen='127.0.0.1'>|<graphics type='spice' port='5901' autoport='no' listen='127.0.0.1'><clipboard copypaste='yes'/><filetransfer enable='no'/>|" \
+    -e "s|</graphics>|</graphics><redirdev bus='usb' type='spicevmc'/>|" \
+    "$DP_SRCDIR/templates/test.xml" >"$dir6/templates/leaky.xml"
+sed -e "s|</devices>|<redirdev bus='usb' type='spicevmc'/></devices>|" \
+    "$DP_SRCDIR/templates/test.xml" >"$dir6/templates/usbredir.xml"
+dp_start "$dir6" "ld$$" --templates-dir "$dir6/templates" --set console_password=none \
+    --set boot_delay=0 || fail_now "lock-down daemon"
+qemu-img create -q -f qcow2 "$dir6/g.qcow2" 64M
+api POST /v1/images "{\"name\":\"g\",\"path\":\"$dir6/g.qcow2\"}"
+api POST /v1/pools '{"name":"leak","image":"g","template":"leaky","max":1}'
+check_both "template with clipboard copypaste='yes' refused (400)" [ "$STATUS" = 400 ] -- \
+    grep -q "clipboard" <<<"$BODY"
+api POST /v1/pools '{"name":"usb","image":"g","template":"usbredir","max":1}'
+check_both "template with USB redirection refused, naming <redirdev>" [ "$STATUS" = 400 ] -- \
+    grep -q "redirdev" <<<"$BODY"
+api GET /v1/pools
+check "nothing was created by the refusals" [ "$(jget "$BODY" "len(d['pools'])")" = 0 ]
+api POST /v1/pools '{"name":"usb","image":"g","template":"usbredir","max":1,"allow_device_redirection":true}'
+check "the same template is accepted when the pool allows redirection explicitly" [ "$STATUS" = 201 ]
+api POST /v1/pools '{"name":"locked","image":"g","template":"test","max":1}'
+check "the locked-down test template is accepted" [ "$STATUS" = 201 ]
