@@ -16,105 +16,8 @@
 #   DESKPOOLD, DESKPOOLCTL  the binaries
 #   DP_SRCDIR               the source tree (for templates/)
 
-set -u
-
-here=$(cd "$(dirname "$0")" && pwd)
-DP_SRCDIR=${DP_SRCDIR:-$here/../..}
-DESKPOOLD=${DESKPOOLD:-$DP_SRCDIR/build/deskpoold}
-DESKPOOLCTL=${DESKPOOLCTL:-$DP_SRCDIR/build/deskpoolctl}
-
-passed=0
-failed=0
-daemon_pid=
-T=
-
-ok() {
-    echo "ok - $1"
-    passed=$((passed + 1))
-}
-
-not_ok() {
-    echo "not ok - $1"
-    shift
-    for line in "$@"; do
-        echo "#   $line"
-    done
-    failed=$((failed + 1))
-}
-
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
-
-cleanup() {
-    if [ -n "$daemon_pid" ]; then
-        kill "$daemon_pid" 2>/dev/null
-        wait "$daemon_pid" 2>/dev/null
-    fi
-    [ -n "$T" ] && rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-for bin in "$DESKPOOLD" "$DESKPOOLCTL"; do
-    if [ ! -x "$bin" ]; then
-        not_ok "binary $bin exists" "build it first (make deskpoold deskpoolctl)"
-        finish
-    fi
-done
-for tool in qemu-img python3; do
-    if ! command -v "$tool" >/dev/null; then
-        not_ok "$tool is installed"
-        finish
-    fi
-done
-
-T=$(mktemp -d /tmp/deskpool-cli-update.XXXXXX)
-sock=$T/sock
-
-ctl() {
-    "$DESKPOOLCTL" --socket "$sock" "$@"
-}
-
-# check NAME WANT_EXIT STDERR_ERE CMD... : run CMD, compare its exit status
-# and (when STDERR_ERE is not empty) its stderr; stdout lands in $T/out.
-check() {
-    local name=$1 want=$2 pattern=$3 rc
-    shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        not_ok "$name" "exit status $rc, wanted $want: $*" "stderr: $(head -c 600 "$T/err")" \
-            "stdout: $(head -c 600 "$T/out")"
-        return 1
-    fi
-    if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$T/err"; then
-        not_ok "$name" "stderr does not match /$pattern/: $*" "stderr: $(head -c 600 "$T/err")"
-        return 1
-    fi
-    ok "$name"
-}
-
-# expect_json NAME PYTHON_EXPR [FILE]: evaluate EXPR with d = the JSON
-# document in FILE (default $T/out).
-expect_json() {
-    local name=$1 expr=$2 file=${3:-$T/out} msg
-    if msg=$(python3 - "$file" "$expr" 2>&1 <<'PY'
-import json, sys
-with open(sys.argv[1]) as f:
-    d = json.load(f)
-if not eval(sys.argv[2]):
-    sys.exit("false: " + sys.argv[2] + " on " + json.dumps(d)[:800])
-PY
-    ); then
-        ok "$name"
-    else
-        not_ok "$name" "$msg"
-    fi
-}
-
+. "$(dirname "$0")/harness.sh"
+harness_require qemu-img python3
 # jq_py EXPR: print EXPR evaluated with d = the JSON document on stdin.
 jq_py() {
     python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
@@ -129,23 +32,7 @@ grep_out() {
     fi
 }
 
-# ---- the daemon ----------------------------------------------------------
-
-"$DESKPOOLD" --foreground --uri test:///default --state-dir "$T/state" --socket "$sock" \
-    --instance "cliupd-$$" --templates-dir "$DP_SRCDIR/templates" \
-    --set console_password=none --set boot_delay=0 --set reconcile_interval=1 \
-    >"$T/deskpoold.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 100); do
-    [ -S "$sock" ] && break
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ ! -S "$sock" ]; then
-    not_ok "deskpoold starts and creates $sock" "log:" "$(tail -n 20 "$T/deskpoold.log")"
-    finish
-fi
-ok "deskpoold starts"
+harness_start cliupd --set boot_delay=0 --set reconcile_interval=1
 
 for v in 1 2 3; do
     qemu-img create -q -f qcow2 "$T/g$v.qcow2" $((64 + v))M
