@@ -166,9 +166,8 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     struct api_deps *d = &req->api->deps;
     _cleanup_(api_settings_done) struct api_settings set = { 0 };
     _cleanup_(session_freep) struct session *x = NULL;
-    _cleanup_(desk_freep) struct desk *desk = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
-    _cleanup_free_ char *err = NULL, *body = NULL;
+    _cleanup_free_ char *err = NULL, *body = NULL, *domain = NULL;
     struct api_acquire_req q = { 0 };
     struct console_grant g = { 0 };
     const char *pool = req->params[0];
@@ -205,11 +204,11 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     if (r < 0)
         return 0;
 
-    /* the console: a fresh one-time password, also for a repeated acquire */
-    r = store_desk_get(d->store, x->desktop, &desk);
-    if (r >= 0)
-        r = console_grant(d->hv, desk->domain, set.console_host, set.console_ttl,
-                          set.console_password_required, &g, &err);
+    /* the console: a fresh one-time password, also for a repeated acquire
+     * (the domain name follows from the desktop's: no store round trip) */
+    domain = desk_domain_name(d->instance, x->desktop);
+    r = console_grant(d->hv, domain, set.console_host, set.console_ttl,
+                      set.console_password_required, &g, &err);
     if (r < 0) {
         log_error_errno(r, "Cannot set up the console of desktop '%s' for session %s: %s",
                         x->desktop, x->id, strempty(err));
@@ -219,9 +218,10 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
         return api_reply_errorf(reply, -EIO, "The console of desktop '%s' could not be set "
                                 "up; the session was ended.", x->desktop);
     }
-    (void) store_session_set_password_expiry(d->store, x->id, g.expires);
+    if (g.expires > 0)
+        (void) store_session_set_password_expiry(d->store, x->id, g.expires);
     if (!existing) {
-        struct hook_info hi = { .pool = pool, .desktop = x->desktop, .domain = desk->domain,
+        struct hook_info hi = { .pool = pool, .desktop = x->desktop, .domain = domain,
                                 .user = x->user, .session = x->id, .detail = x->client };
 
         log_info("Session %s: user '%s' got desktop '%s' of pool '%s'", x->id, x->user,

@@ -322,11 +322,17 @@ void
 hook_run_detached(const char *dir, enum hook_event e, const struct hook_info *info,
                   unsigned timeout_sec)
 {
-    struct hook_job *j = xmalloc0(sizeof(*j));
+    _cleanup_free_ char *path = NULL;
+    struct hook_job *j;
     pthread_attr_t attr;
     pthread_t t;
     int r;
 
+    /* no hook, no thread: the common case costs one access(2) */
+    path = xasprintf("%s/%s", strempty(dir), strempty(hook_event_to_string(e)));
+    if (!dir || access(path, X_OK) < 0)
+        return;
+    j = xmalloc0(sizeof(*j));
     *j = (struct hook_job) {
         .dir = xstrdup(dir), .e = e, .pool = xstrdup(info->pool),
         .desktop = xstrdup(info->desktop), .domain = xstrdup(info->domain),
