@@ -149,7 +149,7 @@ api_images_add(struct api_request *req, struct api_reply *reply)
     img = (struct image) {
         .name = (char *) name, .version = version, .path = dst, .sha256 = sha, .size = size,
         .virtual_size = vsize, .note = (char *) note,
-        .created_by = (char *) (req->role == API_ROLE_OPERATOR ? "operator" : "api"),
+        .created_by = (char *) api_actor(req),
         .created_at = (int64_t) (now_realtime_usec() / 1000000ULL),
     };
     r = store_image_add(s, &img);
@@ -160,7 +160,7 @@ api_images_add(struct api_request *req, struct api_reply *reply)
                                 name);
     }
     log_notice("Image '%s' version %u added (%s, sha256 %.12s)", name, version, dst, sha);
-    (void) store_audit(s, "api", "image.added", NULL, NULL, NULL, dst);
+    (void) store_audit(s, api_actor(req), "image.added", NULL, NULL, NULL, dst);
     r = store_image_get(s, name, version, &added);
     if (r < 0)
         return api_reply_error(reply, r, "Cannot read the new image back.");

@@ -21,12 +21,6 @@
 #define OP_BATCH_MAX 100
 #define OP_WARN_MAX (7 * 86400)
 
-static const char *
-actor_name(const struct api_request *req)
-{
-    return req->role == API_ROLE_OPERATOR ? "operator" : "api";
-}
-
 json_object *
 api_op_to_json(const struct operation *o)
 {
@@ -128,7 +122,7 @@ api_pools_rebase(struct api_request *req, struct api_reply *reply)
         return api_reply_errorf(reply, r, "Cannot pin pool '%s'.", name);
     in.pool = (char *) name;
     in.to_version = img->version;
-    in.created_by = (char *) actor_name(req);
+    in.created_by = (char *) api_actor(req);
     r = store_op_start(s, &in, &o);
     if (r == -EBUSY)
         return api_reply_errorf(reply, -EBUSY, "Pool '%s' has an operation running (%s); wait "
@@ -150,7 +144,7 @@ refresh_pool(struct api_request *req, const struct pool *p, json_object *arr, bo
     _cleanup_(operation_freep) struct operation *o = NULL;
     struct operation in = {
         .kind = OP_KIND_REFRESH, .pool = p->name, .policy = OP_POLICY_WAIT_FOR_LOGOFF,
-        .batch = 1, .created_by = (char *) actor_name(req),
+        .batch = 1, .created_by = (char *) api_actor(req),
     };
     int r;
 

@@ -344,7 +344,7 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
         return api_reply_error(reply, r, "Cannot store the pool.");
     log_notice("Pool '%s' created: %s, image '%s', template '%s', min %u spare %u max %u",
                name, mode, image, tname, p.min, p.spare, p.max);
-    (void) store_audit(s, "api", "pool.created", name, NULL, NULL, NULL);
+    (void) store_audit(s, api_actor(req), "pool.created", name, NULL, NULL, NULL);
     reconciler_wake(req->api->deps.reconciler);
     return reply_pool(req, reply, name, 201);
 }
@@ -410,8 +410,8 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
         return api_reply_errorf(reply, -EBUSY, "Pool '%s' is being deleted.", name);
     if (r < 0)
         return api_reply_errorf(reply, r, "Cannot change pool '%s'.", name);
-    log_notice("Pool '%s' resized: min %u spare %u max %u", name, min, spare, max);
-    (void) store_audit(s, "api", "pool.resized", name, NULL, NULL, NULL);
+    log_notice("Pool '%s' changed: min %u spare %u max %u", name, min, spare, max);
+    (void) store_audit(s, api_actor(req), "pool.changed", name, NULL, NULL, NULL);
     reconciler_wake(req->api->deps.reconciler);
     return reply_pool(req, reply, name, 200);
 }
@@ -441,7 +441,7 @@ api_pools_delete(struct api_request *req, struct api_reply *reply)
     if (r < 0)
         return api_reply_errorf(reply, r, "Cannot delete pool '%s'.", name);
     log_notice("Pool '%s' marked for deletion%s", name, force ? " (forced)" : "");
-    (void) store_audit(s, "api", force ? "pool.delete-forced" : "pool.delete", name, NULL, NULL,
+    (void) store_audit(s, api_actor(req), force ? "pool.delete-forced" : "pool.delete", name, NULL, NULL,
                        NULL);
     reconciler_wake(req->api->deps.reconciler);
     return reply_pool(req, reply, name, 202);

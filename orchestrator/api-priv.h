@@ -78,6 +78,9 @@ int api_reply_error_code(struct api_reply *reply, int err, const char *code,
                          const char *message);
 /* The same, the message built from a format. */
 int api_reply_errorf(struct api_reply *reply, int err, const char *fmt, ...) _printf_(3, 4);
+/* Who is calling, for the audit log and created_by: the token's role
+ * ("operator" on the unix socket). */
+const char *api_actor(const struct api_request *req);
 /* A query argument, or NULL. */
 const char *api_query(struct api_request *req, const char *key);
 

@@ -58,19 +58,6 @@ session_to_json(const struct session *x, const struct console_grant *g)
     return o;
 }
 
-static const char *
-actor_of(const struct api_request *req)
-{
-    switch (req->role) {
-    case API_ROLE_BROKER:
-        return "broker";
-    case API_ROLE_READER:
-        return "reader";
-    default:
-        return "operator";
-    }
-}
-
 /* True when POOL cannot give anyone a desktop soon: nothing ready or on its
  * way, and no room to make one. */
 static bool
@@ -108,7 +95,7 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
     int r;
 
     for (;;) {
-        r = store_session_acquire(d->store, p->name, q->user, q->client, actor_of(req), ret,
+        r = store_session_acquire(d->store, p->name, q->user, q->client, api_actor(req), ret,
                                   ret_existing);
         if (r != -EAGAIN)
             break;
@@ -190,7 +177,7 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
                                 "Cannot read pool '%s'.", pool);
     }
     if (!pool_entitled(p, (const char *const *) q.groups, q.n_groups)) {
-        (void) store_audit(d->store, actor_of(req), "session.denied", pool, NULL, q.user,
+        (void) store_audit(d->store, api_actor(req), "session.denied", pool, NULL, q.user,
                            "no entitled group");
         log_notice("User '%s' is not entitled to pool '%s'", q.user, pool);
         api_reply_errorf(reply, -EPERM, "User '%s' is in no group entitled to pool '%s'.",
@@ -329,7 +316,7 @@ api_sessions_release(struct api_request *req, struct api_reply *reply)
             reason = SESSION_END_FORCED;
         }
     }
-    r = store_session_end(d->store, id, reason, actor_of(req), &x);
+    r = store_session_end(d->store, id, reason, api_actor(req), &x);
     if (r == -ESTALE)
         return api_reply_errorf(reply, -ESTALE, "Session '%s' ended already (%s).", id,
                                 x ? strempty(session_end_to_string(x->end_reason)) : "?");

@@ -138,6 +138,12 @@ api_reply_errorf(struct api_reply *reply, int err, const char *fmt, ...)
 }
 
 const char *
+api_actor(const struct api_request *req)
+{
+    return api_role_names[req->role];
+}
+
+const char *
 api_query(struct api_request *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
