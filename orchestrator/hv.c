@@ -560,41 +560,53 @@ hv_domain_is_active(struct hv *h, const char *name, bool *ret_active)
 int
 hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t *ret_n)
 {
-    virDomainPtr *doms = NULL;
     struct hv_domain *list = NULL;
     char uuid[VIR_UUID_STRING_BUFLEN];
-    const char *name;
-    size_t n = 0;
-    int i, k, r;
+    size_t n = 0, cap = 0;
+    int r = 0;
 
-    k = virConnectListAllDomains(h->conn, &doms, 0);
-    if (k < 0)
-        return hv_last_error(NULL);
-    list = xmalloc0(sizeof(*list) * (size_t) (k > 0 ? k : 1));
-    r = 0;
-    for (i = 0; i < k; i++) {
-        name = virDomainGetName(doms[i]);
-        if (!name || (prefix && strncmp(name, prefix, strlen(prefix)) != 0))
-            continue;
-        if (r == 0 && virDomainGetUUIDString(doms[i], uuid) < 0)
+    /* Two listings, running and shut off, rather than one listing and an
+     * IsActive() per domain: on a remote connection that was one round
+     * trip per desktop on every reconcile pass. */
+    for (int pass = 0; pass < 2 && r >= 0; pass++) {
+        unsigned flags = pass == 0 ? VIR_CONNECT_LIST_DOMAINS_ACTIVE
+                                   : VIR_CONNECT_LIST_DOMAINS_INACTIVE;
+        virDomainPtr *doms = NULL;
+        int k = virConnectListAllDomains(h->conn, &doms, flags);
+
+        if (k < 0) {
             r = hv_last_error(NULL);
-        if (r < 0)
-            continue;
-        list[n].name = xstrdup(name);
-        list[n].uuid = xstrdup(uuid);
-        /* A domain that vanished since the listing counts as inactive. */
-        list[n].active = virDomainIsActive(doms[i]) == 1;
-        n++;
+            break;
+        }
+        for (int i = 0; i < k; i++) {
+            const char *name = virDomainGetName(doms[i]);
+
+            if (r < 0 || !name || (prefix && strncmp(name, prefix, strlen(prefix)) != 0))
+                continue;
+            if (virDomainGetUUIDString(doms[i], uuid) < 0) {
+                r = hv_last_error(NULL);
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                list = realloc(list, cap * sizeof(*list));
+                if (!list)
+                    abort();
+            }
+            list[n++] = (struct hv_domain) {
+                .name = xstrdup(name), .uuid = xstrdup(uuid), .active = pass == 0,
+            };
+        }
+        for (int i = 0; i < k; i++)
+            virDomainFree(doms[i]);
+        free(doms);
     }
     virResetLastError();
-    for (i = 0; i < k; i++)
-        virDomainFree(doms[i]);
-    free(doms);
     if (r < 0) {
         hv_domain_list_free(list, n);
         return r;
     }
-    *ret = list;
+    *ret = list ? list : xmalloc0(sizeof(*list));
     *ret_n = n;
     return 0;
 }
