@@ -441,8 +441,8 @@ api_pools_delete(struct api_request *req, struct api_reply *reply)
     if (r < 0)
         return api_reply_errorf(reply, r, "Cannot delete pool '%s'.", name);
     log_notice("Pool '%s' marked for deletion%s", name, force ? " (forced)" : "");
-    (void) store_audit(s, api_actor(req), force ? "pool.delete-forced" : "pool.delete", name, NULL, NULL,
-                       NULL);
+    (void) store_audit(s, api_actor(req), force ? "pool.delete-forced" : "pool.delete", name,
+                       NULL, NULL, NULL);
     reconciler_wake(req->api->deps.reconciler);
     return reply_pool(req, reply, name, 202);
 }
