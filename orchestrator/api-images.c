@@ -106,15 +106,8 @@ api_images_add(struct api_request *req, struct api_reply *reply)
     r = api_require_body(req, reply, fields);
     if (r < 0)
         return 0;
-    r = json_get_string(req->body, "name", DP_NAME_MAX + 1, &name, &err);
-    if (r == -ENOENT)
-        return api_reply_error(reply, -EINVAL, "Field 'name' is required.");
-    if (r < 0)
-        return api_reply_error(reply, r, err);
-    if (!name_is_valid(name))
-        return api_reply_errorf(reply, -EINVAL, "Image name '%s' is not valid: use "
-                                "[a-z0-9][a-z0-9_-]*, at most %d characters.", name,
-                                DP_NAME_MAX);
+    if (api_get_name(req, reply, "name", "Image", &name) < 0)
+        return 0;
     r = json_get_string(req->body, "path", IMAGE_PATH_MAX, &path, &err);
     if (r == -ENOENT)
         return api_reply_error(reply, -EINVAL, "Field 'path' is required.");

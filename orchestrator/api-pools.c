@@ -250,22 +250,9 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     r = api_require_body(req, reply, fields);
     if (r < 0)
         return 0;
-    r = json_get_string(req->body, "name", DP_NAME_MAX + 1, &name, &err);
-    if (r == -ENOENT)
-        return api_reply_error(reply, -EINVAL, "Field 'name' is required.");
-    if (r < 0)
-        return api_reply_error(reply, r, err);
-    if (!name_is_valid(name))
-        return api_reply_errorf(reply, -EINVAL, "Pool name '%s' is not valid: use "
-                                "[a-z0-9][a-z0-9_-]*, at most %d characters.", name,
-                                DP_NAME_MAX);
-    r = json_get_string(req->body, "image", DP_NAME_MAX + 1, &image, &err);
-    if (r == -ENOENT)
-        return api_reply_error(reply, -EINVAL, "Field 'image' is required.");
-    if (r < 0)
-        return api_reply_error(reply, r, err);
-    if (!name_is_valid(image))
-        return api_reply_errorf(reply, -EINVAL, "Image name '%s' is not valid.", image);
+    if (api_get_name(req, reply, "name", "Pool", &name) < 0 ||
+        api_get_name(req, reply, "image", "Image", &image) < 0)
+        return 0;
     r = json_get_string(req->body, "template", DP_NAME_MAX + 1, &tname, &err);
     if (r < 0 && r != -ENOENT)
         return api_reply_error(reply, r, err);

@@ -84,6 +84,11 @@ const char *api_actor(const struct api_request *req);
 /* A query argument, or NULL. */
 const char *api_query(struct api_request *req, const char *key);
 
+/* Reads the required name field FIELD (a pool, image... name: KIND for the
+ * message) into *ret. Returns 0, or -EINVAL with the reply filled. */
+int api_get_name(struct api_request *req, struct api_reply *reply, const char *field,
+                 const char *kind, const char **ret);
+
 /* Body checks shared by the handlers: a body must be there and carry only
  * ALLOWED fields. On failure the reply is filled and a negative errno returned. */
 int api_require_body(struct api_request *req, struct api_reply *reply,

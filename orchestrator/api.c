@@ -201,6 +201,29 @@ api_require_body(struct api_request *req, struct api_reply *reply, const char *c
     return 0;
 }
 
+int
+api_get_name(struct api_request *req, struct api_reply *reply, const char *field,
+             const char *kind, const char **ret)
+{
+    _cleanup_free_ char *err = NULL;
+    const char *name = NULL;
+    int r;
+
+    r = json_get_string(req->body, field, DP_NAME_MAX + 1, &name, &err);
+    if (r == -ENOENT)
+        api_reply_errorf(reply, -EINVAL, "Field '%s' is required.", field);
+    else if (r < 0)
+        api_reply_error(reply, r, err);
+    else if (!name_is_valid(name))
+        api_reply_errorf(reply, -EINVAL, "%s name '%s' is not valid: use [a-z0-9][a-z0-9_-]*, "
+                         "at most %d characters.", kind, name, DP_NAME_MAX);
+    else {
+        *ret = name;
+        return 0;
+    }
+    return -EINVAL;
+}
+
 /* --- tokens --- */
 
 static int
