@@ -170,6 +170,50 @@ hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char **r
     return 0;
 }
 
+/* Looks POOL_NAME up for a new volume VOL: -EEXIST (with a message) when
+ * VOL is there already. */
+static int
+hv_pool_for_new_volume(struct hv *h, const char *pool_name, const char *vol,
+                       virStoragePoolPtr *ret, char **reterr_msg)
+{
+    _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
+    _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
+    int r;
+
+    r = hv_pool_lookup(h, pool_name, false, &pool, reterr_msg);
+    if (r < 0)
+        return r;
+    v = virStorageVolLookupByName(pool, vol);
+    if (v)
+        return hv_fail(-EEXIST, reterr_msg, "Volume '%s' already exists in pool '%s'.", vol,
+                       pool_name);
+    virResetLastError();
+    *ret = TAKE_PTR(pool);
+    return 0;
+}
+
+/* Creates a volume of POOL from XML; *ret_v and its path (the caller's). */
+static int
+hv_volume_new(virStoragePoolPtr pool, const char *xml, virStorageVolPtr *ret_v,
+              char **ret_path, char **reterr_msg)
+{
+    virStorageVolPtr v = virStorageVolCreateXML(pool, xml, 0);
+    char *path;
+
+    if (!v)
+        return hv_last_error(reterr_msg);
+    path = virStorageVolGetPath(v);
+    if (!path) {
+        int r = hv_last_error(reterr_msg);
+
+        virStorageVolFree(v);
+        return r;
+    }
+    *ret_v = v;
+    *ret_path = path;
+    return 0;
+}
+
 /* Creates VOL in POOL as a qcow2 overlay on the qcow2 file BACKING. With
  * CAPACITY 0 the size is the backing file's virtual size, which needs
  * BACKING to be a volume of some libvirt pool (-EINVAL with a message
@@ -185,20 +229,14 @@ hv_volume_create_overlay(struct hv *h, const char *pool_name, const char *vol,
     _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL, b = NULL;
     _cleanup_free_ char *xml = NULL;
     virStorageVolInfo info;
-    char *path;
     int r;
 
     if (!hv_xml_safe(vol) || !hv_xml_safe(backing) || backing[0] != '/')
         return hv_fail(-EINVAL, reterr_msg, "Invalid volume name or backing path '%s'.",
                        strempty(backing));
-    r = hv_pool_lookup(h, pool_name, false, &pool, reterr_msg);
+    r = hv_pool_for_new_volume(h, pool_name, vol, &pool, reterr_msg);
     if (r < 0)
         return r;
-    v = virStorageVolLookupByName(pool, vol);
-    if (v)
-        return hv_fail(-EEXIST, reterr_msg, "Volume '%s' already exists in pool '%s'.", vol,
-                       pool_name);
-    virResetLastError();
 
     if (capacity == 0) {
         /* the golden file was not made through libvirt: let the pool see it */
@@ -223,14 +261,7 @@ hv_volume_create_overlay(struct hv *h, const char *pool_name, const char *vol,
                     "</permissions></target><backingStore><path>%s</path>"
                     "<format type='qcow2'/></backingStore></volume>",
                     vol, capacity, backing);
-    v = virStorageVolCreateXML(pool, xml, 0);
-    if (!v)
-        return hv_last_error(reterr_msg);
-    path = virStorageVolGetPath(v);
-    if (!path)
-        return hv_last_error(reterr_msg);
-    *ret_path = path;
-    return 0;
+    return hv_volume_new(pool, xml, &v, ret_path, reterr_msg);
 }
 
 /* Creates VOL in POOL as an empty qcow2 volume of CAPACITY bytes (a data
@@ -243,32 +274,19 @@ hv_volume_create_blank(struct hv *h, const char *pool_name, const char *vol, uin
     _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
     _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
     _cleanup_free_ char *xml = NULL;
-    char *path;
     int r;
 
     if (!hv_xml_safe(vol) || capacity == 0)
         return hv_fail(-EINVAL, reterr_msg, "Invalid volume name '%s' or capacity.",
                        strempty(vol));
-    r = hv_pool_lookup(h, pool_name, false, &pool, reterr_msg);
+    r = hv_pool_for_new_volume(h, pool_name, vol, &pool, reterr_msg);
     if (r < 0)
         return r;
-    v = virStorageVolLookupByName(pool, vol);
-    if (v)
-        return hv_fail(-EEXIST, reterr_msg, "Volume '%s' already exists in pool '%s'.", vol,
-                       pool_name);
-    virResetLastError();
     xml = xasprintf("<volume><name>%s</name><capacity unit='bytes'>%" PRIu64 "</capacity>"
                     "<allocation unit='bytes'>0</allocation><target><format type='qcow2'/>"
                     "<permissions><mode>0644</mode></permissions></target></volume>",
                     vol, capacity);
-    v = virStorageVolCreateXML(pool, xml, 0);
-    if (!v)
-        return hv_last_error(reterr_msg);
-    path = virStorageVolGetPath(v);
-    if (!path)
-        return hv_last_error(reterr_msg);
-    *ret_path = path;
-    return 0;
+    return hv_volume_new(pool, xml, &v, ret_path, reterr_msg);
 }
 
 /* Sends LEN bytes of DATA into a fresh upload stream of V. */
@@ -311,7 +329,7 @@ hv_volume_create_raw(struct hv *h, const char *pool_name, const char *vol, const
     _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
     _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
     _cleanup_free_ char *xml = NULL;
-    char *path;
+    char *path = NULL;
     int r;
 
     if (!hv_xml_safe(vol) || (uint64_t) len > size || size == 0)
@@ -323,20 +341,18 @@ hv_volume_create_raw(struct hv *h, const char *pool_name, const char *vol, const
                     "<allocation unit='bytes'>0</allocation><target><format type='raw'/>"
                     "<permissions><mode>0644</mode></permissions></target></volume>",
                     vol, size);
-    v = virStorageVolCreateXML(pool, xml, 0);
-    if (!v)
-        return hv_last_error(reterr_msg);
+    r = hv_volume_new(pool, xml, &v, &path, reterr_msg);
+    if (r < 0)
+        return r;
     if (len > 0) {
         r = hv_volume_upload(h, v, data, len, reterr_msg);
         if (r < 0) {
             (void) virStorageVolDelete(v, 0);
             virResetLastError();
+            free(path);
             return r;
         }
     }
-    path = virStorageVolGetPath(v);
-    if (!path)
-        return hv_last_error(reterr_msg);
     *ret_path = path;
     return 0;
 }
