@@ -7,7 +7,7 @@
 top=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 status=0
 report() { echo "$1:$2: $3"; status=1; }
-for f in "$top"/orchestrator/*.[ch] "$top"/tests/*.h "$top"/tests/unit/*.c "$top"/tests/integration/*.c; do
+for f in "$top"/orchestrator/*/*.[ch] "$top"/tests/*.h "$top"/tests/unit/*.c "$top"/tests/integration/*.c; do
     [ -f "$f" ] || continue
     rel=${f#"$top"/}
     head -n 1 "$f" | grep -q 'SPDX-License-Identifier' || report "$rel" 1 "missing SPDX line"

@@ -39,9 +39,11 @@ fi
 
 # shellcheck disable=SC2086
 if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I "$build" -I "$src/orchestrator" -include "$build/config.h" \
-    "$here/fuzz-request.c" "$src/orchestrator/api-request.c" "$src/orchestrator/json-util.c" \
-    "$src/orchestrator/pool.c" "$src/orchestrator/util.c" \
+    -I "$build" -I "$src/orchestrator/base" -I "$src/orchestrator/model" \
+    -I "$src/orchestrator/api" -include "$build/config.h" \
+    "$here/fuzz-request.c" "$src/orchestrator/api/api-request.c" \
+    "$src/orchestrator/base/json-util.c" "$src/orchestrator/model/pool.c" \
+    "$src/orchestrator/base/util.c" \
     $cflags -o "$work/fuzz-request" >"$work/build.log" 2>&1; then
     cat "$work/build.log"
     fail "building the fuzzer"
