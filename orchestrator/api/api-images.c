@@ -15,6 +15,7 @@
 #include "api-priv.h"
 #include "image.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 #define IMAGE_PATH_MAX 4096

@@ -16,6 +16,7 @@
 
 #include "api-priv.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 #define OP_BATCH_MAX 100

@@ -10,6 +10,7 @@
 #include "api-priv.h"
 #include "log.h"
 #include "tmpl.h"
+#include "name.h"
 #include "util.h"
 
 json_object *api_desk_to_json(const struct desk *d);

@@ -11,6 +11,7 @@
 #include "api-request.h"
 #include "json-util.h"
 #include "pool.h"
+#include "name.h"
 #include "util.h"
 
 void

@@ -24,6 +24,7 @@
 #include "console.h"
 #include "hook.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 #define ACQUIRE_RETRY_AFTER 10

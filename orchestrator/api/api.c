@@ -28,9 +28,11 @@
 #include <sys/un.h>
 
 #include "api-error.h"
+#include "array.h"
 #include "api-priv.h"
 #include "digest.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 #define ROLES(...) ((const enum api_role[]) { __VA_ARGS__, API_ROLE_NONE })
@@ -83,7 +85,7 @@ static const char *const api_role_names[_API_ROLE_MAX] = {
 /* Per-connection upload state. */
 struct api_upload {
     char *buf;
-    size_t len;
+    size_t len, alloc;
     bool too_big;
     uint64_t start;
 };
@@ -270,12 +272,7 @@ api_tokens_load(const char *path, struct api_token **ret, size_t *ret_n, char **
                                     path, lineno, role);
             return -EINVAL;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            tokens = realloc(tokens, cap * sizeof(*tokens));
-            if (!tokens)
-                abort();
-        }
+        ARRAY_GROW(tokens, cap, n + 1);
         tokens[n].role = (enum api_role) role_i;
         for (size_t k = 0; k < 65; k++)
             tokens[n].sha256[k] = (char) (k < 64 ? (hash[k] | 0x20) : '\0');
@@ -458,9 +455,7 @@ api_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (*upload_data_size > 0) {
         if (!up->too_big && up->len + *upload_data_size <= API_MAX_BODY) {
-            up->buf = realloc(up->buf, up->len + *upload_data_size + 1);
-            if (!up->buf)
-                abort();
+            ARRAY_GROW(up->buf, up->alloc, up->len + *upload_data_size + 1);
             memcpy(up->buf + up->len, upload_data, *upload_data_size);
             up->len += *upload_data_size;
             up->buf[up->len] = '\0';

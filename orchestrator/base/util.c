@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "array.h"
 #include "util.h"
 
 void *
@@ -119,27 +120,6 @@ parse_duration(const char *s, unsigned *ret_sec)
     return 0;
 }
 
-bool
-name_is_valid(const char *s)
-{
-    size_t n;
-
-    if (!s)
-        return false;
-    n = strlen(s);
-    if (n == 0 || n > DP_NAME_MAX)
-        return false;
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-        return false;
-    for (size_t i = 1; i < n; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
-
 uint64_t
 now_usec(void)
 {
@@ -204,22 +184,18 @@ read_full_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
     _cleanup_close_ int fd = -1;
     _cleanup_free_ char *buf = NULL;
-    size_t len = 0, cap = MIN((size_t) 4096, max);
+    size_t len = 0, alloc = 0;
     char probe;
     ssize_t k;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    buf = xmalloc0(cap + 1);
+    ARRAY_GROW(buf, alloc, 1);
     while (len < max) {
-        if (len == cap) {
-            cap = MIN(cap * 2, max);
-            buf = realloc(buf, cap + 1);
-            if (!buf)
-                abort();
-        }
-        k = read(fd, buf + len, cap - len);
+        /* room for twice what we have (at most max) and the NUL */
+        ARRAY_GROW(buf, alloc, MIN(MAX(len * 2, (size_t) 4096), max) + 1);
+        k = read(fd, buf + len, MIN(alloc - 1, max) - len);
         if (k < 0) {
             if (errno == EINTR)
                 continue;

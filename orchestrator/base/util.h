@@ -15,11 +15,6 @@ int safe_atoi(const char *s, int *ret);
  * Returns 0 or -EINVAL/-ERANGE. */
 int parse_duration(const char *s, unsigned *ret_sec);
 
-/* Names of pools, images, desktops: [a-z0-9][a-z0-9_-]*, at most
- * DP_NAME_MAX bytes. Safe in file names, domain names and URLs. */
-#define DP_NAME_MAX 48
-bool name_is_valid(const char *s);
-
 /* Monotonic and wall clocks in microseconds. */
 uint64_t now_usec(void);
 uint64_t now_realtime_usec(void);

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 
+#include "array.h"
 #include "ctl-http.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(CURL *, curl_easy_cleanup, curl_easy_cleanupp)
@@ -77,15 +78,7 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
         b->too_big = true;
         return 0; /* makes libcurl fail with CURLE_WRITE_ERROR */
     }
-    if (b->len + n + 1 > b->alloc) {
-        size_t want = MAX(b->alloc * 2, b->len + n + 1);
-        char *p = realloc(b->data, want);
-
-        if (!p)
-            return 0;
-        b->data = p;
-        b->alloc = want;
-    }
+    ARRAY_GROW(b->data, b->alloc, b->len + n + 1);
     memcpy(b->data + b->len, ptr, n);
     b->len += n;
     b->data[b->len] = '\0';

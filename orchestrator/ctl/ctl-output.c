@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
+#include "array.h"
 #include "ctl-output.h"
 
 struct ctl_table {
@@ -29,15 +30,7 @@ struct ctl_table {
 static void
 table_push(struct ctl_table *t, char *cell)
 {
-    if (t->n_cells == t->alloc) {
-        size_t want = t->alloc ? t->alloc * 2 : 32;
-        char **p = realloc(t->cells, want * sizeof(char *));
-
-        if (!p)
-            abort();
-        t->cells = p;
-        t->alloc = want;
-    }
+    ARRAY_GROW(t->cells, t->alloc, t->n_cells + 1);
     t->cells[t->n_cells++] = cell;
 }
 

@@ -41,7 +41,7 @@
 
 #include "ctl-http.h"
 #include "ctl-output.h"
-#include "pool.h"
+#include "name.h"
 #include "util.h"
 
 #define USEC_PER_SEC 1000000ULL

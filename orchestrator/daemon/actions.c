@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "actions.h"
+#include "array.h"
 #include "console.h"
 #include "hook.h"
 #include "log.h"
@@ -39,7 +40,7 @@
  * it. A process-wide cache; it only ever saves work. */
 static pthread_mutex_t validated_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **validated;
-static size_t n_validated;
+static size_t n_validated, cap_validated;
 
 static char *
 template_version_key(const char *path)
@@ -67,9 +68,7 @@ static void
 template_mark_validated(const char *key)
 {
     pthread_mutex_lock(&validated_lock);
-    validated = realloc(validated, (n_validated + 1) * sizeof(char *));
-    if (!validated)
-        abort();
+    ARRAY_GROW(validated, cap_validated, n_validated + 1);
     validated[n_validated++] = xstrdup(key);
     pthread_mutex_unlock(&validated_lock);
 }

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 enum conf_type {

@@ -27,7 +27,9 @@
 #include <time.h>
 
 #include "actions.h"
+#include "array.h"
 #include "log.h"
+#include "strv.h"
 #include "reconcile.h"
 #include "tmpl.h"
 #include "util.h"
@@ -51,7 +53,7 @@ struct reconciler {
     bool waiters_cancelled;    /* shutting down: waiting acquires give up */
     char **waiting_pools;      /* acquires waiting, by pool */
     unsigned *waiting_counts;
-    size_t n_waiting;
+    size_t n_waiting, cap_waiting_pools, cap_waiting_counts;
     char **inflight;           /* desktop names with an action queued or running */
     size_t n_inflight, cap_inflight;
     bool wake;
@@ -109,12 +111,7 @@ inflight_find(struct reconciler *r, const char *name)
 static void
 inflight_add(struct reconciler *r, const char *name)
 {
-    if (r->n_inflight == r->cap_inflight) {
-        r->cap_inflight = r->cap_inflight ? r->cap_inflight * 2 : 64;
-        r->inflight = realloc(r->inflight, r->cap_inflight * sizeof(char *));
-        if (!r->inflight)
-            abort();
-    }
+    ARRAY_GROW(r->inflight, r->cap_inflight, r->n_inflight + 1);
     r->inflight[r->n_inflight++] = xstrdup(name);
 }
 
@@ -309,16 +306,6 @@ remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
     }
     for (size_t i = 0; i < n_volnames; i++)
         free(volnames[i]);
-}
-
-static void
-strv_free_n(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 static int
@@ -675,10 +662,8 @@ reconciler_add_waiting(struct reconciler *r, const char *pool, int delta)
         if (streq(r->waiting_pools[i], pool))
             break;
     if (i == r->n_waiting) {
-        r->waiting_pools = realloc(r->waiting_pools, (i + 1) * sizeof(char *));
-        r->waiting_counts = realloc(r->waiting_counts, (i + 1) * sizeof(unsigned));
-        if (!r->waiting_pools || !r->waiting_counts)
-            abort();
+        ARRAY_GROW(r->waiting_pools, r->cap_waiting_pools, i + 1);
+        ARRAY_GROW(r->waiting_counts, r->cap_waiting_counts, i + 1);
         r->waiting_pools[i] = xstrdup(pool);
         r->waiting_counts[i] = 0;
         r->n_waiting++;

@@ -33,6 +33,7 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
+#include "array.h"
 #include "hv-priv.h"
 #include "log.h"
 
@@ -587,12 +588,7 @@ hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t 
                 r = hv_last_error(NULL);
                 continue;
             }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                list = realloc(list, cap * sizeof(*list));
-                if (!list)
-                    abort();
-            }
+            ARRAY_GROW(list, cap, n + 1);
             list[n++] = (struct hv_domain) {
                 .name = xstrdup(name), .uuid = xstrdup(uuid), .active = pass == 0,
             };

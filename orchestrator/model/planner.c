@@ -52,6 +52,7 @@
 
 #include <stdio.h>
 
+#include "array.h"
 #include "planner.h"
 
 static const char *const action_kind_names[_ACTION_KIND_MAX] = {
@@ -93,12 +94,7 @@ static struct action *
 plan_add(struct plan *p, enum action_kind kind, const char *pool, const char *desk,
          unsigned count)
 {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 16;
-        p->a = realloc(p->a, p->cap * sizeof(*p->a));
-        if (!p->a)
-            abort();
-    }
+    ARRAY_GROW(p->a, p->cap, p->n + 1);
     p->a[p->n] = (struct action) { .kind = kind, .pool = pool, .desk = desk, .count = count };
     return &p->a[p->n++];
 }

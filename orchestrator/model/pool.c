@@ -91,26 +91,6 @@ pool_target_size(const struct pool *p, unsigned reserved, unsigned waiting, unsi
 }
 
 bool
-principal_name_is_valid(const char *s)
-{
-    size_t n;
-
-    if (!s)
-        return false;
-    n = strlen(s);
-    if (n == 0 || n > PRINCIPAL_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '@' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
-bool
 pool_entitled(const struct pool *p, const char *const *groups, size_t n)
 {
     if (!p->groups || !p->groups[0])
@@ -122,55 +102,14 @@ pool_entitled(const struct pool *p, const char *const *groups, size_t n)
     return false;
 }
 
-void
-strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 char *
 pool_groups_join(char *const *groups)
 {
-    size_t len = 1;
-    char *out, *o;
-
-    for (size_t i = 0; groups && groups[i]; i++)
-        len += strlen(groups[i]) + 1;
-    out = o = xmalloc0(len);
-    for (size_t i = 0; groups && groups[i]; i++) {
-        if (i > 0)
-            *o++ = ',';
-        memcpy(o, groups[i], strlen(groups[i]));
-        o += strlen(groups[i]);
-    }
-    *o = '\0';
-    return out;
+    return strv_join(groups, ',');
 }
 
 char **
 pool_groups_split(const char *csv)
 {
-    size_t n = 1;
-    char **v;
-    const char *p;
-
-    for (p = csv ? csv : ""; *p; p++)
-        n += *p == ',';
-    v = xmalloc0(sizeof(char *) * (n + 1));
-    n = 0;
-    for (p = csv ? csv : ""; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t) (e - p) : strlen(p);
-
-        if (len > 0)
-            v[n++] = strndup(p, len);
-        if (n > 0 && !v[n - 1])
-            abort();
-        p += len + (e ? 1 : 0);
-    }
-    return v;
+    return strv_split(csv, ',');
 }

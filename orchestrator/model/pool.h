@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "name.h"
+#include "strv.h"
 
 enum pool_mode {
     POOL_MODE_FLOATING,
@@ -12,9 +14,6 @@ enum pool_mode {
     _POOL_MODE_MAX,
     _POOL_MODE_INVALID = -EINVAL,
 };
-
-/* The hard cap on one pool's size: bounds every user-sized input. */
-#define POOL_MAX_DESKTOPS 5000
 
 /* A pool's desired state, as stored. */
 struct pool {
@@ -38,7 +37,6 @@ struct pool {
 
 #define POOL_DEFAULT_IDLE_TIMEOUT 900
 #define POOL_DEFAULT_MAX_SESSION 43200
-#define POOL_MAX_GROUPS 64
 
 struct pool *pool_free(struct pool *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pool *, pool_free);
@@ -58,10 +56,6 @@ int pool_validate_sizes(unsigned min, unsigned spare, unsigned max, char **reter
 unsigned pool_target_size(const struct pool *p, unsigned reserved, unsigned waiting,
                           unsigned failed);
 
-/* User and group names: 1-64 of [A-Za-z0-9._@-], first a letter or digit. */
-#define PRINCIPAL_NAME_MAX 64
-bool principal_name_is_valid(const char *s);
-
 /* Whether a user in GROUPS (N of them) may use pool P: P lists no group,
  * or one of GROUPS is listed. Pure. */
 bool pool_entitled(const struct pool *p, const char *const *groups, size_t n);
@@ -70,4 +64,3 @@ bool pool_entitled(const struct pool *p, const char *const *groups, size_t n);
  * commas). Both return new memory. */
 char *pool_groups_join(char *const *groups);
 char **pool_groups_split(const char *csv);
-void strv_free(char **v);

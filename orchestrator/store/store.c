@@ -31,8 +31,10 @@
 #include <stdint.h>
 #include <uuid/uuid.h>
 
+#include "array.h"
 #include "log.h"
 #include "store-priv.h"
+#include "name.h"
 #include "util.h"
 
 #define DESK_COLUMNS                                                            \
@@ -388,23 +390,6 @@ column_unsigned(sqlite3_stmt *st, int i)
     return v < 0 || v > UINT32_MAX ? 0 : (unsigned) v;
 }
 
-/* Makes room for NEED elements of SIZE bytes in *P (aborts on OOM). */
-static void
-grow(void **p, size_t *alloc, size_t need, size_t size)
-{
-    void *q;
-    size_t a;
-
-    if (need <= *alloc)
-        return;
-    a = MAX(need, MAX(*alloc * 2, (size_t) 16));
-    q = reallocarray(*p, a, size);
-    if (!q)
-        abort();
-    *p = q;
-    *alloc = a;
-}
-
 /* Defines NAME(s, st, ret, ret_n): steps ST to the end, turning each row
  * into a TYPE * with FROM_ROW; on error frees what it made with
  * LIST_FREE. One loop for every *_list() of this file. */
@@ -419,7 +404,7 @@ grow(void **p, size_t *alloc, size_t need, size_t size)
             r = store_step(s, st);                                                \
             if (r <= 0)                                                           \
                 break;                                                            \
-            grow((void **) &list, &alloc, n + 1, sizeof(*list));                  \
+            ARRAY_GROW(list, alloc, n + 1);                  \
             r = from_row(st, &list[n]);                                           \
             if (r < 0)                                                            \
                 break;                                                            \
@@ -1946,7 +1931,7 @@ store_audit_list(struct store *s, unsigned limit, struct audit_entry **ret, size
         }
         if (r == 0)
             break;
-        grow((void **) &list, &alloc, n + 1, sizeof(*list));
+        ARRAY_GROW(list, alloc, n + 1);
         e = &list[n++];
         e->id = sqlite3_column_int64(st, 0);
         e->at = sqlite3_column_int64(st, 1);

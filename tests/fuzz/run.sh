@@ -43,7 +43,8 @@ if ! clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=unde
     -I "$src/orchestrator/api" -include "$build/config.h" \
     "$here/fuzz-request.c" "$src/orchestrator/api/api-request.c" \
     "$src/orchestrator/base/json-util.c" "$src/orchestrator/model/pool.c" \
-    "$src/orchestrator/base/util.c" \
+    "$src/orchestrator/base/util.c" "$src/orchestrator/base/name.c" \
+    "$src/orchestrator/base/strv.c" "$src/orchestrator/base/array.c" \
     $cflags -o "$work/fuzz-request" >"$work/build.log" 2>&1; then
     cat "$work/build.log"
     fail "building the fuzzer"

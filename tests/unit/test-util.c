@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-util.c - number/name parsing, timestamps and file helpers of util.c
+/* test-util.c - the base library: util.c (numbers, timestamps, files), name.c,
+ * strv.c and array.c
  *
  * DESIGN
  *   Pure checks of the parsers (every edge the API and config rely on)
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "array.h"
+#include "name.h"
+#include "strv.h"
 #include "tests.h"
 #include "util.h"
 
@@ -311,6 +315,90 @@ TEST(random_hex)
     ASSERT_EQ(r, 0);
 }
 
+
+TEST(text_is_safe)
+{
+    char big[CLIENT_TEXT_MAX + 2];
+
+    ASSERT_TRUE(text_is_safe("site-ambulance-3", CLIENT_TEXT_MAX));
+    ASSERT_TRUE(text_is_safe("", CLIENT_TEXT_MAX));
+    ASSERT_TRUE(text_is_safe("Zürich <PACS> & \"viewer\"", CLIENT_TEXT_MAX));
+    ASSERT_TRUE(text_is_safe("\xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x8f\xa5", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe(NULL, CLIENT_TEXT_MAX));
+    /* terminal escapes, newlines (forged log lines, table rows), DEL */
+    ASSERT_FALSE(text_is_safe("\x1b]0;owned\x07", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("\x1b[2J", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("a\nb", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("a\rb", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("a\tb", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("a\x7f", CLIENT_TEXT_MAX));
+    /* C1 control U+009B (CSI) in UTF-8, invalid and overlong UTF-8, surrogates */
+    ASSERT_FALSE(text_is_safe("a\xc2\x9b" "2J", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("\xff", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("\xc0\xaf", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("\xe0\x80\xaf", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("\xed\xa0\x80", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("\xf4\x90\x80\x80", CLIENT_TEXT_MAX));
+    ASSERT_FALSE(text_is_safe("\xe6\x9d", CLIENT_TEXT_MAX));
+    memset(big, 'x', CLIENT_TEXT_MAX);
+    big[CLIENT_TEXT_MAX] = '\0';
+    ASSERT_TRUE(text_is_safe(big, CLIENT_TEXT_MAX));
+    big[CLIENT_TEXT_MAX] = 'x';
+    big[CLIENT_TEXT_MAX + 1] = '\0';
+    ASSERT_FALSE(text_is_safe(big, CLIENT_TEXT_MAX));
+}
+
+TEST(principal_name_is_valid)
+{
+    ASSERT_TRUE(principal_name_is_valid("dr.smith@hospital.example"));
+    ASSERT_TRUE(principal_name_is_valid("RADIOLOGY_2"));
+    ASSERT_FALSE(principal_name_is_valid(".smith"));
+    ASSERT_FALSE(principal_name_is_valid("a b"));
+    ASSERT_FALSE(principal_name_is_valid("a/../b"));
+    ASSERT_FALSE(principal_name_is_valid("a\x1b[2J"));
+    ASSERT_FALSE(principal_name_is_valid(""));
+    ASSERT_FALSE(principal_name_is_valid(NULL));
+}
+
+TEST(strv)
+{
+    _cleanup_(strv_freep) char **v = strv_split(",a,,bc,", ',');
+    _cleanup_(strv_freep) char **e = strv_split(NULL, ',');
+    _cleanup_free_ char *j = NULL, *je = NULL;
+
+    ASSERT_EQ(strv_length(v), 2);
+    ASSERT_STREQ(v[0], "a");
+    ASSERT_STREQ(v[1], "bc");
+    ASSERT_NULL(v[2]);
+    ASSERT_TRUE(strv_contains(v, "bc"));
+    ASSERT_FALSE(strv_contains(v, "b"));
+    ASSERT_EQ(strv_length(e), 0);
+    j = strv_join(v, ';');
+    ASSERT_STREQ(j, "a;bc");
+    je = strv_join(NULL, ',');
+    ASSERT_STREQ(je, "");
+    ASSERT_NULL(strv_free(NULL));
+}
+
+TEST(array_grow)
+{
+    _cleanup_free_ unsigned *a = NULL;
+    size_t n = 0, alloc = 0;
+
+    for (unsigned i = 0; i < 1000; i++) {
+        ARRAY_GROW(a, alloc, n + 1);
+        ASSERT_TRUE(alloc >= n + 1);
+        a[n++] = i;
+    }
+    for (unsigned i = 0; i < 1000; i++)
+        ASSERT_EQ(a[i], i);
+    /* growth is geometric: at most a dozen reallocations for 1000 */
+    ASSERT_TRUE(alloc < 2048);
+    /* new room is zeroed */
+    ARRAY_GROW(a, alloc, alloc + 1);
+    ASSERT_EQ(a[alloc - 1], 0);
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -330,6 +418,10 @@ main(void)
     RUN(safe_atoi_refuses_leading_space);
     RUN(parse_duration);
     RUN(name_is_valid);
+    RUN(text_is_safe);
+    RUN(principal_name_is_valid);
+    RUN(strv);
+    RUN(array_grow);
     RUN(format_timestamp);
     RUN(clocks);
     RUN(write_read_round_trip);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* name.c - what a name or a free-text field from outside may hold
+ *
+ * One place for every rule that stands between input and a path, a domain
+ * name, an XML document, a hook's environment, a log line or a terminal.
+ * The API refuses what fails here with 400 before it reaches any of those;
+ * the CLI checks the same rules to give a better message first. Pure.
+ */
+#include "config.h"
+
+#include "name.h"
+
+static bool
+is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool
+name_is_valid(const char *s)
+{
+    size_t n;
+
+    if (!s)
+        return false;
+    n = strlen(s);
+    if (n == 0 || n > DP_NAME_MAX || !is_lower_alnum(s[0]))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!is_lower_alnum(s[i]) && s[i] != '-' && s[i] != '_')
+            return false;
+    return true;
+}
+
+bool
+principal_name_is_valid(const char *s)
+{
+    size_t n;
+
+    if (!s)
+        return false;
+    n = strlen(s);
+    if (n == 0 || n > PRINCIPAL_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '@' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+/* Length of the UTF-8 sequence at S (1-4), or 0 when it is not a valid,
+ * shortest-form sequence of a character that is not a surrogate. */
+static size_t
+utf8_seq_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    /* C1 controls (U+0080-U+009F) act as escapes on some terminals */
+    if (cp >= 0x80 && cp <= 0x9f)
+        return 0;
+    return n;
+}
+
+bool
+text_is_safe(const char *s, size_t max)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t len;
+
+    if (!s)
+        return false;
+    len = strlen(s);
+    if (len > max)
+        return false;
+    while (*p) {
+        size_t k;
+
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        k = utf8_seq_len(p);
+        if (k == 0)
+            return false;
+        p += k;
+    }
+    return true;
+}
