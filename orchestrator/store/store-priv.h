@@ -41,3 +41,115 @@ int store_exec_raw(struct store *s, const char *sql);
 /* Tests only: the first column of the first row of constant SQL, as a new
  * string (NULL for an SQL NULL). -ENOENT when there is no row. */
 int store_query_text(struct store *s, const char *sql, char **ret);
+
+/* ---- shared by the store-*.c files: see store.c ---- */
+
+#include <stdarg.h>
+
+#define DESK_COLUMNS                                                            \
+    "name, pool, state, uuid, domain, volume, image, image_version, owner, "  \
+    "boot_failures, last_error, created_at, state_since, data_volume, seq"
+#define POOL_COLUMNS                                                            \
+    "name, image, image_version, template, mode, min, spare, max, deleting, "   \
+    "force_delete, next_seq, created_at, groups, idle_timeout, max_session, "   \
+    "allow_redirection, current_version"
+#define SESSION_COLUMNS                                                         \
+    "id, pool, desktop, user, client, state, created_at, last_heartbeat, "     \
+    "ended_at, end_reason, password_expires"
+#define IMAGE_COLUMNS                                                           \
+    "name, version, path, sha256, size, virtual_size, note, created_by, created_at, retired"
+#define OP_COLUMNS                                                              \
+    "id, kind, pool, from_version, to_version, policy, warn, batch, state, total, " \
+    "done, failed, step, error, created_by, created_at, updated_at, finished_at, first_seq"
+#define AUDIT_COLUMNS "id, at, actor, action, pool, desktop, user, detail"
+
+int64_t store_now_sec(void);
+/* Locking: `_cleanup_(store_unlockp) struct store *locked = store_lock(s);`
+ * at the top of every public function; the helpers below expect it held. */
+struct store *store_lock(struct store *s);
+void store_unlockp(struct store **s);
+/* Logs SQLite's message at debug and returns store_errno(RC). */
+int store_fail(struct store *s, int rc, const char *what);
+/* Transactions: `_cleanup_(store_tx_rollbackp) struct store *tx = NULL;`
+ * declared before any statement, then store_tx_begin(s, &tx) ...
+ * return store_tx_commit(&tx). An early return rolls back. */
+int store_tx_begin(struct store *s, struct store **ret_tx);
+void store_tx_rollbackp(struct store **tx);
+int store_tx_commit(struct store **tx);
+/* Prepares constant SQL (cached per connection) and binds one value per
+ * character of TYPES: 's' const char * (NULL binds NULL), 'u' unsigned,
+ * 'U' uint64_t, 'l' int64_t, 'b' bool. */
+int store_prepare_va(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types,
+                     va_list ap);
+int store_prepare(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types, ...);
+/* 1 for a row, 0 when done, else a negative errno. */
+int store_step(struct store *s, sqlite3_stmt *st);
+/* A statement without rows: the number of rows changed, or a negative errno. */
+int store_run(struct store *s, const char *sql, const char *types, ...);
+/* One integer: 1 and *ret for a row, 0 for none, or a negative errno. */
+int store_query_int(struct store *s, int64_t *ret, const char *sql, const char *types, ...);
+char *store_column_strdup(sqlite3_stmt *st, int i);
+unsigned store_column_unsigned(sqlite3_stmt *st, int i);
+
+/* Defines NAME(s, st, ret, ret_n): steps ST to the end, turning each row
+ * into a TYPE * with FROM_ROW; on error frees what it made with
+ * LIST_FREE. One loop for every *_list() of this file. */
+#define DEFINE_STORE_COLLECT(name, type, from_row, list_free)                     \
+    static int name(struct store *s, sqlite3_stmt *st, type ***ret, size_t *ret_n) \
+    {                                                                             \
+        type **list = NULL;                                                       \
+        size_t n = 0, alloc = 0;                                                  \
+        int r;                                                                    \
+                                                                                  \
+        for (;;) {                                                                \
+            r = store_step(s, st);                                                \
+            if (r <= 0)                                                           \
+                break;                                                            \
+            ARRAY_GROW(list, alloc, n + 1);                  \
+            r = from_row(st, &list[n]);                                           \
+            if (r < 0)                                                            \
+                break;                                                            \
+            n++;                                                                  \
+        }                                                                         \
+        if (r < 0) {                                                              \
+            list_free(list, n);                                                   \
+            return r;                                                             \
+        }                                                                         \
+        *ret = list;                                                              \
+        *ret_n = n;                                                               \
+        return 0;                                                                 \
+    }
+
+/* Defines NAME(s, ret, sql, types, ...): runs SQL with the bound values and
+ * turns its first row into a TYPE * with FROM_ROW; -ENOENT without a row.
+ * One shape for every lookup of a single row. */
+#define DEFINE_STORE_FETCH(name, type, from_row)                                  \
+    static int name(struct store *s, type **ret, const char *sql, const char *types, ...) \
+    {                                                                             \
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;                     \
+        va_list ap;                                                               \
+        int r;                                                                    \
+                                                                                  \
+        va_start(ap, types);                                                      \
+        r = store_prepare_va(s, &st, sql, types, ap);                             \
+        va_end(ap);                                                               \
+        if (r < 0)                                                                \
+            return r;                                                             \
+        r = store_step(s, st);                                                    \
+        if (r < 0)                                                                \
+            return r;                                                             \
+        if (r == 0)                                                               \
+            return -ENOENT;                                                       \
+        return from_row(st, ret);                                                 \
+    }
+
+/* Lookups other entities' files need inside their transactions (lock held). */
+int store_pool_get_locked(struct store *s, const char *name, struct pool **ret);
+int store_desk_get_locked(struct store *s, const char *name, struct desk **ret);
+/* -ESTALE when desktop NAME exists (a conditional update missed it because
+ * of its state), -ENOENT when it does not. */
+int store_desk_missed_locked(struct store *s, const char *name);
+/* Appends to the audit log inside the caller's transaction. */
+int store_audit_locked(struct store *s, const char *actor, const char *action,
+                       const char *pool, const char *desktop, const char *user,
+                       const char *detail);

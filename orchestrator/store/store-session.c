@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* store-session.c - broker sessions: acquire, heartbeat, end
+ *
+ * Part of the store (see store.c for the DESIGN: one connection, one
+ * mutex, one transaction per public call, conditional UPDATEs). Nothing
+ * here logs above debug.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <uuid/uuid.h>
+
+#include "array.h"
+#include "log.h"
+#include "name.h"
+#include "store-priv.h"
+#include "util.h"
+
+static int
+session_from_row(sqlite3_stmt *st, struct session **ret)
+{
+    _cleanup_(session_freep) struct session *x = xmalloc0(sizeof(*x));
+    const char *reason;
+
+    x->id = store_column_strdup(st, 0);
+    x->pool = store_column_strdup(st, 1);
+    x->desktop = store_column_strdup(st, 2);
+    x->user = store_column_strdup(st, 3);
+    x->client = store_column_strdup(st, 4);
+    x->state = session_state_from_string((const char *) sqlite3_column_text(st, 5));
+    if (x->state < 0)
+        return -EBADMSG;
+    x->created_at = sqlite3_column_int64(st, 6);
+    x->last_heartbeat = sqlite3_column_int64(st, 7);
+    x->ended_at = sqlite3_column_int64(st, 8);
+    reason = (const char *) sqlite3_column_text(st, 9);
+    x->end_reason = reason ? session_end_from_string(reason) : _SESSION_END_INVALID;
+    x->password_expires = sqlite3_column_int64(st, 10);
+    *ret = TAKE_PTR(x);
+    return 0;
+}
+
+DEFINE_STORE_COLLECT(collect_sessions, struct session, session_from_row, session_list_free)
+
+DEFINE_STORE_FETCH(fetch_session, struct session, session_from_row)
+
+static int
+store_session_get_locked(struct store *s, const char *id, struct session **ret)
+{
+    return fetch_session(s, ret, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?", "s",
+                         id);
+}
+
+/* The active session of USER in POOL: 1 and *ret, 0 when there is none. */
+static int
+session_find_active_locked(struct store *s, const char *pool, const char *user,
+                           struct session **ret)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(s, &st,
+                      "SELECT " SESSION_COLUMNS " FROM sessions "
+                      "WHERE pool = ? AND user = ? AND state = 'active'",
+                      "ss", pool, user);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r <= 0)
+        return r;
+    r = session_from_row(st, ret);
+    return r < 0 ? r : 1;
+}
+
+/* The desktop a new session of USER in pool P gets; its name in *ret_desk.
+ * Floating: the ready desktop with the lowest sequence number. Dedicated:
+ * the user's own desktop when it is ready, else (when the user owns none)
+ * an unowned ready one, which becomes theirs. -EAGAIN when nothing can be
+ * handed out now; -EIO when the user's own desktop is quarantined. */
+static int
+session_pick_desk_locked(struct store *s, const struct pool *p, const char *user,
+                         char **ret_desk)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    _cleanup_free_ char *name = NULL;
+    enum desk_state state;
+    int r;
+
+    if (p->mode == POOL_MODE_DEDICATED) {
+        r = store_prepare(s, &st,
+                          "SELECT name, state FROM desktops WHERE pool = ? AND owner = ? "
+                          "ORDER BY seq LIMIT 1",
+                          "ss", p->name, user);
+        if (r < 0)
+            return r;
+        r = store_step(s, st);
+        if (r < 0)
+            return r;
+        if (r > 0) {
+            name = store_column_strdup(st, 0);
+            state = desk_state_from_string((const char *) sqlite3_column_text(st, 1));
+            if (state == DESK_STATE_FAILED)
+                return -EIO;
+            if (state != DESK_STATE_READY)
+                return -EAGAIN;
+            *ret_desk = TAKE_PTR(name);
+            return 0;
+        }
+        store_stmt_release(TAKE_PTR(st));
+    }
+    r = store_prepare(s, &st,
+                      "SELECT name FROM desktops WHERE pool = ? AND state = 'ready' "
+                      "AND owner IS NULL ORDER BY seq LIMIT 1",
+                      "s", p->name);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -EAGAIN;
+    *ret_desk = store_column_strdup(st, 0);
+    return 0;
+}
+
+int
+store_session_acquire(struct store *s, const char *pool, const char *user, const char *client,
+                      const char *actor, struct session **ret, bool *ret_existing)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_(session_freep) struct session *x = NULL;
+    _cleanup_free_ char *desk = NULL;
+    char id[UUID_STR_LEN];
+    uuid_t uuid;
+    int64_t now = store_now_sec();
+    int r;
+
+    if (!pool || !user)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_pool_get_locked(locked, pool, &p);
+    if (r < 0)
+        return r;
+    if (p->deleting)
+        return -ESHUTDOWN;
+    r = session_find_active_locked(locked, pool, user, &x);
+    if (r < 0)
+        return r;
+    if (r > 0) {
+        *ret = TAKE_PTR(x);
+        *ret_existing = true;
+        return 0; /* read only: the rollback at cleanup is harmless */
+    }
+
+    r = session_pick_desk_locked(locked, p, user, &desk);
+    if (r < 0)
+        return r;
+    /* the conditional UPDATE: only a ready desktop becomes assigned */
+    r = store_run(locked,
+                  "UPDATE desktops SET state = 'assigned', state_since = ?, "
+                  "owner = CASE WHEN ? THEN ? ELSE owner END "
+                  "WHERE name = ? AND state = 'ready'",
+                  "lbss", now, p->mode == POOL_MODE_DEDICATED, user, desk);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -EAGAIN;
+    uuid_generate_random(uuid);
+    uuid_unparse_lower(uuid, id);
+    r = store_run(locked,
+                  "INSERT INTO sessions (id, pool, desktop, user, client, state, created_at, "
+                  "last_heartbeat) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
+                  "sssssll", id, pool, desk, user, client, now, now);
+    if (r < 0)
+        return r;
+    r = store_audit_locked(locked, actor, "session.acquire", pool, desk, user, id);
+    if (r < 0)
+        return r;
+    r = store_session_get_locked(locked, id, &x);
+    if (r < 0)
+        return r;
+    r = store_tx_commit(&tx);
+    if (r < 0)
+        return r;
+    *ret = TAKE_PTR(x);
+    *ret_existing = false;
+    return 0;
+}
+
+int
+store_session_get(struct store *s, const char *id, struct session **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+
+    if (!id)
+        return -EINVAL;
+    return store_session_get_locked(locked, id, ret);
+}
+
+int
+store_session_list(struct store *s, const char *pool, const char *user, int state,
+                   struct session ***ret, size_t *ret_n)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    const char *state_s = state >= 0 ? session_state_to_string((enum session_state) state) : NULL;
+    int r;
+
+    r = store_prepare(locked, &st,
+                      "SELECT " SESSION_COLUMNS " FROM sessions "
+                      "WHERE (?1 IS NULL OR pool = ?1) AND (?2 IS NULL OR user = ?2) "
+                      "AND (?3 IS NULL OR state = ?3) ORDER BY created_at, id",
+                      "sss", pool, user, state_s);
+    if (r < 0)
+        return r;
+    return collect_sessions(locked, st, ret, ret_n);
+}
+
+int
+store_session_heartbeat(struct store *s, const char *id, struct session **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(session_freep) struct session *x = NULL;
+    int64_t now = store_now_sec();
+    int r;
+
+    if (!id)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked,
+                  "UPDATE sessions SET last_heartbeat = ? WHERE id = ? AND state = 'active'",
+                  "ls", now, id);
+    if (r < 0)
+        return r;
+    r = store_session_get_locked(locked, id, &x);
+    if (r < 0)
+        return r;
+    if (x->state != SESSION_STATE_ACTIVE) {
+        *ret = TAKE_PTR(x);
+        return -ESTALE;
+    }
+    /* the first heartbeat says the user is there */
+    r = store_run(locked,
+                  "UPDATE desktops SET state = 'in_use', state_since = ? "
+                  "WHERE name = ? AND state = 'assigned'",
+                  "ls", now, x->desktop);
+    if (r < 0)
+        return r;
+    r = store_tx_commit(&tx);
+    if (r < 0)
+        return r;
+    *ret = TAKE_PTR(x);
+    return 0;
+}
+
+int
+store_session_end(struct store *s, const char *id, enum session_end reason, const char *actor,
+                  struct session **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(session_freep) struct session *x = NULL;
+    const char *reason_s = session_end_to_string(reason);
+    _cleanup_free_ char *action = NULL;
+    int64_t now = store_now_sec();
+    int r;
+
+    if (!id || !reason_s)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    /* the conditional UPDATE: of a release racing an automatic logout,
+     * exactly one ends the session */
+    r = store_run(locked,
+                  "UPDATE sessions SET state = 'ended', ended_at = ?, end_reason = ? "
+                  "WHERE id = ? AND state = 'active'",
+                  "lss", now, reason_s, id);
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        r = store_session_get_locked(locked, id, &x);
+        if (r < 0)
+            return r;
+        if (ret)
+            *ret = TAKE_PTR(x);
+        return -ESTALE;
+    }
+    r = store_session_get_locked(locked, id, &x);
+    if (r < 0)
+        return r;
+    r = store_run(locked,
+                  "UPDATE desktops SET state = 'releasing', state_since = ? "
+                  "WHERE name = ? AND state IN ('assigned', 'in_use')",
+                  "ls", now, x->desktop);
+    if (r < 0)
+        return r;
+    action = xasprintf("session.%s", reason_s);
+    r = store_audit_locked(locked, actor, action, x->pool, x->desktop, x->user, id);
+    if (r < 0)
+        return r;
+    r = store_tx_commit(&tx);
+    if (r < 0)
+        return r;
+    if (ret)
+        *ret = TAKE_PTR(x);
+    return 0;
+}
+
+int
+store_session_set_password_expiry(struct store *s, const char *id, int64_t expires)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked, "UPDATE sessions SET password_expires = ? WHERE id = ?", "ls", expires,
+                  id);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    return store_tx_commit(&tx);
+}
