@@ -15,7 +15,7 @@ PACKAGES=(
     libmicrohttpd-dev libsqlite3-dev libssl-dev
     cpio e2fsprogs busybox-static qemu-guest-agent
     curl python3 valgrind
-    clang libclang-rt-14-dev
+    clang clang-tools libclang-rt-14-dev
 )
 
 missing=()

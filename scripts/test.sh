@@ -52,6 +52,16 @@ while IFS= read -r log; do
 done < <(find "$BUILD_DIR/tests" -name '*.log' ! -name 'test-suite.log' | sort)
 [ $rc -eq 0 ] || [ $failed -gt 0 ] || { echo "make check failed without a failing suite"; failed=$((failed + 1)); }
 
+# clang's static analyzer over the product code: zero reports or it fails
+if "$top/scripts/analyze.sh" >"$BUILD_DIR/analyze.log" 2>&1; then
+    passed=$((passed + 1))
+    echo "analyze: $(tail -n 1 "$BUILD_DIR/analyze.log")"
+else
+    failed=$((failed + 1))
+    echo "analyze: FAILED"
+    grep -E 'warning:|error' "$BUILD_DIR/analyze.log" | head -n 20
+fi
+
 if make -s syntax-check >/dev/null 2>"$BUILD_DIR/syntax-check.log"; then
     passed=$((passed + 1))
     echo "syntax-check: ok"

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -583,6 +584,7 @@ api_start_daemon(struct api *a, int fd, const struct sockaddr_in *sa)
                                 MHD_OPTION_CONNECTION_TIMEOUT, 60u,
                                 MHD_OPTION_CONNECTION_LIMIT, 1024u,
                                 MHD_OPTION_END);
+    assert(sa); /* TCP: the caller parsed the address */
     return MHD_start_daemon(flags, ntohs(sa->sin_port), NULL, NULL, api_handle, a,
                             MHD_OPTION_SOCK_ADDR, sa,
                             MHD_OPTION_NOTIFY_COMPLETED, api_request_done, a,

@@ -224,18 +224,24 @@ done:
 int
 mkdir_p(const char *path, mode_t mode)
 {
-    _cleanup_free_ char *p = xstrdup(path);
+    size_t len = strlen(path);
 
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
+    /* each parent, then PATH itself, on a copy cut at each '/' */
+    for (size_t i = 1; i <= len; i++) {
+        char *p;
+        int r = 0;
+
+        if (path[i] != '/' && path[i] != '\0')
             continue;
-        *s = '\0';
+        p = strndup(path, i);
+        if (!p)
+            abort();
         if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return -errno;
-        *s = '/';
+            r = -errno;
+        free(p);
+        if (r < 0)
+            return r;
     }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return -errno;
     return 0;
 }
 

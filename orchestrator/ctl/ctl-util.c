@@ -293,19 +293,17 @@ groups_to_json(const char *csv, struct json_object **ret)
 
     /* "": nobody listed, everyone entitled */
     while (csv[0] != '\0') {
-        _cleanup_free_ char *name = NULL;
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t) (comma - p) : strlen(p);
+        struct json_object *name = json_object_new_string_len(p, (int) MIN(len, (size_t) 4096));
 
-        name = strndup(p, len);
-        if (!name)
-            abort();
-        r = check_principal("group", name);
+        /* the array owns it from here, whatever the checks say */
+        json_object_array_add(a, name);
+        r = check_principal("group", json_object_get_string(name));
         if (r < 0)
             return r;
         if (++n > POOL_MAX_GROUPS)
             return usage_error("--groups: at most %d groups.", POOL_MAX_GROUPS);
-        json_object_array_add(a, json_object_new_string(name));
         if (!comma)
             break;
         p = comma + 1;

@@ -308,6 +308,15 @@ remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
         free(volnames[i]);
 }
 
+/* The pass changed the store in a way that needs another plan at once. */
+static void
+replan(struct reconciler *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->replan = true;
+    pthread_mutex_unlock(&r->lock);
+}
+
 static int
 reconciler_pass_locked(struct reconciler *r)
 {
@@ -423,8 +432,8 @@ reconciler_pass_locked(struct reconciler *r)
             }
             pthread_mutex_lock(&r->lock);
             r->stats.actions[ACTION_CREATE] += a->count;
-            r->replan = true; /* the new rows need BUILD: plan again at once */
             pthread_mutex_unlock(&r->lock);
+            replan(r); /* the new rows need BUILD */
         } else if (a->kind == ACTION_END_SESSION) {
             int q = store_session_end(r->store, a->session, a->reason, "reconciler", NULL);
 
@@ -433,8 +442,8 @@ reconciler_pass_locked(struct reconciler *r)
                            session_end_to_string(a->reason));
                 pthread_mutex_lock(&r->lock);
                 r->stats.actions[ACTION_END_SESSION]++;
-                r->replan = true; /* wipe it at once */
                 pthread_mutex_unlock(&r->lock);
+                replan(r); /* wipe it at once */
                 done++;
             } else if (q != -ESTALE) {
                 log_error_errno(q, "Cannot end session %s", a->session);
@@ -451,7 +460,7 @@ reconciler_pass_locked(struct reconciler *r)
             if (q >= 0) {
                 log_notice("Pool '%s' follows a new image version: rebase %s to v%u started",
                            a->pool, o->id, a->version);
-                r->replan = true;
+                replan(r);
                 done++;
             } else if (q != -EBUSY) {
                 log_error_errno(q, "Cannot start the rebase of pool '%s'", a->pool);
@@ -469,9 +478,7 @@ reconciler_pass_locked(struct reconciler *r)
                           "runs: %s", a->op, a->pool, strempty(a->error));
             }
             if (q >= 0) {
-                pthread_mutex_lock(&r->lock);
-                r->replan = true;
-                pthread_mutex_unlock(&r->lock);
+                replan(r);
                 done++;
             }
         } else if (a->kind == ACTION_REMOVE_POOL) {

@@ -28,6 +28,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -718,7 +719,7 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
 {
     _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
     _cleanup_(xml_freep) xmlChar *out = NULL;
-    xmlNode *root, *name, *uuid, *disk, *data;
+    xmlNode *root, *name, *uuid, *disk = NULL, *data;
     int len = 0, r;
 
     if (!value_is_word(f->virt_type))
@@ -746,6 +747,7 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
     r = find_system_disk(doc, t->name, &disk, reterr_msg);
     if (r < 0)
         return r;
+    assert(disk); /* find_system_disk() sets it on success */
 
     xmlSetProp(root, BAD_CAST "type", BAD_CAST f->virt_type);
     name = child_ensure(root, "name", NULL);

@@ -148,6 +148,7 @@ store_tx_commit(struct store **tx)
 {
     int rc;
 
+    assert(*tx); /* store_tx_begin() succeeded */
     rc = sqlite3_exec((*tx)->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return store_fail(*tx, rc, "COMMIT"); /* the cleanup rolls back */
@@ -253,7 +254,7 @@ store_prepare_va(struct store *s, sqlite3_stmt **ret, const char *sql, const cha
 {
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
     int i = 0;
-    int rc;
+    int rc = SQLITE_OK; /* a cached statement skips the prepare */
 
     st = stmt_cache_take(s->db, sql);
     if (!st) {
