@@ -85,7 +85,7 @@ api_metrics(struct api_request *req, struct api_reply *reply)
         }
     }
     {
-        struct operation **ops = NULL;
+        struct op **ops = NULL;
         size_t n_ops = 0;
 
         if (store_op_list(d->store, NULL, true, &ops, &n_ops) >= 0) {
@@ -96,7 +96,7 @@ api_metrics(struct api_request *req, struct api_reply *reply)
                            "%.3f\n", ops[i]->pool, op_kind_to_string(ops[i]->kind),
                         ops[i]->to_version,
                         ops[i]->total ? (double) ops[i]->done / ops[i]->total : 0.0);
-            operation_list_free(ops, n_ops);
+            op_list_free(ops, n_ops);
         }
     }
     fputs("# HELP deskpool_pool_current_version The image version a pool's desktops run.\n"

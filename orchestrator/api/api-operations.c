@@ -23,7 +23,7 @@
 #define OP_WARN_MAX (7 * 86400)
 
 json_object *
-api_op_to_json(const struct operation *o)
+api_op_to_json(const struct op *o)
 {
     json_object *j = json_object_new_object();
 
@@ -77,10 +77,10 @@ api_pools_rebase(struct api_request *req, struct api_reply *reply)
     struct store *s = req->api->deps.store;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_(image_freep) struct image *img = NULL;
-    _cleanup_(operation_freep) struct operation *o = NULL;
+    _cleanup_(op_freep) struct op *o = NULL;
     _cleanup_free_ char *err = NULL;
     const char *name = req->params[0], *policy = "wait-for-logoff";
-    struct operation in = { .kind = OP_KIND_REBASE, .batch = 1 };
+    struct op in = { .kind = OP_KIND_REBASE, .batch = 1 };
     unsigned to = 0;
     int r;
 
@@ -142,8 +142,8 @@ refresh_pool(struct api_request *req, const struct pool *p, json_object *arr, bo
 {
     struct store *s = req->api->deps.store;
     _cleanup_(image_freep) struct image *img = NULL;
-    _cleanup_(operation_freep) struct operation *o = NULL;
-    struct operation in = {
+    _cleanup_(op_freep) struct op *o = NULL;
+    struct op in = {
         .kind = OP_KIND_REFRESH, .pool = p->name, .policy = OP_POLICY_WAIT_FOR_LOGOFF,
         .batch = 1, .created_by = (char *) api_actor(req),
     };
@@ -261,7 +261,7 @@ int
 api_operations_list(struct api_request *req, struct api_reply *reply)
 {
     const char *pool = api_query(req, "pool"), *state = api_query(req, "state");
-    struct operation **ops = NULL;
+    struct op **ops = NULL;
     size_t n = 0;
     json_object *arr, *o;
     int r;
@@ -276,7 +276,7 @@ api_operations_list(struct api_request *req, struct api_reply *reply)
     arr = json_object_new_array();
     for (size_t i = 0; i < n; i++)
         json_object_array_add(arr, api_op_to_json(ops[i]));
-    operation_list_free(ops, n);
+    op_list_free(ops, n);
     o = json_object_new_object();
     json_object_object_add(o, "operations", arr);
     return api_reply_json(reply, 200, o);
@@ -285,7 +285,7 @@ api_operations_list(struct api_request *req, struct api_reply *reply)
 int
 api_operations_get(struct api_request *req, struct api_reply *reply)
 {
-    _cleanup_(operation_freep) struct operation *o = NULL;
+    _cleanup_(op_freep) struct op *o = NULL;
     const char *id = req->params[0];
     int r;
 

@@ -122,7 +122,7 @@ int api_refresh(struct api_request *req, struct api_reply *reply);
 int api_operations_list(struct api_request *req, struct api_reply *reply);
 int api_operations_get(struct api_request *req, struct api_reply *reply);
 int api_images_retire(struct api_request *req, struct api_reply *reply);
-json_object *api_op_to_json(const struct operation *o);
+json_object *api_op_to_json(const struct op *o);
 
 /* api-metrics.c */
 int api_healthz(struct api_request *req, struct api_reply *reply);

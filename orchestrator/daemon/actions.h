@@ -34,22 +34,22 @@ struct action_ctx {
  * above info; the reconciler logs the outcome once. */
 
 /* provisioning/booting -> ready: overlay, domain, start, wait, snapshot. */
-int action_build(const struct action_ctx *c, const char *desk, char **reterr_msg);
+int action_build(const struct action_ctx *c, const char *name, char **reterr_msg);
 /* ready but not running -> booting (or provisioning if the domain is gone) -> build. */
-int action_repair(const struct action_ctx *c, const char *desk, char **reterr_msg);
+int action_repair(const struct action_ctx *c, const char *name, char **reterr_msg);
 /* provisioning/booting -> failed; domain and overlay are kept for inspection. */
-int action_quarantine(const struct action_ctx *c, const char *desk, char **reterr_msg);
+int action_quarantine(const struct action_ctx *c, const char *name, char **reterr_msg);
 /* releasing -> ready. The console password is revoked first. Floating:
  * revert to the clean snapshot (memory included: running, no boot), clock
  * resynced through the agent; if the revert fails the desktop goes back to
  * provisioning and is re-cloned: it is never handed out unwiped.
  * Dedicated: only locked (password revoked); the user's data stays. */
-int action_wipe(const struct action_ctx *c, const char *desk, char **reterr_msg);
+int action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg);
 /* ready (dedicated, idle) -> rebasing -> booting -> ready on image VERSION:
  * the domain is powered off, its system overlay replaced by a new one on
  * VERSION, the domain redefined with the same data disk, and booted. The
  * user's data disk is never touched. pre-rebase may veto (-EPERM). */
-int action_rebase(const struct action_ctx *c, const char *desk, unsigned version,
+int action_rebase(const struct action_ctx *c, const char *name, unsigned version,
                   char **reterr_msg);
 /* any -> deleting -> gone: domain, snapshots, overlay, row. */
-int action_delete(const struct action_ctx *c, const char *desk, char **reterr_msg);
+int action_delete(const struct action_ctx *c, const char *name, char **reterr_msg);

@@ -72,21 +72,21 @@ struct reconciler {
     atomic_bool stopping;
 };
 
-struct job {
+struct action_job {
     struct reconciler *r;
     enum action_kind kind;
     unsigned version;
-    char *desk;
+    char *desktop;
     char *pool;
     struct action_ctx ctx;
 };
 
 static void
-job_free(void *userdata)
+action_job_free(void *userdata)
 {
-    struct job *j = userdata;
+    struct action_job *j = userdata;
 
-    free(j->desk);
+    free(j->desktop);
     free(j->pool);
     free(j->ctx.instance);
     free(j->ctx.storage_pool);
@@ -129,9 +129,9 @@ inflight_remove(struct reconciler *r, const char *name)
 /* --- running one action on a worker thread --- */
 
 static void
-job_run(void *userdata)
+action_job_run(void *userdata)
 {
-    struct job *j = userdata;
+    struct action_job *j = userdata;
     struct reconciler *r = j->r;
     _cleanup_free_ char *err = NULL;
     uint64_t start = now_usec();
@@ -139,22 +139,22 @@ job_run(void *userdata)
 
     switch (j->kind) {
     case ACTION_BUILD:
-        res = action_build(&j->ctx, j->desk, &err);
+        res = action_build(&j->ctx, j->desktop, &err);
         break;
     case ACTION_REPAIR:
-        res = action_repair(&j->ctx, j->desk, &err);
+        res = action_repair(&j->ctx, j->desktop, &err);
         break;
     case ACTION_QUARANTINE:
-        res = action_quarantine(&j->ctx, j->desk, &err);
+        res = action_quarantine(&j->ctx, j->desktop, &err);
         break;
     case ACTION_DELETE:
-        res = action_delete(&j->ctx, j->desk, &err);
+        res = action_delete(&j->ctx, j->desktop, &err);
         break;
     case ACTION_WIPE:
-        res = action_wipe(&j->ctx, j->desk, &err);
+        res = action_wipe(&j->ctx, j->desktop, &err);
         break;
     case ACTION_REBASE:
-        res = action_rebase(&j->ctx, j->desk, j->version, &err);
+        res = action_rebase(&j->ctx, j->desktop, j->version, &err);
         break;
     default:
         res = -EINVAL;
@@ -163,20 +163,21 @@ job_run(void *userdata)
 
     if (res == -ECANCELED) {
         log_info("Action %s on '%s' interrupted by shutdown", action_kind_to_string(j->kind),
-                 j->desk);
+                 j->desktop);
     } else if (res < 0) {
         log_warning_errno(res, "Action %s on desktop '%s' failed: %s",
-                          action_kind_to_string(j->kind), j->desk, err ? err : "(no detail)");
+                          action_kind_to_string(j->kind), j->desktop, err ? err : "(no detail)");
     } else if (j->kind == ACTION_QUARANTINE) {
         log_error("%s", err ? err : "desktop quarantined");
-        (void) store_audit(r->store, "reconciler", "desktop.failed", j->pool, j->desk, NULL, err);
+        (void) store_audit(r->store, "reconciler", "desktop.failed", j->pool, j->desktop, NULL,
+                           err);
     } else if (j->kind == ACTION_BUILD || j->kind == ACTION_REPAIR) {
-        log_info("Desktop '%s' is ready (%.1f s)", j->desk,
+        log_info("Desktop '%s' is ready (%.1f s)", j->desktop,
                  (double) (now_usec() - start) / 1e6);
     } else if (j->kind == ACTION_DELETE) {
-        log_info("Desktop '%s' deleted", j->desk);
+        log_info("Desktop '%s' deleted", j->desktop);
     } else if (j->kind == ACTION_WIPE) {
-        log_info("Desktop '%s' wiped and ready again (%.1f s)", j->desk,
+        log_info("Desktop '%s' wiped and ready again (%.1f s)", j->desktop,
                  (double) (now_usec() - start) / 1e6);
     }
 
@@ -186,7 +187,7 @@ job_run(void *userdata)
         r->desk_ready_gen++;
         pthread_cond_broadcast(&r->desk_ready);
     }
-    inflight_remove(r, j->desk);
+    inflight_remove(r, j->desktop);
     if (res < 0 && res != -ECANCELED)
         r->stats.failures[j->kind]++;
     r->wake = true;
@@ -198,12 +199,12 @@ job_run(void *userdata)
 static int
 submit_locked(struct reconciler *r, const struct action *a)
 {
-    struct job *j = xmalloc0(sizeof(*j));
+    struct action_job *j = xmalloc0(sizeof(*j));
 
     j->r = r;
     j->kind = a->kind;
     j->version = a->version;
-    j->desk = xstrdup(a->desk);
+    j->desktop = xstrdup(a->desktop);
     j->pool = xstrdup(a->pool);
     j->ctx = (struct action_ctx) {
         .store = r->store,
@@ -221,10 +222,10 @@ submit_locked(struct reconciler *r, const struct action *a)
         .data_disk_bytes = (uint64_t) r->data_disk_size << 20,
         .stopping = &r->stopping,
     };
-    inflight_add(r, a->desk);
+    inflight_add(r, a->desktop);
     r->stats.actions[a->kind]++;
-    if (worker_submit(r->worker, job_run, j, job_free) < 0) {
-        inflight_remove(r, a->desk);
+    if (worker_submit(r->worker, action_job_run, j, action_job_free) < 0) {
+        inflight_remove(r, a->desktop);
         return -ESHUTDOWN;
     }
     return 0;
@@ -318,14 +319,14 @@ replan(struct reconciler *r)
 }
 
 static int
-reconciler_pass_locked(struct reconciler *r)
+pass_run(struct reconciler *r)
 {
     struct hv_domain *doms = NULL;
     char **vols = NULL;
     struct pool **pools = NULL;
     struct desk **desks = NULL;
     struct session **sessions = NULL;
-    struct operation **ops = NULL;
+    struct op **ops = NULL;
     unsigned *waiting = NULL, *latest = NULL;
     struct planner_desk *pd = NULL;
     struct action *actions = NULL;
@@ -438,7 +439,7 @@ reconciler_pass_locked(struct reconciler *r)
             int q = store_session_end(r->store, a->session, a->reason, "reconciler", NULL);
 
             if (q >= 0) {
-                log_notice("Session %s on desktop '%s' ended: %s", a->session, a->desk,
+                log_notice("Session %s on desktop '%s' ended: %s", a->session, a->desktop,
                            session_end_to_string(a->reason));
                 pthread_mutex_lock(&r->lock);
                 r->stats.actions[ACTION_END_SESSION]++;
@@ -449,12 +450,12 @@ reconciler_pass_locked(struct reconciler *r)
                 log_error_errno(q, "Cannot end session %s", a->session);
             }
         } else if (a->kind == ACTION_OP_START) {
-            struct operation in = {
+            struct op in = {
                 .kind = OP_KIND_REBASE, .pool = (char *) a->pool, .to_version = a->version,
                 .policy = OP_POLICY_WAIT_FOR_LOGOFF, .batch = 1,
                 .created_by = (char *) "reconciler",
             };
-            _cleanup_(operation_freep) struct operation *o = NULL;
+            _cleanup_(op_freep) struct op *o = NULL;
             int q = store_op_start(r->store, &in, &o);
 
             if (q >= 0) {
@@ -466,16 +467,16 @@ reconciler_pass_locked(struct reconciler *r)
                 log_error_errno(q, "Cannot start the rebase of pool '%s'", a->pool);
             }
         } else if (a->kind == ACTION_OP_PROGRESS) {
-            (void) store_op_progress(r->store, a->op, a->total, a->done, a->failed, a->step);
+            (void) store_op_progress(r->store, a->operation, a->total, a->done, a->failed, a->step);
         } else if (a->kind == ACTION_OP_FINISH) {
-            int q = store_op_finish(r->store, a->op, a->op_state, a->error,
+            int q = store_op_finish(r->store, a->operation, a->op_state, a->error,
                                     a->op_state == OP_STATE_FAILED);
 
             if (q >= 0 && a->op_state == OP_STATE_SUCCEEDED) {
-                log_notice("Operation %s on pool '%s' succeeded", a->op, a->pool);
+                log_notice("Operation %s on pool '%s' succeeded", a->operation, a->pool);
             } else if (q >= 0) {
                 log_error("Operation %s on pool '%s' failed, the pool stays on the version it "
-                          "runs: %s", a->op, a->pool, strempty(a->error));
+                          "runs: %s", a->operation, a->pool, strempty(a->error));
             }
             if (q >= 0) {
                 replan(r);
@@ -506,7 +507,7 @@ cleanup:
     free(pd);
     free(waiting);
     free(latest);
-    operation_list_free(ops, n_ops);
+    op_list_free(ops, n_ops);
     session_list_free(sessions, n_sessions);
     desk_list_free(desks, n_desks);
     pool_list_free(pools, n_pools);
@@ -521,7 +522,7 @@ reconciler_pass(struct reconciler *r)
     int res;
 
     pthread_mutex_lock(&r->pass_lock);
-    res = reconciler_pass_locked(r);
+    res = pass_run(r);
     pthread_mutex_unlock(&r->pass_lock);
     return res;
 }

@@ -17,18 +17,18 @@
 
 #include "worker.h"
 
-struct job {
+struct worker_job {
     worker_fn fn;
     void *arg;
     worker_free_fn free_arg;
-    struct job *next;
+    struct worker_job *next;
 };
 
 struct worker {
     pthread_mutex_t lock;
     pthread_cond_t wake;   /* a job was queued, or stopping */
     pthread_cond_t idle;   /* a job finished / a thread exited */
-    struct job *head, *tail;
+    struct worker_job *head, *tail;
     unsigned limit;        /* wanted number of threads */
     unsigned threads;      /* live threads */
     unsigned running;      /* jobs in progress */
@@ -37,7 +37,7 @@ struct worker {
 };
 
 static void
-job_free(struct job *j)
+worker_job_free(struct worker_job *j)
 {
     if (j->free_arg)
         j->free_arg(j->arg);
@@ -51,7 +51,7 @@ worker_thread(void *userdata)
 
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        struct job *j;
+        struct worker_job *j;
 
         while (!w->stopping && !w->head && w->threads <= w->limit)
             pthread_cond_wait(&w->wake, &w->lock);
@@ -66,7 +66,7 @@ worker_thread(void *userdata)
         pthread_mutex_unlock(&w->lock);
 
         j->fn(j->arg);
-        job_free(j);
+        worker_job_free(j);
 
         pthread_mutex_lock(&w->lock);
         w->running--;
@@ -123,7 +123,7 @@ worker_new(unsigned limit)
 struct worker *
 worker_free(struct worker *w)
 {
-    struct job *j;
+    struct worker_job *j;
 
     if (!w)
         return NULL;
@@ -137,9 +137,9 @@ worker_free(struct worker *w)
         pthread_cond_wait(&w->idle, &w->lock);
     pthread_mutex_unlock(&w->lock);
     while (j) {
-        struct job *next = j->next;
+        struct worker_job *next = j->next;
 
-        job_free(j);
+        worker_job_free(j);
         j = next;
     }
     pthread_cond_destroy(&w->wake);
@@ -152,7 +152,7 @@ worker_free(struct worker *w)
 int
 worker_submit(struct worker *w, worker_fn fn, void *arg, worker_free_fn free_arg)
 {
-    struct job *j = xmalloc0(sizeof(*j));
+    struct worker_job *j = xmalloc0(sizeof(*j));
 
     j->fn = fn;
     j->arg = arg;
@@ -160,7 +160,7 @@ worker_submit(struct worker *w, worker_fn fn, void *arg, worker_free_fn free_arg
     pthread_mutex_lock(&w->lock);
     if (w->stopping) {
         pthread_mutex_unlock(&w->lock);
-        job_free(j);
+        worker_job_free(j);
         return -ESHUTDOWN;
     }
     if (w->tail)

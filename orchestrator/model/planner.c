@@ -95,7 +95,7 @@ plan_add(struct plan *p, enum action_kind kind, const char *pool, const char *de
          unsigned count)
 {
     ARRAY_GROW(p->a, p->cap, p->n + 1);
-    p->a[p->n] = (struct action) { .kind = kind, .pool = pool, .desk = desk, .count = count };
+    p->a[p->n] = (struct action) { .kind = kind, .pool = pool, .desktop = desk, .count = count };
     return &p->a[p->n++];
 }
 
@@ -136,7 +136,7 @@ desk_is_live(const struct desk *d)
 
 /* Whether D must move for operation O. */
 static bool
-desk_is_stale(const struct desk *d, const struct operation *o)
+desk_is_stale(const struct desk *d, const struct op *o)
 {
     if (d->image_version != o->to_version)
         return true;
@@ -147,7 +147,7 @@ desk_is_stale(const struct desk *d, const struct operation *o)
            !desk_state_is_in_use(d->state);
 }
 
-static const struct operation *
+static const struct op *
 find_op(const struct planner_input *in, const char *pool)
 {
     for (size_t i = 0; i < in->n_ops; i++)
@@ -157,18 +157,18 @@ find_op(const struct planner_input *in, const char *pool)
 }
 
 static void
-plan_op_finish(struct plan *out, const struct operation *o, enum op_state st, const char *err)
+plan_op_finish(struct plan *out, const struct op *o, enum op_state st, const char *err)
 {
     struct action *a = plan_add(out, ACTION_OP_FINISH, o->pool, NULL, 0);
 
-    a->op = o->id;
+    a->operation = o->id;
     a->op_state = st;
     a->error = err;
 }
 
 /* The rollout of operation O over pool P (see the DESIGN comment). */
 static void
-plan_rollout(const struct planner_input *in, const struct pool *p, const struct operation *o,
+plan_rollout(const struct planner_input *in, const struct pool *p, const struct op *o,
              unsigned target, unsigned char *victim, struct plan *out)
 {
     unsigned stale = 0, stale_in_use = 0, fresh_ready = 0, fresh_pending = 0, countable = 0;
@@ -217,7 +217,7 @@ plan_rollout(const struct planner_input *in, const struct pool *p, const struct 
         return;
     }
     a = plan_add(out, ACTION_OP_PROGRESS, p->name, NULL, 0);
-    a->op = o->id;
+    a->operation = o->id;
     a->done = MIN(fresh_ready, MAX(target, 1u));
     a->total = a->done + stale;
     a->failed = fresh_failed;
@@ -301,7 +301,7 @@ plan_pool(const struct planner_input *in, size_t pool_index, unsigned char *vict
           struct plan *out)
 {
     const struct pool *p = in->pools[pool_index];
-    const struct operation *op;
+    const struct op *op;
     unsigned total = 0, failed = 0, deleting = 0, reserved = 0, active, target;
     unsigned waiting = in->waiting ? in->waiting[pool_index] : 0;
 
@@ -435,7 +435,7 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
         if (pd->busy)
             continue;
         if (victim[i] == MARK_REBASE) {
-            const struct operation *o = find_op(in, d->pool);
+            const struct op *o = find_op(in, d->pool);
             struct action *a = plan_add(&out, ACTION_REBASE, d->pool, d->name, 0);
 
             a->version = o ? o->to_version : 0;

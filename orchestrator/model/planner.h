@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "desk.h"
-#include "operation.h"
+#include "op.h"
 #include "pool.h"
 #include "session.h"
 
@@ -32,12 +32,12 @@ const char *action_kind_to_string(enum action_kind k);
 struct action {
     enum action_kind kind;
     const char *pool;
-    const char *desk;   /* NULL for CREATE and REMOVE_POOL */
+    const char *desktop; /* its name; NULL for CREATE and REMOVE_POOL */
     unsigned count;     /* CREATE only */
     const char *session;         /* END_SESSION only */
     enum session_end reason;     /* END_SESSION only */
     unsigned version;            /* CREATE (0: the pool's current), REBASE, OP_START */
-    const char *op;              /* OP_PROGRESS, OP_FINISH */
+    const char *operation;       /* its id: OP_PROGRESS, OP_FINISH */
     unsigned total, done, failed;/* OP_PROGRESS */
     char step[96];               /* OP_PROGRESS */
     enum op_state op_state;      /* OP_FINISH */
@@ -61,7 +61,7 @@ struct planner_input {
     size_t n_sessions;
     const unsigned *waiting;  /* per pool (same order): acquires waiting, may be NULL */
     const unsigned *latest;   /* per pool: newest usable version of its image, may be NULL */
-    struct operation *const *ops; /* the running ones */
+    struct op *const *ops; /* the running ones */
     size_t n_ops;
     int64_t now;              /* unix seconds, for session timeouts */
     unsigned max_boot_failures;

@@ -18,9 +18,9 @@
 #include "util.h"
 
 static int
-op_from_row(sqlite3_stmt *st, struct operation **ret)
+op_from_row(sqlite3_stmt *st, struct op **ret)
 {
-    _cleanup_(operation_freep) struct operation *o = xmalloc0(sizeof(*o));
+    _cleanup_(op_freep) struct op *o = xmalloc0(sizeof(*o));
 
     o->id = store_column_strdup(st, 0);
     o->kind = op_kind_from_string((const char *) sqlite3_column_text(st, 1));
@@ -47,18 +47,18 @@ op_from_row(sqlite3_stmt *st, struct operation **ret)
     return 0;
 }
 
-DEFINE_STORE_COLLECT(collect_ops, struct operation, op_from_row, operation_list_free)
+DEFINE_STORE_COLLECT(collect_ops, struct op, op_from_row, op_list_free)
 
-DEFINE_STORE_FETCH(fetch_op, struct operation, op_from_row)
+DEFINE_STORE_FETCH(fetch_op, struct op, op_from_row)
 
 static int
-op_get_locked(struct store *s, const char *sql, const char *arg, struct operation **ret)
+op_get_locked(struct store *s, const char *sql, const char *arg, struct op **ret)
 {
     return fetch_op(s, ret, sql, "s", arg);
 }
 
 int
-store_op_start(struct store *s, const struct operation *in, struct operation **ret)
+store_op_start(struct store *s, const struct op *in, struct op **ret)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
@@ -107,7 +107,7 @@ store_op_start(struct store *s, const struct operation *in, struct operation **r
 }
 
 int
-store_op_get(struct store *s, const char *id, struct operation **ret)
+store_op_get(struct store *s, const char *id, struct op **ret)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
 
@@ -115,7 +115,7 @@ store_op_get(struct store *s, const char *id, struct operation **ret)
 }
 
 int
-store_op_list(struct store *s, const char *pool, bool running_only, struct operation ***ret,
+store_op_list(struct store *s, const char *pool, bool running_only, struct op ***ret,
               size_t *ret_n)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
@@ -152,7 +152,7 @@ store_op_finish(struct store *s, const char *id, enum op_state state, const char
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
-    _cleanup_(operation_freep) struct operation *o = NULL;
+    _cleanup_(op_freep) struct op *o = NULL;
     int64_t now = store_now_sec();
     int r;
 

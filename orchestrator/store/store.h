@@ -13,7 +13,7 @@
 #include "desk.h"
 #include "image.h"
 #include "pool.h"
-#include "operation.h"
+#include "op.h"
 #include "session.h"
 
 struct store;
@@ -127,11 +127,11 @@ int store_image_retire(struct store *s, const char *name, unsigned version, char
 /* Operations. store_op_start() inserts a running operation; -EBUSY when
  * the pool has one running already (then *ret is that one: a second
  * refresh can wait on the first). -ENOENT unknown pool. */
-int store_op_start(struct store *s, const struct operation *in, struct operation **ret);
-int store_op_get(struct store *s, const char *id, struct operation **ret);
+int store_op_start(struct store *s, const struct op *in, struct op **ret);
+int store_op_get(struct store *s, const char *id, struct op **ret);
 /* Operations of POOL (NULL: all), newest first; RUNNING_ONLY filters. */
 int store_op_list(struct store *s, const char *pool, bool running_only,
-                  struct operation ***ret, size_t *ret_n);
+                  struct op ***ret, size_t *ret_n);
 int store_op_progress(struct store *s, const char *id, unsigned total, unsigned done,
                       unsigned failed, const char *step);
 /* Ends a running operation. SUCCEEDED moves the pool's current version to

@@ -332,7 +332,7 @@ run_op_checking_ready(struct reconciler *r, struct store *s, const char *pool,
                       unsigned min_ready)
 {
     for (int i = 1; i <= 60; i++) {
-        struct operation **ops = NULL;
+        struct op **ops = NULL;
         size_t n = 0;
         size_t ready;
 
@@ -346,7 +346,7 @@ run_op_checking_ready(struct reconciler *r, struct store *s, const char *pool,
         }
         if (store_op_list(s, pool, true, &ops, &n) < 0)
             return -EIO;
-        operation_list_free(ops, n);
+        op_list_free(ops, n);
         if (n == 0)
             return i;
     }
@@ -385,7 +385,7 @@ TEST(rebase_on_new_version_keeps_ready_count)
     _cleanup_(store_closep) struct store *s = NULL;
     _cleanup_(reconciler_freep) struct reconciler *r = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
-    struct operation **ops = NULL;
+    struct op **ops = NULL;
     size_t n = 0, nd, na, nv;
     struct conf c;
     int passes;
@@ -413,7 +413,7 @@ TEST(rebase_on_new_version_keeps_ready_count)
     ASSERT_EQ(ops[0]->state, OP_STATE_SUCCEEDED);
     ASSERT_EQ(ops[0]->from_version, 1);
     ASSERT_EQ(ops[0]->to_version, 2);
-    operation_list_free(ops, n);
+    op_list_free(ops, n);
     count_libvirt(&nd, &na, &nv);
     ASSERT_EQ(nd, 3); /* the old domains and overlays are gone */
     ASSERT_EQ(nv, 3);
@@ -431,7 +431,7 @@ TEST(rebase_stops_at_a_failed_canary)
     static const char script[] = "#!/bin/sh\n[ \"$DESKPOOL_DETAIL\" = v3 ] || exit 0\n"
                                  "echo 'v3 does not boot'; exit 1\n";
     struct desk **before = NULL, **after = NULL;
-    struct operation **ops = NULL;
+    struct op **ops = NULL;
     size_t nb = 0, na = 0, n = 0;
     struct conf c;
     _cleanup_free_ char *err = NULL;
@@ -457,7 +457,7 @@ TEST(rebase_stops_at_a_failed_canary)
     ASSERT_EQ(ops[0]->state, OP_STATE_FAILED);
     ASSERT_NOT_NULL(ops[0]->error);
     ASSERT_NOT_NULL(strstr(ops[0]->error, "v3 does not boot"));
-    operation_list_free(ops, n);
+    op_list_free(ops, n);
     /* the pool stays on v2, pinned, with its desktops untouched */
     ASSERT_OK(store_pool_get(s, "cn", &p));
     ASSERT_EQ(p->current_version, 2);
@@ -482,8 +482,8 @@ TEST(refresh_recreates_idle_desktops)
 {
     _cleanup_(store_closep) struct store *s = NULL;
     _cleanup_(reconciler_freep) struct reconciler *r = NULL;
-    _cleanup_(operation_freep) struct operation *o = NULL, *second = NULL;
-    struct operation in = { .kind = OP_KIND_REFRESH, .pool = (char *) "rf", .to_version = 1,
+    _cleanup_(op_freep) struct op *o = NULL, *second = NULL;
+    struct op in = { .kind = OP_KIND_REFRESH, .pool = (char *) "rf", .to_version = 1,
                             .policy = OP_POLICY_WAIT_FOR_LOGOFF, .batch = 2 };
     struct desk **d = NULL;
     size_t n = 0;

@@ -33,8 +33,8 @@ struct fx {
     size_t n_sessions;
     unsigned waiting[FX_MAX_POOLS];
     unsigned latest[FX_MAX_POOLS];
-    struct operation op;
-    struct operation *op_ptr;
+    struct op op;
+    struct op *op_ptr;
     int64_t now;
     struct action *a;
     size_t n_a;
@@ -191,9 +191,9 @@ fx_plan(struct fx *f)
             fprintf(stderr, "  action %zu malformed\n", k);
             return -1;
         }
-        if (per_desk != (a->desk != NULL)) {
+        if (per_desk != (a->desktop != NULL)) {
             fprintf(stderr, "  action %zu (%s): desk %s\n", k, action_kind_to_string(a->kind),
-                    a->desk ? a->desk : "(null)");
+                    a->desktop ? a->desktop : "(null)");
             return -1;
         }
         if (a->kind == ACTION_CREATE && a->count == 0) {
@@ -206,8 +206,8 @@ fx_plan(struct fx *f)
         unsigned n = 0;
 
         for (size_t k = 0; k < f->n_a; k++)
-            if (f->a[k].desk && f->a[k].kind != ACTION_END_SESSION &&
-                streq(f->a[k].desk, f->desks[i].name))
+            if (f->a[k].desktop && f->a[k].kind != ACTION_END_SESSION &&
+                streq(f->a[k].desktop, f->desks[i].name))
                 n++;
         if (n > 1 || (f->pd[i].busy && n > 0)) {
             fprintf(stderr, "  desk '%s'%s has %u actions\n", f->desks[i].name,
@@ -239,8 +239,8 @@ static int
 fx_action_of(const struct fx *f, size_t i)
 {
     for (size_t k = 0; k < f->n_a; k++)
-        if (f->a[k].desk && f->a[k].kind != ACTION_END_SESSION &&
-            streq(f->a[k].desk, f->desks[i].name))
+        if (f->a[k].desktop && f->a[k].kind != ACTION_END_SESSION &&
+            streq(f->a[k].desktop, f->desks[i].name))
             return (int) f->a[k].kind;
     return -1;
 }
@@ -296,7 +296,7 @@ TEST(empty_pool_grows_to_min)
     ASSERT_EQ(f->n_a, 1);
     ASSERT_EQ(f->a[0].kind, ACTION_CREATE);
     ASSERT_STREQ(f->a[0].pool, "demo");
-    ASSERT_NULL(f->a[0].desk);
+    ASSERT_NULL(f->a[0].desktop);
     ASSERT_EQ(f->a[0].count, 3);
 }
 
@@ -698,7 +698,7 @@ TEST(pool_deleting_empty_removed)
     ASSERT_EQ(f->n_a, 1);
     ASSERT_EQ(f->a[0].kind, ACTION_REMOVE_POOL);
     ASSERT_STREQ(f->a[0].pool, "p");
-    ASSERT_NULL(f->a[0].desk);
+    ASSERT_NULL(f->a[0].desktop);
 
     /* a desktop still busy keeps the row */
     busy = fx_desk(f, "p", DESK_STATE_DELETING);
@@ -782,8 +782,7 @@ TEST(deterministic)
     for (size_t k = 0; k < n_first; k++) {
         ASSERT_EQ(f->a[k].kind, first[k].kind);
         ASSERT_STREQ(f->a[k].pool, first[k].pool);
-        ASSERT_TRUE(f->a[k].desk == first[k].desk ||
-                    (f->a[k].desk && first[k].desk && streq(f->a[k].desk, first[k].desk)));
+        ASSERT_TRUE(streq_ptr(f->a[k].desktop, first[k].desktop));
         ASSERT_EQ(f->a[k].count, first[k].count);
     }
 }
@@ -954,8 +953,8 @@ TEST(scale_big_pool)
         deletes += f->a[k].kind == ACTION_DELETE;
     ASSERT_EQ(deletes, 2900);
     /* the newest 2900 ready ones, i.e. the last in input */
-    ASSERT_STREQ(f->a[0].desk, "big-2100");
-    ASSERT_STREQ(f->a[f->n_a - 1].desk, "big-4999");
+    ASSERT_STREQ(f->a[0].desktop, "big-2100");
+    ASSERT_STREQ(f->a[f->n_a - 1].desktop, "big-4999");
     ASSERT_TRUE(t < 1000000);
 }
 
@@ -1072,10 +1071,10 @@ TEST(waiting_acquires_grow_the_pool_up_to_max)
 }
 
 /* An operation moving pool POOL from v1 to v2 (kind, batch). */
-static struct operation *
+static struct op *
 fx_op(struct fx *f, const char *pool, enum op_kind kind, unsigned batch)
 {
-    f->op = (struct operation) {
+    f->op = (struct op) {
         .id = (char *) "op1", .kind = kind, .pool = xstrdup(pool), .from_version = 1,
         .to_version = 2, .policy = OP_POLICY_WAIT_FOR_LOGOFF, .batch = batch,
         .state = OP_STATE_RUNNING, .created_at = 1000,
@@ -1258,7 +1257,7 @@ TEST(refresh_replaces_old_idle_not_in_use_or_owned)
 {
     _cleanup_(fx_freep) struct fx *f = fx_new();
     size_t old_ready, in_use, owned;
-    struct operation *o;
+    struct op *o;
 
     fx_pool(f, "p", 0, 1, 5)->current_version = 2;
     old_ready = fx_desk_v(f, "p", DESK_STATE_READY, 2);

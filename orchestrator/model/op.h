@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* operation.h - long-running pool operations (rebase, refresh). See operation.c. */
+/* op.h - long-running pool operations (rebase, refresh): "op" is the C
+ * name of an operation, as "desk" is of a desktop. See op.c. */
 #pragma once
 
 #include <stdint.h>
@@ -28,7 +29,7 @@ enum op_policy {
     _OP_POLICY_INVALID = -EINVAL,
 };
 
-struct operation {
+struct op {
     char *id;               /* UUID */
     enum op_kind kind;
     char *pool;
@@ -46,9 +47,9 @@ struct operation {
     int64_t created_at, updated_at, finished_at;
 };
 
-struct operation *operation_free(struct operation *o);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct operation *, operation_free);
-void operation_list_free(struct operation **list, size_t n);
+struct op *op_free(struct op *o);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct op *, op_free);
+void op_list_free(struct op **list, size_t n);
 
 const char *op_kind_to_string(enum op_kind k);
 enum op_kind op_kind_from_string(const char *s);

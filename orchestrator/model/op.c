@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* operation.c - the operation record: its memory and its names
+/* op.c - the operation record (rebase, refresh): its memory and its names
  *
  * An operation is desired state with a history: the store keeps it, the
  * planner drives it one pass at a time (canary, batches, logoffs) and
@@ -8,7 +8,7 @@
  */
 #include "config.h"
 
-#include "operation.h"
+#include "op.h"
 
 static const char *const op_kind_names[_OP_KIND_MAX] = {
     [OP_KIND_REBASE] = "rebase",
@@ -26,8 +26,8 @@ static const char *const op_policy_names[_OP_POLICY_MAX] = {
     [OP_POLICY_FORCE_LOGOFF] = "force-logoff",
 };
 
-struct operation *
-operation_free(struct operation *o)
+struct op *
+op_free(struct op *o)
 {
     if (!o)
         return NULL;
@@ -41,12 +41,12 @@ operation_free(struct operation *o)
 }
 
 void
-operation_list_free(struct operation **list, size_t n)
+op_list_free(struct op **list, size_t n)
 {
     if (!list)
         return;
     for (size_t i = 0; i < n; i++)
-        operation_free(list[i]);
+        op_free(list[i]);
     free(list);
 }
 
