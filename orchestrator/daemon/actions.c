@@ -361,7 +361,8 @@ action_repair(const struct action_ctx *c, const char *name, char **reterr_msg)
 }
 
 int
-action_quarantine(const struct action_ctx *c, const char *name, char **reterr_msg)
+action_quarantine(const struct action_ctx *c, const char *name, enum desk_state from,
+                  char **reterr_msg)
 {
     _cleanup_(desk_freep) struct desk *d = NULL;
     int r;
@@ -369,10 +370,12 @@ action_quarantine(const struct action_ctx *c, const char *name, char **reterr_ms
     r = store_desk_get(c->store, name, &d);
     if (r < 0)
         return r;
-    (void) hv_domain_destroy(c->hv, d->domain);
-    r = store_desk_set_state(c->store, name, d->state, DESK_STATE_FAILED);
+    r = store_desk_set_state(c->store, name, from, DESK_STATE_FAILED);
+    if (r == -EINVAL)
+        r = -ESTALE; /* no longer pending: a state quarantine does not apply to */
     if (r < 0)
-        return r;
+        return r; /* -ESTALE: it left the state it was planned from */
+    (void) hv_domain_destroy(c->hv, d->domain);
     *reterr_msg = xasprintf("Desktop '%s' failed %u times and is quarantined: %s", name,
                             d->boot_failures, d->last_error ? d->last_error : "no reason given.");
     {
@@ -494,22 +497,24 @@ action_rebase(const struct action_ctx *c, const char *name, unsigned version,
 }
 
 int
-action_delete(const struct action_ctx *c, const char *name, char **reterr_msg)
+action_delete(const struct action_ctx *c, const char *name, enum desk_state from,
+              enum session_end reason, char **reterr_msg)
 {
     _cleanup_(desk_freep) struct desk *d = NULL;
     _cleanup_free_ char *vol = NULL;
     int r;
 
-    r = store_desk_get(c->store, name, &d);
+    /* Conditional on the planned state, in one transaction with the end
+     * of a session on it: a desktop an acquire took after the planner
+     * looked is not destroyed under its new user. */
+    r = store_desk_mark_deleting(c->store, name, from, reason);
     if (r == -ENOENT)
-        return 0;
+        return 0; /* gone already */
+    if (r < 0)
+        return r; /* -ESTALE: it left FROM, e.g. an acquire took it: untouched */
+    r = store_desk_get(c->store, name, &d);
     if (r < 0)
         return r;
-    if (d->state != DESK_STATE_DELETING) {
-        r = store_desk_set_state(c->store, name, d->state, DESK_STATE_DELETING);
-        if (r < 0)
-            return r;
-    }
     r = hv_domain_destroy(c->hv, d->domain);
     if (r < 0 && r != -ENOENT) {
         *reterr_msg = xasprintf("Cannot power off domain '%s'.", d->domain);

@@ -27,7 +27,9 @@ struct action_ctx {
 
 #define DESK_CLEAN_SNAPSHOT "deskpool-clean"
 
-/* Each returns 0 on success or a negative errno; on failure *reterr_msg
+/* Each returns 0 on success, -ESTALE when the desktop left the state the
+ * action was planned from (nothing was done: not a failure), or another
+ * negative errno; on failure *reterr_msg
  * holds a sentence for the log and the desktop's last_error. They leave
  * the store consistent at every step, so a crash between two steps is
  * finished by the next pass (the steps are idempotent). They do not log
@@ -37,8 +39,10 @@ struct action_ctx {
 int action_build(const struct action_ctx *c, const char *name, char **reterr_msg);
 /* ready but not running -> booting (or provisioning if the domain is gone) -> build. */
 int action_repair(const struct action_ctx *c, const char *name, char **reterr_msg);
-/* provisioning/booting -> failed; domain and overlay are kept for inspection. */
-int action_quarantine(const struct action_ctx *c, const char *name, char **reterr_msg);
+/* FROM (provisioning/booting, as planned) -> failed; domain and overlay are
+ * kept for inspection. A desktop no longer in FROM is left alone (-ESTALE). */
+int action_quarantine(const struct action_ctx *c, const char *name, enum desk_state from,
+                      char **reterr_msg);
 /* releasing -> ready. The console password is revoked first. Floating:
  * revert to the clean snapshot (memory included: running, no boot), clock
  * resynced through the agent; if the revert fails the desktop goes back to
@@ -51,5 +55,10 @@ int action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
  * user's data disk is never touched. pre-rebase may veto (-EPERM). */
 int action_rebase(const struct action_ctx *c, const char *name, unsigned version,
                   char **reterr_msg);
-/* any -> deleting -> gone: domain, snapshots, overlay, row. */
-int action_delete(const struct action_ctx *c, const char *name, char **reterr_msg);
+/* FROM (the state the delete was planned from) -> deleting -> gone: domain,
+ * snapshots, overlay, data disk, row. The first step is conditional on
+ * FROM in the store: a desktop that left FROM meanwhile (an acquire gave
+ * it to a user) is not touched and -ESTALE is returned. An active session on it
+ * ends for REASON in the same transaction. */
+int action_delete(const struct action_ctx *c, const char *name, enum desk_state from,
+                  enum session_end reason, char **reterr_msg);

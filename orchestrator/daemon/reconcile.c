@@ -75,6 +75,8 @@ struct reconciler {
 struct action_job {
     struct reconciler *r;
     enum action_kind kind;
+    enum desk_state from;       /* the state it was planned from */
+    enum session_end reason;    /* DELETE: why a session on it ends */
     unsigned version;
     char *desktop;
     char *pool;
@@ -145,10 +147,10 @@ action_job_run(void *userdata)
         res = action_repair(&j->ctx, j->desktop, &err);
         break;
     case ACTION_QUARANTINE:
-        res = action_quarantine(&j->ctx, j->desktop, &err);
+        res = action_quarantine(&j->ctx, j->desktop, j->from, &err);
         break;
     case ACTION_DELETE:
-        res = action_delete(&j->ctx, j->desktop, &err);
+        res = action_delete(&j->ctx, j->desktop, j->from, j->reason, &err);
         break;
     case ACTION_WIPE:
         res = action_wipe(&j->ctx, j->desktop, &err);
@@ -161,7 +163,10 @@ action_job_run(void *userdata)
         break;
     }
 
-    if (res == -ECANCELED) {
+    if (res == -ESTALE) {
+        log_debug("Action %s on '%s' skipped: it left state %s since the plan",
+                  action_kind_to_string(j->kind), j->desktop, desk_state_to_string(j->from));
+    } else if (res == -ECANCELED) {
         log_info("Action %s on '%s' interrupted by shutdown", action_kind_to_string(j->kind),
                  j->desktop);
     } else if (res < 0) {
@@ -188,7 +193,7 @@ action_job_run(void *userdata)
         pthread_cond_broadcast(&r->desk_ready);
     }
     inflight_remove(r, j->desktop);
-    if (res < 0 && res != -ECANCELED)
+    if (res < 0 && res != -ECANCELED && res != -ESTALE)
         r->stats.failures[j->kind]++;
     r->wake = true;
     pthread_cond_broadcast(&r->cond);
@@ -203,6 +208,8 @@ submit_locked(struct reconciler *r, const struct action *a)
 
     j->r = r;
     j->kind = a->kind;
+    j->from = a->from;
+    j->reason = a->reason;
     j->version = a->version;
     j->desktop = xstrdup(a->desktop);
     j->pool = xstrdup(a->pool);
@@ -436,7 +443,8 @@ pass_run(struct reconciler *r)
             pthread_mutex_unlock(&r->lock);
             replan(r); /* the new rows need BUILD */
         } else if (a->kind == ACTION_END_SESSION) {
-            int q = store_session_end(r->store, a->session, a->reason, "reconciler", NULL);
+            int q = store_session_expire(r->store, a->session, a->reason, a->heartbeat,
+                                         "reconciler");
 
             if (q >= 0) {
                 log_notice("Session %s on desktop '%s' ended: %s", a->session, a->desktop,

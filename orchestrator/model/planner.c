@@ -411,6 +411,18 @@ plan_session(const struct planner_input *in, const struct session *x, struct pla
     a = plan_add(out, ACTION_END_SESSION, x->pool, x->desktop, 0);
     a->session = x->id;
     a->reason = (enum session_end) reason;
+    /* an idle logout stands only if no heartbeat came after the one seen */
+    a->heartbeat = reason == SESSION_END_IDLE_TIMEOUT ? x->last_heartbeat : -1;
+}
+
+/* An action on desktop D, conditional on the state D is in now. */
+static struct action *
+plan_desk(struct plan *out, enum action_kind kind, const struct desk *d)
+{
+    struct action *a = plan_add(out, kind, d->pool, d->name, 0);
+
+    a->from = d->state;
+    return a;
 }
 
 int
@@ -436,28 +448,32 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
             continue;
         if (victim[i] == MARK_REBASE) {
             const struct op *o = find_op(in, d->pool);
-            struct action *a = plan_add(&out, ACTION_REBASE, d->pool, d->name, 0);
+            struct action *a = plan_desk(&out, ACTION_REBASE, d);
 
             a->version = o ? o->to_version : 0;
             continue;
         }
         if (d->state == DESK_STATE_DELETING || victim[i] || !find_pool(in, d->pool)) {
-            plan_add(&out, ACTION_DELETE, d->pool, d->name, 0);
+            const struct pool *p = find_pool(in, d->pool);
+            struct action *a = plan_desk(&out, ACTION_DELETE, d);
+
+            /* only a forced pool delete takes a desktop from its user */
+            a->reason = !p || p->deleting ? SESSION_END_POOL_DELETED : SESSION_END_DESKTOP_LOST;
             continue;
         }
         if (desk_is_pending(d)) {
             if (d->boot_failures >= in->max_boot_failures)
-                plan_add(&out, ACTION_QUARANTINE, d->pool, d->name, 0);
+                plan_desk(&out, ACTION_QUARANTINE, d);
             else
-                plan_add(&out, ACTION_BUILD, d->pool, d->name, 0);
+                plan_desk(&out, ACTION_BUILD, d);
             continue;
         }
         if (d->state == DESK_STATE_RELEASING) {
-            plan_add(&out, ACTION_WIPE, d->pool, d->name, 0);
+            plan_desk(&out, ACTION_WIPE, d);
             continue;
         }
         if (d->state == DESK_STATE_READY && !pd->dom_active)
-            plan_add(&out, ACTION_REPAIR, d->pool, d->name, 0);
+            plan_desk(&out, ACTION_REPAIR, d);
     }
 
     *ret = out.a;

@@ -34,8 +34,12 @@ struct action {
     const char *pool;
     const char *desktop; /* its name; NULL for CREATE and REMOVE_POOL */
     unsigned count;     /* CREATE only */
+    enum desk_state from;        /* per-desktop actions: the state it was planned from; the
+                                  * action's first change is conditional on it */
     const char *session;         /* END_SESSION only */
-    enum session_end reason;     /* END_SESSION only */
+    enum session_end reason;     /* END_SESSION; DELETE: why a session on it would end */
+    int64_t heartbeat;           /* END_SESSION for idle_timeout: the last heartbeat seen;
+                                  * a newer one cancels the logout */
     unsigned version;            /* CREATE (0: the pool's current), REBASE, OP_START */
     const char *operation;       /* its id: OP_PROGRESS, OP_FINISH */
     unsigned total, done, failed;/* OP_PROGRESS */

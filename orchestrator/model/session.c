@@ -23,6 +23,7 @@ static const char *const session_end_names[_SESSION_END_MAX] = {
     [SESSION_END_POOL_DELETED] = "pool_deleted",
     [SESSION_END_ERROR] = "error",
     [SESSION_END_REBASE] = "rebase",
+    [SESSION_END_DESKTOP_LOST] = "desktop_lost",
 };
 
 struct session *

@@ -23,6 +23,7 @@ enum session_end {
     SESSION_END_POOL_DELETED,   /* the pool was deleted with force */
     SESSION_END_ERROR,          /* the console could not be set up */
     SESSION_END_REBASE,         /* forced off after a rebase's warning period */
+    SESSION_END_DESKTOP_LOST,   /* the desktop died (its QEMU was killed, crashed) or went */
     _SESSION_END_MAX,
     _SESSION_END_INVALID = -EINVAL,
 };

@@ -304,3 +304,31 @@ store_desk_set_image_version(struct store *s, const char *name, unsigned version
         return r;
     return r == 0 ? -ENOENT : 0;
 }
+
+int
+store_desk_mark_deleting(struct store *s, const char *name, enum desk_state from,
+                         enum session_end reason)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r;
+
+    if (!name || from < 0 || from >= _DESK_STATE_MAX)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_run(locked,
+                  "UPDATE desktops SET state = 'deleting', state_since = ? "
+                  "WHERE name = ? AND state = ?",
+                  "lss", store_now_sec(), name, desk_state_to_string(from));
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return store_desk_missed_locked(locked, name);
+    /* nobody keeps a session on a desktop that is going away */
+    r = store_session_end_on_desk_locked(locked, name, reason, "reconciler");
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}

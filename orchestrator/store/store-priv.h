@@ -149,6 +149,10 @@ int store_desk_get_locked(struct store *s, const char *name, struct desk **ret);
 /* -ESTALE when desktop NAME exists (a conditional update missed it because
  * of its state), -ENOENT when it does not. */
 int store_desk_missed_locked(struct store *s, const char *name);
+/* Ends the active session on desktop DESK (if any) for REASON inside the
+ * caller's transaction: 1 when one ended, 0 when there was none. */
+int store_session_end_on_desk_locked(struct store *s, const char *desk,
+                                     enum session_end reason, const char *actor);
 /* Appends to the audit log inside the caller's transaction. */
 int store_audit_locked(struct store *s, const char *actor, const char *action,
                        const char *pool, const char *desktop, const char *user,

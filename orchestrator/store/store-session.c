@@ -261,12 +261,14 @@ store_session_heartbeat(struct store *s, const char *id, struct session **ret)
     return 0;
 }
 
-int
-store_session_end(struct store *s, const char *id, enum session_end reason, const char *actor,
-                  struct session **ret)
+/* Ends active session ID for REASON and moves its desktop to releasing,
+ * with the audit entry; lock and transaction held. HEARTBEAT >= 0: only
+ * while its last heartbeat is still that one. -ESTALE (and *ret, if asked)
+ * when it was no longer active (or had a newer heartbeat). */
+static int
+session_end_locked(struct store *s, const char *id, enum session_end reason,
+                   const char *actor, int64_t heartbeat, struct session **ret)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
     _cleanup_(session_freep) struct session *x = NULL;
     const char *reason_s = session_end_to_string(reason);
     _cleanup_free_ char *action = NULL;
@@ -275,36 +277,55 @@ store_session_end(struct store *s, const char *id, enum session_end reason, cons
 
     if (!id || !reason_s)
         return -EINVAL;
-    r = store_tx_begin(locked, &tx);
-    if (r < 0)
-        return r;
     /* the conditional UPDATE: of a release racing an automatic logout,
      * exactly one ends the session */
-    r = store_run(locked,
+    r = store_run(s,
                   "UPDATE sessions SET state = 'ended', ended_at = ?, end_reason = ? "
-                  "WHERE id = ? AND state = 'active'",
-                  "lss", now, reason_s, id);
+                  "WHERE id = ? AND state = 'active' AND (?4 < 0 OR last_heartbeat = ?4)",
+                  "lssl", now, reason_s, id, heartbeat);
     if (r < 0)
         return r;
     if (r == 0) {
-        r = store_session_get_locked(locked, id, &x);
+        r = store_session_get_locked(s, id, &x);
         if (r < 0)
             return r;
         if (ret)
             *ret = TAKE_PTR(x);
         return -ESTALE;
     }
-    r = store_session_get_locked(locked, id, &x);
+    r = store_session_get_locked(s, id, &x);
     if (r < 0)
         return r;
-    r = store_run(locked,
+    r = store_run(s,
                   "UPDATE desktops SET state = 'releasing', state_since = ? "
                   "WHERE name = ? AND state IN ('assigned', 'in_use')",
                   "ls", now, x->desktop);
     if (r < 0)
         return r;
     action = xasprintf("session.%s", reason_s);
-    r = store_audit_locked(locked, actor, action, x->pool, x->desktop, x->user, id);
+    r = store_audit_locked(s, actor, action, x->pool, x->desktop, x->user, id);
+    if (r < 0)
+        return r;
+    if (ret)
+        *ret = TAKE_PTR(x);
+    return 0;
+}
+
+static int
+session_end(struct store *s, const char *id, enum session_end reason, const char *actor,
+            int64_t heartbeat, struct session **ret)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(session_freep) struct session *x = NULL;
+    int r;
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = session_end_locked(locked, id, reason, actor, heartbeat, &x);
+    if (r == -ESTALE && ret)
+        *ret = TAKE_PTR(x);
     if (r < 0)
         return r;
     r = store_tx_commit(&tx);
@@ -313,6 +334,42 @@ store_session_end(struct store *s, const char *id, enum session_end reason, cons
     if (ret)
         *ret = TAKE_PTR(x);
     return 0;
+}
+
+int
+store_session_end(struct store *s, const char *id, enum session_end reason, const char *actor,
+                  struct session **ret)
+{
+    return session_end(s, id, reason, actor, -1, ret);
+}
+
+int
+store_session_expire(struct store *s, const char *id, enum session_end reason,
+                     int64_t heartbeat, const char *actor)
+{
+    return session_end(s, id, reason, actor, heartbeat, NULL);
+}
+
+int
+store_session_end_on_desk_locked(struct store *s, const char *desk, enum session_end reason,
+                                 const char *actor)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    _cleanup_free_ char *id = NULL;
+    int r;
+
+    /* at most one: a desktop has one user at a time */
+    r = store_prepare(s, &st, "SELECT id FROM sessions WHERE desktop = ? AND state = 'active'",
+                      "s", desk);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r <= 0)
+        return r;
+    id = store_column_strdup(st, 0);
+    store_stmt_release(TAKE_PTR(st));
+    r = session_end_locked(s, id, reason, actor, -1, NULL);
+    return r < 0 ? r : 1;
 }
 
 int

@@ -88,6 +88,14 @@ int store_desk_set_state(struct store *s, const char *name, enum desk_state from
 int store_desk_set_volume(struct store *s, const char *name, const char *volume);
 /* Records a failed boot: boot_failures + 1, last_error = ERROR. */
 int store_desk_record_failure(struct store *s, const char *name, const char *error);
+/* The first step of every delete: FROM -> deleting, conditional on FROM
+ * being the state the delete was planned from (FROM deleting: a delete
+ * that is resumed, nothing changes), and in the same transaction the end
+ * of an active session on it for REASON. -ESTALE when the desktop left
+ * FROM meanwhile (e.g. an acquire assigned it): then nothing changed and
+ * nothing may be destroyed. -ENOENT when it is gone. */
+int store_desk_mark_deleting(struct store *s, const char *name, enum desk_state from,
+                             enum session_end reason);
 /* Removes the row; only desktops in state deleting (else -EINVAL). */
 int store_desk_remove(struct store *s, const char *name);
 
@@ -117,6 +125,12 @@ int store_session_heartbeat(struct store *s, const char *id, struct session **re
 int store_session_end(struct store *s, const char *id, enum session_end reason,
                       const char *actor, struct session **ret);
 int store_session_set_password_expiry(struct store *s, const char *id, int64_t expires);
+/* The reconciler's automatic logout: store_session_end() that stands only
+ * while the session's last heartbeat is still HEARTBEAT (< 0: any), so a
+ * heartbeat that came after the planner looked cancels an idle logout.
+ * -ESTALE when it lost that race or the session ended already. */
+int store_session_expire(struct store *s, const char *id, enum session_end reason,
+                         int64_t heartbeat, const char *actor);
 
 /* Retires image version VERSION of NAME: refused with -EBUSY (nothing
  * changes) while a desktop runs it or a pool pins it, is moving to it or

@@ -980,6 +980,43 @@ TEST(session_idle_timeout_and_max_session)
     ASSERT_EQ(fx_count(f, ACTION_END_SESSION), 2);
 }
 
+/* issue 11 #1: destructive actions carry what they were planned on, so the
+ * store can refuse them once the world moved (an acquire, a heartbeat) */
+TEST(destructive_actions_carry_their_premise)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[3], s[2];
+    bool seen_delete = false, seen_idle = false, seen_max = false;
+
+    fx_pool(f, "p", 0, 0, 10)->idle_timeout = 600;
+    f->pools[0].max_session = 3600;
+    f->now = 100000;
+    d[0] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[1] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[2] = fx_desk(f, "p", DESK_STATE_READY); /* a spare above target: deleted */
+    s[0] = fx_session(f, d[0], f->now - 1000, f->now - 700);
+    s[1] = fx_session(f, d[1], f->now - 4000, f->now - 5);
+    ASSERT_OK(fx_plan(f));
+    for (size_t j = 0; j < f->n_a; j++) {
+        const struct action *a = &f->a[j];
+
+        if (a->kind == ACTION_DELETE && streq(a->desktop, f->desks[d[2]].name)) {
+            ASSERT_EQ(a->from, DESK_STATE_READY);
+            ASSERT_EQ(a->reason, SESSION_END_DESKTOP_LOST);
+            seen_delete = true;
+        }
+        if (a->kind == ACTION_END_SESSION && streq(a->session, f->sessions[s[0]].id)) {
+            ASSERT_EQ(a->heartbeat, f->now - 700);
+            seen_idle = true;
+        }
+        if (a->kind == ACTION_END_SESSION && streq(a->session, f->sessions[s[1]].id)) {
+            ASSERT_EQ(a->heartbeat, -1); /* a heartbeat does not cancel max_session */
+            seen_max = true;
+        }
+    }
+    ASSERT_TRUE(seen_delete && seen_idle && seen_max);
+}
+
 TEST(session_guest_shutdown_ends_it_unless_busy)
 {
     _cleanup_(fx_freep) struct fx *f = fx_new();
@@ -1282,6 +1319,7 @@ main(void)
 {
     RUN(action_kind_strings);
     RUN(session_idle_timeout_and_max_session);
+    RUN(destructive_actions_carry_their_premise);
     RUN(session_guest_shutdown_ends_it_unless_busy);
     RUN(session_of_force_deleted_or_unknown_pool_ends);
     RUN(dedicated_owned_desktops_are_reserved_and_kept);

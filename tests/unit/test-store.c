@@ -1001,6 +1001,86 @@ TEST(sessions_end_race)
                         "1"));
 }
 
+/* issue 11 #1: a delete planned while a desktop was ready must not run once
+ * an acquire took it; a delete that goes ahead ends a session on it */
+TEST(delete_conditional)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(session_freep) struct session *a = NULL, *x = NULL;
+    _cleanup_(desk_freep) struct desk *d1 = NULL, *d2 = NULL, *dd = NULL;
+    bool existing = true;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "f", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "f", "dp", &d1));
+    ASSERT_OK(store_desk_create(s, "f", "dp", &d2));
+    ASSERT_OK(make_ready(s, d1->name));
+    ASSERT_OK(make_ready(s, d2->name));
+    /* planned from ready; the acquire came first */
+    ASSERT_OK(store_session_acquire(s, "f", "alice", NULL, "t", &a, &existing));
+    ASSERT_STREQ(a->desktop, d1->name);
+    ASSERT_ERROR(store_desk_mark_deleting(s, d1->name, DESK_STATE_READY,
+                                          SESSION_END_DESKTOP_LOST), ESTALE);
+    ASSERT_OK(store_desk_get(s, d1->name, &dd));
+    ASSERT_EQ(dd->state, DESK_STATE_ASSIGNED);
+    ASSERT_OK(store_session_get(s, a->id, &x));
+    ASSERT_EQ(x->state, SESSION_STATE_ACTIVE);
+    session_free(x);
+    x = NULL;
+    /* the idle one goes */
+    ASSERT_OK(store_desk_mark_deleting(s, d2->name, DESK_STATE_READY,
+                                       SESSION_END_DESKTOP_LOST));
+    desk_free(dd);
+    dd = NULL;
+    ASSERT_OK(store_desk_get(s, d2->name, &dd));
+    ASSERT_EQ(dd->state, DESK_STATE_DELETING);
+    /* resuming a delete is allowed */
+    ASSERT_OK(store_desk_mark_deleting(s, d2->name, DESK_STATE_DELETING,
+                                       SESSION_END_DESKTOP_LOST));
+    /* a delete planned from assigned (a forced pool delete) ends the session
+     * in the same transaction */
+    ASSERT_OK(store_desk_mark_deleting(s, d1->name, DESK_STATE_ASSIGNED,
+                                       SESSION_END_POOL_DELETED));
+    ASSERT_OK(store_session_get(s, a->id, &x));
+    ASSERT_EQ(x->state, SESSION_STATE_ENDED);
+    ASSERT_EQ(x->end_reason, SESSION_END_POOL_DELETED);
+    ASSERT_ERROR(store_desk_mark_deleting(s, "nope", DESK_STATE_READY,
+                                          SESSION_END_DESKTOP_LOST), ENOENT);
+}
+
+/* issue 11 #1 (same shape): an idle logout planned on an old heartbeat
+ * does not stand once a newer heartbeat arrived */
+TEST(sessions_expire_heartbeat)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(session_freep) struct session *a = NULL, *hb = NULL, *x = NULL;
+    _cleanup_(desk_freep) struct desk *d1 = NULL;
+    bool existing = true;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "f", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "f", "dp", &d1));
+    ASSERT_OK(make_ready(s, d1->name));
+    ASSERT_OK(store_session_acquire(s, "f", "alice", NULL, "t", &a, &existing));
+    /* the planner saw last_heartbeat - 100; a heartbeat came since */
+    ASSERT_OK(store_exec_raw(s, "UPDATE sessions SET last_heartbeat = last_heartbeat - 100"));
+    ASSERT_OK(store_session_heartbeat(s, a->id, &hb));
+    ASSERT_ERROR(store_session_expire(s, a->id, SESSION_END_IDLE_TIMEOUT,
+                                      a->last_heartbeat - 100, "reconciler"), ESTALE);
+    ASSERT_OK(store_session_get(s, a->id, &x));
+    ASSERT_EQ(x->state, SESSION_STATE_ACTIVE);
+    /* planned on the heartbeat it still has: it stands */
+    ASSERT_OK(store_session_expire(s, a->id, SESSION_END_IDLE_TIMEOUT, x->last_heartbeat,
+                                   "reconciler"));
+    session_free(x);
+    x = NULL;
+    ASSERT_OK(store_session_get(s, a->id, &x));
+    ASSERT_EQ(x->state, SESSION_STATE_ENDED);
+    ASSERT_EQ(x->end_reason, SESSION_END_IDLE_TIMEOUT);
+}
+
 int
 main(void)
 {
@@ -1030,6 +1110,8 @@ main(void)
     RUN(sessions_dedicated);
     RUN(sessions_acquire_race);
     RUN(sessions_end_race);
+    RUN(delete_conditional);
+    RUN(sessions_expire_heartbeat);
     r = TESTS_DONE();
     if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
         perror("removing the temporary directory");
