@@ -28,6 +28,7 @@ api_healthz(struct api_request *req, struct api_reply *reply)
     json_add_string(o, "virt_type", d->virt_type);
     json_add_string(o, "instance", d->instance);
     json_add_string(o, "version", PACKAGE_VERSION);
+    json_add_int(o, "orphans", st.orphans);
     return api_reply_json(reply, ok ? 200 : 503, o);
 }
 
@@ -137,13 +138,16 @@ api_metrics(struct api_request *req, struct api_reply *reply)
                "# TYPE deskpool_worker_jobs gauge\n"
                "deskpool_worker_jobs{state=\"running\"} %u\n"
                "deskpool_worker_jobs{state=\"queued\"} %u\n"
-               "# HELP deskpool_orphans_removed_total Domains and volumes removed as orphans.\n"
+               "# HELP deskpool_orphans Domains and volumes of this instance no desktop names.\n"
+               "# TYPE deskpool_orphans gauge\n"
+               "deskpool_orphans %u\n"
+               "# HELP deskpool_orphans_removed_total Orphans removed by --purge-orphans.\n"
                "# TYPE deskpool_orphans_removed_total counter\n"
                "deskpool_orphans_removed_total %llu\n"
                "# HELP deskpool_libvirt_up Whether the last pass could observe libvirt.\n"
                "# TYPE deskpool_libvirt_up gauge\n"
                "deskpool_libvirt_up %d\n",
-            st.running, st.queued, (unsigned long long) st.orphans_removed,
+            st.running, st.queued, st.orphans, (unsigned long long) st.orphans_removed,
             st.libvirt_ok ? 1 : 0);
     fclose(f);
     pool_list_free(pools, n_pools);

@@ -28,12 +28,15 @@
 #include "conf.h"
 #include "hv.h"
 #include "log.h"
+#include "orphans.h"
 #include "reconcile.h"
 #include "store.h"
 #include "util.h"
 
 static bool arg_foreground;
 static bool arg_reprobe;
+static bool arg_adopt;
+static bool arg_purge_orphans;
 static char *arg_config;
 
 struct daemon {
@@ -62,6 +65,10 @@ help(void)
            "     --log-level LEVEL     error, warning, notice, info, debug\n"
            "     --set KEY=VALUE       Set any configuration key (see docs/config.md)\n"
            "     --reprobe             Probe the domain type again (KVM or TCG)\n"
+           "     --adopt               Start on a new or empty store although libvirt holds\n"
+           "                           objects of this instance (they are left alone)\n"
+           "     --purge-orphans       Remove every domain and volume of this instance that\n"
+           "                           no desktop row names, data volumes included\n"
            "     --print-config        Print the effective configuration and exit\n"
            "  -h --help                Show this help\n"
            "     --version             Show the version\n",
@@ -78,6 +85,8 @@ enum {
     ARG_LOG_LEVEL,
     ARG_SET,
     ARG_REPROBE,
+    ARG_ADOPT,
+    ARG_PURGE_ORPHANS,
     ARG_PRINT_CONFIG,
     ARG_VERSION,
 };
@@ -98,6 +107,8 @@ parse_argv(int argc, char **argv, struct conf *c)
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "set", required_argument, NULL, ARG_SET },
         { "reprobe", no_argument, NULL, ARG_REPROBE },
+        { "adopt", no_argument, NULL, ARG_ADOPT },
+        { "purge-orphans", no_argument, NULL, ARG_PURGE_ORPHANS },
         { "print-config", no_argument, NULL, ARG_PRINT_CONFIG },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
@@ -131,6 +142,12 @@ parse_argv(int argc, char **argv, struct conf *c)
             goto done;
         case ARG_REPROBE:
             arg_reprobe = true;
+            continue;
+        case ARG_ADOPT:
+            arg_adopt = true;
+            continue;
+        case ARG_PURGE_ORPHANS:
+            arg_purge_orphans = true;
             continue;
         case ARG_PRINT_CONFIG:
             print = true;
@@ -313,6 +330,60 @@ resolve_virt_type(struct daemon *d)
     return 0;
 }
 
+/* A new or empty store next to libvirt objects of this instance is what a
+ * restored backup, a wrong --state-dir or a deleted deskpool.db look like:
+ * refuse to start (touching nothing) unless the operator said --adopt or
+ * --purge-orphans. See orphans.c. */
+static int
+check_store_matches_host(struct daemon *d)
+{
+    _cleanup_free_ char *adopted = NULL;
+    struct pool **pools = NULL;
+    struct desk **desks = NULL;
+    size_t n_pools = 0, n_desks = 0;
+    struct orphans o = { 0 };
+    int r;
+
+    r = store_pool_list(d->store, &pools, &n_pools);
+    if (r >= 0)
+        r = store_desk_list(d->store, NULL, &desks, &n_desks);
+    pool_list_free(pools, n_pools);
+    desk_list_free(desks, n_desks);
+    if (r < 0)
+        return log_error_errno(r, "Cannot read the state store");
+    if (n_pools > 0 || n_desks > 0 || arg_purge_orphans ||
+        store_meta_get(d->store, "adopted_at", &adopted) >= 0)
+        return 0;
+    r = orphans_scan(d->hv, d->conf.instance, d->conf.storage_pool, NULL, 0, &o);
+    if (r < 0)
+        return log_error_errno(r, "Cannot list the domains and volumes of instance '%s'",
+                               d->conf.instance);
+    if (o.n_domains + o.n_volumes == 0) {
+        orphans_done(&o);
+        return 0;
+    }
+    if (arg_adopt) {
+        _cleanup_free_ char *now = format_timestamp((int64_t) (now_realtime_usec() / 1000000));
+
+        log_warning("Adopting a new store next to %zu domains and %zu volumes of instance "
+                    "'%s' (--adopt): they are left alone and reported as orphans",
+                    o.n_domains, o.n_volumes, d->conf.instance);
+        orphans_done(&o);
+        r = store_meta_set(d->store, "adopted_at", now);
+        return r < 0 ? log_error_errno(r, "Cannot write the state store") : 0;
+    }
+    log_error("The state store in '%s' is new or empty, but libvirt at '%s' holds %zu domains "
+              "and %zu volumes of instance '%s' (such as '%s'). That is what a restored "
+              "backup, a wrong --state-dir or a deleted deskpool.db look like, and those "
+              "volumes may hold users' data: nothing was touched. Point --state-dir at this "
+              "instance's store, or start once with --adopt (leave them alone) or "
+              "--purge-orphans (remove them, data volumes included)",
+              d->conf.state_dir, d->conf.uri, o.n_domains, o.n_volumes, d->conf.instance,
+              o.n_domains > 0 ? o.domains[0] : o.volumes[0]);
+    orphans_done(&o);
+    return -ENOTEMPTY;
+}
+
 static void
 on_libvirt_event(void *userdata)
 {
@@ -358,6 +429,9 @@ daemon_start(struct daemon *d)
     if (r < 0)
         return log_error_errno(r, "Cannot set up storage pool '%s' at '%s': %s",
                                d->conf.storage_pool, d->conf.storage_dir, strempty(err));
+    r = check_store_matches_host(d);
+    if (r < 0)
+        return r;
     r = resolve_virt_type(d);
     if (r < 0)
         return r;
@@ -365,6 +439,8 @@ daemon_start(struct daemon *d)
     r = reconciler_new(&d->conf, d->store, d->hv, d->virt_type, &d->reconciler);
     if (r < 0)
         return log_error_errno(r, "Cannot create the reconciler");
+    if (arg_purge_orphans)
+        reconciler_purge_orphans(d->reconciler);
     r = hv_set_event_callback(d->hv, on_libvirt_event, d->reconciler);
     if (r < 0)
         log_warning_errno(r, "Cannot subscribe to libvirt events; relying on periodic passes");

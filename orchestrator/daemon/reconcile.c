@@ -29,6 +29,7 @@
 #include "actions.h"
 #include "array.h"
 #include "log.h"
+#include "orphans.h"
 #include "strv.h"
 #include "reconcile.h"
 #include "tmpl.h"
@@ -57,6 +58,9 @@ struct reconciler {
     char **inflight;           /* desktop names with an action queued or running */
     size_t n_inflight, cap_inflight;
     bool wake;
+    bool purge_orphans;        /* one pass removes every orphan (--purge-orphans) */
+    char **orphans_reported;   /* NULL-terminated: orphans logged once already */
+    size_t n_orphans_reported, cap_orphans_reported;
     bool replan;               /* the last pass added rows: plan again at once */
     struct reconcile_stats stats;
     /* settings, copied from conf */
@@ -254,66 +258,40 @@ domain_find(const struct hv_domain *doms, size_t n, const char *name)
     return bsearch(&key, doms, n, sizeof(*doms), hv_domain_cmp);
 }
 
-static int
-str_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* Removes domains and volumes with our prefix that no desktop row names. */
+/* Orphans (orphans.c): reported once each and left alone, unless the
+ * operator asked to purge them (one pass, at startup). */
 static void
-remove_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms,
+handle_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms,
                char **vols, size_t n_vols, struct desk **desks, size_t n_desks)
 {
-    _cleanup_free_ char **names = xmalloc0(sizeof(char *) * (n_desks + 1));
-    _cleanup_free_ char **volnames = xmalloc0(sizeof(char *) * (2 * n_desks + 1));
-    size_t n_volnames = 2 * n_desks;
+    struct orphans o = { 0 };
+    unsigned removed = 0;
+    bool purge;
 
-    for (size_t i = 0; i < n_desks; i++) {
-        names[i] = desks[i]->domain;
-        volnames[2 * i] = desk_volume_name(desks[i]->domain);
-        volnames[2 * i + 1] = desk_data_volume_name(desks[i]->domain);
+    if (orphans_find(r->hv, r->instance, doms, n_doms, vols, n_vols, desks, n_desks, &o) < 0)
+        return;
+    pthread_mutex_lock(&r->lock);
+    purge = r->purge_orphans;
+    r->purge_orphans = false;
+    pthread_mutex_unlock(&r->lock);
+    if (purge)
+        removed = orphans_remove(r->hv, r->storage_pool, &o);
+    pthread_mutex_lock(&r->lock);
+    r->stats.orphans_removed += removed;
+    r->stats.orphans = purge ? 0 : (unsigned) (o.n_domains + o.n_volumes);
+    for (size_t i = 0; !purge && i < o.n_domains + o.n_volumes; i++) {
+        const char *name = i < o.n_domains ? o.domains[i] : o.volumes[i - o.n_domains];
+
+        if (strv_contains(r->orphans_reported, name))
+            continue;
+        log_warning("Orphan %s '%s': no desktop row names it, so it is left alone (it may "
+                    "hold a user's data); 'deskpoold --purge-orphans' removes it",
+                    i < o.n_domains ? "domain" : "volume", name);
+        ARRAY_GROW(r->orphans_reported, r->cap_orphans_reported, r->n_orphans_reported + 2);
+        r->orphans_reported[r->n_orphans_reported++] = xstrdup(name);
     }
-    qsort(names, n_desks, sizeof(char *), str_cmp);
-    qsort(volnames, n_volnames, sizeof(char *), str_cmp);
-
-    for (size_t i = 0; i < n_doms; i++) {
-        _cleanup_free_ char *xml = NULL;
-        struct desk_meta meta = { 0 };
-        bool ours;
-
-        if (bsearch(&doms[i].name, names, n_desks, sizeof(char *), str_cmp))
-            continue;
-        if (hv_domain_get_metadata(r->hv, doms[i].name, DP_METADATA_NS, &xml) < 0)
-            continue; /* not ours: no deskpool metadata */
-        ours = desk_meta_parse(xml, &meta) >= 0 && streq_ptr(meta.instance, r->instance);
-        desk_meta_done(&meta);
-        if (!ours)
-            continue;
-        log_warning("Removing orphan domain '%s' (no desktop row names it)", doms[i].name);
-        (void) hv_domain_destroy(r->hv, doms[i].name);
-        if (hv_domain_undefine(r->hv, doms[i].name) >= 0) {
-            pthread_mutex_lock(&r->lock);
-            r->stats.orphans_removed++;
-            pthread_mutex_unlock(&r->lock);
-        }
-    }
-    for (size_t i = 0; i < n_vols; i++) {
-        size_t len = strlen(vols[i]);
-
-        if (len < 6 || !streq(vols[i] + len - 6, ".qcow2"))
-            continue;
-        if (bsearch(&vols[i], volnames, n_volnames, sizeof(char *), str_cmp))
-            continue;
-        log_warning("Removing orphan volume '%s' (no desktop row names it)", vols[i]);
-        if (hv_volume_delete(r->hv, r->storage_pool, vols[i]) >= 0) {
-            pthread_mutex_lock(&r->lock);
-            r->stats.orphans_removed++;
-            pthread_mutex_unlock(&r->lock);
-        }
-    }
-    for (size_t i = 0; i < n_volnames; i++)
-        free(volnames[i]);
+    pthread_mutex_unlock(&r->lock);
+    orphans_done(&o);
 }
 
 /* The pass changed the store in a way that needs another plan at once. */
@@ -371,7 +349,7 @@ pass_run(struct reconciler *r)
         goto cleanup;
     }
 
-    remove_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks);
+    handle_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks);
 
     pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
     waiting = xmalloc0(sizeof(*waiting) * (n_pools + 1));
@@ -639,6 +617,14 @@ reconciler_start(struct reconciler *r)
 }
 
 void
+reconciler_purge_orphans(struct reconciler *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->purge_orphans = true;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void
 reconciler_wake(struct reconciler *r)
 {
     pthread_mutex_lock(&r->lock);
@@ -754,6 +740,7 @@ reconciler_free(struct reconciler *r)
     for (size_t i = 0; i < r->n_inflight; i++)
         free(r->inflight[i]);
     free(r->inflight);
+    strv_free(r->orphans_reported);
     free(r->instance);
     free(r->prefix);
     free(r->storage_pool);

@@ -17,7 +17,8 @@ struct reconcile_stats {
     double max_pass_seconds;
     uint64_t actions[_ACTION_KIND_MAX];
     uint64_t failures[_ACTION_KIND_MAX];
-    uint64_t orphans_removed;
+    uint64_t orphans_removed;     /* by --purge-orphans */
+    unsigned orphans;             /* orphans seen by the last pass and left alone */
     unsigned running, queued;     /* worker */
     bool libvirt_ok;              /* the last pass could talk to libvirt */
 };
@@ -29,6 +30,9 @@ int reconciler_new(const struct conf *c, struct store *s, struct hv *h, const ch
                    struct reconciler **ret);
 /* Starts the loop thread (a pass every reconcile_interval, or on wake). */
 int reconciler_start(struct reconciler *r);
+/* The next pass removes every orphan (orphans.c) instead of reporting
+ * it: deskpoold --purge-orphans. */
+void reconciler_purge_orphans(struct reconciler *r);
 /* Asks for a pass as soon as possible. Async-signal-unsafe; thread-safe. */
 void reconciler_wake(struct reconciler *r);
 /* Runs one pass in the caller's thread (tests, benchmarks). Returns the
