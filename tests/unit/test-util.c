@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "array.h"
+#include "log.h"
 #include "name.h"
 #include "strv.h"
 #include "tests.h"
@@ -400,6 +401,50 @@ TEST(text_escape)
     ASSERT_STREQ(buf, "");
 }
 
+/* Issue 11 #10: a log line is one line, whatever the message quotes. */
+TEST(log_lines_are_escaped)
+{
+    _cleanup_free_ char *path = xasprintf("%s/log", tmpdir), *got = NULL;
+    _cleanup_free_ char *big = xmalloc0(4000);
+    size_t len = 0;
+    char *nl;
+
+    ASSERT_OK(log_open_file(path));
+    log_error("Session for client '%s' failed", "evil\x1b]0;pwned\x07\n"
+              "2026-01-01T00:00:00.000Z deskpoold[1]: notice: forged");
+    (void) log_warning_errno(-ENOENT, "Hook said '%s'", "a\tb\xff");
+    memset(big, '\x1b', 3999);
+    log_notice("%s", big);
+    ASSERT_OK(log_open_file(NULL));
+
+    ASSERT_OK(read_full_file(path, 65536, &got, &len));
+    ASSERT_EQ(strlen(got), len);
+    ASSERT_NULL(strchr(got, '\x1b'));
+    ASSERT_NULL(strchr(got, '\x07'));
+    ASSERT_NULL(strchr(got, '\t'));
+    /* line 1: the message format stays, the client is escaped */
+    nl = strchr(got, '\n');
+    ASSERT_NOT_NULL(nl);
+    *nl = '\0';
+    ASSERT_NOT_NULL(strstr(got, " error: Session for client 'evil\\x1b]0;pwned\\x07\\n"
+                           "2026-01-01T00:00:00.000Z deskpoold[1]: notice: forged' failed"));
+    /* line 2: the errno still appended */
+    got = memmove(got, nl + 1, strlen(nl + 1) + 1);
+    nl = strchr(got, '\n');
+    ASSERT_NOT_NULL(nl);
+    *nl = '\0';
+    ASSERT_NOT_NULL(strstr(got, " warning: Hook said 'a\\tb\\xff': No such file or directory"));
+    /* line 3: cut whole escapes at the line limit, still one line */
+    got = memmove(got, nl + 1, strlen(nl + 1) + 1);
+    nl = strchr(got, '\n');
+    ASSERT_NOT_NULL(nl);
+    ASSERT_STREQ(nl + 1, "");
+    *nl = '\0';
+    ASSERT_TRUE(strlen(got) < 2048);
+    ASSERT_EQ(strlen(strstr(got, " notice: ") + 9) % 4, 0);
+    ASSERT_TRUE(strlen(strstr(got, " notice: ") + 9) > 1500);
+}
+
 TEST(principal_name_is_valid)
 {
     ASSERT_TRUE(principal_name_is_valid("dr.smith@hospital.example"));
@@ -472,6 +517,7 @@ main(void)
     RUN(name_is_valid);
     RUN(text_is_safe);
     RUN(text_escape);
+    RUN(log_lines_are_escaped);
     RUN(principal_name_is_valid);
     RUN(strv);
     RUN(array_grow);
