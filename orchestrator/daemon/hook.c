@@ -11,8 +11,12 @@
  *   so a timeout kills the hook and anything it started. Output is
  *   captured (bounded) for the log and the API.
  *   The hook's path is fixed (DIR/EVENT); nothing of the event reaches a
- *   shell or the command line. hook_run() does not log; hook_run_logged()
- *   and hook_run_detached() log the outcome once, for their callers.
+ *   shell or the command line. Every text value the hook is given, in its
+ *   environment and on stdin, and its output as hook_run() returns it,
+ *   is escaped with text_escape() (name.c): no control character reaches
+ *   a hook's variables, the log or a desktop's last_error. hook_run() does
+ *   not log; hook_run_logged() and hook_run_detached() log the outcome
+ *   once, for their callers.
  */
 #include "config.h"
 
@@ -32,6 +36,7 @@
 #include "hook.h"
 #include "json-util.h"
 #include "log.h"
+#include "name.h"
 #include "util.h"
 
 extern char **environ;
@@ -60,26 +65,38 @@ hook_event_is_pre(enum hook_event e)
     return e == HOOK_PRE_PROVISION || e == HOOK_PRE_REBASE;
 }
 
+/* json_add_string() of VALUE escaped (text_escape()). */
+static void
+json_add_escaped(json_object *o, const char *key, const char *value)
+{
+    _cleanup_free_ char *e = text_escape(value);
+
+    json_add_string(o, key, e);
+}
+
 static char *
 hook_event_json(enum hook_event e, const struct hook_info *info)
 {
     _cleanup_json_ json_object *o = json_object_new_object();
 
     json_add_string(o, "event", hook_event_to_string(e));
-    json_add_string(o, "pool", info->pool);
-    json_add_string(o, "desktop", info->desktop);
-    json_add_string(o, "domain", info->domain);
-    json_add_string(o, "user", info->user);
-    json_add_string(o, "session", info->session);
-    json_add_string(o, "detail", info->detail);
+    json_add_escaped(o, "pool", info->pool);
+    json_add_escaped(o, "desktop", info->desktop);
+    json_add_escaped(o, "domain", info->domain);
+    json_add_escaped(o, "user", info->user);
+    json_add_escaped(o, "session", info->session);
+    json_add_escaped(o, "detail", info->detail);
     json_add_time(o, "at", (int64_t) time(NULL));
     return json_to_string_dup(o);
 }
 
+/* "KEY=VALUE" with VALUE escaped: no control character in the environment. */
 static char *
 env_entry(const char *key, const char *value)
 {
-    return xasprintf("%s=%s", key, value ? value : "");
+    _cleanup_free_ char *e = text_escape(value ? value : "");
+
+    return xasprintf("%s=%s", key, e);
 }
 
 /* write(2) that turns a hook which closed its stdin into EPIPE instead of
@@ -161,7 +178,7 @@ int
 hook_run(const char *dir, enum hook_event e, const struct hook_info *info,
          unsigned timeout_sec, char **ret_output)
 {
-    _cleanup_free_ char *path = NULL, *json = NULL, *out = NULL;
+    _cleanup_free_ char *path = NULL, *json = NULL, *raw = NULL, *out = NULL;
     char *envp[10] = { NULL };
     char *argv[3] = { NULL };
     int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
@@ -218,9 +235,9 @@ hook_run(const char *dir, enum hook_event e, const struct hook_info *info,
     if (r < 0)
         goto cleanup;
 
-    out = xmalloc0(HOOK_OUTPUT_MAX + 1);
+    raw = xmalloc0(HOOK_OUTPUT_MAX + 1);
     deadline = now_usec() + (uint64_t) timeout_sec * 1000000ULL;
-    io = hook_io(&in_pipe[1], out_pipe[0], json, deadline, out, &out_len);
+    io = hook_io(&in_pipe[1], out_pipe[0], json, deadline, raw, &out_len);
     /* output closed: the hook is (nearly always) done; still bounded */
     while (io == 0) {
         pid_t w = waitpid(pid, &status, WNOHANG);
@@ -243,9 +260,10 @@ hook_run(const char *dir, enum hook_event e, const struct hook_info *info,
             ;
     }
     /* a trailing newline is the shell's habit, not part of the message */
-    while (out_len > 0 && (out[out_len - 1] == '\n' || out[out_len - 1] == '\r'))
+    while (out_len > 0 && (raw[out_len - 1] == '\n' || raw[out_len - 1] == '\r'))
         out_len--;
-    out[out_len] = '\0';
+    out = xmalloc0(HOOK_OUTPUT_MAX + 1);
+    (void) text_escape_to(out, HOOK_OUTPUT_MAX + 1, raw, out_len);
     if (io < 0)
         r = io;
     else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)

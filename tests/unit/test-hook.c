@@ -106,6 +106,44 @@ TEST(timeout_kills_the_hook_and_its_children)
     ASSERT_TRUE(now_usec() - t0 < 3000000);
 }
 
+/* Issue 11 #10/#11: what a hook is given holds no control character. */
+TEST(detail_is_escaped)
+{
+    _cleanup_free_ char *out = NULL, *got = NULL;
+    _cleanup_free_ char *file = xasprintf("%s/stdin", dir);
+    _cleanup_free_ char *body = xasprintf("cat > '%s'; printf '%%s' \"$DESKPOOL_DETAIL\"", file);
+    struct hook_info hostile = info;
+
+    hostile.detail = "site-9\033]0;pwned\007\nDESKPOOL_USER=root\033[2J";
+    ASSERT_OK(write_hook("post-assign", body, 0755));
+    ASSERT_OK(hook_run(dir, HOOK_POST_ASSIGN, &hostile, 10, &out));
+    ASSERT_STREQ(out, "site-9\\x1b]0;pwned\\x07\\nDESKPOOL_USER=root\\x1b[2J");
+    /* and the JSON on stdin carries the same text, escaped for JSON */
+    ASSERT_OK(read_full_file(file, 65536, &got, NULL));
+    ASSERT_NOT_NULL(strstr(got, "\"detail\":\"site-9\\\\x1b]0;pwned\\\\x07\\\\n"));
+    ASSERT_NULL(strstr(got, "\\u001b"));
+}
+
+/* Issue 11 #10: a hook's output becomes last_error and log text: escaped,
+ * NUL bytes included, and still bounded. */
+TEST(output_is_escaped)
+{
+    _cleanup_free_ char *out = NULL;
+
+    /* ESC, CR, LF, NUL, the C1 CSI in UTF-8, a byte that is no UTF-8 */
+    ASSERT_OK(write_hook("pre-provision",
+                         "printf 'licence\\033[2J\\r\\nforged: line\\000x"
+                         "\\302\\233\\377\\n'; exit 2", 0755));
+    ASSERT_ERROR(hook_run(dir, HOOK_PRE_PROVISION, &info, 10, &out), ECANCELED);
+    ASSERT_STREQ(out, "licence\\x1b[2J\\r\\nforged: line\\x00x\\xc2\\x9b\\xff");
+    free(out);
+    out = NULL;
+    ASSERT_OK(write_hook("post-provision", "head -c 100000 /dev/zero", 0755));
+    ASSERT_OK(hook_run(dir, HOOK_POST_PROVISION, &info, 10, &out));
+    ASSERT_EQ(strlen(out), HOOK_OUTPUT_MAX);
+    ASSERT_EQ(strncmp(out, "\\x00\\x00", 8), 0);
+}
+
 TEST(output_is_bounded)
 {
     _cleanup_free_ char *out = NULL;
@@ -129,11 +167,13 @@ main(void)
     RUN(environment_and_stdin);
     RUN(pre_hook_veto);
     RUN(timeout_kills_the_hook_and_its_children);
+    RUN(detail_is_escaped);
+    RUN(output_is_escaped);
     RUN(output_is_bounded);
     r = TESTS_DONE();
     {
         const char *names[] = { "post-release", "post-assign", "pre-provision", "pre-rebase",
-                                "post-provision", "seen" };
+                                "post-provision", "seen", "stdin" };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
             _cleanup_free_ char *p = xasprintf("%s/%s", dir, names[i]);
