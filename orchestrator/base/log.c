@@ -4,6 +4,16 @@
  * One line per message: "2026-11-27T21:30:00.123Z deskpoold[123]: <level> msg".
  * "%m" is not special here; pass an errno to the *_errno() variants and
  * it is appended as ": strerror". Thread-safe: each line is one write(2).
+ *
+ * DESIGN
+ *   Messages quote untrusted text (a session's client from an old row, a
+ *   hook's output, a libvirt error). The formatted message goes through
+ *   text_escape_to() (name.c) before it is written, so every line is one
+ *   line: a newline becomes "\n", ESC "\x1b", and likewise every C0
+ *   control, DEL, C1 control and byte of invalid UTF-8. The format itself
+ *   and the prefix stay as they are; text escaped before (a hook's output)
+ *   is not escaped twice. A line is at most LOG_LINE_MAX bytes; a longer
+ *   message is cut, never in the middle of an escape or a character.
  */
 #include "config.h"
 
@@ -13,6 +23,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "name.h"
+
+#define LOG_LINE_MAX 2048
 
 static enum log_level log_max_level = LOG_LEVEL_INFO;
 static int log_fd = STDERR_FILENO;
@@ -77,11 +90,11 @@ log_open_file(const char *path)
 int
 log_internal(enum log_level level, int err, const char *func, const char *fmt, ...)
 {
-    char line[2048];
+    char line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
     struct timespec ts;
     struct tm tm;
     va_list ap;
-    size_t n;
+    size_t n, m;
     int saved_errno = errno;
     int r;
 
@@ -96,22 +109,25 @@ log_internal(enum log_level level, int err, const char *func, const char *fmt, .
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                  tm.tm_sec, ts.tv_nsec / 1000000, program_invocation_short_name,
                  (int) getpid(), log_level_names[level]);
-    n = r > 0 ? (size_t) r : 0;
+    n = r > 0 ? MIN((size_t) r, sizeof(line) - 2) : 0;
+
+    /* the message, the errno and the function, then escaped as one */
     va_start(ap, fmt);
-    r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    r = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (r > 0)
-        n = MIN(n + (size_t) r, sizeof(line) - 1);
-    if (err != 0 && n < sizeof(line) - 1) {
-        r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+    m = r > 0 ? MIN((size_t) r, sizeof(msg) - 1) : 0;
+    if (err != 0 && m < sizeof(msg) - 1) {
+        r = snprintf(msg + m, sizeof(msg) - m, ": %s", strerror(err));
         if (r > 0)
-            n = MIN(n + (size_t) r, sizeof(line) - 1);
+            m = MIN(m + (size_t) r, sizeof(msg) - 1);
     }
-    if (level == LOG_LEVEL_DEBUG && func && n < sizeof(line) - 1) {
-        r = snprintf(line + n, sizeof(line) - n, " (%s)", func);
+    if (level == LOG_LEVEL_DEBUG && func && m < sizeof(msg) - 1) {
+        r = snprintf(msg + m, sizeof(msg) - m, " (%s)", func);
         if (r > 0)
-            n = MIN(n + (size_t) r, sizeof(line) - 1);
+            m = MIN(m + (size_t) r, sizeof(msg) - 1);
     }
+    /* one byte is kept for the newline */
+    n += text_escape_to(line + n, sizeof(line) - n - 1, msg, m);
     line[n++] = '\n';
     (void) !write(log_fd, line, n);
 out:

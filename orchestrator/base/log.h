@@ -37,7 +37,8 @@ const char *log_level_to_string(enum log_level level);
 /* Send log lines to FILE (NULL: stderr). The file is opened O_APPEND. */
 int log_open_file(const char *path);
 
-/* Log a line; returns -abs(err) so callers can `return log_..._errno(r, ...)`. */
+/* Log a line; returns -abs(err) so callers can `return log_..._errno(r, ...)`.
+ * Control characters and invalid UTF-8 in the message are escaped (see log.c). */
 int log_internal(enum log_level level, int err, const char *func, const char *fmt, ...)
     _printf_(4, 5);
 

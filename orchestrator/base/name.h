@@ -21,6 +21,23 @@ bool principal_name_is_valid(const char *s);
 #define CLIENT_TEXT_MAX 256
 bool text_is_safe(const char *s, size_t max);
 
+/* Untrusted text made safe to print or log: every byte text_is_safe()
+ * refuses (a C0 control, DEL, a byte of a C1 control or of invalid,
+ * overlong or surrogate UTF-8) becomes "\n", "\r", "\t" or "\xHH"
+ * (lower-case hex); everything else, backslashes included, is copied, so
+ * escaping twice changes nothing. A NUL within LEN is escaped too.
+ *
+ * text_escape_to() writes the first LEN bytes of S to DST (SIZE bytes,
+ * always NUL-terminated when SIZE > 0), stopping before an escape or a
+ * character that would not fit whole, and returns the length written.
+ * Cannot fail.
+ *
+ * text_escape() returns S escaped whole as a new string (at most
+ * TEXT_ESCAPE_GROWTH times as long), NULL for NULL; aborts on OOM. */
+#define TEXT_ESCAPE_GROWTH 4
+size_t text_escape_to(char *dst, size_t size, const char *s, size_t len);
+char *text_escape(const char *s);
+
 /* The hard cap on one pool's size and on its groups: bounds every
  * user-sized input. */
 #define POOL_MAX_DESKTOPS 5000

@@ -11,14 +11,26 @@
  * (names are ASCII, notes may not be). Nothing here talks to the server
  * or knows the API's documents; machine output (--json) bypasses this
  * file entirely.
+ *
+ * Everything shown to people may quote untrusted text (a session's client
+ * from a row older than the API's checks, a hook's output in last_error),
+ * so nothing reaches the terminal unescaped: cells and progress lines go
+ * through text_escape() (name.c: "\x1b", "\n" instead of the bytes; a
+ * terminal title, a cleared screen or a forged row cannot be drawn), and
+ * ctl_escape_json_strings() does the same to every string of an answer
+ * that the human output prints from (call() in ctl-util.c runs it when
+ * --json is not given). Escaping twice changes nothing.
  */
 #include "config.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 
+#include <json-c/json.h>
+
 #include "array.h"
 #include "ctl-output.h"
+#include "name.h"
 
 struct ctl_table {
     size_t n_columns;
@@ -64,7 +76,7 @@ ctl_table_free(struct ctl_table *t)
 void
 ctl_table_add(struct ctl_table *t, const char *cell)
 {
-    table_push(t, xstrdup(cell && cell[0] != '\0' ? cell : "-"));
+    table_push(t, text_escape(cell && cell[0] != '\0' ? cell : "-"));
 }
 
 void
@@ -79,11 +91,8 @@ ctl_table_addf(struct ctl_table *t, const char *fmt, ...)
     va_end(ap);
     if (r < 0)
         abort();
-    if (s[0] == '\0') {
-        free(s);
-        s = xstrdup("-");
-    }
-    table_push(t, s);
+    ctl_table_add(t, s);
+    free(s);
 }
 
 size_t
@@ -212,18 +221,46 @@ ctl_progress_init(struct ctl_progress *p, FILE *f)
 void
 ctl_progress_update(struct ctl_progress *p, const char *line)
 {
-    if (streq_ptr(p->last, line))
+    _cleanup_free_ char *shown = text_escape(line);
+
+    if (streq_ptr(p->last, shown))
         return;
     free(p->last);
-    p->last = xstrdup(line);
+    p->last = TAKE_PTR(shown);
     if (p->tty) {
         /* Back to column 0, draw, clear what a longer old line left. */
-        fprintf(p->f, "\r%s\033[K", line);
+        fprintf(p->f, "\r%s\033[K", p->last);
         p->drawn = true;
     } else {
-        fprintf(p->f, "%s\n", line);
+        fprintf(p->f, "%s\n", p->last);
     }
     fflush(p->f);
+}
+
+void
+ctl_escape_json_strings(struct json_object *o)
+{
+    if (!o)
+        return;
+    if (json_object_is_type(o, json_type_string)) {
+        const char *s = json_object_get_string(o);
+        size_t len = (size_t) json_object_get_string_len(o);
+        _cleanup_free_ char *e = NULL;
+
+        if (strlen(s) == len && text_is_safe(s, SIZE_MAX))
+            return;
+        e = xmalloc0(len * TEXT_ESCAPE_GROWTH + 1);
+        (void) text_escape_to(e, len * TEXT_ESCAPE_GROWTH + 1, s, len);
+        json_object_set_string(o, e);
+    } else if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            ctl_escape_json_strings(json_object_array_get_idx(o, i));
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, key, value) {
+            (void) key;
+            ctl_escape_json_strings(value);
+        }
+    }
 }
 
 void

@@ -18,7 +18,8 @@ struct ctl_table *ctl_table_free(struct ctl_table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct ctl_table *, ctl_table_free)
 
 /* Append one cell; rows fill left to right and wrap after the last column.
- * NULL or "" prints as "-". Cannot fail (aborts on OOM). */
+ * NULL or "" prints as "-"; control characters and invalid UTF-8 print
+ * escaped (text_escape()). Cannot fail (aborts on OOM). */
 void ctl_table_add(struct ctl_table *t, const char *cell);
 void ctl_table_addf(struct ctl_table *t, const char *fmt, ...) _printf_(2, 3);
 
@@ -55,9 +56,17 @@ struct ctl_progress {
 
 void ctl_progress_init(struct ctl_progress *p, FILE *f);
 
-/* Show line (no newline in it) unless it equals the last one shown. */
+/* Show line (escaped: text_escape()) unless it equals the last one shown. */
 void ctl_progress_update(struct ctl_progress *p, const char *line);
 
 /* End the progress line (newline on a terminal) and free its state. Safe
  * to call twice. */
 void ctl_progress_done(struct ctl_progress *p);
+
+struct json_object;
+
+/* Replace every string in O (recursively; NULL is fine) that holds a
+ * control character, invalid UTF-8 or a NUL by its text_escape()d form,
+ * for documents the human output prints from. Cannot fail (aborts on
+ * OOM). */
+void ctl_escape_json_strings(struct json_object *o);

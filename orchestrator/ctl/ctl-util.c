@@ -52,7 +52,11 @@ report_error(int r, const char *code, const char *server_json, const char *fmt, 
     if (active_progress)
         ctl_progress_done(active_progress);
     fflush(stdout);
-    fprintf(stderr, "%s: %s\n", program_invocation_short_name, msg);
+    {
+        _cleanup_free_ char *shown = text_escape(msg); /* quotes the server */
+
+        fprintf(stderr, "%s: %s\n", program_invocation_short_name, shown);
+    }
 
     if (arg_json) {
         if (server_json) {
@@ -201,6 +205,8 @@ call(const char *method, const char *path, struct json_object *body, unsigned fl
     if (!doc || !json_object_is_type(doc, json_type_object))
         return report_error(-EBADMSG, "internal", NULL,
                             "deskpoold's answer to %s %s is not a JSON object.", method, path);
+    if (!arg_json)
+        ctl_escape_json_strings(doc); /* people see it: no control characters */
 
     if (ret_status)
         *ret_status = status;

@@ -33,12 +33,19 @@ struct hook_info {
 
 /* Runs DIR/<event> if it exists and is executable, with the event as JSON
  * on stdin and DESKPOOL_EVENT, DESKPOOL_POOL, DESKPOOL_DESKTOP,
- * DESKPOOL_DOMAIN, DESKPOOL_USER, DESKPOOL_SESSION in its environment (an
- * empty one but for PATH), killed after TIMEOUT_SEC.
- * Returns 0 when there is no hook or it exited 0; -ECANCELED when it exited
- * non-zero (a pre-* hook's veto), -ETIMEDOUT when it was killed, another
- * negative errno when it could not run. *ret_output (when not NULL) gets
- * the first HOOK_OUTPUT_MAX bytes of its stdout and stderr. Does not log. */
+ * DESKPOOL_DOMAIN, DESKPOOL_USER, DESKPOOL_SESSION, DESKPOOL_DETAIL in its
+ * environment (an empty one but for PATH; every value escaped with
+ * text_escape()), in a session of its own with default signals and only
+ * descriptors 0-2. Its exit decides; then, or after TIMEOUT_SEC, it and
+ * everything it started (setsid() or not) are killed. See hook.c.
+ * Returns 0 when there is no hook or it exited 0; -ECANCELED when it
+ * exited non-zero or died of a signal (a pre-* hook's veto), -ETIMEDOUT
+ * when it was killed at the timeout, another negative errno when it
+ * could not run (fork, exec: -ENOENT for a missing interpreter...).
+ * *ret_output (when not NULL, and the hook ran) gets the first
+ * HOOK_OUTPUT_MAX bytes of its stdout and stderr, escaped with
+ * text_escape() and then at most HOOK_OUTPUT_MAX bytes again; the
+ * caller frees it. Does not log. */
 int hook_run(const char *dir, enum hook_event e, const struct hook_info *info,
              unsigned timeout_sec, char **ret_output);
 

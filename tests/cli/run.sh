@@ -226,6 +226,40 @@ check "session show not-a-uuid" 2 "^deskpoolctl: No session" ctl session show no
 check "session show unknown --json" 2 "" ctl --json session show not-a-uuid
 expect_json "session show unknown --json prints the error" "d['error']['code'] == 'not_found'"
 
+# Rows older than the API's check on 'client', and hook output in a
+# desktop's last_error, may hold terminal escapes and newlines (issue 11
+# #10): people see them escaped, one row per row; --json keeps the value.
+old_row() {
+    python3 - "$T/state/deskpool.db" "$@" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+db.execute(sys.argv[2], tuple(sys.argv[3:]))
+db.commit()
+PY
+}
+hostile=$'evil\e]0;pwned\a\e[2J\n'"$sid  sess-9  sess  root"
+old_row "UPDATE sessions SET client = ? WHERE id = ?" "$hostile" "$sid"
+old_row "UPDATE desktops SET last_error = ? WHERE pool = 'sess'" $'hook said\e[31m\nforged'
+check "session list with a hostile client" 0 "" ctl session list --pool sess
+if grep -q $'[\e\a]' "$T/out"; then not_ok "session list prints no terminal escape" \
+    "$(od -c "$T/out" | head -n 20)"; else ok "session list prints no terminal escape"; fi
+[ "$(wc -l <"$T/out")" -eq 2 ] || not_ok "session list: no forged row" "$(cat "$T/out")"
+grep -qF "evil\x1b]0;pwned\x07\x1b[2J\n$sid  sess-9  sess  root" "$T/out" ||
+    not_ok "session list shows the client escaped" "$(cat "$T/out")"
+check "session show with a hostile client" 0 "" ctl session show "$sid"
+grep -qxF "Client:         evil\x1b]0;pwned\x07\x1b[2J\n$sid  sess-9  sess  root" "$T/out" ||
+    not_ok "session show shows the client escaped on one line" "$(cat "$T/out")"
+check "session list --json keeps the client" 0 "" ctl --json session list --pool sess
+expect_json "session list --json has the stored value" \
+    "d['sessions'][0]['client'].startswith('evil\x1b]0;pwned\x07\x1b[2J\n')"
+check "pool show with a hostile last_error" 0 "" ctl pool show sess
+if grep -q $'\e' "$T/out"; then not_ok "pool show prints no terminal escape"; else
+    ok "pool show prints no terminal escape"; fi
+grep -q '^forged' "$T/out" && not_ok "pool show: no forged line" "$(cat "$T/out")"
+grep -qF 'hook said\x1b[31m\nforged' "$T/out" ||
+    not_ok "pool show shows last_error escaped" "$(cat "$T/out")"
+old_row "UPDATE sessions SET client = 'cli-test' WHERE id = ?" "$sid"
+
 check "session end" 0 "" ctl session end "$sid"
 grep -qx "Session $sid ended (forced)." "$T/out" || not_ok "session end says so" "$(cat "$T/out")"
 check "session end again (409)" 2 "^deskpoolctl: Session '$sid' ended already \(forced\)" \

@@ -113,7 +113,9 @@ t_tmpdir dir5
 mkdir -p "$dir5/hooks"
 cat >"$dir5/hooks/pre-provision" <<'HOOK'
 #!/bin/sh
-if [ -e "$(dirname "$0")/hold" ]; then echo "held for maintenance"; exit 1; fi
+if [ -e "$(dirname "$0")/hold" ]; then
+    printf 'held for maintenance\033]0;pwned\007\033[2J\nforged: error: x\n'; exit 1
+fi
 exit 0
 HOOK
 cat >"$dir5/hooks/post-assign" <<HOOK
@@ -135,6 +137,11 @@ vetoed() {
 check "pre-provision veto: desktop quarantined after 2 vetoes, hook output in last_error" wait_for 20 vetoed
 api GET /v1/pools/hp
 check "a vetoed desktop never became ready" [ "$(jget "$BODY" "d['counts']['ready']")" = 0 ]
+# issue 11 #10: the hook's output is escaped in last_error and in the log
+check "hook output in last_error is escaped" [ "$(jget "$BODY" \
+    "'held for maintenance\\\\x1b]0;pwned\\\\x07\\\\x1b[2J\\\\nforged: error: x' in d['desktops'][0]['last_error']")" = True ]
+check "hook output reaches the log escaped: no ESC, no BEL, no forged line" \
+    bash -c "grep -q 'held for maintenance' '$dir5/daemon.log' && ! grep -q \$'[\\e\\a]' '$dir5/daemon.log' && ! grep -q '^forged' '$dir5/daemon.log'"
 rm "$dir5/hooks/hold"
 api GET /v1/pools/hp
 failed_one=$(jget "$BODY" "d['desktops'][0]['name']")

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "array.h"
+#include "log.h"
 #include "name.h"
 #include "strv.h"
 #include "tests.h"
@@ -348,6 +349,102 @@ TEST(text_is_safe)
     ASSERT_FALSE(text_is_safe(big, CLIENT_TEXT_MAX));
 }
 
+/* Issue 11 #10: untrusted text is shown and logged escaped. */
+TEST(text_escape)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        { "site-ambulance-3", "site-ambulance-3" },
+        { "", "" },
+        { "Z\xc3\xbcrich \xe6\x9d\xb1 \xf0\x9f\x8f\xa5 <a> & \"b\"",
+          "Z\xc3\xbcrich \xe6\x9d\xb1 \xf0\x9f\x8f\xa5 <a> & \"b\"" },
+        { "\x1b]0;owned\x07", "\\x1b]0;owned\\x07" },
+        { "\x1b[2J", "\\x1b[2J" },
+        { "a\nb\rc\td", "a\\nb\\rc\\td" },
+        { "a\x7f\x01\x1f", "a\\x7f\\x01\\x1f" },
+        /* C1 CSI, invalid, overlong, surrogate, too large, cut short */
+        { "a\xc2\x9b" "2J", "a\\xc2\\x9b2J" },
+        { "\xff", "\\xff" },
+        { "\xc0\xaf", "\\xc0\\xaf" },
+        { "\xe0\x80\xaf", "\\xe0\\x80\\xaf" },
+        { "\xed\xa0\x80", "\\xed\\xa0\\x80" },
+        { "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" },
+        { "x\xe6\x9d", "x\\xe6\\x9d" },
+        /* a backslash stays: escaping twice changes nothing */
+        { "C:\\dir\\x1b", "C:\\dir\\x1b" },
+    };
+    char buf[16];
+
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_free_ char *once = text_escape(cases[i].in);
+        _cleanup_free_ char *twice = text_escape(once);
+
+        ASSERT_STREQ(once, cases[i].out);
+        ASSERT_STREQ(twice, once);
+        ASSERT_TRUE(text_is_safe(once, SIZE_MAX));
+    }
+    ASSERT_NULL(text_escape(NULL));
+
+    /* bounded: never half an escape or half a character; NUL within LEN */
+    ASSERT_EQ(text_escape_to(buf, sizeof(buf), "abc\x1b" "def", 7), 10);
+    ASSERT_STREQ(buf, "abc\\x1bdef");
+    ASSERT_EQ(text_escape_to(buf, 6, "abc\x1b" "def", 7), 3);
+    ASSERT_STREQ(buf, "abc");
+    ASSERT_EQ(text_escape_to(buf, 5, "ab\xc3\xbc", 4), 4);
+    ASSERT_STREQ(buf, "ab\xc3\xbc");
+    ASSERT_EQ(text_escape_to(buf, 4, "ab\xc3\xbc", 4), 2);
+    ASSERT_STREQ(buf, "ab");
+    ASSERT_EQ(text_escape_to(buf, sizeof(buf), "a\0b", 3), 6);
+    ASSERT_STREQ(buf, "a\\x00b");
+    ASSERT_EQ(text_escape_to(buf, 1, "abc", 3), 0);
+    ASSERT_STREQ(buf, "");
+}
+
+/* Issue 11 #10: a log line is one line, whatever the message quotes. */
+TEST(log_lines_are_escaped)
+{
+    _cleanup_free_ char *path = xasprintf("%s/log", tmpdir), *got = NULL;
+    _cleanup_free_ char *big = xmalloc0(4000);
+    size_t len = 0;
+    char *nl;
+
+    ASSERT_OK(log_open_file(path));
+    log_error("Session for client '%s' failed", "evil\x1b]0;pwned\x07\n"
+              "2026-01-01T00:00:00.000Z deskpoold[1]: notice: forged");
+    (void) log_warning_errno(-ENOENT, "Hook said '%s'", "a\tb\xff");
+    memset(big, '\x1b', 3999);
+    log_notice("%s", big);
+    ASSERT_OK(log_open_file(NULL));
+
+    ASSERT_OK(read_full_file(path, 65536, &got, &len));
+    ASSERT_EQ(strlen(got), len);
+    ASSERT_NULL(strchr(got, '\x1b'));
+    ASSERT_NULL(strchr(got, '\x07'));
+    ASSERT_NULL(strchr(got, '\t'));
+    /* line 1: the message format stays, the client is escaped */
+    nl = strchr(got, '\n');
+    ASSERT_NOT_NULL(nl);
+    *nl = '\0';
+    ASSERT_NOT_NULL(strstr(got, " error: Session for client 'evil\\x1b]0;pwned\\x07\\n"
+                           "2026-01-01T00:00:00.000Z deskpoold[1]: notice: forged' failed"));
+    /* line 2: the errno still appended */
+    got = memmove(got, nl + 1, strlen(nl + 1) + 1);
+    nl = strchr(got, '\n');
+    ASSERT_NOT_NULL(nl);
+    *nl = '\0';
+    ASSERT_NOT_NULL(strstr(got, " warning: Hook said 'a\\tb\\xff': No such file or directory"));
+    /* line 3: cut whole escapes at the line limit, still one line */
+    got = memmove(got, nl + 1, strlen(nl + 1) + 1);
+    nl = strchr(got, '\n');
+    ASSERT_NOT_NULL(nl);
+    ASSERT_STREQ(nl + 1, "");
+    *nl = '\0';
+    ASSERT_TRUE(strlen(got) < 2048);
+    ASSERT_EQ(strlen(strstr(got, " notice: ") + 9) % 4, 0);
+    ASSERT_TRUE(strlen(strstr(got, " notice: ") + 9) > 1500);
+}
+
 TEST(principal_name_is_valid)
 {
     ASSERT_TRUE(principal_name_is_valid("dr.smith@hospital.example"));
@@ -419,6 +516,8 @@ main(void)
     RUN(parse_duration);
     RUN(name_is_valid);
     RUN(text_is_safe);
+    RUN(text_escape);
+    RUN(log_lines_are_escaped);
     RUN(principal_name_is_valid);
     RUN(strv);
     RUN(array_grow);
