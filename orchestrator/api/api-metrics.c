@@ -10,26 +10,48 @@
 #include <stdio.h>
 
 #include "api-priv.h"
+#include "strv.h"
 #include "util.h"
 
+/* ok: desktops can be made and handed out. probing: the domain type is
+ * still being probed (desktops wait; ready ones are handed out). degraded
+ * (503): libvirt is disconnected or no domain type runs guests. */
 int
 api_healthz(struct api_request *req, struct api_reply *reply)
 {
     struct api_deps *d = &req->api->deps;
+    _cleanup_free_ char *virt_type = reconciler_get_virt_type(d->reconciler);
+    _cleanup_(strv_freep) char **warnings = reconciler_get_warnings(d->reconciler);
     struct reconcile_stats st;
-    bool ok;
-    json_object *o = json_object_new_object();
+    json_object *o = json_object_new_object(), *w = json_object_new_array();
+    bool connected, probe_failed;
+    const char *status;
 
     reconciler_get_stats(d->reconciler, &st);
-    ok = st.libvirt_ok && hv_is_alive(d->hv);
-    json_add_string(o, "status", ok ? "ok" : "degraded");
-    json_add_string(o, "libvirt", ok ? "connected" : "unreachable");
+    connected = st.libvirt_ok && hv_is_alive(d->hv);
+    probe_failed = !virt_type && reconciler_probe_failed(d->reconciler);
+    if (!connected || probe_failed)
+        status = "degraded";
+    else if (!virt_type)
+        status = "probing";
+    else
+        status = "ok";
+    json_add_string(o, "status", status);
+    json_add_string(o, "libvirt", connected ? "connected" : "disconnected");
     json_add_string(o, "uri", d->uri);
-    json_add_string(o, "virt_type", d->virt_type);
+    json_add_string(o, "virt_type", virt_type ? virt_type :
+                                    probe_failed ? "unavailable" : "probing");
     json_add_string(o, "instance", d->instance);
     json_add_string(o, "version", PACKAGE_VERSION);
     json_add_int(o, "orphans", st.orphans);
-    return api_reply_json(reply, ok ? 200 : 503, o);
+    json_add_int(o, "reconnects", hv_reconnects(d->hv));
+    for (size_t i = 0; warnings[i]; i++)
+        json_object_array_add(w, json_object_new_string(warnings[i]));
+    json_object_object_add(o, "warnings", w);
+    if (!streq(status, "degraded"))
+        return api_reply_json(reply, 200, o);
+    reply->retry_after = 5;
+    return api_reply_json(reply, 503, o);
 }
 
 int

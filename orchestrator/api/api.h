@@ -16,7 +16,6 @@ struct api_deps {
     struct reconciler *reconciler;
     const char *instance;
     const char *uri;
-    const char *virt_type;
     const char *images_dir;
 };
 

@@ -39,12 +39,12 @@ struct conf_key {
 
 static const struct conf_key conf_keys[] = {
     S(uri, "qemu:///system", false),
-    S(instance, "deskpool", false),
-    S(state_dir, DP_LOCALSTATE_DIR, false),
+    S(instance, DP_DEFAULT_INSTANCE, false),
+    S(state_dir, "", false),
     S(images_dir, "", false),
-    S(storage_pool, "deskpool", false),
+    S(storage_pool, "", false),
     S(storage_dir, "", false),
-    S(socket, DP_RUNSTATE_DIR "/deskpoold.sock", false),
+    S(socket, "", false),
     S(listen, "", false),
     S(tokens_file, DP_SYSCONF_DIR "/tokens", true),
     S(templates_dir, DP_TEMPLATES_DIR, true),
@@ -246,9 +246,35 @@ conf_load_file(struct conf *c, const char *path, char **reterr_msg)
     return 0;
 }
 
+char *
+conf_default_socket(const char *instance)
+{
+    if (streq(instance, DP_DEFAULT_INSTANCE))
+        return xstrdup(DP_RUNSTATE_DIR "/deskpoold.sock");
+    return xasprintf("%s-%s/deskpoold.sock", DP_RUNSTATE_DIR, instance);
+}
+
 void
 conf_finalize(struct conf *c)
 {
+    /* Everything a daemon owns on a host follows from its instance name,
+     * so that --instance alone is enough for a second one: the default
+     * instance keeps the plain names. */
+    bool plain = streq(c->instance, DP_DEFAULT_INSTANCE);
+
+    if (streq(c->state_dir, "")) {
+        free(c->state_dir);
+        c->state_dir = plain ? xstrdup(DP_LOCALSTATE_DIR)
+                             : xasprintf("%s-%s", DP_LOCALSTATE_DIR, c->instance);
+    }
+    if (streq(c->socket, "")) {
+        free(c->socket);
+        c->socket = conf_default_socket(c->instance);
+    }
+    if (streq(c->storage_pool, "")) {
+        free(c->storage_pool);
+        c->storage_pool = xstrdup(c->instance);
+    }
     if (streq(c->images_dir, "")) {
         free(c->images_dir);
         c->images_dir = xasprintf("%s/images", c->state_dir);

@@ -19,10 +19,13 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "api.h"
 #include "conf.h"
@@ -32,6 +35,9 @@
 #include "reconcile.h"
 #include "store.h"
 #include "util.h"
+
+/* How long startup waits for the domain type probe before it serves anyway. */
+#define PROBE_WAIT_SEC 2
 
 static bool arg_foreground;
 static bool arg_reprobe;
@@ -45,7 +51,10 @@ struct daemon {
     struct hv *hv;
     struct reconciler *reconciler;
     struct api *api;
-    char *virt_type;
+    char *virt_type;         /* NULL: probe_thread() finds it */
+    pthread_t probe;
+    bool probe_started;
+    atomic_bool stopping;
     int lock_fd;
 };
 
@@ -299,34 +308,77 @@ lock_state_dir(const char *dir, int *ret_fd)
 }
 
 /* The domain type: from the configuration, else from the store (probed
- * before for this URI), else probed now and remembered. */
-static int
+ * before for this URI). Otherwise it stays NULL and probe_start() finds
+ * it in the background. */
+static void
 resolve_virt_type(struct daemon *d)
 {
-    _cleanup_free_ char *key = xasprintf("virt_type:%s", d->conf.uri), *err = NULL;
-    uint64_t start;
-    int r;
+    _cleanup_free_ char *key = xasprintf("virt_type:%s", d->conf.uri);
 
     if (!streq(d->conf.virt_type, "auto")) {
         d->virt_type = xstrdup(d->conf.virt_type);
         log_notice("Domain type '%s' (from the configuration)", d->virt_type);
-        return 0;
-    }
-    if (!arg_reprobe && store_meta_get(d->store, key, &d->virt_type) >= 0) {
+    } else if (!arg_reprobe && store_meta_get(d->store, key, &d->virt_type) >= 0) {
         log_notice("Domain type '%s' (probed before; --reprobe to probe again)", d->virt_type);
-        return 0;
     }
-    start = now_usec();
+}
+
+/* The probe boots a tiny guest per candidate type (hv-probe.c): seconds on
+ * a sound host, minutes where libvirt is slow. It runs on its own thread
+ * so the daemon serves at once; desktops wait for its answer, health says
+ * "probing" meanwhile. */
+static void *
+probe_thread(void *userdata)
+{
+    struct daemon *d = userdata;
+    _cleanup_free_ char *key = xasprintf("virt_type:%s", d->conf.uri), *err = NULL;
+    _cleanup_free_ char *type = NULL;
+    uint64_t start = now_usec();
+    int r;
+
     r = hv_detect_virt_type(d->hv, d->conf.storage_pool, d->conf.instance,
-                            d->conf.virt_probe_timeout, &d->virt_type, &err);
-    if (r < 0)
-        return log_error_errno(r, "Cannot find a domain type that runs guests on '%s': %s",
-                               d->conf.uri, strempty(err));
-    log_notice("Domain type '%s' probed in %.1f s", d->virt_type,
-               (double) (now_usec() - start) / 1e6);
-    r = store_meta_set(d->store, key, d->virt_type);
+                            d->conf.virt_probe_timeout, &d->stopping, &type, &err);
+    if (r == -ECANCELED)
+        return NULL;
+    if (r < 0) {
+        _cleanup_free_ char *why = xasprintf("No domain type runs guests on '%s': %s",
+                                             d->conf.uri, strempty(err));
+
+        log_error("%s; no desktop can be built (deskpoold --reprobe to try again)", why);
+        reconciler_set_virt_type_failed(d->reconciler, why);
+        return NULL;
+    }
+    log_notice("Domain type '%s' probed in %.1f s", type, (double) (now_usec() - start) / 1e6);
+    r = store_meta_set(d->store, key, type);
     if (r < 0)
         log_warning_errno(r, "Cannot remember the domain type, ignoring");
+    reconciler_set_virt_type(d->reconciler, type);
+    return NULL;
+}
+
+static int
+probe_start(struct daemon *d)
+{
+    int r;
+
+    if (d->virt_type)
+        return 0;
+    log_notice("Probing which domain type runs guests on '%s', in the background",
+               d->conf.uri);
+    r = -pthread_create(&d->probe, NULL, probe_thread, d);
+    if (r < 0)
+        return log_error_errno(r, "Cannot start the domain type probe");
+    d->probe_started = true;
+    /* a host that answers at once (the test driver, a quick TCG probe) is
+     * ready when the socket serves; any other goes on probing meanwhile */
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += PROBE_WAIT_SEC;
+        if (pthread_timedjoin_np(d->probe, NULL, &ts) == 0)
+            d->probe_started = false;
+    }
     return 0;
 }
 
@@ -426,15 +478,19 @@ daemon_start(struct daemon *d)
         return log_error_errno(r, "Cannot connect to libvirt at '%s': %s", d->conf.uri,
                                strempty(err));
     r = hv_storage_pool_ensure(d->hv, d->conf.storage_pool, d->conf.storage_dir, &err);
+    if (r == -EEXIST)
+        return log_error_errno(r, "Cannot set up storage pool '%s' at '%s': %s Is another "
+                               "deskpoold using it? Give each daemon on a host its own name "
+                               "with --instance NAME (its storage pool, state directory and "
+                               "socket follow from it).", d->conf.storage_pool,
+                               d->conf.storage_dir, strempty(err));
     if (r < 0)
         return log_error_errno(r, "Cannot set up storage pool '%s' at '%s': %s",
                                d->conf.storage_pool, d->conf.storage_dir, strempty(err));
     r = check_store_matches_host(d);
     if (r < 0)
         return r;
-    r = resolve_virt_type(d);
-    if (r < 0)
-        return r;
+    resolve_virt_type(d);
 
     r = reconciler_new(&d->conf, d->store, d->hv, d->virt_type, &d->reconciler);
     if (r < 0)
@@ -447,11 +503,14 @@ daemon_start(struct daemon *d)
     r = reconciler_start(d->reconciler);
     if (r < 0)
         return log_error_errno(r, "Cannot start the reconciler");
+    r = probe_start(d);
+    if (r < 0)
+        return r;
 
     {
         struct api_deps deps = {
             .store = d->store, .hv = d->hv, .reconciler = d->reconciler,
-            .instance = d->conf.instance, .uri = d->conf.uri, .virt_type = d->virt_type,
+            .instance = d->conf.instance, .uri = d->conf.uri,
             .images_dir = d->conf.images_dir,
         };
 
@@ -460,14 +519,21 @@ daemon_start(struct daemon *d)
             return log_error_errno(r, "Cannot start the REST server: %s", strempty(err));
     }
     log_notice("deskpoold %s started: instance '%s', libvirt '%s', domain type '%s', "
-               "socket '%s'%s%s", PACKAGE_VERSION, d->conf.instance, d->conf.uri, d->virt_type,
-               d->conf.socket, streq(d->conf.listen, "") ? "" : ", tcp ", d->conf.listen);
+               "socket '%s'%s%s", PACKAGE_VERSION, d->conf.instance, d->conf.uri,
+               d->virt_type ? d->virt_type : "(probing)", d->conf.socket,
+               streq(d->conf.listen, "") ? "" : ", tcp ", d->conf.listen);
     return 0;
 }
 
 static void
 daemon_stop(struct daemon *d)
 {
+    atomic_store(&d->stopping, true);
+    if (d->probe_started) {
+        /* within 0.1 s plus the libvirt call in flight; it removes its guest */
+        pthread_join(d->probe, NULL);
+        d->probe_started = false;
+    }
     if (d->reconciler)
         reconciler_cancel_waiters(d->reconciler);
     d->api = api_stop(d->api);

@@ -59,12 +59,16 @@ struct reconciler {
     size_t n_inflight, cap_inflight;
     bool wake;
     bool purge_orphans;        /* one pass removes every orphan (--purge-orphans) */
+    bool slow_warned;          /* the slow-libvirt warning was logged */
+    char *slow_warning;        /* its text, for health; NULL when libvirt is quick */
     char **orphans_reported;   /* NULL-terminated: orphans logged once already */
     size_t n_orphans_reported, cap_orphans_reported;
     bool replan;               /* the last pass added rows: plan again at once */
     struct reconcile_stats stats;
     /* settings, copied from conf */
-    char *instance, *prefix, *storage_pool, *templates_dir, *virt_type, *console_listen;
+    char *instance, *prefix, *storage_pool, *storage_dir, *templates_dir, *console_listen;
+    char *virt_type;           /* NULL while the domain type is being probed */
+    char *virt_type_error;     /* why the probe found none; NULL: none failed */
     char *hooks_dir;
     unsigned hook_timeout, data_disk_size;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval;
@@ -294,6 +298,103 @@ handle_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
     orphans_done(&o);
 }
 
+/* Records that libvirt could not be observed (logged once per outage). */
+static void
+libvirt_lost(struct reconciler *r, int err, const char *why)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->stats.libvirt_ok)
+        log_error_errno(err, "Cannot observe libvirt at '%s' (%s); desktops are left as "
+                        "they are and deskpoold reconnects", hv_uri(r->hv), why);
+    r->stats.libvirt_ok = false;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* The domains and overlay volumes of this instance. Reconnects first when
+ * the connection is gone, and recreates the storage pool when it (or its
+ * directory) went away, logging both. Returns 0 or a negative errno
+ * (logged once per outage). */
+static int
+observe_libvirt(struct reconciler *r, struct hv_domain **doms, size_t *n_doms,
+                char ***vols, size_t *n_vols)
+{
+    _cleanup_free_ char *err = NULL;
+    int res;
+
+    if (!hv_is_alive(r->hv)) {
+        res = hv_reconnect(r->hv, &err);
+        if (res < 0) {
+            libvirt_lost(r, res, err ? err : "disconnected");
+            return res;
+        }
+        log_notice("Reconnected to libvirt at '%s'", hv_uri(r->hv));
+    }
+    res = hv_domain_list(r->hv, r->prefix, doms, n_doms);
+    if (res < 0) {
+        libvirt_lost(r, res, "listing domains failed");
+        return res;
+    }
+    res = hv_volume_list(r->hv, r->storage_pool, r->prefix, vols, n_vols);
+    if (res < 0 && res != -ENOTCONN) {
+        /* the pool was removed, or its directory (libvirt stops a pool whose
+         * refresh fails): make it again, empty volumes are rebuilt anyway */
+        int q = hv_storage_pool_ensure(r->hv, r->storage_pool, r->storage_dir, &err);
+
+        if (q >= 0) {
+            log_warning_errno(res, "Storage pool '%s' was gone or unusable; recreated at '%s'",
+                              r->storage_pool, r->storage_dir);
+            res = hv_volume_list(r->hv, r->storage_pool, r->prefix, vols, n_vols);
+        } else {
+            log_error_errno(q, "Cannot recreate storage pool '%s' at '%s': %s",
+                            r->storage_pool, r->storage_dir, strempty(err));
+        }
+    }
+    if (res < 0) {
+        hv_domain_list_free(*doms, *n_doms);
+        *doms = NULL;
+        *n_doms = 0;
+        libvirt_lost(r, res, "listing volumes failed");
+        return res;
+    }
+    pthread_mutex_lock(&r->lock);
+    if (!r->stats.libvirt_ok && r->stats.passes > 0)
+        log_notice("libvirt at '%s' answers again", hv_uri(r->hv));
+    r->stats.libvirt_ok = true;
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+/* Warns once when libvirt answers in seconds what takes milliseconds,
+ * naming the known cause when it applies (hv_kvm_advice()). */
+static void
+check_slow_libvirt(struct reconciler *r)
+{
+    _cleanup_free_ char *what = NULL, *advice = NULL;
+    unsigned count = 0;
+    double secs = 0;
+    char *warning;
+
+    if (hv_get_slow(r->hv, &what, &secs, &count) <= 0)
+        return;
+    pthread_mutex_lock(&r->lock);
+    if (r->slow_warned) {
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    r->slow_warned = true;
+    pthread_mutex_unlock(&r->lock);
+    advice = hv_kvm_advice(r->hv);
+    warning = xasprintf("libvirt at '%s' is slow: %s took %.1f s (normally well under a "
+                        "second). %s", hv_uri(r->hv), what, secs,
+                        advice ? advice : "Check libvirtd's load and its log.");
+    log_warning("%s", warning);
+    pthread_mutex_lock(&r->lock);
+    free(r->slow_warning);
+    free(r->virt_type_error);
+    r->slow_warning = warning;
+    pthread_mutex_unlock(&r->lock);
+}
+
 /* The pass changed the store in a way that needs another plan at once. */
 static void
 replan(struct reconciler *r)
@@ -320,20 +421,12 @@ pass_run(struct reconciler *r)
     uint64_t start = now_usec();
     int done = 0, res;
 
+    check_slow_libvirt(r);
     /* Observe libvirt before the store: anything created after the listing
      * has its row already, anything removed after it is gone for good. */
-    res = hv_domain_list(r->hv, r->prefix, &doms, &n_doms);
-    if (res >= 0)
-        res = hv_volume_list(r->hv, r->storage_pool, r->prefix, &vols, &n_vols);
-    if (res < 0) {
-        pthread_mutex_lock(&r->lock);
-        if (r->stats.libvirt_ok)
-            log_error_errno(res, "Cannot observe libvirt at '%s'; desktops are left as they "
-                            "are until it answers", hv_uri(r->hv));
-        r->stats.libvirt_ok = false;
-        pthread_mutex_unlock(&r->lock);
+    res = observe_libvirt(r, &doms, &n_doms, &vols, &n_vols);
+    if (res < 0)
         goto cleanup;
-    }
     qsort(doms, n_doms, sizeof(*doms), hv_domain_cmp);
 
     res = store_pool_list(r->store, &pools, &n_pools);
@@ -365,9 +458,6 @@ pass_run(struct reconciler *r)
         for (size_t k = 0; k < r->n_waiting; k++)
             if (streq(r->waiting_pools[k], pools[i]->name))
                 waiting[i] = r->waiting_counts[k];
-    if (!r->stats.libvirt_ok && r->stats.passes > 0)
-        log_notice("libvirt at '%s' answers again", hv_uri(r->hv));
-    r->stats.libvirt_ok = true;
     for (size_t i = 0; i < n_desks; i++) {
         const struct hv_domain *dom = domain_find(doms, n_doms, desks[i]->domain);
 
@@ -396,6 +486,9 @@ pass_run(struct reconciler *r)
             a->kind == ACTION_END_SESSION || a->kind == ACTION_OP_START ||
             a->kind == ACTION_OP_PROGRESS || a->kind == ACTION_OP_FINISH)
             continue; /* store-only: done below, outside the lock */
+        if (!r->virt_type && (a->kind == ACTION_BUILD || a->kind == ACTION_REPAIR ||
+                              a->kind == ACTION_REBASE))
+            continue; /* they make domains: wait for the probe to say which type */
         if (submit_locked(r, a) >= 0)
             done++;
     }
@@ -585,6 +678,7 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     r->instance = xstrdup(c->instance);
     r->prefix = desk_name_prefix(c->instance);
     r->storage_pool = xstrdup(c->storage_pool);
+    r->storage_dir = xstrdup(c->storage_dir);
     r->virt_type = xstrdup(virt_type);
     r->console_listen = xstrdup(c->console_listen);
     reconciler_apply(r, c);
@@ -614,6 +708,62 @@ reconciler_start(struct reconciler *r)
         return -e;
     r->thread_started = true;
     return 0;
+}
+
+void
+reconciler_set_virt_type_failed(struct reconciler *r, const char *why)
+{
+    pthread_mutex_lock(&r->lock);
+    free(r->virt_type_error);
+    r->virt_type_error = xstrdup(why);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void
+reconciler_set_virt_type(struct reconciler *r, const char *virt_type)
+{
+    pthread_mutex_lock(&r->lock);
+    free(r->virt_type);
+    r->virt_type = xstrdup(virt_type);
+    pthread_mutex_unlock(&r->lock);
+    reconciler_wake(r);
+}
+
+char *
+reconciler_get_virt_type(struct reconciler *r)
+{
+    char *t;
+
+    pthread_mutex_lock(&r->lock);
+    t = xstrdup(r->virt_type);
+    pthread_mutex_unlock(&r->lock);
+    return t;
+}
+
+bool
+reconciler_probe_failed(struct reconciler *r)
+{
+    bool failed;
+
+    pthread_mutex_lock(&r->lock);
+    failed = r->virt_type_error != NULL;
+    pthread_mutex_unlock(&r->lock);
+    return failed;
+}
+
+char **
+reconciler_get_warnings(struct reconciler *r)
+{
+    char **w = xmalloc0(3 * sizeof(char *));
+    size_t n = 0;
+
+    pthread_mutex_lock(&r->lock);
+    if (r->virt_type_error)
+        w[n++] = xstrdup(r->virt_type_error);
+    if (r->slow_warning)
+        w[n++] = xstrdup(r->slow_warning);
+    pthread_mutex_unlock(&r->lock);
+    return w;
 }
 
 void
@@ -744,6 +894,8 @@ reconciler_free(struct reconciler *r)
     free(r->instance);
     free(r->prefix);
     free(r->storage_pool);
+    free(r->storage_dir);
+    free(r->slow_warning);
     free(r->templates_dir);
     free(r->virt_type);
     free(r->console_listen);

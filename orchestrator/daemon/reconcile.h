@@ -24,12 +24,24 @@ struct reconcile_stats {
 };
 
 /* Takes references to S and H (they must outlive it); copies what it
- * needs from C. VIRT_TYPE is the domain type desktops get. Does not
- * start anything. Returns 0 or negative errno. */
+ * needs from C. VIRT_TYPE is the domain type desktops get; NULL while it
+ * is being probed (nothing that defines a domain runs until
+ * reconciler_set_virt_type()). Does not start anything. Returns 0 or
+ * negative errno. */
 int reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *virt_type,
                    struct reconciler **ret);
 /* Starts the loop thread (a pass every reconcile_interval, or on wake). */
 int reconciler_start(struct reconciler *r);
+/* The domain type desktops get from now on (the probe finished). */
+void reconciler_set_virt_type(struct reconciler *r, const char *virt_type);
+/* A copy of it, NULL while probing. */
+char *reconciler_get_virt_type(struct reconciler *r);
+/* The probe found no domain type that runs guests: WHY, for health. */
+void reconciler_set_virt_type_failed(struct reconciler *r, const char *why);
+bool reconciler_probe_failed(struct reconciler *r);
+/* Copies of the warnings about this host for health (a failed probe,
+ * libvirt answering slowly and the likely cause), NULL-terminated. */
+char **reconciler_get_warnings(struct reconciler *r);
 /* The next pass removes every orphan (orphans.c) instead of reporting
  * it: deskpoold --purge-orphans. */
 void reconciler_purge_orphans(struct reconciler *r);

@@ -11,18 +11,36 @@
 
 #include "hv.h"
 
-struct hv_event_ctx;
+struct hv_link;
 
+/* One libvirt URI; its connection may come and go (hv-conn.c). */
 struct hv {
     unsigned n_ref;                 /* atomic */
-    virConnectPtr conn;
-    char *uri;
-    pthread_mutex_t lock;           /* guards event_id and event_ctx */
-    int event_id;                   /* -1: no callback registered */
-    struct hv_event_ctx *event_ctx; /* owned by libvirt's free callback */
-    int agent_id;                   /* -1: no agent lifecycle subscription */
-    struct hv_agent_ctx *agent_ctx; /* owned by libvirt's free callback */
+    char *uri;                      /* set once at hv_open() */
+    pthread_mutex_t lock;           /* guards everything below; never held across
+                                     * a libvirt call */
+    struct hv_link *link;           /* the current connection and its callbacks */
+    hv_event_cb cb;                 /* the lifecycle callback, for every link */
+    void *userdata;
+    unsigned reconnects;
+    uint64_t last_reconnect_try;    /* monotonic usec */
+    char *slow_what;                /* the last libvirt call over HV_SLOW_USEC */
+    uint64_t slow_usec;
+    unsigned slow_count;
 };
+
+/* The current connection with a reference of the caller's (release it with
+ * virConnectClose(), or the cleanup below): 0, or -ENOTCONN (with a
+ * message) while it is down. */
+int hv_conn_get(struct hv *h, virConnectPtr *ret, char **reterr_msg);
+DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(virConnectPtr, virConnectClose, hv_conn_putp)
+
+/* Records that a libvirt call WHAT, started at START_USEC (now_usec()),
+ * took too long, for hv_get_slow(). */
+void hv_note_duration(struct hv *h, const char *what, uint64_t start_usec);
+
+/* libvirt's default error handler prints to stderr; this one is silent. */
+void hv_error_silence(void *userdata, virErrorPtr e);
 
 /* The libvirt destructors, wrapped once. */
 DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(virDomainPtr, virDomainFree, hv_domain_freep)
@@ -48,5 +66,5 @@ int hv_fail(int err, char **reterr_msg, const char *fmt, ...) _printf_(3, 4);
  * < > & ' "). deskpool names never need escaping; paths are checked. */
 bool hv_xml_safe(const char *s);
 
-/* Looks up domain NAME: 0, -ENOENT or another negative errno. */
+/* Looks up domain NAME: 0, -ENOENT, -ENOTCONN or another negative errno. */
 int hv_domain_lookup(struct hv *h, const char *name, virDomainPtr *ret, char **reterr_msg);

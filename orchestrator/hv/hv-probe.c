@@ -25,7 +25,10 @@
  */
 #include "config.h"
 
+#include <grp.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <libvirt/virterror.h>
@@ -47,8 +50,14 @@ static const unsigned char hv_probe_code[] = {
 static bool
 hv_type_listed(struct hv *h, const char *type)
 {
-    char *caps = virConnectGetDomainCapabilities(h->conn, NULL, NULL, NULL, type, 0);
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    uint64_t t0 = now_usec();
+    char *caps;
 
+    if (hv_conn_get(h, &conn, NULL) < 0)
+        return false;
+    caps = virConnectGetDomainCapabilities(conn, NULL, NULL, NULL, type, 0);
+    hv_note_duration(h, "virConnectGetDomainCapabilities", t0);
     if (!caps) {
         (void) hv_last_error(NULL);
         return false;
@@ -62,11 +71,16 @@ static int
 hv_first_listed_type(struct hv *h, char **ret, char **reterr_msg)
 {
     static const char tag[] = "<domain type='";
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
     _cleanup_free_ char *caps = NULL;
     const char *p, *q;
     char *s;
+    int r;
 
-    caps = virConnectGetCapabilities(h->conn);
+    r = hv_conn_get(h, &conn, reterr_msg);
+    if (r < 0)
+        return r;
+    caps = virConnectGetCapabilities(conn);
     if (!caps)
         return hv_last_error(reterr_msg);
     p = strstr(caps, tag);
@@ -103,8 +117,9 @@ hv_sleep_usec(unsigned usec)
  * negative errno with a message. */
 static int
 hv_probe_type(struct hv *h, const char *type, const char *name, const char *disk,
-              unsigned timeout_sec, char **reterr_msg)
+              unsigned timeout_sec, const atomic_bool *cancel, char **reterr_msg)
 {
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     _cleanup_free_ char *xml = NULL;
     uint64_t t0, deadline;
@@ -119,7 +134,12 @@ hv_probe_type(struct hv *h, const char *type, const char *name, const char *disk
                     "<source file='%s'/><target dev='hda' bus='ide'/></disk>"
                     "<memballoon model='none'/></devices></domain>",
                     type, name, disk);
-    dom = virDomainDefineXML(h->conn, xml);
+    r = hv_conn_get(h, &conn, reterr_msg);
+    if (r < 0)
+        return r;
+    t0 = now_usec();
+    dom = virDomainDefineXML(conn, xml);
+    hv_note_duration(h, "virDomainDefineXML", t0);
     if (!dom)
         return hv_last_error(reterr_msg);
 
@@ -141,6 +161,10 @@ hv_probe_type(struct hv *h, const char *type, const char *name, const char *disk
                 r = hv_fail(-EIO, reterr_msg,
                             "The %s probe guest stopped without powering off (reason %d).",
                             type, reason);
+            break;
+        }
+        if (cancel && atomic_load(cancel)) {
+            r = hv_fail(-ECANCELED, reterr_msg, "The %s probe was cancelled.", type);
             break;
         }
         if (now_usec() >= deadline) {
@@ -165,7 +189,8 @@ hv_probe_type(struct hv *h, const char *type, const char *name, const char *disk
  * table's errno (e.g. -ENOENT: no STORAGE_POOL). Logs at debug only. */
 int
 hv_detect_virt_type(struct hv *h, const char *storage_pool, const char *prefix,
-                    unsigned timeout_sec, char **ret_type, char **reterr_msg)
+                    unsigned timeout_sec, const atomic_bool *cancel, char **ret_type,
+                    char **reterr_msg)
 {
     static const char *const candidates[] = { "kvm", "qemu" };
     _cleanup_free_ char *name = NULL, *vol = NULL, *disk = NULL, *last_msg = NULL;
@@ -199,12 +224,12 @@ hv_detect_virt_type(struct hv *h, const char *storage_pool, const char *prefix,
     if (r < 0)
         return r;
 
-    for (i = 0; i < ELEMENTSOF(candidates) && !found; i++) {
+    for (i = 0; i < ELEMENTSOF(candidates) && !found && r != -ECANCELED; i++) {
         if (!listed[i])
             continue;
         free(last_msg);
         last_msg = NULL;
-        r = hv_probe_type(h, candidates[i], name, disk, timeout_sec, &last_msg);
+        r = hv_probe_type(h, candidates[i], name, disk, timeout_sec, cancel, &last_msg);
         if (r == 0)
             found = candidates[i];
     }
@@ -213,8 +238,40 @@ hv_detect_virt_type(struct hv *h, const char *storage_pool, const char *prefix,
         /* The last type's whole-sentence reason is the message. */
         if (reterr_msg && !*reterr_msg)
             *reterr_msg = TAKE_PTR(last_msg);
-        return -EIO;
+        return r == -ECANCELED ? r : -EIO;
     }
     *ret_type = xstrdup(found);
     return 0;
+}
+
+/* Whether URI names this machine's own libvirtd (so /dev/kvm here is the
+ * one QEMU opens). */
+static bool
+hv_uri_is_local(const char *uri)
+{
+    return strncmp(uri, "qemu:///", 8) == 0;
+}
+
+char *
+hv_kvm_advice(struct hv *h)
+{
+    struct stat st;
+    struct group *kvm;
+
+    if (!hv_uri_is_local(hv_uri(h)))
+        return xasprintf("If /dev/kvm on that host is not readable and writable by group "
+                         "kvm (Debian's default, mode 0660), libvirt 9.0 probes QEMU again "
+                         "on every call: chgrp kvm /dev/kvm; chmod 0660 /dev/kvm there, then "
+                         "restart libvirtd.");
+    if (stat("/dev/kvm", &st) < 0 || !S_ISCHR(st.st_mode))
+        return NULL;
+    kvm = getgrnam("kvm");
+    if ((st.st_mode & 0060) == 0060 && kvm && st.st_gid == kvm->gr_gid)
+        return NULL;
+    return xasprintf("/dev/kvm is mode %04o, group %s: QEMU (user libvirt-qemu, group kvm) "
+                     "cannot open it, and libvirt 9.0 then probes QEMU's capabilities again "
+                     "on every call. Fix: chgrp kvm /dev/kvm; chmod 0660 /dev/kvm (Debian's "
+                     "default; scripts/setup-host.sh does it), then restart libvirtd.",
+                     (unsigned) (st.st_mode & 07777),
+                     kvm && st.st_gid == kvm->gr_gid ? "kvm" : "not kvm");
 }

@@ -102,8 +102,14 @@ static int
 hv_pool_lookup(struct hv *h, const char *name, bool refresh, virStoragePoolPtr *ret,
                char **reterr_msg)
 {
-    virStoragePoolPtr pool = virStoragePoolLookupByName(h->conn, name);
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    virStoragePoolPtr pool;
+    int r;
 
+    r = hv_conn_get(h, &conn, reterr_msg);
+    if (r < 0)
+        return r;
+    pool = virStoragePoolLookupByName(conn, name);
     if (!pool)
         return hv_last_error(reterr_msg);
     if (refresh && virStoragePoolRefresh(pool, 0) < 0) {
@@ -121,6 +127,7 @@ hv_pool_lookup(struct hv *h, const char *name, bool refresh, virStoragePoolPtr *
 int
 hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char **reterr_msg)
 {
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
     _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
     _cleanup_free_ char *xml = NULL, *desc = NULL, *path = NULL;
     virErrorPtr e;
@@ -130,7 +137,10 @@ hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char **r
         return hv_fail(-EINVAL, reterr_msg, "Invalid storage pool name or directory '%s'.",
                        strempty(dir));
 
-    pool = virStoragePoolLookupByName(h->conn, name);
+    r = hv_conn_get(h, &conn, reterr_msg);
+    if (r < 0)
+        return r;
+    pool = virStoragePoolLookupByName(conn, name);
     if (!pool) {
         e = virGetLastError();
         if (!e || e->code != VIR_ERR_NO_STORAGE_POOL)
@@ -139,7 +149,7 @@ hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char **r
         xml = xasprintf("<pool type='dir'><name>%s</name><target><path>%s</path>"
                         "<permissions><mode>0755</mode></permissions></target></pool>",
                         name, dir);
-        pool = virStoragePoolDefineXML(h->conn, xml, 0);
+        pool = virStoragePoolDefineXML(conn, xml, 0);
         if (!pool)
             return hv_last_error(reterr_msg);
         if (virStoragePoolBuild(pool, 0) < 0) {
@@ -242,7 +252,7 @@ hv_volume_create_overlay(struct hv *h, const char *pool_name, const char *vol,
         /* the golden file was not made through libvirt: let the pool see it */
         if (virStoragePoolRefresh(pool, 0) < 0)
             virResetLastError();
-        b = virStorageVolLookupByPath(h->conn, backing);
+        b = virStorageVolLookupByPath(virStoragePoolGetConnect(pool), backing);
         if (!b) {
             r = hv_last_error(NULL);
             if (r == -ENOENT)
@@ -298,7 +308,7 @@ hv_volume_upload(struct hv *h, virStorageVolPtr v, const char *data, size_t len,
     size_t off = 0;
     int n;
 
-    st = virStreamNew(h->conn, 0);
+    st = virStreamNew(virStorageVolGetConnect(v), 0);
     if (!st)
         return hv_last_error(reterr_msg);
     if (virStorageVolUpload(v, st, 0, len, 0) < 0)

@@ -1,25 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* hv.c - the hypervisor layer: connection, errors, domains, agent, snapshots
+/* hv.c - the hypervisor layer: errors, the event loop, domains, agent,
+ * snapshots
  *
- * hv.c, hv-storage.c and hv-probe.c are the only files that call libvirt;
- * every other module sees struct hv and negative errnos (hv.h).
+ * hv*.c are the only files that call libvirt; every other module sees
+ * struct hv and negative errnos (hv.h). The connection itself (open,
+ * loss, reconnection, callbacks) is hv-conn.c; storage hv-storage.c; the
+ * KVM/TCG probe hv-probe.c.
  *
- * DESIGN. A struct hv is one reference-counted libvirt connection. libvirt
- * connections are thread-safe, so any thread may call any hv_* function;
- * the mutex only guards the event registration. Errors: libvirt keeps the
- * last error per thread; every failing call is followed at once by
- * hv_last_error(), which turns it into a negative errno through the one
- * virErrorNumber -> errno table below and copies libvirt's message into
- * *reterr_msg. libvirt's default handler (which prints every error on
- * stderr) is silenced: deskpool's callers log once, where they handle it.
+ * DESIGN. Any thread may call any hv_* function: each call takes the
+ * current connection (hv_conn_get(), -ENOTCONN while it is down) and
+ * looks its objects up afresh. Errors: libvirt keeps the last error per
+ * thread; every failing call is followed at once by hv_last_error(), which
+ * turns it into a negative errno through the one virErrorNumber -> errno
+ * table below and copies libvirt's message into *reterr_msg. libvirt's
+ * default handler (which prints every error on stderr) is silenced:
+ * deskpool's callers log once, where they handle it.
  *
  * Events: hv_event_loop_start() registers libvirt's default event loop and
  * runs it on a detached thread forever (a 1 s no-op timer makes sure
- * virEventRunDefaultImpl() never blocks without end). Lifecycle events of
- * any domain call the callback of hv_set_event_callback() on that thread,
- * under a mutex, so once hv_set_event_callback(NULL) returns the old
- * callback is not running and never runs again. The callback must be short
- * (wake someone up) and must not call hv_set_event_callback() itself.
+ * virEventRunDefaultImpl() never blocks without end); hv-conn.c registers
+ * its callbacks on it.
  *
  * Never: log above debug, keep libvirt objects past the call that looked
  * them up, print libvirt errors.
@@ -36,21 +36,7 @@
 #include "array.h"
 #include "hv-priv.h"
 #include "log.h"
-
-/* Guest agent (dis)connections of any domain: a counter and a condition
- * that boot waits block on, so a desktop is seen ready the moment its
- * agent connects rather than at the next poll. */
-struct hv_agent_ctx {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    uint64_t events;
-};
-
-struct hv_event_ctx {
-    pthread_mutex_t lock;
-    hv_event_cb cb;      /* NULL once unregistered */
-    void *userdata;
-};
+#include "util.h"
 
 /* ---- errors ---- */
 
@@ -80,6 +66,13 @@ hv_errno_from_error(const virError *e)
 
     if (!e || e->code == VIR_ERR_OK)
         return -EIO;
+    /* the connection is gone: "client socket is closed", "cannot recv
+     * data", keepalive timeout, or a call on a closed connection */
+    if (e->code == VIR_ERR_NO_CONNECT ||
+        (e->domain == VIR_FROM_RPC && (e->code == VIR_ERR_INTERNAL_ERROR ||
+                                       e->code == VIR_ERR_SYSTEM_ERROR ||
+                                       e->code == VIR_ERR_RPC)))
+        return -ENOTCONN;
     if (e->code == VIR_ERR_SYSTEM_ERROR)
         return e->int1 > 0 ? -e->int1 : -EIO;
     if (e->code == VIR_ERR_OPERATION_FAILED && e->message &&
@@ -127,7 +120,7 @@ hv_xml_safe(const char *s)
     return s && !strpbrk(s, "<>&'\"");
 }
 
-static void
+void
 hv_error_silence(void *userdata _unused_, virErrorPtr e _unused_)
 {
 }
@@ -182,238 +175,19 @@ hv_event_loop_start(void)
     return r;
 }
 
-/* ---- connection ---- */
-
-/* Opens URI read-write. Fails with the table's errno and libvirt's message;
- * an unreachable daemon is -ECONNREFUSED (libvirt says ENOENT when the
- * socket is missing, which would read as "no such object"). Does not log. */
-static int
-hv_agent_event(virConnectPtr conn _unused_, virDomainPtr dom _unused_, int state _unused_,
-               int reason _unused_, void *opaque)
-{
-    struct hv_agent_ctx *ctx = opaque;
-
-    pthread_mutex_lock(&ctx->lock);
-    ctx->events++;
-    pthread_cond_broadcast(&ctx->cond);
-    pthread_mutex_unlock(&ctx->lock);
-    return 0;
-}
-
-static void
-hv_agent_ctx_free(void *opaque)
-{
-    struct hv_agent_ctx *ctx = opaque;
-
-    pthread_cond_destroy(&ctx->cond);
-    pthread_mutex_destroy(&ctx->lock);
-    free(ctx);
-}
-
-/* Best effort: drivers without the event (test://) or without an event
- * loop leave boot waits to plain polling. */
-static void
-hv_agent_subscribe(struct hv *h)
-{
-    struct hv_agent_ctx *ctx = xmalloc0(sizeof(*ctx));
-    int id;
-
-    pthread_mutex_init(&ctx->lock, NULL);
-    pthread_cond_init(&ctx->cond, NULL);
-    h->agent_id = -1;
-    id = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
-                                          VIR_DOMAIN_EVENT_CALLBACK(hv_agent_event), ctx,
-                                          hv_agent_ctx_free);
-    if (id < 0) {
-        virResetLastError();
-        hv_agent_ctx_free(ctx);
-        return;
-    }
-    h->agent_id = id;
-    h->agent_ctx = ctx;
-}
-
-/* Blocks until a guest agent of any domain connects or disconnects, or
- * TIMEOUT_MS pass. Without the subscription it just sleeps. Cannot fail. */
-void
-hv_wait_agent_event(struct hv *h, unsigned timeout_ms)
-{
-    struct hv_agent_ctx *ctx = h->agent_ctx;
-    struct timespec ts;
-    uint64_t seen;
-
-    if (!ctx) {
-        ts = (struct timespec) { .tv_sec = timeout_ms / 1000,
-                                 .tv_nsec = (long) (timeout_ms % 1000) * 1000000L };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-            ;
-        return;
-    }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&ctx->lock);
-    seen = ctx->events;
-    while (ctx->events == seen)
-        if (pthread_cond_timedwait(&ctx->cond, &ctx->lock, &ts) != 0)
-            break;
-    pthread_mutex_unlock(&ctx->lock);
-}
-
-int
-hv_open(const char *uri, struct hv **ret, char **reterr_msg)
-{
-    struct hv *h;
-    virConnectPtr conn;
-    char *real_uri;
-    int r;
-
-    virSetErrorFunc(NULL, hv_error_silence);
-    conn = virConnectOpen(uri);
-    if (!conn) {
-        r = hv_last_error(reterr_msg);
-        return r == -ENOENT ? -ECONNREFUSED : r;
-    }
-    /* Only remote-capable drivers support keepalive; test:// says no. */
-    if (virConnectSetKeepAlive(conn, 5, 3) < 0)
-        virResetLastError();
-
-    h = xmalloc0(sizeof(*h));
-    h->n_ref = 1;
-    h->conn = conn;
-    real_uri = virConnectGetURI(conn);
-    h->uri = xstrdup(real_uri ? real_uri : strempty(uri));
-    free(real_uri);
-    virResetLastError();
-    h->event_id = -1;
-    pthread_mutex_init(&h->lock, NULL);
-    hv_agent_subscribe(h);
-    *ret = h;
-    return 0;
-}
-
-struct hv *
-hv_ref(struct hv *h)
-{
-    if (h)
-        __atomic_add_fetch(&h->n_ref, 1, __ATOMIC_RELAXED);
-    return h;
-}
-
-/* Drops a reference; the last one unregisters the event callback and closes
- * the connection. Cannot fail. Returns NULL. */
-struct hv *
-hv_unref(struct hv *h)
-{
-    if (!h)
-        return NULL;
-    if (__atomic_sub_fetch(&h->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
-        return NULL;
-    (void) hv_set_event_callback(h, NULL, NULL);
-    if (h->agent_id >= 0 && virConnectDomainEventDeregisterAny(h->conn, h->agent_id) < 0)
-        virResetLastError();
-    virConnectClose(h->conn);
-    pthread_mutex_destroy(&h->lock);
-    free(h->uri);
-    free(h);
-    return NULL;
-}
-
-const char *
-hv_uri(const struct hv *h)
-{
-    return h->uri;
-}
-
-/* False when the connection (or, for remote ones, the keepalive) is dead. */
-bool
-hv_is_alive(struct hv *h)
-{
-    int r = virConnectIsAlive(h->conn);
-
-    if (r < 0)
-        virResetLastError();
-    return r == 1;
-}
-
-/* ---- events ---- */
-
-static int
-hv_event_lifecycle(virConnectPtr conn _unused_, virDomainPtr dom _unused_, int event _unused_,
-                   int detail _unused_, void *opaque)
-{
-    struct hv_event_ctx *ctx = opaque;
-
-    pthread_mutex_lock(&ctx->lock);
-    if (ctx->cb)
-        ctx->cb(ctx->userdata);
-    pthread_mutex_unlock(&ctx->lock);
-    return 0;
-}
-
-/* libvirt calls this when the registration is gone and not dispatching. */
-static void
-hv_event_ctx_free(void *opaque)
-{
-    struct hv_event_ctx *ctx = opaque;
-
-    pthread_mutex_destroy(&ctx->lock);
-    free(ctx);
-}
-
-/* Replaces the lifecycle callback (NULL: none). Returns 0, or the table's
- * errno when libvirt refuses the registration (no event loop running). */
-int
-hv_set_event_callback(struct hv *h, hv_event_cb cb, void *userdata)
-{
-    struct hv_event_ctx *ctx;
-    int r = 0;
-
-    pthread_mutex_lock(&h->lock);
-    if (h->event_id >= 0) {
-        /* Stop it first, waiting for a call in flight, then unregister. */
-        pthread_mutex_lock(&h->event_ctx->lock);
-        h->event_ctx->cb = NULL;
-        pthread_mutex_unlock(&h->event_ctx->lock);
-        if (virConnectDomainEventDeregisterAny(h->conn, h->event_id) < 0)
-            (void) hv_last_error(NULL);
-        h->event_id = -1;
-        h->event_ctx = NULL;
-    }
-    if (!cb)
-        goto cleanup;
-
-    ctx = xmalloc0(sizeof(*ctx));
-    pthread_mutex_init(&ctx->lock, NULL);
-    ctx->cb = cb;
-    ctx->userdata = userdata;
-    r = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(hv_event_lifecycle),
-                                         ctx, hv_event_ctx_free);
-    if (r < 0) {
-        r = hv_last_error(NULL);
-        hv_event_ctx_free(ctx);
-        goto cleanup;
-    }
-    h->event_id = r;
-    h->event_ctx = ctx;
-    r = 0;
- cleanup:
-    pthread_mutex_unlock(&h->lock);
-    return r;
-}
-
 /* ---- domains ---- */
 
 int
 hv_domain_lookup(struct hv *h, const char *name, virDomainPtr *ret, char **reterr_msg)
 {
-    virDomainPtr dom = virDomainLookupByName(h->conn, name);
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    virDomainPtr dom;
+    int r;
 
+    r = hv_conn_get(h, &conn, reterr_msg);
+    if (r < 0)
+        return r;
+    dom = virDomainLookupByName(conn, name);
     if (!dom)
         return hv_last_error(reterr_msg);
     *ret = dom;
@@ -440,23 +214,31 @@ hv_domain_list_free(struct hv_domain *d, size_t n)
 int
 hv_domain_define(struct hv *h, const char *xml, unsigned flags, char **reterr_msg)
 {
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    uint64_t t0 = now_usec();
     virErrorPtr e;
+    int r;
 
+    r = hv_conn_get(h, &conn, reterr_msg);
+    if (r < 0)
+        return r;
     if (!(flags & HV_DEFINE_VALIDATE)) {
-        dom = virDomainDefineXMLFlags(h->conn, xml, 0);
+        dom = virDomainDefineXMLFlags(conn, xml, 0);
+        hv_note_duration(h, "virDomainDefineXML", t0);
         return dom ? 0 : hv_last_error(reterr_msg);
     }
-    dom = virDomainDefineXMLFlags(h->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+    dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
     if (!dom) {
         e = virGetLastError();
         if (!e || (e->code != VIR_ERR_INVALID_ARG && e->code != VIR_ERR_NO_SUPPORT))
             return hv_last_error(reterr_msg);
         virResetLastError();
-        dom = virDomainDefineXMLFlags(h->conn, xml, 0);
+        dom = virDomainDefineXMLFlags(conn, xml, 0);
         if (!dom)
             return hv_last_error(reterr_msg);
     }
+    hv_note_duration(h, "virDomainDefineXML", t0);
     return 0;
 }
 
@@ -561,10 +343,15 @@ hv_domain_is_active(struct hv *h, const char *name, bool *ret_active)
 int
 hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t *ret_n)
 {
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
     struct hv_domain *list = NULL;
     char uuid[VIR_UUID_STRING_BUFLEN];
     size_t n = 0, cap = 0;
-    int r = 0;
+    int r;
+
+    r = hv_conn_get(h, &conn, NULL);
+    if (r < 0)
+        return r;
 
     /* Two listings, running and shut off, rather than one listing and an
      * IsActive() per domain: on a remote connection that was one round
@@ -573,7 +360,7 @@ hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t 
         unsigned flags = pass == 0 ? VIR_CONNECT_LIST_DOMAINS_ACTIVE
                                    : VIR_CONNECT_LIST_DOMAINS_INACTIVE;
         virDomainPtr *doms = NULL;
-        int k = virConnectListAllDomains(h->conn, &doms, flags);
+        int k = virConnectListAllDomains(conn, &doms, flags);
 
         if (k < 0) {
             r = hv_last_error(NULL);

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -21,16 +22,30 @@ struct hv;
  * once, before the first hv_open(). Returns 0 or negative errno. */
 int hv_event_loop_start(void);
 
-/* Opens URI (read-write). Returns 0 or negative errno + message. */
+/* Opens URI (read-write), with keepalive. Returns 0 or negative errno +
+ * message (-ECONNREFUSED when no libvirtd answers). See hv-conn.c. */
 int hv_open(const char *uri, struct hv **ret, char **reterr_msg);
 struct hv *hv_ref(struct hv *h);
 struct hv *hv_unref(struct hv *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct hv *, hv_unref);
 const char *hv_uri(const struct hv *h);
+/* False once the connection is gone (libvirtd stopped, keepalive expired);
+ * every call then fails at once with -ENOTCONN until hv_reconnect(). */
 bool hv_is_alive(struct hv *h);
+/* Opens a new connection when the current one is gone (at most once a
+ * second: -EAGAIN in between). 0 when connected (already, or again),
+ * else negative errno + message. The event callback carries over. */
+int hv_reconnect(struct hv *h, char **reterr_msg);
+/* How many times the connection was replaced. */
+unsigned hv_reconnects(struct hv *h);
+/* The last libvirt call that took seconds where milliseconds are normal
+ * (a define, a capabilities query, a connect): 1 with its name (the
+ * caller's), its duration and how many such calls there were, or 0. */
+int hv_get_slow(struct hv *h, char **ret_what, double *ret_seconds, unsigned *ret_count);
 
 /* Calls CB(USERDATA) from the event loop thread on every lifecycle event
- * of any domain. One callback per struct hv; NULL unregisters. */
+ * of any domain and when the connection closes. One callback per struct
+ * hv, kept across reconnections; NULL unregisters. */
 typedef void (*hv_event_cb)(void *userdata);
 int hv_set_event_callback(struct hv *h, hv_event_cb cb, void *userdata);
 
@@ -44,9 +59,19 @@ void hv_wait_agent_event(struct hv *h, unsigned timeout_ms);
  * 512-byte boot sector that powers the machine off; a type whose probe
  * does not stop within TIMEOUT_SEC is skipped). Hosts with neither (the
  * test driver) get their first listed type. The probe disk is a volume
- * in STORAGE_POOL. Returns 0 and a new string, or negative errno. */
+ * in STORAGE_POOL. Setting *CANCEL (may be NULL) stops a probe within
+ * 0.1 s plus the libvirt call in flight (-ECANCELED); the probe domain and
+ * volume are removed either way. Returns 0 and a new string, or negative
+ * errno. See hv-probe.c. */
 int hv_detect_virt_type(struct hv *h, const char *storage_pool, const char *prefix,
-                        unsigned timeout_sec, char **ret_type, char **reterr_msg);
+                        unsigned timeout_sec, const atomic_bool *cancel, char **ret_type,
+                        char **reterr_msg);
+
+/* When libvirt is slow, the likely cause on this kind of host and its fix
+ * as one sentence (a new string), or NULL when nothing is known: a
+ * /dev/kvm that QEMU cannot open makes libvirt 9.0 re-probe QEMU on every
+ * call. Checks /dev/kvm itself for local URIs. Does not log. */
+char *hv_kvm_advice(struct hv *h);
 
 /* --- domains (hv.c) --- */
 struct hv_domain {

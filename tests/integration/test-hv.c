@@ -325,7 +325,7 @@ TEST(detect_test)
 {
     _cleanup_free_ char *type = NULL, *msg = NULL;
 
-    ASSERT_OK(hv_detect_virt_type(h, TPOOL, "hvdev", 5, &type, &msg));
+    ASSERT_OK(hv_detect_virt_type(h, TPOOL, "hvdev", 5, NULL, &type, &msg));
     ASSERT_STREQ(type, "test");
 }
 
@@ -425,7 +425,7 @@ TEST(qemu_detect)
 
     ASSERT_NOT_NULL(q);
     t0 = now_usec();
-    r = hv_detect_virt_type(q, QPOOL, "hvdev", 10, &type, &msg);
+    r = hv_detect_virt_type(q, QPOOL, "hvdev", 10, NULL, &type, &msg);
     if (r < 0)
         fprintf(stderr, "detect: %s\n", strempty(msg));
     ASSERT_OK(r);

@@ -236,16 +236,28 @@ TEST(crash_recovery_with_debris)
     ASSERT_OK(define_foreign(INSTANCE ".rec-98", INSTANCE));     /* ours, nobody names it */
     ASSERT_OK(define_foreign(INSTANCE ".rec-97", "someoneelse")); /* not ours */
 
-    /* second life brings it to 5 ready and removes what nobody names */
+    /* second life brings it to 5 ready; what nobody names is reported and
+     * left alone (it may hold a user's data: issue 11 #2) ... */
     ASSERT_OK(reconciler_new(&c, s, hv, "test", &r));
     ASSERT_OK(reconciler_settle(r, 20));
     ASSERT_EQ(count_desks(s, "rec", DESK_STATE_READY), 5);
     ASSERT_EQ(count_desks(s, "rec", -1), 5);
     {
         struct reconcile_stats st;
+        bool active98 = false;
 
         reconciler_get_stats(r, &st);
+        ASSERT_EQ(st.orphans, 2);
+        ASSERT_EQ(st.orphans_removed, 0);
+        ASSERT_OK(hv_domain_is_active(hv, INSTANCE ".rec-98", &active98));
+        /* ... until the operator says --purge-orphans; not someone else's */
+        reconciler_purge_orphans(r);
+        ASSERT_OK(reconciler_settle(r, 20));
+        reconciler_get_stats(r, &st);
         ASSERT_EQ(st.orphans_removed, 2);
+        ASSERT_EQ(st.orphans, 0);
+        ASSERT_ERROR(hv_domain_is_active(hv, INSTANCE ".rec-98", &active98), ENOENT);
+        ASSERT_OK(hv_domain_is_active(hv, INSTANCE ".rec-97", &active98));
     }
 
     /* more debris: a ready desktop stopped, one undefined, a row with

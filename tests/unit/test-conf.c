@@ -47,7 +47,9 @@ TEST(defaults)
     ASSERT_STREQ(c.storage_dir, "");
     ASSERT_STREQ(c.listen, "");
     ASSERT_STREQ(c.virt_type, "auto");
-    ASSERT_STREQ(c.state_dir, DP_LOCALSTATE_DIR);
+    ASSERT_STREQ(c.state_dir, ""); /* derived from the instance by conf_finalize() */
+    ASSERT_STREQ(c.socket, "");
+    ASSERT_STREQ(c.storage_pool, "");
     ASSERT_EQ(c.max_concurrent, 4);
     ASSERT_EQ(c.boot_timeout, 120);
     ASSERT_EQ(c.max_boot_failures, 3);
@@ -211,7 +213,7 @@ TEST(set_strings)
     ASSERT_ERROR(conf_set(&c, "state_dir", huge, &msg), EINVAL);
     free(msg);
     msg = NULL;
-    ASSERT_STREQ(c.state_dir, DP_LOCALSTATE_DIR);
+    ASSERT_STREQ(c.state_dir, "");
 }
 
 TEST(load_file)
@@ -359,6 +361,25 @@ TEST(finalize)
     conf_finalize(&c);
     ASSERT_STREQ(c.images_dir, "/data/golden");
     ASSERT_STREQ(c.storage_dir, DP_LOCALSTATE_DIR "/overlays");
+    ASSERT_NULL(msg);
+    conf_done(&c);
+
+    /* the default instance keeps the plain names... */
+    conf_init(&c);
+    conf_finalize(&c);
+    ASSERT_STREQ(c.state_dir, DP_LOCALSTATE_DIR);
+    ASSERT_STREQ(c.socket, DP_RUNSTATE_DIR "/deskpoold.sock");
+    ASSERT_STREQ(c.storage_pool, "deskpool");
+    conf_done(&c);
+    /* ...and --instance alone gives a second daemon its own of each */
+    conf_init(&c);
+    ASSERT_OK(conf_set(&c, "instance", "lab2", &msg));
+    conf_finalize(&c);
+    ASSERT_STREQ(c.state_dir, DP_LOCALSTATE_DIR "-lab2");
+    ASSERT_STREQ(c.socket, DP_RUNSTATE_DIR "-lab2/deskpoold.sock");
+    ASSERT_STREQ(c.storage_pool, "lab2");
+    ASSERT_STREQ(c.storage_dir, DP_LOCALSTATE_DIR "-lab2/overlays");
+    ASSERT_STREQ(c.images_dir, DP_LOCALSTATE_DIR "-lab2/images");
     ASSERT_NULL(msg);
 }
 
