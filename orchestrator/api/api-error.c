@@ -19,7 +19,7 @@ static const struct {
 } api_errors[] = {
     { EINVAL, { 400, "invalid_argument" } },
     { ERANGE, { 400, "invalid_argument" } },
-    { EBADMSG, { 400, "invalid_argument" } },
+    { EBADMSG, { 503, "store_corrupt" } },   /* only the store says EBADMSG */
     { EACCES, { 401, "unauthenticated" } },
     { EPERM, { 403, "permission_denied" } },
     { ENOENT, { 404, "not_found" } },
@@ -30,6 +30,8 @@ static const struct {
     { ESTALE, { 409, "conflict" } },
     { EFBIG, { 413, "payload_too_large" } },
     { EMEDIUMTYPE, { 415, "unsupported_media_type" } },
+    { ENOSPC, { 507, "insufficient_storage" } },
+    { EROFS, { 503, "unavailable" } },
     { EAGAIN, { 503, "unavailable" } },
     { ENOTCONN, { 503, "unavailable" } },
 };

@@ -15,7 +15,8 @@
 
 /* ok: desktops can be made and handed out. probing: the domain type is
  * still being probed (desktops wait; ready ones are handed out). degraded
- * (503): libvirt is disconnected or no domain type runs guests. */
+ * (503): libvirt is disconnected, no domain type runs guests, or the store
+ * is corrupt or full. */
 int
 api_healthz(struct api_request *req, struct api_reply *reply)
 {
@@ -25,12 +26,13 @@ api_healthz(struct api_request *req, struct api_reply *reply)
     struct reconcile_stats st;
     json_object *o = json_object_new_object(), *w = json_object_new_array();
     bool connected, probe_failed;
-    const char *status;
+    const char *status, *store;
 
     reconciler_get_stats(d->reconciler, &st);
     connected = st.libvirt_ok && hv_is_alive(d->hv);
     probe_failed = !virt_type && reconciler_probe_failed(d->reconciler);
-    if (!connected || probe_failed)
+    store = store_health(d->store);
+    if (!connected || probe_failed || !streq(store, "ok"))
         status = "degraded";
     else if (!virt_type)
         status = "probing";
@@ -38,6 +40,7 @@ api_healthz(struct api_request *req, struct api_reply *reply)
         status = "ok";
     json_add_string(o, "status", status);
     json_add_string(o, "libvirt", connected ? "connected" : "disconnected");
+    json_add_string(o, "store", store);
     json_add_string(o, "uri", d->uri);
     json_add_string(o, "virt_type", virt_type ? virt_type :
                                     probe_failed ? "unavailable" : "probing");

@@ -457,6 +457,10 @@ daemon_start(struct daemon *d)
 
     db = xasprintf("%s/deskpool.db", d->conf.state_dir);
     r = store_open(db, &d->store, &err);
+    if (r == -EBADMSG) {
+        log_error("%s", strempty(err)); /* "... is corrupt ...": strerror adds nothing */
+        return r;
+    }
     if (r < 0)
         return log_error_errno(r, "Cannot open the state store '%s': %s", db, strempty(err));
     /* the instance name is part of every domain name: it may not change */

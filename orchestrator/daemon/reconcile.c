@@ -60,6 +60,7 @@ struct reconciler {
     bool wake;
     bool purge_orphans;        /* one pass removes every orphan (--purge-orphans) */
     bool slow_warned;          /* the slow-libvirt warning was logged */
+    bool store_failing;        /* the last pass could not read the store (logged once) */
     char *slow_warning;        /* its text, for health; NULL when libvirt is quick */
     char **orphans_reported;   /* NULL-terminated: orphans logged once already */
     size_t n_orphans_reported, cap_orphans_reported;
@@ -438,9 +439,19 @@ pass_run(struct reconciler *r)
     if (res >= 0)
         res = store_op_list(r->store, NULL, true, &ops, &n_ops);
     if (res < 0) {
-        log_error_errno(res, "Cannot read the state store");
+        pthread_mutex_lock(&r->lock);
+        if (!r->store_failing)
+            log_error_errno(res, "Cannot read the state store (%s); desktops are left as they "
+                            "are", store_health(r->store));
+        r->store_failing = true;
+        pthread_mutex_unlock(&r->lock);
         goto cleanup;
     }
+    pthread_mutex_lock(&r->lock);
+    if (r->store_failing)
+        log_notice("The state store can be read again");
+    r->store_failing = false;
+    pthread_mutex_unlock(&r->lock);
 
     handle_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks);
 

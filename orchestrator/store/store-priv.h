@@ -4,6 +4,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -12,6 +13,8 @@ struct store {
     sqlite3 *db;          /* one connection, SQLITE_OPEN_FULLMUTEX */
     pthread_mutex_t lock; /* held for the whole of every public call */
     int version;          /* schema version after migrations */
+    atomic_bool corrupt;  /* SQLite said the file is damaged; stays set */
+    atomic_bool full;     /* the last write failed for want of space */
 };
 
 /* The one wrapper of each SQLite destructor. A statement from

@@ -26,6 +26,8 @@
  *   unique/primary key -EEXIST; NOT NULL/CHECK -EINVAL; foreign key -EBUSY;
  *   corrupt/not a database -EBADMSG (also for a row this code cannot parse);
  *   full disk -ENOSPC; read-only -EROFS; anything else -EIO.
+ *   store_open() refuses a file that PRAGMA quick_check finds damaged;
+ *   corruption or a full disk met later is kept for store_health().
  */
 #include "config.h"
 
@@ -111,6 +113,10 @@ store_unlockp(struct store **s)
 int
 store_fail(struct store *s, int rc, const char *what)
 {
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+        atomic_store(&s->corrupt, true);
+    else if ((rc & 0xff) == SQLITE_FULL)
+        atomic_store(&s->full, true);
     log_debug("SQLite failed on '%s': %s", what, sqlite3_errmsg(s->db));
     return store_errno(rc);
 }
@@ -152,6 +158,7 @@ store_tx_commit(struct store **tx)
     rc = sqlite3_exec((*tx)->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return store_fail(*tx, rc, "COMMIT"); /* the cleanup rolls back */
+    atomic_store(&(*tx)->full, false); /* a write went through: there is room again */
     *tx = NULL;
     return 0;
 }
@@ -386,7 +393,12 @@ open_fail(sqlite3 *db, int rc, const char *path, char **reterr_msg)
 
     if (db && (rc & 0xff) == SQLITE_CANTOPEN && sqlite3_system_errno(db) > 0)
         r = -sqlite3_system_errno(db);
-    if (reterr_msg)
+    if (reterr_msg && r == -EBADMSG)
+        *reterr_msg = xasprintf("The state database '%s' is corrupt (%s). deskpoold will not "
+                                "run on it and touched nothing: restore deskpool.db from a "
+                                "backup, or move it away to start afresh.", path,
+                                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    else if (reterr_msg)
         *reterr_msg = xasprintf("Cannot open the state database '%s': %s.", path,
                                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     return r;
@@ -413,7 +425,7 @@ int
 store_open(const char *path, struct store **ret, char **reterr_msg)
 {
     _cleanup_(sqlite3_closep) sqlite3 *db = NULL;
-    _cleanup_free_ char *mode = NULL;
+    _cleanup_free_ char *mode = NULL, *check = NULL;
     struct store *s;
     int version = 0;
     int rc, r;
@@ -447,6 +459,20 @@ store_open(const char *path, struct store **ret, char **reterr_msg)
     if (r < 0)
         return r;
 
+    /* A damaged file is found here, not by the first pass that trips over
+     * it: quick_check reads every page (a few ms for a typical store). */
+    r = open_pragma(db, "PRAGMA quick_check", path, &check, reterr_msg);
+    if (r < 0)
+        return r;
+    if (!streq_ptr(check, "ok")) {
+        if (reterr_msg)
+            *reterr_msg = xasprintf("The state database '%s' is corrupt (%s). deskpoold will "
+                                    "not run on it and touched nothing: restore deskpool.db "
+                                    "from a backup, or move it away to start afresh.", path,
+                                    strempty(check));
+        return -EBADMSG;
+    }
+
     r = store_schema_migrate(db, &version, reterr_msg);
     if (r < 0)
         return r;
@@ -474,6 +500,16 @@ store_close(struct store *s)
     pthread_mutex_destroy(&s->lock);
     free(s);
     return NULL;
+}
+
+const char *
+store_health(struct store *s)
+{
+    if (atomic_load(&s->corrupt))
+        return "corrupt";
+    if (atomic_load(&s->full))
+        return "full";
+    return "ok";
 }
 
 int

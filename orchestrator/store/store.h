@@ -25,6 +25,11 @@ int store_open(const char *path, struct store **ret, char **reterr_msg);
 struct store *store_close(struct store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct store *, store_close);
 
+/* "ok", "corrupt" (SQLite found the file damaged: an operator must act)
+ * or "full" (the last write failed for want of space; reads go on). For
+ * health; lock-free. */
+const char *store_health(struct store *s);
+
 /* Schema version after migrations. */
 int store_schema_version(struct store *s);
 

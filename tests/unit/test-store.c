@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "store-priv.h"
 #include "tests.h"
@@ -1081,6 +1082,80 @@ TEST(sessions_expire_heartbeat)
     ASSERT_EQ(x->end_reason, SESSION_END_IDLE_TIMEOUT);
 }
 
+/* issue 11 #8: a damaged store is refused at open with a sentence that
+ * says so (not "Bad message" at the first write), and met later it shows
+ * in store_health() and as -EBADMSG */
+TEST(corrupt_store)
+{
+    _cleanup_free_ char *path = new_db_path(), *msg = NULL;
+    struct store *s = NULL;
+    FILE *f;
+    long size;
+
+    ASSERT_OK(store_open(path, &s, NULL));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "f", "base", 0, 10));
+    ASSERT_OK(store_exec_raw(s, "PRAGMA wal_checkpoint(TRUNCATE)"));
+    ASSERT_STREQ(store_health(s), "ok");
+    s = store_close(s);
+
+    /* garbage over the second half of the file: pages of the tables */
+    f = fopen(path, "r+");
+    ASSERT_NOT_NULL(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    ASSERT_TRUE(size >= 4096 * 3);
+    fseek(f, 4096 * 2, SEEK_SET);
+    for (long i = 4096 * 2; i < size; i++)
+        fputc((int) (i * 7919 % 251), f);
+    fclose(f);
+    ASSERT_ERROR(store_open(path, &s, &msg), EBADMSG);
+    ASSERT_NULL(s);
+    ASSERT_NOT_NULL(strstr(msg, "is corrupt"));
+    free(msg);
+    msg = NULL;
+
+    /* truncated to its first page: the header says more pages */
+    ASSERT_EQ(truncate(path, 4096), 0);
+    ASSERT_ERROR(store_open(path, &s, &msg), EBADMSG);
+    ASSERT_NOT_NULL(strstr(msg, "is corrupt"));
+    free(msg);
+    msg = NULL;
+
+    /* not a database at all */
+    f = fopen(path, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("this is not an SQLite file, but it is long enough to have a header.........", f);
+    fclose(f);
+    ASSERT_ERROR(store_open(path, &s, &msg), EBADMSG);
+    ASSERT_NOT_NULL(strstr(msg, "is corrupt"));
+}
+
+/* ... and one damaged under a running store (its schema, through a second
+ * connection, as a stray write would) */
+TEST(corrupt_while_open)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_free_ char *path = new_db_path();
+    struct pool **pools = NULL;
+    size_t n = 0;
+    sqlite3 *db = NULL;
+
+    ASSERT_OK(store_open(path, &s, NULL));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "f", "base", 0, 10));
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA writable_schema = ON; "
+                               "UPDATE sqlite_master SET sql = 'CREATE TABLE pools (' "
+                               "WHERE name = 'pools'; PRAGMA writable_schema = OFF;",
+                           NULL, NULL, NULL), SQLITE_OK);
+    /* a new schema cookie, so the open connection reads the schema again */
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA schema_version = 4242", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_ERROR(store_pool_list(s, &pools, &n), EBADMSG);
+    ASSERT_STREQ(store_health(s), "corrupt");
+}
+
 int
 main(void)
 {
@@ -1095,6 +1170,8 @@ main(void)
     RUN(meta_missing);
     RUN(refuse_newer_schema);
     RUN(open_failure);
+    RUN(corrupt_store);
+    RUN(corrupt_while_open);
     RUN(images);
     RUN(pools);
     RUN(desk_create);
