@@ -477,6 +477,7 @@ pass_run(struct reconciler *r)
             .busy = inflight_find(r, desks[i]->name) >= 0,
             .dom_exists = dom != NULL,
             .dom_active = dom && dom->active,
+            .dom_guest_shutdown = dom && dom->guest_shutdown,
         };
     }
     {

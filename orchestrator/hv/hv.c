@@ -376,9 +376,20 @@ hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t 
                 continue;
             }
             ARRAY_GROW(list, cap, n + 1);
-            list[n++] = (struct hv_domain) {
+            list[n] = (struct hv_domain) {
                 .name = xstrdup(name), .uuid = xstrdup(uuid), .active = pass == 0,
             };
+            if (pass == 1) {
+                /* one more call per shut-off domain: desktops run, so few */
+                int state, reason;
+
+                if (virDomainGetState(doms[i], &state, &reason, 0) == 0)
+                    list[n].guest_shutdown = state == VIR_DOMAIN_SHUTOFF &&
+                                             reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN;
+                else
+                    virResetLastError();
+            }
+            n++;
         }
         for (int i = 0; i < k; i++)
             virDomainFree(doms[i]);

@@ -78,6 +78,8 @@ struct hv_domain {
     char *name;
     char *uuid;
     bool active;
+    bool guest_shutdown;  /* shut off because the guest powered off (not crashed,
+                           * killed or destroyed) */
 };
 void hv_domain_list_free(struct hv_domain *d, size_t n);
 

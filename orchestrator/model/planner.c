@@ -391,9 +391,10 @@ session_must_end(const struct planner_input *in, const struct session *x)
     if (in->now - x->created_at >= (int64_t) p->max_session)
         return SESSION_END_MAX_SESSION;
     /* the desktop stopped under the user (not while an action holds it:
-     * a wipe or rebuild stops domains on purpose) */
+     * a wipe or rebuild stops domains on purpose): the user shut it down,
+     * or it died (QEMU crashed or was killed, the domain went away) */
     if (pd && !pd->busy && desk_state_is_in_use(pd->desk->state) && !pd->dom_active)
-        return SESSION_END_GUEST_SHUTDOWN;
+        return pd->dom_guest_shutdown ? SESSION_END_GUEST_SHUTDOWN : SESSION_END_DESKTOP_LOST;
     return -1;
 }
 

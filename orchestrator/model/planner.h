@@ -54,6 +54,8 @@ struct planner_desk {
     bool busy;        /* a worker is acting on it right now */
     bool dom_exists;  /* libvirt has its domain */
     bool dom_active;  /* ... and it is running */
+    bool dom_guest_shutdown; /* ... it stopped because the guest powered off; else a
+                              * stopped domain crashed or was killed */
 };
 
 struct planner_input {

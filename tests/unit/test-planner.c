@@ -1030,14 +1030,31 @@ TEST(session_guest_shutdown_ends_it_unless_busy)
     for (size_t i = 0; i < 3; i++)
         s[i] = fx_session(f, d[i], f->now, f->now);
     f->pd[d[0]].dom_active = false;
+    f->pd[d[0]].dom_guest_shutdown = true; /* the user powered it off */
     f->pd[d[1]].dom_active = false;
-    f->pd[d[1]].dom_exists = false;
+    f->pd[d[1]].dom_exists = false;        /* gone */
     f->pd[d[2]].dom_active = false;
     f->pd[d[2]].busy = true; /* an action stops it on purpose */
     ASSERT_OK(fx_plan(f));
     ASSERT_EQ(fx_end_of(f, s[0]), SESSION_END_GUEST_SHUTDOWN);
-    ASSERT_EQ(fx_end_of(f, s[1]), SESSION_END_GUEST_SHUTDOWN);
+    ASSERT_EQ(fx_end_of(f, s[1]), SESSION_END_DESKTOP_LOST);
     ASSERT_EQ(fx_end_of(f, s[2]), -1);
+}
+
+/* issue 7: a desktop whose QEMU was killed (shut off, reason crashed) ends
+ * its session as desktop_lost, so the broker can tell it from a logout */
+TEST(session_desktop_lost_when_qemu_dies)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d, s;
+
+    fx_pool(f, "p", 0, 0, 10);
+    f->now = 5000;
+    d = fx_desk(f, "p", DESK_STATE_IN_USE);
+    s = fx_session(f, d, f->now, f->now);
+    f->pd[d].dom_active = false; /* dom_guest_shutdown false: crashed, killed, destroyed */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s), SESSION_END_DESKTOP_LOST);
 }
 
 TEST(session_of_force_deleted_or_unknown_pool_ends)
@@ -1321,6 +1338,7 @@ main(void)
     RUN(session_idle_timeout_and_max_session);
     RUN(destructive_actions_carry_their_premise);
     RUN(session_guest_shutdown_ends_it_unless_busy);
+    RUN(session_desktop_lost_when_qemu_dies);
     RUN(session_of_force_deleted_or_unknown_pool_ends);
     RUN(dedicated_owned_desktops_are_reserved_and_kept);
     RUN(waiting_acquires_grow_the_pool_up_to_max);
