@@ -244,15 +244,27 @@ build_boot(const struct action_ctx *c, const struct desk *d, const struct pool *
     return 0;
 }
 
+/* Counts failed attempt R at desktop NAME, unless it was libvirt's
+ * connection going away (nobody's fault: the pass after the reconnection
+ * tries again). A failure for want of space is the host's: the planner
+ * retries such a quarantine instead of keeping it. */
+static void
+record_failure(const struct action_ctx *c, const char *name, int r, const char *msg)
+{
+    if (r == -ENOTCONN)
+        return;
+    (void) store_desk_record_failure(c->store, name, msg, r == -ENOSPC || r == -EDQUOT);
+}
+
 /* A boot failed: power off, count it, and go back to provisioning so the
  * next attempt starts from a fresh overlay. */
 static void
-build_failed(const struct action_ctx *c, const struct desk *d, const char *msg)
+build_failed(const struct action_ctx *c, const struct desk *d, int r, const char *msg)
 {
     _cleanup_(desk_freep) struct desk *now = NULL;
 
     (void) hv_domain_destroy(c->hv, d->domain);
-    (void) store_desk_record_failure(c->store, d->name, msg);
+    record_failure(c, d->name, r, msg);
     if (store_desk_get(c->store, d->name, &now) >= 0 && now->state == DESK_STATE_BOOTING)
         (void) store_desk_set_state(c->store, d->name, DESK_STATE_BOOTING,
                                     DESK_STATE_PROVISIONING);
@@ -277,7 +289,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
     tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
     r = tmpl_load_file(tpath, &t, reterr_msg);
     if (r < 0) {
-        (void) store_desk_record_failure(c->store, name, *reterr_msg);
+        record_failure(c, name, r, *reterr_msg);
         return r;
     }
 
@@ -294,7 +306,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
                                     r == -ECANCELED ? "vetoed it" :
                                     r == -ETIMEDOUT ? "timed out" : "could not run",
                                     out && out[0] ? out : "(no output)");
-            (void) store_desk_record_failure(c->store, name, *reterr_msg);
+            record_failure(c, name, r, *reterr_msg);
             return r == -ECANCELED ? -EPERM : r;
         }
         r = build_overlay(c, d, reterr_msg);
@@ -314,7 +326,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
             if (!*reterr_msg)
                 *reterr_msg = xasprintf("Provisioning of '%s' failed: %s.", name,
                                         strerror(-r));
-            (void) store_desk_record_failure(c->store, name, *reterr_msg);
+            record_failure(c, name, r, *reterr_msg);
             return r;
         }
         d->state = DESK_STATE_BOOTING;
@@ -326,7 +338,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
     if (r == -ECANCELED)
         return r; /* shutdown: the next daemon picks it up as it is */
     if (r < 0) {
-        build_failed(c, d, *reterr_msg);
+        build_failed(c, d, r, *reterr_msg);
         return r;
     }
     r = store_desk_set_state(c->store, name, DESK_STATE_BOOTING, DESK_STATE_READY);
@@ -399,7 +411,7 @@ wipe_floating(const struct action_ctx *c, const struct desk *d, char **reterr_ms
     if (r < 0) {
         /* never hand it out unwiped: re-clone from the image */
         (void) hv_domain_destroy(c->hv, d->domain);
-        (void) store_desk_record_failure(c->store, d->name, *reterr_msg);
+        record_failure(c, d->name, r, *reterr_msg);
         (void) store_desk_set_state(c->store, d->name, DESK_STATE_RELEASING,
                                     DESK_STATE_PROVISIONING);
         return r;
@@ -476,7 +488,7 @@ action_rebase(const struct action_ctx *c, const char *name, unsigned version,
         *reterr_msg = xasprintf("The pre-rebase hook %s: %s",
                                 r == -ECANCELED ? "vetoed it" : "failed",
                                 out && out[0] ? out : "(no output)");
-        (void) store_desk_record_failure(c->store, name, *reterr_msg);
+        record_failure(c, name, r, *reterr_msg);
         return r == -ECANCELED ? -EPERM : r;
     }
     r = store_desk_set_state(c->store, name, DESK_STATE_READY, DESK_STATE_REBASING);

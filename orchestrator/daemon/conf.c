@@ -59,6 +59,7 @@ static const struct conf_key conf_keys[] = {
     D(boot_timeout, "120", 1, 86400, true),
     D(boot_delay, "10", 0, 3600, true),
     U(max_boot_failures, "3", 1, 100, true),
+    D(host_failure_retry, "60", 0, 86400, true),
     D(reconcile_interval, "5", 1, 3600, true),
     D(virt_probe_timeout, "15", 1, 600, false),
     D(acquire_timeout, "60", 0, 3600, true),

@@ -27,6 +27,7 @@ struct conf {
     unsigned boot_timeout;        /* seconds until a boot counts as failed */
     unsigned boot_delay;          /* seconds of running = ready, without agent */
     unsigned max_boot_failures;   /* then the desktop is quarantined */
+    unsigned host_failure_retry;  /* seconds; a quarantine for no space is retried */
     unsigned reconcile_interval;  /* seconds between level-triggered passes */
     unsigned virt_probe_timeout;  /* seconds a virt type probe may take */
     unsigned acquire_timeout;     /* seconds an acquire may wait for a desktop */

@@ -72,7 +72,7 @@ struct reconciler {
     char *virt_type_error;     /* why the probe found none; NULL: none failed */
     char *hooks_dir;
     unsigned hook_timeout, data_disk_size;
-    unsigned boot_timeout, boot_delay, max_boot_failures, interval;
+    unsigned boot_timeout, boot_delay, max_boot_failures, interval, host_failure_retry;
     bool console_password_required;
 
     pthread_mutex_t pass_lock; /* one pass at a time */
@@ -487,6 +487,7 @@ pass_run(struct reconciler *r)
             .latest = latest, .ops = ops, .n_ops = n_ops,
             .now = (int64_t) (now_realtime_usec() / 1000000ULL),
             .max_boot_failures = r->max_boot_failures,
+            .host_failure_retry = r->host_failure_retry,
         };
 
         res = planner_plan(&in, &actions, &n_actions);
@@ -496,7 +497,8 @@ pass_run(struct reconciler *r)
 
         if (a->kind == ACTION_CREATE || a->kind == ACTION_REMOVE_POOL ||
             a->kind == ACTION_END_SESSION || a->kind == ACTION_OP_START ||
-            a->kind == ACTION_OP_PROGRESS || a->kind == ACTION_OP_FINISH)
+            a->kind == ACTION_OP_PROGRESS || a->kind == ACTION_OP_FINISH ||
+            a->kind == ACTION_RETRY)
             continue; /* store-only: done below, outside the lock */
         if (!r->virt_type && (a->kind == ACTION_BUILD || a->kind == ACTION_REPAIR ||
                               a->kind == ACTION_REBASE))
@@ -556,6 +558,13 @@ pass_run(struct reconciler *r)
                 done++;
             } else if (q != -EBUSY) {
                 log_error_errno(q, "Cannot start the rebase of pool '%s'", a->pool);
+            }
+        } else if (a->kind == ACTION_RETRY) {
+            if (store_desk_retry(r->store, a->desktop) >= 0) {
+                log_notice("Desktop '%s' was quarantined for the host's failure; trying it "
+                           "again", a->desktop);
+                replan(r);
+                done++;
             }
         } else if (a->kind == ACTION_OP_PROGRESS) {
             (void) store_op_progress(r->store, a->operation, a->total, a->done, a->failed, a->step);
@@ -675,6 +684,7 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
     r->boot_timeout = c->boot_timeout;
     r->boot_delay = c->boot_delay;
     r->max_boot_failures = c->max_boot_failures;
+    r->host_failure_retry = c->host_failure_retry;
     r->interval = c->reconcile_interval;
     r->console_password_required = streq(c->console_password, "required");
 }

@@ -78,6 +78,11 @@ hv_errno_from_error(const virError *e)
     if (e->code == VIR_ERR_OPERATION_FAILED && e->message &&
         strstr(e->message, "already exists"))
         return -EEXIST;
+    /* qemu-img and friends fail as an internal error that names it */
+    if (e->message && strstr(e->message, "No space left on device"))
+        return -ENOSPC;
+    if (e->message && strstr(e->message, "Disk quota exceeded"))
+        return -EDQUOT;
     for (i = 0; i < ELEMENTSOF(hv_errno_table); i++)
         if (hv_errno_table[i].code == e->code)
             return -hv_errno_table[i].err;

@@ -19,6 +19,8 @@ struct desk {
     unsigned image_version;
     char *owner;            /* dedicated pools: the user it belongs to */
     unsigned boot_failures; /* consecutive failed boots */
+    bool host_failure;      /* the last failure was the host's (no space), not the
+                             * desktop's: quarantine is retried, not kept */
     char *last_error;       /* last failure, a whole sentence, may be NULL */
     int64_t created_at;     /* unix seconds */
     int64_t state_since;    /* unix seconds of the last state change */

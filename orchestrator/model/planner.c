@@ -12,7 +12,9 @@
  *   - desktops a worker is busy with are left alone this pass;
  *   - provisioning/booting desktops get BUILD, or QUARANTINE once they
  *     failed max_boot_failures times (failed desktops stay for inspection,
- *     count against max and never as spares);
+ *     count against max and never as spares); one quarantined for the
+ *     host's failure (no space) gets RETRY every host_failure_retry
+ *     seconds, so a pool recovers by itself once there is room again;
  *   - a ready desktop whose domain is gone or stopped gets REPAIR;
  *   - the pool is grown (CREATE) or shrunk (DELETE) towards
  *     pool_target_size(); shrinking takes idle desktops only, the
@@ -68,6 +70,7 @@ static const char *const action_kind_names[_ACTION_KIND_MAX] = {
     [ACTION_OP_START] = "op-start",
     [ACTION_OP_PROGRESS] = "op-progress",
     [ACTION_OP_FINISH] = "op-finish",
+    [ACTION_RETRY] = "retry",
 };
 
 /* Marks on desktops, decided per pool before the per-desktop pass. */
@@ -473,8 +476,15 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
             plan_desk(&out, ACTION_WIPE, d);
             continue;
         }
-        if (d->state == DESK_STATE_READY && !pd->dom_active)
+        if (d->state == DESK_STATE_READY && !pd->dom_active) {
             plan_desk(&out, ACTION_REPAIR, d);
+            continue;
+        }
+        /* quarantined because the host failed (no space): not the desktop's
+         * fault, so it is tried again now and then instead of kept */
+        if (d->state == DESK_STATE_FAILED && d->host_failure && in->host_failure_retry > 0 &&
+            in->now >= d->state_since + (int64_t) in->host_failure_retry)
+            plan_desk(&out, ACTION_RETRY, d);
     }
 
     *ret = out.a;

@@ -22,6 +22,7 @@ enum action_kind {
     ACTION_OP_START,    /* start a rebase of POOL to VERSION (it follows latest, or a new pin) */
     ACTION_OP_PROGRESS, /* record OP's progress (total/done/failed/step) */
     ACTION_OP_FINISH,   /* end OP: STATE, ERROR */
+    ACTION_RETRY,       /* DESK was quarantined for the host's failure (no space): again */
     _ACTION_KIND_MAX,
     _ACTION_KIND_INVALID = -EINVAL,
 };
@@ -71,6 +72,8 @@ struct planner_input {
     size_t n_ops;
     int64_t now;              /* unix seconds, for session timeouts */
     unsigned max_boot_failures;
+    unsigned host_failure_retry; /* seconds before a quarantine for the host's failure
+                                  * is retried (0: never) */
 };
 
 /* Pure: no I/O, no clock, no logging. Same input, same output.

@@ -41,6 +41,7 @@ desk_from_row(sqlite3_stmt *st, struct desk **ret)
     d->state_since = sqlite3_column_int64(st, 12);
     d->data_volume = store_column_strdup(st, 13);
     d->seq = store_column_unsigned(st, 14);
+    d->host_failure = sqlite3_column_int(st, 15) != 0;
     *ret = TAKE_PTR(d);
     return 0;
 }
@@ -197,7 +198,7 @@ store_desk_set_state(struct store *s, const char *name, enum desk_state from,
         return -EINVAL;
     if (to == DESK_STATE_READY)
         sql = "UPDATE desktops SET state = ?, state_since = ?, boot_failures = 0, "
-              "last_error = NULL WHERE name = ? AND state = ?";
+              "last_error = NULL, host_failure = 0 WHERE name = ? AND state = ?";
     else
         sql = "UPDATE desktops SET state = ?, state_since = ? WHERE name = ? AND state = ?";
 
@@ -216,44 +217,34 @@ store_desk_set_state(struct store *s, const char *name, enum desk_state from,
 int
 store_desk_set_volume(struct store *s, const char *name, const char *volume)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
-    int r;
-
     if (!name)
         return -EINVAL;
-    r = store_tx_begin(locked, &tx);
-    if (r < 0)
-        return r;
-    r = store_run(locked, "UPDATE desktops SET volume = ? WHERE name = ?", "ss", volume, name);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return store_tx_commit(&tx);
+    return store_update_one(s, "UPDATE desktops SET volume = ? WHERE name = ?", "ss", volume,
+                            name);
 }
 
 int
-store_desk_record_failure(struct store *s, const char *name, const char *error)
+store_desk_record_failure(struct store *s, const char *name, const char *error, bool host)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
-    int r;
-
     if (!name)
         return -EINVAL;
-    r = store_tx_begin(locked, &tx);
-    if (r < 0)
-        return r;
-    r = store_run(locked,
-                  "UPDATE desktops SET boot_failures = boot_failures + 1, last_error = ? "
-                  "WHERE name = ?",
-                  "ss", error, name);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return store_tx_commit(&tx);
+    return store_update_one(s,
+                            "UPDATE desktops SET boot_failures = boot_failures + 1, "
+                            "last_error = ?, host_failure = ? WHERE name = ?",
+                            "sbs", error, host, name);
+}
+
+int
+store_desk_retry(struct store *s, const char *name)
+{
+    if (!name)
+        return -EINVAL;
+    /* failed -> provisioning is in desk-state.c's table */
+    return store_update_one(s,
+                            "UPDATE desktops SET state = 'provisioning', state_since = ?, "
+                            "boot_failures = 0 WHERE name = ? AND state = 'failed' "
+                            "AND host_failure = 1",
+                            "ls", store_now_sec(), name);
 }
 
 int
@@ -282,27 +273,19 @@ store_desk_remove(struct store *s, const char *name)
 int
 store_desk_set_data_volume(struct store *s, const char *name, const char *volume)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    int r;
-
-    r = store_run(locked, "UPDATE desktops SET data_volume = ? WHERE name = ?", "ss", volume,
-                  name);
-    if (r < 0)
-        return r;
-    return r == 0 ? -ENOENT : 0;
+    if (!name)
+        return -EINVAL;
+    return store_update_one(s, "UPDATE desktops SET data_volume = ? WHERE name = ?", "ss",
+                            volume, name);
 }
 
 int
 store_desk_set_image_version(struct store *s, const char *name, unsigned version)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    int r;
-
-    r = store_run(locked, "UPDATE desktops SET image_version = ? WHERE name = ?", "us", version,
-                  name);
-    if (r < 0)
-        return r;
-    return r == 0 ? -ENOENT : 0;
+    if (!name)
+        return -EINVAL;
+    return store_update_one(s, "UPDATE desktops SET image_version = ? WHERE name = ?", "us",
+                            version, name);
 }
 
 int

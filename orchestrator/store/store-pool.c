@@ -147,8 +147,6 @@ int
 store_pool_set_sizes(struct store *s, const char *name, unsigned min, unsigned spare,
                      unsigned max)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
     int r;
 
     if (!name)
@@ -156,19 +154,10 @@ store_pool_set_sizes(struct store *s, const char *name, unsigned min, unsigned s
     r = sizes_check(min, spare, max);
     if (r < 0)
         return r;
-    r = store_tx_begin(locked, &tx);
-    if (r < 0)
-        return r;
-    r = store_run(locked, "UPDATE pools SET min = ?, spare = ?, max = ? WHERE name = ?",
-                  "uuus", min, spare, max, name);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return store_tx_commit(&tx);
+    return store_update_one(s, "UPDATE pools SET min = ?, spare = ?, max = ? WHERE name = ?",
+                            "uuus", min, spare, max, name);
 }
 
-/* Counts POOL's desktops that a user holds (desk_state_is_in_use()). */
 int
 store_pool_update(struct store *s, const struct pool *p)
 {
@@ -205,6 +194,7 @@ store_pool_update(struct store *s, const struct pool *p)
     return store_tx_commit(&tx);
 }
 
+/* Counts POOL's desktops that a user holds (desk_state_is_in_use()). */
 static int
 pool_count_in_use_locked(struct store *s, const char *pool, unsigned *ret)
 {

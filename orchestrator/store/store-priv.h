@@ -51,7 +51,7 @@ int store_query_text(struct store *s, const char *sql, char **ret);
 
 #define DESK_COLUMNS                                                            \
     "name, pool, state, uuid, domain, volume, image, image_version, owner, "  \
-    "boot_failures, last_error, created_at, state_since, data_volume, seq"
+    "boot_failures, last_error, created_at, state_since, data_volume, seq, host_failure"
 #define POOL_COLUMNS                                                            \
     "name, image, image_version, template, mode, min, spare, max, deleting, "   \
     "force_delete, next_seq, created_at, groups, idle_timeout, max_session, "   \
@@ -91,6 +91,10 @@ int store_step(struct store *s, sqlite3_stmt *st);
 int store_run(struct store *s, const char *sql, const char *types, ...);
 /* One integer: 1 and *ret for a row, 0 for none, or a negative errno. */
 int store_query_int(struct store *s, int64_t *ret, const char *sql, const char *types, ...);
+/* The one shape of a single-row update: takes the lock, runs SQL (an
+ * UPDATE of one row, whose WHERE names it) in its own transaction.
+ * Returns 0, -ENOENT when no row matched, or a negative errno. */
+int store_update_one(struct store *s, const char *sql, const char *types, ...);
 char *store_column_strdup(sqlite3_stmt *st, int i);
 unsigned store_column_unsigned(sqlite3_stmt *st, int i);
 

@@ -141,7 +141,10 @@ static const char *const store_migrations[] = {
     /* acquire picks the lowest ready desktop of a pool: without this index
      * it walked every assigned one first (O(pool size) per acquire) */
     "CREATE INDEX desktops_pool_state ON desktops(pool, state, seq);",
-    /* 4: append here. */
+    /* 4: a failure that was the host's (no space), not the guest's: such a
+     * quarantined desktop is retried once the host may have recovered */
+    "ALTER TABLE desktops ADD COLUMN host_failure INTEGER NOT NULL DEFAULT 0;",
+    /* 5: append here. */
 };
 
 int

@@ -375,18 +375,8 @@ store_session_end_on_desk_locked(struct store *s, const char *desk, enum session
 int
 store_session_set_password_expiry(struct store *s, const char *id, int64_t expires)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
-    int r;
-
-    r = store_tx_begin(locked, &tx);
-    if (r < 0)
-        return r;
-    r = store_run(locked, "UPDATE sessions SET password_expires = ? WHERE id = ?", "ls", expires,
-                  id);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return store_tx_commit(&tx);
+    if (!id)
+        return -EINVAL;
+    return store_update_one(s, "UPDATE sessions SET password_expires = ? WHERE id = ?", "ls",
+                            expires, id);
 }

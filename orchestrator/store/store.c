@@ -368,6 +368,32 @@ store_query_int(struct store *s, int64_t *ret, const char *sql, const char *type
     return 1;
 }
 
+int
+store_update_one(struct store *s, const char *sql, const char *types, ...)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    va_list ap;
+    int r;
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    va_start(ap, types);
+    r = store_prepare_va(locked, &st, sql, types, ap);
+    va_end(ap);
+    if (r < 0)
+        return r;
+    r = store_step(locked, st);
+    if (r < 0)
+        return r;
+    if (sqlite3_changes(locked->db) == 0)
+        return -ENOENT;
+    store_stmt_release(TAKE_PTR(st));
+    return store_tx_commit(&tx);
+}
+
 char *
 store_column_strdup(sqlite3_stmt *st, int i)
 {

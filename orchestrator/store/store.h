@@ -91,8 +91,12 @@ int store_desk_list(struct store *s, const char *pool, struct desk ***ret, size_
 int store_desk_set_state(struct store *s, const char *name, enum desk_state from,
                          enum desk_state to);
 int store_desk_set_volume(struct store *s, const char *name, const char *volume);
-/* Records a failed boot: boot_failures + 1, last_error = ERROR. */
-int store_desk_record_failure(struct store *s, const char *name, const char *error);
+/* Records a failed boot: boot_failures + 1, last_error = ERROR; HOST when
+ * the host failed (no space), not the desktop. */
+int store_desk_record_failure(struct store *s, const char *name, const char *error, bool host);
+/* A desktop quarantined for the host's failure goes back to provisioning
+ * (failures reset) to be tried again. -ENOENT when it is not such a one. */
+int store_desk_retry(struct store *s, const char *name);
 /* The first step of every delete: FROM -> deleting, conditional on FROM
  * being the state the delete was planned from (FROM deleting: a delete
  * that is resumed, nothing changes), and in the same transaction the end

@@ -425,7 +425,7 @@ TEST(key_iteration)
         "uri", "instance", "state_dir", "images_dir", "storage_pool", "storage_dir",
         "socket", "listen", "tokens_file", "templates_dir", "hooks_dir", "log_level",
         "log_file", "virt_type", "max_concurrent", "boot_timeout", "boot_delay",
-        "max_boot_failures", "reconcile_interval", "virt_probe_timeout",
+        "max_boot_failures", "host_failure_retry", "reconcile_interval", "virt_probe_timeout",
         "console_listen", "console_host", "console_password", "acquire_timeout",
         "console_ttl", "hook_timeout", "data_disk_size",
     };

@@ -28,6 +28,7 @@ struct fx {
     struct planner_desk *pd;
     size_t n_desks, cap;
     unsigned max_boot_failures;
+    unsigned host_failure_retry;
     struct session sessions[64];
     struct session *session_ptrs[64];
     size_t n_sessions;
@@ -162,6 +163,7 @@ fx_plan(struct fx *f)
         .n_ops = f->op_ptr ? 1 : 0,
         .now = f->now,
         .max_boot_failures = f->max_boot_failures,
+        .host_failure_retry = f->host_failure_retry,
     };
     free(f->a);
     f->a = NULL;
@@ -269,7 +271,7 @@ TEST(action_kind_strings)
 {
     static const char *const want[] = {
         "create", "build", "repair", "quarantine", "delete", "remove-pool", "end-session",
-        "wipe", "rebase", "op-start", "op-progress", "op-finish",
+        "wipe", "rebase", "op-start", "op-progress", "op-finish", "retry",
     };
 
     ASSERT_EQ(_ACTION_KIND_MAX, ELEMENTSOF(want));
@@ -1017,6 +1019,35 @@ TEST(destructive_actions_carry_their_premise)
     ASSERT_TRUE(seen_delete && seen_idle && seen_max);
 }
 
+/* issue 7: a desktop quarantined because the overlay directory was full is
+ * retried after host_failure_retry (no loop before it), one quarantined for
+ * its own failure is kept for inspection */
+TEST(host_failure_is_retried_not_kept)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t host, guest;
+
+    fx_pool(f, "p", 0, 0, 10);
+    f->now = 10000;
+    f->host_failure_retry = 60;
+    host = fx_desk(f, "p", DESK_STATE_FAILED);
+    guest = fx_desk(f, "p", DESK_STATE_FAILED);
+    f->desks[host].host_failure = true;
+    f->desks[host].state_since = f->now - 59;
+    f->desks[guest].state_since = f->now - 100000;
+    f->pd[host].dom_active = f->pd[guest].dom_active = false;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_RETRY), 0);
+    f->now += 1;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_RETRY), 1);
+    ASSERT_STREQ(f->a[0].desktop, f->desks[host].name);
+    /* 0: never */
+    f->host_failure_retry = 0;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_RETRY), 0);
+}
+
 TEST(session_guest_shutdown_ends_it_unless_busy)
 {
     _cleanup_(fx_freep) struct fx *f = fx_new();
@@ -1339,6 +1370,7 @@ main(void)
     RUN(destructive_actions_carry_their_premise);
     RUN(session_guest_shutdown_ends_it_unless_busy);
     RUN(session_desktop_lost_when_qemu_dies);
+    RUN(host_failure_is_retried_not_kept);
     RUN(session_of_force_deleted_or_unknown_pool_ends);
     RUN(dedicated_owned_desktops_are_reserved_and_kept);
     RUN(waiting_acquires_grow_the_pool_up_to_max);

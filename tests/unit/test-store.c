@@ -96,9 +96,9 @@ TEST(migrations_fresh)
     _cleanup_(store_closep) struct store *s = NULL;
 
     ASSERT_OK(open_fresh(&s));
-    ASSERT_EQ(store_schema_version(s), 3);
-    ASSERT_EQ(store_schema_latest(), 3);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "3"));
+    ASSERT_EQ(store_schema_version(s), 4);
+    ASSERT_EQ(store_schema_latest(), 4);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "4"));
     ASSERT_OK(query_str(s, "PRAGMA journal_mode", "wal"));
     ASSERT_OK(query_str(s, "PRAGMA foreign_keys", "1"));
     ASSERT_OK(query_str(s, "PRAGMA synchronous", "1")); /* NORMAL */
@@ -127,8 +127,8 @@ TEST(migrations_reopen)
     s = store_close(s);
 
     ASSERT_OK(store_open(path, &s, NULL));
-    ASSERT_EQ(store_schema_version(s), 3);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "3"));
+    ASSERT_EQ(store_schema_version(s), 4);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "4"));
     ASSERT_OK(store_meta_get(s, "host", &value));
     ASSERT_STREQ(value, "beta");
     ASSERT_OK(store_image_get(s, "base", 0, &img));
@@ -386,9 +386,9 @@ TEST(failures_and_ready)
     ASSERT_OK(store_desk_create(s, "demo", "dp", NULL));
     ASSERT_OK(store_desk_set_state(s, "demo-1", DESK_STATE_PROVISIONING,
                                    DESK_STATE_BOOTING));
-    ASSERT_OK(store_desk_record_failure(s, "demo-1", "The guest did not boot."));
-    ASSERT_OK(store_desk_record_failure(s, "demo-1", "The guest agent never answered."));
-    ASSERT_ERROR(store_desk_record_failure(s, "demo-9", "x"), ENOENT);
+    ASSERT_OK(store_desk_record_failure(s, "demo-1", "The guest did not boot.", false));
+    ASSERT_OK(store_desk_record_failure(s, "demo-1", "The guest agent never answered.", false));
+    ASSERT_ERROR(store_desk_record_failure(s, "demo-9", "x", false), ENOENT);
     ASSERT_OK(store_desk_set_volume(s, "demo-1", "/var/lib/deskpool/demo-1.qcow2"));
     ASSERT_ERROR(store_desk_set_volume(s, "demo-9", "/x"), ENOENT);
     ASSERT_OK(store_desk_get(s, "demo-1", &d));
