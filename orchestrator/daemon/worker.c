@@ -25,7 +25,7 @@ struct worker_job {
 };
 
 struct worker {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;  /* guards everything below; a leaf: nothing is taken under it */
     pthread_cond_t wake;   /* a job was queued, or stopping */
     pthread_cond_t idle;   /* a job finished / a thread exited */
     struct worker_job *head, *tail;

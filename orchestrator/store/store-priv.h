@@ -11,7 +11,8 @@
 
 struct store {
     sqlite3 *db;          /* one connection, SQLITE_OPEN_FULLMUTEX */
-    pthread_mutex_t lock; /* held for the whole of every public call */
+    pthread_mutex_t lock; /* held for the whole of every public call; guards db and
+                           * version; only stmt_cache_lock is taken under it */
     int version;          /* schema version after migrations */
     atomic_bool corrupt;  /* SQLite said the file is damaged; stays set */
     atomic_bool full;     /* the last write failed for want of space */
