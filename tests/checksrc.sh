@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# checksrc.sh - machine-checked house style (docs/STYLE, curl's checksrc):
+# checksrc.sh - machine-checked house style (docs/STYLE.md, curl's checksrc):
 # tabs, C++ comments, lines over 100 columns, trailing spaces, banned calls,
 # a missing SPDX line. Exceptions are local: a line ending in
 # "/* checksrc: ok */" is skipped.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* hv.h - the hypervisor layer: the only code that calls libvirt.
- * See hv.c (connection, domains, snapshots, agent, events, virt type probe)
+ * See hv-conn.c (the connection: loss, reconnection, events), hv.c
+ * (errors, domains, snapshots, agent), hv-probe.c (the KVM/TCG probe)
  * and hv-storage.c (storage pools and overlay volumes).
  *
  * Errors: negative errno from the virErrorNumber -> errno table in hv.c

@@ -12,7 +12,7 @@ struct desk {
     unsigned seq;           /* its number in the pool: newer desktops have higher ones */
     enum desk_state state;
     char *uuid;             /* libvirt domain UUID, from libuuid */
-    char *domain;           /* libvirt domain name: "<instance>-<name>" */
+    char *domain;           /* libvirt domain name: "INSTANCE.NAME" (desk_domain_name()) */
     char *volume;           /* overlay volume path (NULL until created) */
     char *data_volume;      /* dedicated pools: the user's data disk path, kept across rebases */
     char *image;            /* image name the overlay is backed by */

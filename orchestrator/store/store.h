@@ -72,7 +72,7 @@ int store_pool_remove(struct store *s, const char *name);
 
 /* Desktops. store_desk_create() allocates the next sequence number of
  * POOL and inserts a desktop in state provisioning, named "POOL-SEQ",
- * domain "INSTANCE-POOL-SEQ", a fresh UUID, backed by the pool's image
+ * domain "INSTANCE.POOL-SEQ", a fresh UUID, backed by the pool's image
  * version (the newest when the pool follows latest). All one transaction. */
 int store_desk_create(struct store *s, const char *pool, const char *instance, struct desk **ret);
 /* The same on image version VERSION (0: the pool's current version). */
