@@ -124,6 +124,9 @@ int api_operations_get(struct api_request *req, struct api_reply *reply);
 int api_images_retire(struct api_request *req, struct api_reply *reply);
 json_object *api_op_to_json(const struct op *o);
 
+/* api-check.c */
+int api_check(struct api_request *req, struct api_reply *reply);
+
 /* api-metrics.c */
 int api_healthz(struct api_request *req, struct api_reply *reply);
 int api_metrics(struct api_request *req, struct api_reply *reply);

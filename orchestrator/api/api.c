@@ -48,6 +48,7 @@ struct api_route {
 static const struct api_route api_routes[] = {
     { "GET", "/healthz", api_healthz, NULL },
     { "GET", "/metrics", api_metrics, NULL },
+    { "GET", "/v1/check", api_check, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "GET", "/v1/images", api_images_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "POST", "/v1/images", api_images_add, ROLES(API_ROLE_OPERATOR) },
     { "GET", "/v1/images/{}", api_images_get, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },

@@ -16,6 +16,7 @@ struct api_deps {
     struct reconciler *reconciler;
     const char *instance;
     const char *uri;
+    const char *storage_pool;
     const char *images_dir;
 };
 

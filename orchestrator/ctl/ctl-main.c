@@ -120,6 +120,9 @@ struct ctl_http_target target;
 struct ctl_progress *active_progress;
 
 static const struct ctl_verb verbs[] = {
+    { NULL, "check", "", 0, 0, 0, verb_check,
+      "Check that the store and libvirt agree (every desktop has its domain and\n"
+      "      volume, no orphans, sessions only on desktops in use); exit 1 if not." },
     { NULL, "health", "", 0, 0, 0, verb_health,
       "Show whether deskpoold and its libvirt connection are up." },
     { "image", "add", "NAME FILE [--note TEXT]", 2, 2, F(OPT_NOTE), verb_image_add,
@@ -212,18 +215,56 @@ verb_health(_unused_ char **args, _unused_ size_t n_args)
         return r;
     status_text = jstr(doc, "status");
     if (!arg_json) {
+        struct json_object *w = jget(doc, "warnings");
+
         printf("status:    %s\n", strempty(status_text));
         printf("libvirt:   %s\n", strempty(jstr(doc, "libvirt")));
+        printf("store:     %s\n", strempty(jstr(doc, "store")));
         printf("uri:       %s\n", strempty(jstr(doc, "uri")));
         printf("virt_type: %s\n", strempty(jstr(doc, "virt_type")));
         printf("instance:  %s\n", strempty(jstr(doc, "instance")));
+        printf("orphans:   %" PRId64 "\n", jint(doc, "orphans"));
+        for (size_t i = 0; i < jarray_len(w); i++)
+            printf("warning:   %s\n", json_object_get_string(json_object_array_get_idx(w, i)));
     }
     if (status != 200)
         return report_error(-EIO, "unavailable", raw, "deskpoold is %s (HTTP %ld): libvirt "
-                            "is %s.", status_text ? status_text : "not healthy", status,
-                            jstr(doc, "libvirt") ? jstr(doc, "libvirt") : "unknown");
+                            "is %s, the store is %s.",
+                            status_text ? status_text : "not healthy", status,
+                            jstr(doc, "libvirt") ? jstr(doc, "libvirt") : "unknown",
+                            jstr(doc, "store") ? jstr(doc, "store") : "unknown");
     if (arg_json)
         print_json_text(raw);
+    return 0;
+}
+
+int
+verb_check(_unused_ char **args, _unused_ size_t n_args)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    struct json_object *problems;
+    size_t n;
+    int r;
+
+    r = call("GET", "/v1/check", NULL, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    problems = jget(doc, "problems");
+    n = jarray_len(problems);
+    if (arg_json)
+        print_json_text(raw);
+    else
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", json_object_get_string(json_object_array_get_idx(problems, i)));
+    if (n > 0)
+        return report_error(-EIO, "inconsistent", arg_json ? raw : NULL,
+                            "%zu problem(s) between the store and libvirt.", n);
+    if (!arg_json)
+        printf("ok: %" PRId64 " desktops, %" PRId64 " domains, %" PRId64 " volumes, %" PRId64
+               " active sessions agree (%" PRId64 " desktops busy, not checked)\n",
+               jint(doc, "desktops"), jint(doc, "domains"), jint(doc, "volumes"),
+               jint(doc, "sessions"), jint(doc, "busy"));
     return 0;
 }
 

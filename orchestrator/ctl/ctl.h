@@ -115,6 +115,7 @@ extern struct ctl_progress *active_progress;
 
 /* The commands. */
 int verb_health(char **args, size_t n_args);
+int verb_check(char **args, size_t n_args);
 int verb_image_add(char **args, size_t n_args);
 int verb_image_list(char **args, size_t n_args);
 int verb_image_show(char **args, size_t n_args);

@@ -515,6 +515,7 @@ daemon_start(struct daemon *d)
         struct api_deps deps = {
             .store = d->store, .hv = d->hv, .reconciler = d->reconciler,
             .instance = d->conf.instance, .uri = d->conf.uri,
+            .storage_pool = d->conf.storage_pool,
             .images_dir = d->conf.images_dir,
         };
 

@@ -762,6 +762,20 @@ reconciler_get_virt_type(struct reconciler *r)
     return t;
 }
 
+char **
+reconciler_get_busy(struct reconciler *r, size_t *ret_n)
+{
+    char **v;
+
+    pthread_mutex_lock(&r->lock);
+    v = xmalloc0(sizeof(char *) * (r->n_inflight + 1));
+    for (size_t i = 0; i < r->n_inflight; i++)
+        v[i] = xstrdup(r->inflight[i]);
+    *ret_n = r->n_inflight;
+    pthread_mutex_unlock(&r->lock);
+    return v;
+}
+
 bool
 reconciler_probe_failed(struct reconciler *r)
 {

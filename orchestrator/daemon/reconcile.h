@@ -39,6 +39,9 @@ char *reconciler_get_virt_type(struct reconciler *r);
 /* The probe found no domain type that runs guests: WHY, for health. */
 void reconciler_set_virt_type_failed(struct reconciler *r, const char *why);
 bool reconciler_probe_failed(struct reconciler *r);
+/* The desktops an action is queued or running for (a NULL-terminated copy,
+ * *ret_n of them): between two states on purpose. */
+char **reconciler_get_busy(struct reconciler *r, size_t *ret_n);
 /* Copies of the warnings about this host for health (a failed probe,
  * libvirt answering slowly and the likely cause), NULL-terminated. */
 char **reconciler_get_warnings(struct reconciler *r);

@@ -80,3 +80,5 @@ ended() { api GET "/v1/sessions/$sid"; jtrue "$BODY" "d['state'] == 'ended' and 
 check "forced delete ends the session on it (pool_deleted)" wait_for 20 ended
 nopool() { api GET /v1/pools/r; [ "$STATUS" = 404 ]; }
 check "the pool is gone" wait_for 20 nopool
+api GET /v1/check
+check "store and libvirt agree afterwards (GET /v1/check: $BODY)" jtrue "$BODY" "d['ok']"
