@@ -186,6 +186,15 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
         api_acquire_req_done(&q);
         return 0;
     }
+    /* no console can be opened while libvirt is away: say so, and hand
+     * nothing out that would have to be taken back */
+    if (!hv_is_alive(d->hv)) {
+        api_acquire_req_done(&q);
+        api_reply_errorf(reply, -ENOTCONN, "deskpoold's connection to libvirt at '%s' is down "
+                         "and being restored; try again shortly.", d->uri);
+        reply->retry_after = ACQUIRE_RETRY_AFTER;
+        return 0;
+    }
     api_settings_get(req->api, &set);
     r = acquire_session(req, reply, p, &q, set.acquire_timeout, &x, &existing);
     api_acquire_req_done(&q);
@@ -203,6 +212,12 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
         if (!existing)
             (void) store_session_end(d->store, x->id, SESSION_END_ERROR, "deskpoold", NULL);
         reconciler_wake(d->reconciler);
+        if (r == -ENOTCONN) {
+            /* libvirt went away between the check and the console */
+            reply->retry_after = ACQUIRE_RETRY_AFTER;
+            return api_reply_errorf(reply, r, "deskpoold's connection to libvirt at '%s' is "
+                                    "down and being restored; try again shortly.", d->uri);
+        }
         return api_reply_errorf(reply, -EIO, "The console of desktop '%s' could not be set "
                                 "up; the session was ended.", x->desktop);
     }
