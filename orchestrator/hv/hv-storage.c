@@ -171,7 +171,9 @@ hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char **r
     r = virStoragePoolIsActive(pool);
     if (r < 0)
         return hv_last_error(reterr_msg);
-    if (r == 0 && virStoragePoolCreate(pool, 0) < 0)
+    /* an inactive pool may have lost its directory (libvirt stops a pool
+     * whose refresh fails): build makes it again, a no-op when it exists */
+    if (r == 0 && (virStoragePoolBuild(pool, 0) < 0 || virStoragePoolCreate(pool, 0) < 0))
         return hv_last_error(reterr_msg);
     if (virStoragePoolSetAutostart(pool, 1) < 0)
         return hv_last_error(reterr_msg);

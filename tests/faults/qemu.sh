@@ -13,7 +13,11 @@
 #      ends with reason desktop_lost and the desktop is ready again;
 #   5. the overlay directory full (a 1 MB tmpfs): provisioning fails with
 #      "No space left on device" as last_error, the desktop is quarantined
-#      (no tight loop), and it recovers by itself once there is room.
+#      (no tight loop), and it recovers by itself once there is room;
+#   6. the storage pool removed, then its directory removed, while deskpoold
+#      runs: recreated and logged, and desktops are provisioned again;
+#   7. a second daemon on the host with --instance alone: its own state
+#      directory, socket and storage pool.
 # Restarting libvirtd keeps running guests (it reconnects to their QEMU).
 # Needs root, libvirtd and the tiny guest; any missing part FAILS.
 . "$(dirname "$0")/../lib.sh"
@@ -163,4 +167,32 @@ mount -o remount,size=512m "$dir/full"
 if wait_for 120 ready_is g 1; then ok "room again: the pool recovers by itself"; else not_ok "no recovery: $(pool_json g | head -c 500)"; fi
 invariants "after the overlay directory was full"
 ctl pool delete g --force --wait >/dev/null
+
+# --- 6. the storage pool, then its directory, gone under a running daemon ---
+virsh -c qemu:///system pool-destroy "fo$$" >/dev/null
+virsh -c qemu:///system pool-undefine "fo$$" >/dev/null
+ctl pool create h --image tiny --template tiny --mode floating --min 1 --spare 0 --max 1 >/dev/null
+if wait_for 120 ready_is h 1; then ok "storage pool removed: recreated, a desktop provisioned"; else not_ok "pool h: $(pool_json h | head -c 400)"; fi
+check "the recreation is logged" grep -q "Storage pool 'fo$$' was gone or unusable; recreated" "$odir/daemon.log"
+ctl pool delete h --force --wait >/dev/null
+umount -l "$dir/full"
+rm -rf "$dir/full"
+ctl pool create h --image tiny --template tiny --mode floating --min 1 --spare 0 --max 1 >/dev/null
+if wait_for 120 ready_is h 1; then ok "storage directory removed: made again, a desktop provisioned"; else not_ok "pool h: $(pool_json h | head -c 400)"; fi
+check "the directory exists again" test -d "$dir/full"
+invariants "after the storage pool went away"
+ctl pool delete h --force --wait >/dev/null
 dp_stop TERM
+
+# --- 7. --instance alone runs a second daemon ---
+second=dp2x$$
+T_CLEANUPS+=("virsh -c qemu:///system pool-destroy $second; virsh -c qemu:///system pool-undefine $second; rm -rf /var/lib/deskpool-$second /run/deskpool-$second")
+"$DESKPOOLD" --instance "$second" --templates-dir "$DP_SRCDIR/templates" \
+    --set tokens_file="$dir/tokens" || not_ok "deskpoold --instance $second did not start"
+s2=/run/deskpool-$second/deskpoold.sock
+check "its socket is /run/deskpool-$second/deskpoold.sock" \
+    quiet curl -s --max-time 5 --unix-socket "$s2" http://localhost/healthz
+check "its state directory is /var/lib/deskpool-$second" test -f "/var/lib/deskpool-$second/deskpool.db"
+check "its storage pool is '$second'" quiet virsh -c qemu:///system pool-info "$second"
+pkill -TERM -f -- "--instance $second" || true
+for _ in $(seq 1 50); do pgrep -f -- "--instance $second" >/dev/null || break; sleep 0.1; done
