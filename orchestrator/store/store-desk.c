@@ -50,6 +50,8 @@ DEFINE_STORE_COLLECT(collect_desks, struct desk, desk_from_row, desk_list_free)
 
 DEFINE_STORE_FETCH(fetch_desk, struct desk, desk_from_row)
 
+DEFINE_STORE_LIST(list_desks, struct desk, collect_desks)
+
 int
 store_desk_get_locked(struct store *s, const char *name, struct desk **ret)
 {
@@ -107,11 +109,9 @@ store_desk_create_at(struct store *s, const char *pool, const char *instance, un
     r = store_tx_begin(locked, &tx);
     if (r < 0)
         return r;
-    r = store_pool_get_locked(locked, pool, &p);
+    r = store_pool_get_live_locked(locked, pool, &p);
     if (r < 0)
         return r;
-    if (p->deleting)
-        return -ESHUTDOWN;
     r = pool_resolve_image_locked(locked, p, version, &version);
     if (r < 0)
         return r;
@@ -145,30 +145,15 @@ store_desk_create_at(struct store *s, const char *pool, const char *instance, un
     return 0;
 }
 
-int
-store_desk_get(struct store *s, const char *name, struct desk **ret)
-{
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-
-    if (!name)
-        return -EINVAL;
-    return store_desk_get_locked(locked, name, ret);
-}
+DEFINE_STORE_GET(store_desk_get, struct desk, store_desk_get_locked)
 
 int
 store_desk_list(struct store *s, const char *pool, struct desk ***ret, size_t *ret_n)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(locked, &st,
+    return list_desks(s, ret, ret_n,
                       "SELECT " DESK_COLUMNS " FROM desktops "
                       "WHERE ?1 IS NULL OR pool = ?1 ORDER BY pool, seq",
                       "s", pool);
-    if (r < 0)
-        return r;
-    return collect_desks(locked, st, ret, ret_n);
 }
 
 /* -ESTALE when NAME exists (so a conditional update missed because of its

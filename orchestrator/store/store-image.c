@@ -38,6 +38,10 @@ image_from_row(sqlite3_stmt *st, struct image **ret)
 
 DEFINE_STORE_COLLECT(collect_images, struct image, image_from_row, image_list_free)
 
+DEFINE_STORE_FETCH(fetch_image, struct image, image_from_row)
+
+DEFINE_STORE_LIST(list_images, struct image, collect_images)
+
 static int
 image_next_version_locked(struct store *s, const char *name, unsigned *ret)
 {
@@ -97,24 +101,14 @@ image_get(struct store *s, const char *name, unsigned version, bool usable_only,
           struct image **ret)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
 
     if (!name)
         return -EINVAL;
-    r = store_prepare(locked, &st,
-                      "SELECT " IMAGE_COLUMNS " FROM images "
-                      "WHERE name = ?1 AND (?2 = 0 OR version = ?2) AND (?3 = 0 OR retired = 0) "
-                      "ORDER BY version DESC LIMIT 1",
-                      "sub", name, version, usable_only);
-    if (r < 0)
-        return r;
-    r = store_step(locked, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    return image_from_row(st, ret);
+    return fetch_image(locked, ret,
+                       "SELECT " IMAGE_COLUMNS " FROM images "
+                       "WHERE name = ?1 AND (?2 = 0 OR version = ?2) AND (?3 = 0 OR retired = 0) "
+                       "ORDER BY version DESC LIMIT 1",
+                       "sub", name, version, usable_only);
 }
 
 int
@@ -132,17 +126,10 @@ store_image_get_usable(struct store *s, const char *name, unsigned version, stru
 int
 store_image_list(struct store *s, const char *name, struct image ***ret, size_t *ret_n)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(locked, &st,
-                      "SELECT " IMAGE_COLUMNS " FROM images "
-                      "WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
-                      "s", name);
-    if (r < 0)
-        return r;
-    return collect_images(locked, st, ret, ret_n);
+    return list_images(s, ret, ret_n,
+                       "SELECT " IMAGE_COLUMNS " FROM images "
+                       "WHERE ?1 IS NULL OR name = ?1 ORDER BY name, version",
+                       "s", name);
 }
 
 int

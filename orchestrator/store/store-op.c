@@ -51,6 +51,8 @@ DEFINE_STORE_COLLECT(collect_ops, struct op, op_from_row, op_list_free)
 
 DEFINE_STORE_FETCH(fetch_op, struct op, op_from_row)
 
+DEFINE_STORE_LIST(list_ops, struct op, collect_ops)
+
 static int
 op_get_locked(struct store *s, const char *sql, const char *arg, struct op **ret)
 {
@@ -73,11 +75,9 @@ store_op_start(struct store *s, const struct op *in, struct op **ret)
     r = store_tx_begin(locked, &tx);
     if (r < 0)
         return r;
-    r = store_pool_get_locked(locked, in->pool, &p);
+    r = store_pool_get_live_locked(locked, in->pool, &p);
     if (r < 0)
         return r;
-    if (p->deleting)
-        return -ESHUTDOWN;
     r = op_get_locked(locked, "SELECT " OP_COLUMNS " FROM operations "
                       "WHERE pool = ? AND state = 'running'", in->pool, ret);
     if (r >= 0)
@@ -118,17 +118,10 @@ int
 store_op_list(struct store *s, const char *pool, bool running_only, struct op ***ret,
               size_t *ret_n)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(locked, &st,
-                      "SELECT " OP_COLUMNS " FROM operations WHERE (?1 IS NULL OR pool = ?1) "
-                      "AND (?2 = 0 OR state = 'running') ORDER BY created_at DESC, id",
-                      "sb", pool, running_only);
-    if (r < 0)
-        return r;
-    return collect_ops(locked, st, ret, ret_n);
+    return list_ops(s, ret, ret_n,
+                    "SELECT " OP_COLUMNS " FROM operations WHERE (?1 IS NULL OR pool = ?1) "
+                    "AND (?2 = 0 OR state = 'running') ORDER BY created_at DESC, id",
+                    "sb", pool, running_only);
 }
 
 int

@@ -51,10 +51,27 @@ DEFINE_STORE_COLLECT(collect_pools, struct pool, pool_from_row, pool_list_free)
 
 DEFINE_STORE_FETCH(fetch_pool, struct pool, pool_from_row)
 
+DEFINE_STORE_LIST(list_pools, struct pool, collect_pools)
+
 int
 store_pool_get_locked(struct store *s, const char *name, struct pool **ret)
 {
     return fetch_pool(s, ret, "SELECT " POOL_COLUMNS " FROM pools WHERE name = ?", "s", name);
+}
+
+int
+store_pool_get_live_locked(struct store *s, const char *name, struct pool **ret)
+{
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    int r;
+
+    r = store_pool_get_locked(s, name, &p);
+    if (r < 0)
+        return r;
+    if (p->deleting)
+        return -ESHUTDOWN;
+    *ret = TAKE_PTR(p);
+    return 0;
 }
 
 static int
@@ -120,27 +137,12 @@ store_pool_add(struct store *s, const struct pool *p)
     return store_tx_commit(&tx);
 }
 
-int
-store_pool_get(struct store *s, const char *name, struct pool **ret)
-{
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-
-    if (!name)
-        return -EINVAL;
-    return store_pool_get_locked(locked, name, ret);
-}
+DEFINE_STORE_GET(store_pool_get, struct pool, store_pool_get_locked)
 
 int
 store_pool_list(struct store *s, struct pool ***ret, size_t *ret_n)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
-
-    r = store_prepare(locked, &st, "SELECT " POOL_COLUMNS " FROM pools ORDER BY name", "");
-    if (r < 0)
-        return r;
-    return collect_pools(locked, st, ret, ret_n);
+    return list_pools(s, ret, ret_n, "SELECT " POOL_COLUMNS " FROM pools ORDER BY name", "");
 }
 
 int

@@ -88,6 +88,11 @@ int store_prepare_va(struct store *s, sqlite3_stmt **ret, const char *sql, const
 int store_prepare(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types, ...);
 /* 1 for a row, 0 when done, else a negative errno. */
 int store_step(struct store *s, sqlite3_stmt *st);
+/* store_prepare_va() and the first store_step(): 1 with the statement on
+ * its first row, 0 when it has none, else a negative errno. *ret is the
+ * caller's either way (finalize it with the cleanup). */
+int store_exec_va(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types,
+                  va_list ap);
 /* A statement without rows: the number of rows changed, or a negative errno. */
 int store_run(struct store *s, const char *sql, const char *types, ...);
 /* One integer: 1 and *ret for a row, 0 for none, or a negative errno. */
@@ -139,11 +144,8 @@ unsigned store_column_unsigned(sqlite3_stmt *st, int i);
         int r;                                                                    \
                                                                                   \
         va_start(ap, types);                                                      \
-        r = store_prepare_va(s, &st, sql, types, ap);                             \
+        r = store_exec_va(s, &st, sql, types, ap);                                \
         va_end(ap);                                                               \
-        if (r < 0)                                                                \
-            return r;                                                             \
-        r = store_step(s, st);                                                    \
         if (r < 0)                                                                \
             return r;                                                             \
         if (r == 0)                                                               \
@@ -151,8 +153,42 @@ unsigned store_column_unsigned(sqlite3_stmt *st, int i);
         return from_row(st, ret);                                                 \
     }
 
+/* Defines NAME(s, ret, ret_n, sql, types, ...): a whole public listing:
+ * takes the lock, runs SQL with the bound values and turns every row into
+ * a TYPE * with COLLECT (a DEFINE_STORE_COLLECT function). */
+#define DEFINE_STORE_LIST(name, type, collect)                                    \
+    static int name(struct store *s, type ***ret, size_t *ret_n, const char *sql, \
+                    const char *types, ...)                                       \
+    {                                                                             \
+        _cleanup_(store_unlockp) struct store *locked = store_lock(s);            \
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;                     \
+        va_list ap;                                                               \
+        int r;                                                                    \
+                                                                                  \
+        va_start(ap, types);                                                      \
+        r = store_prepare_va(locked, &st, sql, types, ap);                        \
+        va_end(ap);                                                               \
+        if (r < 0)                                                                \
+            return r;                                                             \
+        return collect(locked, st, ret, ret_n);                                   \
+    }
+
+/* Defines NAME(s, key, ret): a whole public lookup of one row by KEY:
+ * takes the lock, refuses a NULL key, calls GET_LOCKED. */
+#define DEFINE_STORE_GET(name, type, get_locked)                                  \
+    int name(struct store *s, const char *key, type **ret)                        \
+    {                                                                             \
+        _cleanup_(store_unlockp) struct store *locked = store_lock(s);            \
+                                                                                  \
+        if (!key)                                                                 \
+            return -EINVAL;                                                       \
+        return get_locked(locked, key, ret);                                      \
+    }
+
 /* Lookups other entities' files need inside their transactions (lock held). */
 int store_pool_get_locked(struct store *s, const char *name, struct pool **ret);
+/* The same, -ESHUTDOWN for a pool being deleted (nothing new may start in it). */
+int store_pool_get_live_locked(struct store *s, const char *name, struct pool **ret);
 int store_desk_get_locked(struct store *s, const char *name, struct desk **ret);
 /* -ESTALE when desktop NAME exists (a conditional update missed it because
  * of its state), -ENOENT when it does not. */

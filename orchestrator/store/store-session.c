@@ -143,11 +143,9 @@ store_session_acquire(struct store *s, const char *pool, const char *user, const
     r = store_tx_begin(locked, &tx);
     if (r < 0)
         return r;
-    r = store_pool_get_locked(locked, pool, &p);
+    r = store_pool_get_live_locked(locked, pool, &p);
     if (r < 0)
         return r;
-    if (p->deleting)
-        return -ESHUTDOWN;
     r = session_find_active_locked(locked, pool, user, &x);
     if (r < 0)
         return r;

@@ -327,6 +327,18 @@ store_step(struct store *s, sqlite3_stmt *st)
     return store_fail(s, rc, sqlite3_sql(st));
 }
 
+int
+store_exec_va(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types,
+              va_list ap)
+{
+    int r;
+
+    r = store_prepare_va(s, ret, sql, types, ap);
+    if (r < 0)
+        return r;
+    return store_step(s, *ret);
+}
+
 /* Runs a statement that returns no rows. Returns the number of rows it
  * changed, or a negative errno. */
 int
@@ -337,14 +349,9 @@ store_run(struct store *s, const char *sql, const char *types, ...)
     int r;
 
     va_start(ap, types);
-    r = store_prepare_va(s, &st, sql, types, ap);
+    r = store_exec_va(s, &st, sql, types, ap);
     va_end(ap);
-    if (r < 0)
-        return r;
-    r = store_step(s, st);
-    if (r < 0)
-        return r;
-    return sqlite3_changes(s->db);
+    return r < 0 ? r : sqlite3_changes(s->db);
 }
 
 /* Runs a query for one integer. Returns 1 and *ret when there is a row,
@@ -357,11 +364,8 @@ store_query_int(struct store *s, int64_t *ret, const char *sql, const char *type
     int r;
 
     va_start(ap, types);
-    r = store_prepare_va(s, &st, sql, types, ap);
+    r = store_exec_va(s, &st, sql, types, ap);
     va_end(ap);
-    if (r < 0)
-        return r;
-    r = store_step(s, st);
     if (r <= 0)
         return r;
     *ret = sqlite3_column_int64(st, 0);
@@ -381,11 +385,8 @@ store_update_one(struct store *s, const char *sql, const char *types, ...)
     if (r < 0)
         return r;
     va_start(ap, types);
-    r = store_prepare_va(locked, &st, sql, types, ap);
+    r = store_exec_va(locked, &st, sql, types, ap);
     va_end(ap);
-    if (r < 0)
-        return r;
-    r = store_step(locked, st);
     if (r < 0)
         return r;
     if (sqlite3_changes(locked->db) == 0)
