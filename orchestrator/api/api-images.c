@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "api-priv.h"
-#include "image.h"
+#include "image-import.h"
 #include "log.h"
 #include "name.h"
 #include "util.h"

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 
 #include "digest.h"
-#include "image.h"
+#include "image-import.h"
 #include "tests.h"
 #include "util.h"
 
