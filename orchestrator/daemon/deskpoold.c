@@ -27,6 +27,7 @@
 #include "api.h"
 #include "conf.h"
 #include "hv.h"
+#include "image-import.h"
 #include "log.h"
 #include "reconcile.h"
 #include "store.h"
@@ -437,6 +438,22 @@ daemon_start(struct daemon *d)
         r = store_meta_set(d->store, "instance", d->conf.instance);
         if (r < 0)
             return log_error_errno(r, "Cannot write the state store");
+    }
+    /* temporaries of imports that died with the last daemon (issue 11
+     * #5); nothing imports before the REST server starts */
+    {
+        unsigned removed = 0, tightened = 0;
+
+        r = image_import_cleanup(d->conf.images_dir, &removed, &tightened);
+        if (r < 0)
+            log_warning_errno(r, "Cannot tidy the images directory '%s', ignoring",
+                              d->conf.images_dir);
+        if (r >= 0 && removed > 0)
+            log_notice("Removed %u temporary file(s) of interrupted imports from '%s'",
+                       removed, d->conf.images_dir);
+        if (r >= 0 && tightened > 0)
+            log_notice("Took group and other access off %u entries of '%s'", tightened,
+                       d->conf.images_dir);
     }
 
     r = hv_event_loop_start();

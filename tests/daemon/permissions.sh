@@ -42,12 +42,18 @@ chmod 0644 "$st/deskpool.db" "$st/deskpoold.lock"
 [ -e "$st/deskpool.db-shm" ] && chmod 0644 "$st/deskpool.db-shm"
 printf 'old log\n' >"$st/deskpoold.log"
 chmod 0644 "$st/deskpoold.log"
+chmod 0755 "$st/images"
+chmod 0444 "$st/images/g-v1.qcow2"
 dp_start "$dir" "perm$$" --set log_file="$st/deskpoold.log" || fail_now "restart failed"
 check "state dir 0755 tightened to 0711" modes_are 711 "$st"
 check "store, -wal, -shm, lock and log tightened to 0600" modes_are 600 "$st/deskpool.db" \
     "$st/deskpool.db-wal" "$st/deskpool.db-shm" "$st/deskpoold.lock" "$st/deskpoold.log"
 check "log line for the state dir" grep -q "State directory '$st' had mode 0755, now 0711" "$st/deskpoold.log"
 check "log line for the store" grep -q "'$st/deskpool.db' had mode 0644, now 0600" "$st/deskpoold.log"
+check "images dir 0755 tightened to 0711, golden 0444 to 0400" \
+    bash -c "[ \"\$(stat -c %a '$st/images'):\$(stat -c %a '$st/images/g-v1.qcow2')\" = 711:400 ]"
+check "log line for the images dir" \
+    grep -q "Took group and other access off 2 entries of '$st/images'" "$st/deskpoold.log"
 check "the image still works after the restart" api GET /v1/images/g
 dp_stop || fail_now "daemon did not stop"
 
