@@ -2,10 +2,11 @@
 /* api-images.c - /v1/images: golden image versions
  *
  * POST imports a qcow2 file as the next version of an image: the file is
- * checked (qcow2, no backing chain), copied into images_dir as
- * NAME-vN.qcow2 while hashed, made read-only, and only then recorded in
- * the store. Two imports racing for the same version meet at the O_EXCL
- * create of the file: one wins, the other gets 409.
+ * opened once, checked (qcow2, no backing chain), copied into images_dir
+ * while hashed, checked again as copied, named NAME-vN.qcow2, recorded in
+ * the store and only then made read-only (see image-import.c for why a
+ * writable file under a final name is a leftover). Two imports of one
+ * name meet at image_claim(): one goes on, the other gets 409 at once.
  */
 #include "config.h"
 
@@ -13,7 +14,7 @@
 #include <unistd.h>
 
 #include "api-priv.h"
-#include "image.h"
+#include "image-import.h"
 #include "log.h"
 #include "name.h"
 #include "util.h"
@@ -96,10 +97,11 @@ api_images_add(struct api_request *req, struct api_reply *reply)
 {
     static const char *const fields[] = { "name", "path", "note", NULL };
     struct store *s = req->api->deps.store;
-    _cleanup_free_ char *err = NULL, *dst = NULL, *sha = NULL;
+    _cleanup_free_ char *err = NULL, *dst = NULL;
     _cleanup_(image_freep) struct image *added = NULL;
+    _cleanup_(image_claim_releasep) struct image_claim *claim = NULL;
+    _cleanup_(image_import_done) struct image_import imp = {};
     const char *name = NULL, *path = NULL, *note = NULL;
-    uint64_t vsize = 0, size = 0;
     unsigned version = 0;
     struct image img;
     int r;
@@ -118,42 +120,48 @@ api_images_add(struct api_request *req, struct api_reply *reply)
     if (r < 0 && r != -ENOENT)
         return api_reply_error(reply, r, err);
 
-    r = image_check_file(path, &vsize, &err);
+    /* From here until the version is recorded no other import of NAME runs
+     * in this daemon: the next version and its file are ours. */
+    r = image_claim(name, &claim);
+    if (r == -EBUSY)
+        return api_reply_errorf(reply, -EBUSY, "Image '%s' is being added by another request.",
+                                name);
     if (r < 0)
-        /* a file that is not there is bad input here, not a missing route */
-        return api_reply_error(reply, -EINVAL, err);
-
+        return api_reply_errorf(reply, r, "Cannot add image '%s'.", name);
     r = store_image_next_version(s, name, &version);
     if (r < 0)
         return api_reply_error(reply, r, "Cannot read images from the store.");
-    r = mkdir_p(req->api->deps.images_dir, 0755);
-    if (r < 0)
-        return api_reply_errorf(reply, r, "Cannot create the images directory '%s'.",
-                                req->api->deps.images_dir);
     dst = xasprintf("%s/%s-v%u.qcow2", req->api->deps.images_dir, name, version);
-    r = image_import_file(path, dst, &sha, &size);
+    r = image_import_file(path, dst, &imp, &err);
+    if (r == -ENOENT || r == -EINVAL)
+        /* a file that is not there is bad input here, not a missing route */
+        return api_reply_error(reply, -EINVAL, err);
     if (r == -EEXIST)
-        return api_reply_errorf(reply, -EEXIST, "Version %u of image '%s' is being added "
-                                "by another request.", version, name);
+        return api_reply_error(reply, r, err);
     if (r < 0) {
-        log_error_errno(r, "Cannot import '%s' as '%s'", path, dst);
+        log_error_errno(r, "Cannot import '%s' as '%s': %s", path, dst, err);
         return api_reply_errorf(reply, r, "Cannot copy '%s' into the images directory: %s.",
                                 path, strerror(-r));
     }
+    if (imp.replaced_leftover)
+        log_notice("Replaced '%s', left behind by an interrupted import", dst);
     img = (struct image) {
-        .name = (char *) name, .version = version, .path = dst, .sha256 = sha, .size = size,
-        .virtual_size = vsize, .note = (char *) note,
+        .name = (char *) name, .version = version, .path = dst, .sha256 = imp.sha256,
+        .size = imp.size, .virtual_size = imp.virtual_size, .note = (char *) note,
         .created_by = (char *) api_actor(req),
         .created_at = (int64_t) (now_realtime_usec() / 1000000ULL),
     };
     r = store_image_add(s, &img);
     if (r < 0) {
-        (void) chmod(dst, 0644);
         (void) unlink(dst);
         return api_reply_errorf(reply, r, "Cannot record version %u of image '%s'.", version,
                                 name);
     }
-    log_notice("Image '%s' version %u added (%s, sha256 %.12s)", name, version, dst, sha);
+    r = image_import_commit(dst);
+    if (r < 0)
+        log_warning_errno(r, "Cannot make '%s' read-only, ignoring", dst);
+    log_notice("Image '%s' version %u added (%s, sha256 %.12s)", name, version, dst,
+               imp.sha256);
     (void) store_audit(s, api_actor(req), "image.added", NULL, NULL, NULL, dst);
     r = store_image_get(s, name, version, &added);
     if (r < 0)

@@ -30,6 +30,7 @@
 #include "api.h"
 #include "conf.h"
 #include "hv.h"
+#include "image-import.h"
 #include "log.h"
 #include "orphans.h"
 #include "reconcile.h"
@@ -291,7 +292,7 @@ lock_state_dir(const char *dir, int *ret_fd)
     _cleanup_free_ char *path = xasprintf("%s/deskpoold.lock", dir);
     int fd;
 
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return log_error_errno(errno, "Cannot open '%s'", path);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -304,6 +305,98 @@ lock_state_dir(const char *dir, int *ret_fd)
         return log_error_errno(r, "Cannot lock '%s'", path);
     }
     *ret_fd = fd;
+    return 0;
+}
+
+/* --- permissions (issue 11 #14) ---
+ * The state directory holds the store: user names, clients, session ids.
+ * It is 0700, or 0711 when images_dir or storage_dir lies below it: QEMU
+ * (as libvirt-qemu) must search it to open golden images and overlays,
+ * and libvirt refuses to start a domain under a 0700 one (measured, see
+ * docs/internals/images.md). 0711 lists nothing, and every file deskpoold
+ * makes there is 0600 (umask 0077, set first thing in main()); files an
+ * older deskpool made are tightened at startup, with a log line. */
+
+static bool
+path_is_below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+static mode_t
+state_dir_mode(const struct conf *c)
+{
+    if (path_is_below(c->images_dir, c->state_dir) ||
+        path_is_below(c->storage_dir, c->state_dir))
+        return 0711;
+    return 0700;
+}
+
+/* Makes the state directory and its missing parents with the state
+ * directory's mode, whatever the umask. 0 or a negative errno. */
+static int
+state_dir_make(const struct conf *c)
+{
+    _cleanup_free_ char *p = xstrdup(c->state_dir);
+    mode_t mode = state_dir_mode(c);
+    size_t len = strlen(p);
+
+    for (size_t i = 1; i <= len; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        p[i] = '\0';
+        if (mkdir(p, mode) >= 0) {
+            if (chmod(p, mode) < 0)
+                return -errno;
+        } else if (errno != EEXIST) {
+            return -errno;
+        }
+        if (i < len)
+            p[i] = '/';
+    }
+    return 0;
+}
+
+/* Makes the state directory, gives it its mode and takes group and other
+ * access off the files deskpoold keeps in it. Logs what it changes and
+ * why it failed; returns 0 or a negative errno. */
+static int
+state_dir_secure(const struct conf *c)
+{
+    static const char *const files[] = {
+        "deskpool.db", "deskpool.db-wal", "deskpool.db-shm", "deskpool.db-journal",
+        "deskpoold.lock", "deskpoold.log",
+    };
+    mode_t mode = state_dir_mode(c);
+    struct stat st;
+    int r;
+
+    r = state_dir_make(c);
+    if (r < 0)
+        return log_error_errno(r, "Cannot create state directory '%s'", c->state_dir);
+    if (stat(c->state_dir, &st) < 0)
+        return log_error_errno(errno, "Cannot read state directory '%s'", c->state_dir);
+    if ((st.st_mode & 07777) != mode) {
+        if (chmod(c->state_dir, mode) < 0)
+            return log_error_errno(errno, "Cannot change the mode of state directory '%s'",
+                                   c->state_dir);
+        log_notice("State directory '%s' had mode %04o, now %04o", c->state_dir,
+                   (unsigned) (st.st_mode & 07777), (unsigned) mode);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+        _cleanup_free_ char *path = xasprintf("%s/%s", c->state_dir, files[i]);
+
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0077) == 0)
+            continue;
+        if (chmod(path, st.st_mode & 0700) < 0)
+            return log_error_errno(errno, "Cannot take group and other access off '%s'", path);
+        log_notice("'%s' had mode %04o, now %04o", path, (unsigned) (st.st_mode & 07777),
+                   (unsigned) (st.st_mode & 0700));
+    }
     return 0;
 }
 
@@ -448,9 +541,9 @@ daemon_start(struct daemon *d)
     _cleanup_free_ char *db = NULL, *err = NULL, *inst = NULL;
     int r;
 
-    r = mkdir_p(d->conf.state_dir, 0755);
+    r = state_dir_secure(&d->conf);
     if (r < 0)
-        return log_error_errno(r, "Cannot create state directory '%s'", d->conf.state_dir);
+        return r;
     r = lock_state_dir(d->conf.state_dir, &d->lock_fd);
     if (r < 0)
         return r;
@@ -472,6 +565,22 @@ daemon_start(struct daemon *d)
         r = store_meta_set(d->store, "instance", d->conf.instance);
         if (r < 0)
             return log_error_errno(r, "Cannot write the state store");
+    }
+    /* temporaries of imports that died with the last daemon (issue 11
+     * #5); nothing imports before the REST server starts */
+    {
+        unsigned removed = 0, tightened = 0;
+
+        r = image_import_cleanup(d->conf.images_dir, &removed, &tightened);
+        if (r < 0)
+            log_warning_errno(r, "Cannot tidy the images directory '%s', ignoring",
+                              d->conf.images_dir);
+        if (r >= 0 && removed > 0)
+            log_notice("Removed %u temporary file(s) of interrupted imports from '%s'",
+                       removed, d->conf.images_dir);
+        if (r >= 0 && tightened > 0)
+            log_notice("Took group and other access off %u entries of '%s'", tightened,
+                       d->conf.images_dir);
     }
 
     r = hv_event_loop_start();
@@ -610,13 +719,17 @@ main(int argc, char **argv)
         return r < 0 ? 2 : 0;
     }
     log_set_level((enum log_level) log_level_from_string(d.conf.log_level));
+    /* What deskpoold creates is its own: files 0600, directories 0700.
+     * Wider modes are given explicitly (state_dir_make(), the images
+     * directory in image-import.c). Issue 11 #14. */
+    umask(0077);
 
     if (!arg_foreground) {
         _cleanup_free_ char *logfile = streq(d.conf.log_file, "")
                                            ? xasprintf("%s/deskpoold.log", d.conf.state_dir)
                                            : xstrdup(d.conf.log_file);
 
-        (void) mkdir_p(d.conf.state_dir, 0755);
+        (void) state_dir_make(&d.conf);
         notify_fd = daemonize();
         if (notify_fd < 0) {
             fprintf(stderr, "deskpoold: cannot fork: %s\n", strerror(-notify_fd));

@@ -35,6 +35,11 @@
 #include "hv-priv.h"
 
 #define HV_STREAM_CHUNK (256u * 1024u)
+/* Every volume deskpool makes (overlays, data disks, the probe disk) is
+ * the desktop's disk: readable by root only. libvirt's DAC driver chowns
+ * it to the QEMU user while its domain runs and gives it back after
+ * (measured on libvirt 9.0: 0600 root -> 0600 libvirt-qemu -> 0600 root). */
+#define HV_VOLUME_MODE "0600"
 
 /* Unescapes the five predefined XML entities in place. */
 static void
@@ -269,7 +274,7 @@ hv_volume_create_overlay(struct hv *h, const char *pool_name, const char *vol,
     }
 
     xml = xasprintf("<volume><name>%s</name><capacity unit='bytes'>%" PRIu64 "</capacity>"
-                    "<target><format type='qcow2'/><permissions><mode>0644</mode>"
+                    "<target><format type='qcow2'/><permissions><mode>" HV_VOLUME_MODE "</mode>"
                     "</permissions></target><backingStore><path>%s</path>"
                     "<format type='qcow2'/></backingStore></volume>",
                     vol, capacity, backing);
@@ -296,7 +301,7 @@ hv_volume_create_blank(struct hv *h, const char *pool_name, const char *vol, uin
         return r;
     xml = xasprintf("<volume><name>%s</name><capacity unit='bytes'>%" PRIu64 "</capacity>"
                     "<allocation unit='bytes'>0</allocation><target><format type='qcow2'/>"
-                    "<permissions><mode>0644</mode></permissions></target></volume>",
+                    "<permissions><mode>" HV_VOLUME_MODE "</mode></permissions></target></volume>",
                     vol, capacity);
     return hv_volume_new(pool, xml, &v, ret_path, reterr_msg);
 }
@@ -351,7 +356,7 @@ hv_volume_create_raw(struct hv *h, const char *pool_name, const char *vol, const
         return r;
     xml = xasprintf("<volume><name>%s</name><capacity unit='bytes'>%" PRIu64 "</capacity>"
                     "<allocation unit='bytes'>0</allocation><target><format type='raw'/>"
-                    "<permissions><mode>0644</mode></permissions></target></volume>",
+                    "<permissions><mode>" HV_VOLUME_MODE "</mode></permissions></target></volume>",
                     vol, size);
     r = hv_volume_new(pool, xml, &v, &path, reterr_msg);
     if (r < 0)

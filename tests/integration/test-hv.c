@@ -172,6 +172,48 @@ TEST(storage)
     ASSERT_EQ(n, 0);
 }
 
+/* The <mode> libvirt reports for volume VOL of TPOOL, as a number, or
+ * -errno. */
+static long
+volume_mode(const char *vol)
+{
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
+    _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
+    _cleanup_free_ char *xml = NULL;
+    const char *m;
+
+    if (hv_conn_get(h, &conn, NULL) < 0)
+        return -ENOTCONN;
+    pool = virStoragePoolLookupByName(conn, TPOOL);
+    if (pool)
+        v = virStorageVolLookupByName(pool, vol);
+    if (v)
+        xml = virStorageVolGetXMLDesc(v, 0);
+    if (!xml)
+        return -ENOENT;
+    m = strstr(xml, "<mode>");
+    return m ? strtol(m + strlen("<mode>"), NULL, 8) : -EINVAL;
+}
+
+/* Issue 11 #14: overlays, data disks and the probe disk are 0600. */
+TEST(volume_modes)
+{
+    _cleanup_free_ char *msg = NULL, *ov = NULL, *blank = NULL, *raw = NULL;
+
+    ASSERT_OK(hv_storage_pool_ensure(h, TPOOL, TPOOL_DIR, &msg));
+    ASSERT_OK(hv_volume_create_overlay(h, TPOOL, "hvdev-m-ov.qcow2", "/golden/img-v1.qcow2",
+                                       1073741824, &ov, &msg));
+    ASSERT_OK(hv_volume_create_blank(h, TPOOL, "hvdev-m-data.qcow2", 1048576, &blank, &msg));
+    ASSERT_OK(hv_volume_create_raw(h, TPOOL, "hvdev-m-raw.img", "", 0, 1048576, &raw, &msg));
+    ASSERT_EQ(volume_mode("hvdev-m-ov.qcow2"), 0600);
+    ASSERT_EQ(volume_mode("hvdev-m-data.qcow2"), 0600);
+    ASSERT_EQ(volume_mode("hvdev-m-raw.img"), 0600);
+    ASSERT_OK(hv_volume_delete(h, TPOOL, "hvdev-m-ov.qcow2"));
+    ASSERT_OK(hv_volume_delete(h, TPOOL, "hvdev-m-data.qcow2"));
+    ASSERT_OK(hv_volume_delete(h, TPOOL, "hvdev-m-raw.img"));
+}
+
 TEST(domains)
 {
     _cleanup_free_ char *xml = NULL, *xml_meta = NULL, *msg = NULL, *meta = NULL;
@@ -465,6 +507,7 @@ main(void)
     RUN(open_bad_uri);
     RUN(connection);
     RUN(storage);
+    RUN(volume_modes);
     RUN(domains);
     RUN(undefine_running);
     RUN(events);
