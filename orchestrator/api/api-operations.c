@@ -164,46 +164,57 @@ refresh_pool(struct api_request *req, const struct pool *p, json_object *arr, bo
     return 0;
 }
 
-/* Removes files of the images directory that no image version names
- * (left by an import that died, or by hand). Files younger than ten
- * minutes are left alone: an import may be writing them. Returns the
- * number removed. */
+/* Tidies the images directory at a refresh: a file of a retired version
+ * (its removal at retire time failed) goes; a file no version names is
+ * only reported: it may be the golden image of a store restored from an
+ * older backup (issue 11 #2), and imports that died leave temporaries,
+ * which startup removes (image_import_cleanup()). Returns the number of
+ * files removed; *RET_UNNAMED gets the number reported. */
 static unsigned
-sweep_images_dir(struct api_request *req)
+sweep_images_dir(struct api_request *req, unsigned *ret_unnamed)
 {
     struct store *s = req->api->deps.store;
     const char *dir = req->api->deps.images_dir;
     struct image **imgs = NULL;
     size_t n = 0;
-    unsigned removed = 0;
+    unsigned removed = 0, unnamed = 0;
     struct dirent *e;
     DIR *d;
 
+    *ret_unnamed = 0;
     if (store_image_list(s, NULL, &imgs, &n) < 0)
         return 0;
     d = opendir(dir);
     while (d && (e = readdir(d))) {
         _cleanup_free_ char *path = NULL;
         size_t len = strlen(e->d_name);
-        bool known = false;
+        const struct image *img = NULL;
         struct stat st;
 
-        if (len < 7 || !streq(e->d_name + len - 6, ".qcow2"))
+        if (e->d_name[0] == '.' || len < 7 || !streq(e->d_name + len - 6, ".qcow2"))
             continue;
         path = xasprintf("%s/%s", dir, e->d_name);
-        for (size_t i = 0; i < n && !known; i++)
-            known = !imgs[i]->retired && streq(imgs[i]->path, path);
-        if (known || lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-            st.st_mtime > time(NULL) - 600)
+        for (size_t i = 0; i < n && !img; i++)
+            if (streq(imgs[i]->path, path))
+                img = imgs[i];
+        if ((img && !img->retired) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
+        if (!img) {
+            log_warning("Image file '%s' is named by no image version: left alone (a store "
+                        "restored from a backup?); remove it by hand if it is not needed", path);
+            unnamed++;
+            continue;
+        }
         if (unlink(path) >= 0) {
-            log_notice("Removed '%s': no image version names it", path);
+            log_notice("Removed '%s' of retired version %u of image '%s'", path, img->version,
+                       img->name);
             removed++;
         }
     }
     if (d)
         closedir(d);
     image_list_free(imgs, n);
+    *ret_unnamed = unnamed;
     return removed;
 }
 
@@ -253,7 +264,12 @@ api_refresh(struct api_request *req, struct api_reply *reply)
     reconciler_wake(req->api->deps.reconciler);
     o = json_object_new_object();
     json_object_object_add(o, "operations", arr);
-    json_add_int(o, "image_files_removed", sweep_images_dir(req));
+    {
+        unsigned unnamed = 0, removed = sweep_images_dir(req, &unnamed);
+
+        json_add_int(o, "image_files_removed", removed);
+        json_add_int(o, "image_files_unnamed", unnamed);
+    }
     return api_reply_json(reply, started ? 202 : 200, o);
 }
 

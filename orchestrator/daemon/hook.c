@@ -286,6 +286,8 @@ hook_exec_child(const struct hook_spawn *sp)
     reset_signal_dispositions();
     sigemptyset(&none);
     (void) sigprocmask(SIG_SETMASK, &none, NULL);
+    /* the daemon's umask (0077) is for its own state, not a site script's files */
+    (void) umask(022);
     if (setsid() < 0 || dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
         dup2(out_fd, STDERR_FILENO) < 0) {
         send_msg(status_fd, HOOK_MSG_EXEC_FAILED, errno);

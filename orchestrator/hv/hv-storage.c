@@ -126,7 +126,8 @@ hv_pool_lookup(struct hv *h, const char *name, bool refresh, virStoragePoolPtr *
 }
 
 /* Makes sure the directory pool NAME at DIR exists, is built (DIR created
- * 0755), running, autostarted and refreshed. -EEXIST with a message when
+ * 0711: QEMU passes through, other users cannot list the volumes),
+ * running, autostarted and refreshed. -EEXIST with a message when
  * a pool NAME exists on another directory; -EINVAL for a name or DIR that
  * is not XML-safe; else the table's errno. Does not log. */
 int
@@ -152,7 +153,7 @@ hv_storage_pool_ensure(struct hv *h, const char *name, const char *dir, char **r
             return hv_last_error(reterr_msg);
         virResetLastError();
         xml = xasprintf("<pool type='dir'><name>%s</name><target><path>%s</path>"
-                        "<permissions><mode>0755</mode></permissions></target></pool>",
+                        "<permissions><mode>0711</mode></permissions></target></pool>",
                         name, dir);
         pool = virStoragePoolDefineXML(conn, xml, 0);
         if (!pool)

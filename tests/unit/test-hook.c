@@ -222,6 +222,17 @@ TEST(signals_are_reset)
     ASSERT_OK(write_hook("post-provision", "yes | head -n 1 >/dev/null", 0755));
     ASSERT_OK(hook_run(dir, HOOK_POST_PROVISION, &info, 10, &out));
     ASSERT_STREQ(out, "");
+    free(out);
+    out = NULL;
+    /* the daemon runs with umask 0077; a site script gets the usual 022 */
+    {
+        mode_t old = umask(0077);
+
+        ASSERT_OK(write_hook("post-provision", "umask", 0755));
+        ASSERT_OK(hook_run(dir, HOOK_POST_PROVISION, &info, 10, &out));
+        umask(old);
+        ASSERT_STREQ(out, "0022");
+    }
 }
 
 /* Issue 11 #11: no descriptor of the daemon reaches a hook, close-on-exec
