@@ -26,11 +26,14 @@ if [ -x "$test" ]; then
 else
     cmd=(bash "$test" "$@")
 fi
+start=$SECONDS
 timeout --kill-after=120 "$limit" "${cmd[@]}"
 rc=$?
-if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+if [ $rc -eq 124 ] || { [ $rc -eq 137 ] && [ $((SECONDS - start)) -ge "$limit" ]; }; then
     echo "not ok - $(basename "$test"): timed out after $limit s (DP_SUITE_TIMEOUT)"
     rc=1
+elif [ $rc -gt 128 ] && [ $rc -ne 77 ]; then
+    echo "not ok - $(basename "$test"): killed by signal $((rc - 128))"
 fi
 
 case "$test" in
