@@ -23,7 +23,7 @@
 # "total: N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 
 variant=plain
 [ "${1:-}" = --asan ] && variant=asan
