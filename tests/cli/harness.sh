@@ -3,11 +3,15 @@
 # harness.sh - what the deskpoolctl suites (run.sh, update.sh) share: counters
 # and "N passed, N failed", a private directory, a real deskpoold on libvirt's
 # test:///default driver, and checks of exit status, stderr and JSON output.
-# A missing binary or tool is a failure, never a skip.
+# A missing binary or tool is a failure, never a skip. Whatever happens
+# (success, failure, SIGTERM/SIGINT/SIGHUP), the daemon is stopped and the
+# private directory removed; the daemon runs on test:///default, so no
+# libvirt object outlives it.
 #
 # Environment (set by `make check`; defaults relative to this directory):
 #   DESKPOOLD, DESKPOOLCTL  the binaries
 #   DP_SRCDIR               the source tree (for templates/)
+#   DP_TEST_TAG             names this run's directories (scripts/test.sh)
 
 set -u
 
@@ -15,6 +19,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DP_SRCDIR=${DP_SRCDIR:-$here/../..}
 DESKPOOLD=${DESKPOOLD:-$DP_SRCDIR/build/deskpoold}
 DESKPOOLCTL=${DESKPOOLCTL:-$DP_SRCDIR/build/deskpoolctl}
+DP_TEST_TAG=${DP_TEST_TAG:-t$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')}
 
 passed=0
 failed=0
@@ -42,14 +47,26 @@ finish() {
 }
 
 cleanup() {
+    trap '' INT TERM HUP
     if [ -n "$daemon_pid" ]; then
         kill "$daemon_pid" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$daemon_pid" 2>/dev/null
         wait "$daemon_pid" 2>/dev/null
     fi
     [ -n "$T" ] && rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+# interrupted (a timeout, Ctrl-C): a failure; cleanup runs on the way out
+on_signal() {
+    trap '' INT TERM HUP
+    not_ok "interrupted by SIG$1 (cleaning up)"
+    echo "$passed passed, $failed failed"
+    exit 1
+}
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
 
 # harness_require TOOL...: the binaries and these tools, or fail now.
 harness_require() {
@@ -74,9 +91,12 @@ harness_require() {
 harness_start() {
     local inst=$1
     shift
-    T=$(mktemp -d "/tmp/deskpool-$inst.XXXXXX")
+    T=$(mktemp -d "/var/tmp/deskpool-test.$DP_TEST_TAG.XXXXXX")
     sock=$T/sock
+    # the host's /etc/deskpool (config file, hooks) must not leak into a test
+    touch "$T/no-host.conf"
     "$DESKPOOLD" --foreground --uri test:///default --state-dir "$T/state" --socket "$sock" \
+        --config "$T/no-host.conf" --set hooks_dir="$T/no-hooks" --set tokens_file="$T/no-tokens" \
         --instance "$inst-$$" --templates-dir "$DP_SRCDIR/templates" \
         --set console_password=none "$@" >"$T/deskpoold.log" 2>&1 &
     daemon_pid=$!

@@ -7,8 +7,10 @@
 # sizes asked for; a guest that never becomes ready is quarantined.
 #
 # Needs root, libvirtd and the tiny guest; builds the guest itself
-# (tests/guest/build-guest.sh is idempotent). Any missing part FAILS.
+# (tests/guest/build-guest.sh is idempotent). Without root or libvirtd it
+# SKIPs (a failure under DP_REQUIRE_ALL=1); any other missing part FAILS.
 . "$(dirname "$0")/../lib.sh"
+t_require_qemu
 t_require_binaries
 export DP_URI=qemu:///system
 export DP_TEMPLATES=$DP_SRCDIR/templates
@@ -19,10 +21,8 @@ virsh -c qemu:///system version >/dev/null 2>&1 || fail_now "libvirtd is not rea
 "$DP_SRCDIR/tests/guest/build-guest.sh" --out "$GUEST" >/dev/null || fail_now "tiny guest build failed"
 "$DP_SRCDIR/tests/guest/build-guest.sh" --out "$GUEST" --broken >/dev/null || fail_now "broken guest build failed"
 
-inst=e2e$$
+t_instance inst e2e
 t_tmpdir dir
-# whatever happens, leave no domain, volume or storage pool behind
-T_CLEANUPS+=("for d in \$(virsh -q -c qemu:///system list --all --name | grep '^$inst\\.'); do virsh -c qemu:///system destroy \$d; virsh -c qemu:///system undefine --snapshots-metadata \$d; done; virsh -c qemu:///system pool-destroy $inst; virsh -c qemu:///system pool-undefine $inst")
 
 domains() { "${V[@]}" list --all --name | grep -c "^$inst\\." || true; }
 running() { "${V[@]}" list --name | grep -c "^$inst\\." || true; }

@@ -13,8 +13,10 @@
 #   4. the audit log names user and desktop for each of them.
 #
 # Needs root, libvirtd, the tiny guest (built here, idempotent) and
-# gvnccapture (vnc-check.sh installs it). Any missing part FAILS.
+# gvnccapture (vnc-check.sh installs it). Without root or libvirtd it SKIPs
+# (a failure under DP_REQUIRE_ALL=1); any other missing part FAILS.
 . "$(dirname "$0")/../lib.sh"
+t_require_qemu
 t_require_binaries
 export DP_URI=qemu:///system
 export DP_TEMPLATES=$DP_SRCDIR/templates
@@ -25,11 +27,9 @@ V=(virsh -q -c qemu:///system)
 virsh -c qemu:///system version >/dev/null 2>&1 || fail_now "libvirtd is not reachable on qemu:///system"
 "$DP_SRCDIR/tests/guest/build-guest.sh" --out "$GUEST" >/dev/null || fail_now "tiny guest build failed"
 
-inst=e2es$$
+t_instance inst e2es
 dir=
 t_tmpdir dir
-# whatever happens, leave no domain, volume or storage pool behind
-T_CLEANUPS+=("for d in \$(virsh -q -c qemu:///system list --all --name | grep '^$inst\\.'); do virsh -c qemu:///system destroy \$d; virsh -c qemu:///system undefine --snapshots-metadata \$d; done; virsh -c qemu:///system pool-destroy $inst; virsh -c qemu:///system pool-undefine $inst")
 # virt_type forced: the KVM/TCG probe has its own test (run.sh)
 DP_ARGS=(--set virt_type=qemu --set reconcile_interval=1 --set boot_timeout=90)
 

@@ -21,8 +21,8 @@
 # Restarting libvirtd keeps running guests (it reconnects to their QEMU).
 # Needs root, libvirtd and the tiny guest; any missing part FAILS.
 . "$(dirname "$0")/../lib.sh"
+t_require_qemu
 t_require_binaries
-[ "$(id -u)" = 0 ] || fail_now "needs root (libvirtd is restarted, a tmpfs mounted)"
 export DP_URI=qemu:///system
 export DP_TEMPLATES=$DP_SRCDIR/templates
 GUEST=/var/lib/deskpool/tiny-guest
@@ -35,9 +35,10 @@ for v in v1 v2; do
         fail_now "tiny guest $v build failed"
 done
 
-inst=fq$$
+t_instance inst fq
+t_instance inst2 fo
 t_tmpdir dir
-T_CLEANUPS+=("for d in \$(virsh -q -c qemu:///system list --all --name | grep -E '^(${inst}|fo$$)[.-]'); do virsh -c qemu:///system destroy \$d; virsh -c qemu:///system undefine --snapshots-metadata \$d; done; for p in $inst fo$$; do virsh -c qemu:///system pool-destroy \$p; virsh -c qemu:///system pool-undefine \$p; done; umount -l '$dir/full' 2>/dev/null")
+T_CLEANUPS+=("umount -l '$dir/full' 2>/dev/null")
 # whatever happens, libvirtd runs again at the end
 T_CLEANUPS+=("pgrep -x libvirtd >/dev/null || libvirtd -d")
 
@@ -149,7 +150,7 @@ dd if=/dev/zero of="$dir/full/filler" bs=64k >/dev/null 2>&1
 odir=$dir/o
 mkdir -p "$odir"
 DP_SOCK_SAVE=$DP_SOCK
-dp_start "$odir" "fo$$" --set storage_dir="$dir/full" --set storage_pool="fo$$" \
+dp_start "$odir" "$inst2" --set storage_dir="$dir/full" --set storage_pool="$inst2" \
     --set boot_timeout=90 --set max_boot_failures=2 --set host_failure_retry=5 \
     --set reconcile_interval=1 || fail_now "second deskpoold did not start"
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add (second daemon)"
@@ -169,11 +170,11 @@ invariants "after the overlay directory was full"
 ctl pool delete g --force --wait >/dev/null
 
 # --- 6. the storage pool, then its directory, gone under a running daemon ---
-virsh -c qemu:///system pool-destroy "fo$$" >/dev/null
-virsh -c qemu:///system pool-undefine "fo$$" >/dev/null
+virsh -c qemu:///system pool-destroy "$inst2" >/dev/null
+virsh -c qemu:///system pool-undefine "$inst2" >/dev/null
 ctl pool create h --image tiny --template tiny --mode floating --min 1 --spare 0 --max 1 >/dev/null
 if wait_for 120 ready_is h 1; then ok "storage pool removed: recreated, a desktop provisioned"; else not_ok "pool h: $(pool_json h | head -c 400)"; fi
-check "the recreation is logged" grep -q "Storage pool 'fo$$' was gone or unusable; recreated" "$odir/daemon.log"
+check "the recreation is logged" grep -q "Storage pool '$inst2' was gone or unusable; recreated" "$odir/daemon.log"
 ctl pool delete h --force --wait >/dev/null
 umount -l "$dir/full"
 rm -rf "$dir/full"
@@ -185,9 +186,10 @@ ctl pool delete h --force --wait >/dev/null
 dp_stop TERM
 
 # --- 7. --instance alone runs a second daemon ---
-second=dp2x$$
+t_instance second dp2
 T_CLEANUPS+=("virsh -c qemu:///system pool-destroy $second; virsh -c qemu:///system pool-undefine $second; rm -rf /var/lib/deskpool-$second /run/deskpool-$second")
-"$DESKPOOLD" --instance "$second" --templates-dir "$DP_SRCDIR/templates" \
+touch "$dir/no-host.conf"
+"$DESKPOOLD" --instance "$second" --config "$dir/no-host.conf" --templates-dir "$DP_SRCDIR/templates" \
     --set tokens_file="$dir/tokens" || not_ok "deskpoold --instance $second did not start"
 s2=/run/deskpool-$second/deskpoold.sock
 check "its socket is /run/deskpool-$second/deskpoold.sock" \
