@@ -286,6 +286,9 @@ api DELETE "/v1/sessions/$SID"
 
 # ================================================ 3. guest shutdown
 echo "# 3b. guest shutdown"
+# min = max for this case: a spare that turns surplus meanwhile (another
+# session ended) must not be deleted while the test looks inside it
+api PATCH /v1/pools/flo '{"min":3,"spare":1,"max":3}'
 wait_for 60 ready_is flo 1 || true
 acquire flo dr.shut '["radiology"]'
 check "acquire as dr.shut -> 201 ($STATUS)" [ "$STATUS" = 201 ]
@@ -296,6 +299,7 @@ check "session ended with end_reason guest_shutdown" wait_for 30 session_ended "
 check "the desktop came back ready (wiped by revert)" wait_for 60 desk_ready flo "$S_DESK"
 check "  ... its guest agent answers" wait_for 10 agent_answers "$S_DOM"
 check "  ... and shut.txt is GONE" gfile_gone "$S_DOM" /mnt/data/shut.txt
+api PATCH /v1/pools/flo '{"min":2,"spare":1,"max":3}'
 
 # ================================================ 3. idle timeout
 echo "# 3c. idle timeout (waiting for it: $((SECONDS - t_idle)) s elapsed)"
