@@ -32,8 +32,14 @@ count() { jget "$(pool_json "$1")" "d['counts']['$2']"; }
 ready_is() { [ "$(count "$1" ready)" = "$2" ]; }
 
 t0=$SECONDS
+ts=$(date +%s.%N)
 dp_start "$dir" "$inst" --set virt_probe_timeout=10 --set boot_timeout=60 || fail_now "deskpoold did not start on qemu:///system"
-vt=$(api GET /healthz && jget "$BODY" "d['virt_type']")
+serve=$(printf '%.1f' "$(echo "$(date +%s.%N) - $ts" | bc)")
+check "a new state directory serves within 5 s, the probe runs in the background ($serve s)" \
+    [ "$(echo "$serve < 5" | bc)" = 1 ]
+probed() { api GET /healthz && [ "$(jget "$BODY" "d['virt_type']")" != probing ]; }
+wait_for 120 probed || not_ok "the domain type probe did not finish: $BODY"
+vt=$(jget "$BODY" "d['virt_type']")
 check "domain type was probed from the host (KVM does not run here, so qemu/TCG): $vt" [ "$vt" = qemu ]
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add failed"
 img=$(jget "$(ctl --json image show tiny)" "d['versions'][0]['path']")
