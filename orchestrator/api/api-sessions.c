@@ -9,7 +9,11 @@
  *   the request either fails at once (503 pool_exhausted: the pool is at
  *   max and nothing is on its way) or registers as waiting demand, which
  *   makes the planner grow the pool, and waits for a desktop to become
- *   ready, up to acquire_timeout (then 503 with Retry-After).
+ *   ready, up to acquire_timeout (then 503 with Retry-After). The wait
+ *   holds no thread: the handler returns API_RETRY and api.c runs it again
+ *   when the reconciler reports a ready desktop (at least every 250 ms);
+ *   req->wait_deadline and req->wait_pool carry the wait across runs, and
+ *   every answer, on any path, stops counting it as waiting demand.
  *   Release ends the session in the store (exactly once, even racing the
  *   automatic logout), revokes the console password at once and wakes the
  *   reconciler, which wipes (floating) or locks (dedicated) the desktop.
@@ -84,41 +88,50 @@ pool_exhausted(struct store *s, const struct pool *p)
     return coming == 0 && live + failed >= p->max;
 }
 
-/* The acquire loop: a session, or a reply explaining why not. */
+/* Stops counting REQ as waiting for a desktop (see acquire_session()). */
+static void
+acquire_stop_waiting(struct api_request *req)
+{
+    if (!req->wait_pool)
+        return;
+    reconciler_add_waiting(req->api->deps.reconciler, req->wait_pool, -1);
+    free(req->wait_pool);
+    req->wait_pool = NULL;
+}
+
+/* One try at a session: 0 with *ret, API_RETRY when the request must wait
+ * for a desktop (the handler runs again, see api_retry()), or a negative
+ * errno with a reply explaining why not. The wait ends at
+ * req->wait_deadline, set on the first run. */
 static int
 acquire_session(struct api_request *req, struct api_reply *reply, const struct pool *p,
                 const struct api_acquire_req *q, unsigned timeout, struct session **ret,
                 bool *ret_existing)
 {
     struct api_deps *d = &req->api->deps;
-    uint64_t deadline = now_usec() + (uint64_t) timeout * 1000000ULL;
-    bool waiting = false;
+    uint64_t now = now_usec();
     int r;
 
-    for (;;) {
-        r = store_session_acquire(d->store, p->name, q->user, q->client, api_actor(req), ret,
-                                  ret_existing);
-        if (r != -EAGAIN)
-            break;
-        if (p->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, p)) {
+    if (req->wait_deadline == 0)
+        req->wait_deadline = now + (uint64_t) timeout * 1000000ULL;
+    r = store_session_acquire(d->store, p->name, q->user, q->client, api_actor(req), ret,
+                              ret_existing);
+    if (r == -EAGAIN) {
+        if (p->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, p))
             r = -EBUSY;
-            break;
-        }
-        if (now_usec() >= deadline) {
-            r = -ETIMEDOUT;
-            break;
-        }
-        if (!waiting) {
-            reconciler_add_waiting(d->reconciler, p->name, +1);
-            waiting = true;
-        }
-        if (!reconciler_wait_desk_ready(d->reconciler, 250)) {
+        else if (req->cancelled)
             r = -ESHUTDOWN;
-            break;
-        }
+        else if (now >= req->wait_deadline)
+            r = -ETIMEDOUT;
     }
-    if (waiting)
-        reconciler_add_waiting(d->reconciler, p->name, -1);
+    if (r == -EAGAIN) {
+        /* the planner grows the pool for waiting acquires */
+        if (!req->wait_pool) {
+            req->wait_pool = xstrdup(p->name);
+            reconciler_add_waiting(d->reconciler, p->name, +1);
+        }
+        return api_retry(req);
+    }
 
     switch (r) {
     case 0:
@@ -148,8 +161,10 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
     }
 }
 
-int
-api_sessions_acquire(struct api_request *req, struct api_reply *reply)
+/* The acquire: returns API_RETRY while it waits for a desktop. The pool
+ * name in the path is valid (api.c checks {name} segments). */
+static int
+sessions_acquire(struct api_request *req, struct api_reply *reply)
 {
     struct api_deps *d = &req->api->deps;
     _cleanup_(api_settings_done) struct api_settings set = { 0 };
@@ -162,8 +177,6 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     bool existing = false;
     int r;
 
-    if (!name_is_valid(pool))
-        return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", pool);
     if (!req->body)
         return api_reply_error(reply, -EINVAL, "This request needs a JSON object body.");
     body = json_to_string_dup(req->body);
@@ -189,6 +202,8 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     api_settings_get(req->api, &set);
     r = acquire_session(req, reply, p, &q, set.acquire_timeout, &x, &existing);
     api_acquire_req_done(&q);
+    if (r == API_RETRY)
+        return r;
     if (r < 0)
         return 0;
 
@@ -219,6 +234,17 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     reconciler_wake(d->reconciler); /* spares may need replacing */
     r = api_reply_json(reply, existing ? 200 : 201, session_to_json(x, &g));
     console_grant_done(&g);
+    return r;
+}
+
+int
+api_sessions_acquire(struct api_request *req, struct api_reply *reply)
+{
+    int r = sessions_acquire(req, reply);
+
+    /* every answer, whichever path gave it, ends the wait */
+    if (r != API_RETRY)
+        acquire_stop_waiting(req);
     return r;
 }
 

@@ -352,7 +352,7 @@ tp=$(curl -s --max-time 30 --unix-socket "$DP_SOCK" -X POST -H 'Content-Type: te
 check "bad input: text/plain body -> 415 (got $tp)" [ "$tp" = 415 ]
 bad 400 "no body" POST $A
 bad 404 "unknown pool" POST /v1/pools/nosuchpool/sessions '{"user":"a"}'
-bad 404 "invalid pool name" POST /v1/pools/..%2Fx/sessions '{"user":"a"}'
+bad 400 "invalid pool name" POST /v1/pools/..%2Fx/sessions '{"user":"a"}'
 u0=00000000-0000-4000-8000-000000000000
 bad 404 "unknown session id (GET)" GET /v1/sessions/$u0
 bad 404 "unknown session id (DELETE)" DELETE /v1/sessions/$u0

@@ -406,7 +406,8 @@ TEST(key_iteration)
         "log_file", "virt_type", "max_concurrent", "boot_timeout", "boot_delay",
         "max_boot_failures", "reconcile_interval", "virt_probe_timeout",
         "console_listen", "console_host", "console_password", "acquire_timeout",
-        "console_ttl", "hook_timeout", "data_disk_size",
+        "console_ttl", "hook_timeout", "data_disk_size", "max_connections",
+        "max_connections_per_address", "request_timeout",
     };
     struct conf c;
     _cleanup_(conf_donep) struct conf *cp = &c;
