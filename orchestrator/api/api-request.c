@@ -57,9 +57,14 @@ api_acquire_req_parse(const char *body, size_t len, struct api_acquire_req *ret,
                                 "starting with a letter or digit.", user);
         return -EINVAL;
     }
-    r = json_get_string(o, "client", 256, &client, reterr_msg);
+    r = json_get_string(o, "client", CLIENT_TEXT_MAX, &client, reterr_msg);
     if (r < 0 && r != -ENOENT)
         return r;
+    if (client && !api_client_text_is_valid(client)) {
+        *reterr_msg = xasprintf("Field 'client' is not valid: use at most %d bytes of "
+                                "printable text without < > & ' \".", CLIENT_TEXT_MAX);
+        return -EINVAL;
+    }
     if (json_object_object_get_ex(o, "groups", &g)) {
         size_t n;
 
@@ -177,4 +182,10 @@ api_media_type_is_json(const char *ct)
         p += n;
     }
     return true;
+}
+
+bool
+api_client_text_is_valid(const char *s)
+{
+    return text_is_safe(s, CLIENT_TEXT_MAX) && !strpbrk(s, "<>&'\"");
 }

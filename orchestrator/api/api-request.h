@@ -31,3 +31,8 @@ int api_unescape(const char *s, size_t len, char **ret);
  * any case, then nothing or parameters after ';' (a charset must be
  * utf-8). "application/jsonx" and "application/json-seq" are not. Pure. */
 bool api_media_type_is_json(const char *ct);
+
+/* True when S may be a session's client text: text_is_safe() with
+ * CLIENT_TEXT_MAX, and none of < > & ' " (it reaches hooks' environment
+ * and the operator's tables). Pure. */
+bool api_client_text_is_valid(const char *s);

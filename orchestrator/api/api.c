@@ -74,7 +74,7 @@
 #define API_WORKER_THREADS 8
 #define API_QUEUE_MAX 256
 /* A body over the limit is read and dropped (to answer 413) up to this. */
-#define API_MAX_DISCARD (1024 * 1024)
+#define API_MAX_DISCARD (16 * 1024 * 1024)
 /* File descriptors kept free besides the connections (store, libvirt, hooks). */
 #define API_FD_RESERVE 256
 #define API_FAILURE_SLOTS 64
