@@ -13,6 +13,10 @@
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_PATH_PARAMS 4
 #define API_MAX_QUERY_ARGS 16
+/* List routes: a page has API_LIST_DEFAULT entries unless ?limit= asks for
+ * 1..API_LIST_MAX. */
+#define API_LIST_DEFAULT 100
+#define API_LIST_MAX 1000
 /* What a handler returns to be run again later (see api_retry()). */
 #define API_RETRY 1
 
@@ -121,6 +125,26 @@ const char *api_query(struct api_request *req, const char *key);
  * reconciler reports a ready desktop, or after at most 250 ms; meanwhile
  * no thread is held. On the run with req->cancelled set it must answer. */
 int api_retry(struct api_request *req);
+
+/* Paging of list routes: ?limit=N (1..API_LIST_MAX, default
+ * API_LIST_DEFAULT) and ?after=CURSOR (the "next" of the previous page:
+ * opaque to clients). */
+struct api_page {
+    unsigned limit;
+    const char *after;  /* NULL: the first page */
+};
+/* Reads the paging arguments. Returns 0, or -EINVAL with the reply filled. */
+int api_get_page(struct api_request *req, struct api_reply *reply, struct api_page *ret);
+/* Adds "next": CURSOR (a string, taken) or null to a list answer O. */
+void api_add_next(json_object *o, char *cursor);
+/* The reply for an "after" that this server did not give. Returns 0. */
+int api_reply_bad_cursor(struct api_reply *reply);
+/* Cursors are "NUMBER" or "NUMBER.TEXT": the sort key of the last entry
+ * of a page. Parses CURSOR: 0 with *ret_text pointing into it (NULL when
+ * there is no ".TEXT"), or -EINVAL. */
+int api_cursor_parse(const char *cursor, int64_t *ret_num, const char **ret_text);
+/* "NUM" or "NUM.TEXT" (TEXT may be NULL). A new string. */
+char *api_cursor_format(int64_t num, const char *text);
 
 /* Reads the required name field FIELD (a pool, image... name: KIND for the
  * message) into *ret. Returns 0, or -EINVAL with the reply filled. */

@@ -32,7 +32,6 @@
 #include "util.h"
 
 #define ACQUIRE_RETRY_AFTER 10
-#define AUDIT_LIST_MAX 10000
 
 static json_object *
 session_to_json(const struct session *x, const struct console_grant *g)
@@ -248,41 +247,6 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     return r;
 }
 
-int
-api_sessions_list(struct api_request *req, struct api_reply *reply)
-{
-    const char *pool = api_query(req, "pool"), *user = api_query(req, "user");
-    const char *state_s = api_query(req, "state");
-    struct session **list = NULL;
-    size_t n = 0;
-    json_object *arr, *o;
-    int state = SESSION_STATE_ACTIVE, r;
-
-    if (pool && !name_is_valid(pool))
-        return api_reply_error(reply, -EINVAL, "Query 'pool' is not a valid pool name.");
-    if (user && !principal_name_is_valid(user))
-        return api_reply_error(reply, -EINVAL, "Query 'user' is not a valid user name.");
-    if (state_s) {
-        if (streq(state_s, "all"))
-            state = -1;
-        else
-            state = session_state_from_string(state_s);
-        if (state == _SESSION_STATE_INVALID)
-            return api_reply_error(reply, -EINVAL, "Query 'state' must be active, ended or "
-                                   "all.");
-    }
-    r = store_session_list(req->api->deps.store, pool, user, state, &list, &n);
-    if (r < 0)
-        return api_reply_error(reply, r, "Cannot read sessions from the store.");
-    arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(arr, session_to_json(list[i], NULL));
-    session_list_free(list, n);
-    o = json_object_new_object();
-    json_object_object_add(o, "sessions", arr);
-    return api_reply_json(reply, 200, o);
-}
-
 /* Session ids are UUIDs; anything else cannot name one. */
 static bool
 session_id_is_valid(const char *id)
@@ -302,6 +266,54 @@ session_id_is_valid(const char *id)
         }
     }
     return true;
+}
+
+int
+api_sessions_list(struct api_request *req, struct api_reply *reply)
+{
+    const char *pool = api_query(req, "pool"), *user = api_query(req, "user");
+    const char *state_s = api_query(req, "state"), *after_id = NULL;
+    struct session **list = NULL;
+    struct api_page pg;
+    int64_t after_created = 0;
+    size_t n = 0, shown;
+    json_object *arr, *o;
+    int state = SESSION_STATE_ACTIVE, r;
+
+    if (pool && !name_is_valid(pool))
+        return api_reply_error(reply, -EINVAL, "Query 'pool' is not a valid pool name.");
+    if (user && !principal_name_is_valid(user))
+        return api_reply_error(reply, -EINVAL, "Query 'user' is not a valid user name.");
+    if (state_s) {
+        if (streq(state_s, "all"))
+            state = -1;
+        else
+            state = session_state_from_string(state_s);
+        if (state == _SESSION_STATE_INVALID)
+            return api_reply_error(reply, -EINVAL, "Query 'state' must be active, ended or "
+                                   "all.");
+    }
+    if (api_get_page(req, reply, &pg) < 0)
+        return 0;
+    /* the cursor: created_at.id of the last session shown */
+    if (pg.after && (api_cursor_parse(pg.after, &after_created, &after_id) < 0 || !after_id ||
+                     !session_id_is_valid(after_id)))
+        return api_reply_bad_cursor(reply);
+    /* one more than shown tells whether a next page exists */
+    r = store_session_list_page(req->api->deps.store, pool, user, state, after_created,
+                                after_id, pg.limit + 1, &list, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read sessions from the store.");
+    shown = MIN(n, (size_t) pg.limit);
+    arr = json_object_new_array();
+    for (size_t i = 0; i < shown; i++)
+        json_object_array_add(arr, session_to_json(list[i], NULL));
+    o = json_object_new_object();
+    json_object_object_add(o, "sessions", arr);
+    api_add_next(o, n > shown ? api_cursor_format(list[shown - 1]->created_at,
+                                                  list[shown - 1]->id) : NULL);
+    session_list_free(list, n);
+    return api_reply_json(reply, 200, o);
 }
 
 int
@@ -384,21 +396,32 @@ api_sessions_heartbeat(struct api_request *req, struct api_reply *reply)
 int
 api_audit_list(struct api_request *req, struct api_reply *reply)
 {
-    const char *limit_s = api_query(req, "limit");
+    const char *since_s = api_query(req, "since"), *rest = NULL;
     struct audit_entry *e = NULL;
-    unsigned limit = 100;
-    size_t n = 0;
+    struct api_page pg;
+    int64_t before = 0, since = 0;
+    unsigned u;
+    size_t n = 0, shown;
     json_object *arr, *o;
     int r;
 
-    if (limit_s && (safe_atou(limit_s, &limit) < 0 || limit == 0 || limit > AUDIT_LIST_MAX))
-        return api_reply_errorf(reply, -EINVAL, "Query 'limit' must be a number from 1 to %d.",
-                                AUDIT_LIST_MAX);
-    r = store_audit_list(req->api->deps.store, limit, &e, &n);
+    if (api_get_page(req, reply, &pg) < 0)
+        return 0;
+    /* the cursor: the id of the last entry shown */
+    if (pg.after && (api_cursor_parse(pg.after, &before, &rest) < 0 || rest || before <= 0))
+        return api_reply_bad_cursor(reply);
+    if (since_s && json_time_parse(since_s, &since) < 0) {
+        if (safe_atou(since_s, &u) < 0)
+            return api_reply_error(reply, -EINVAL, "Query 'since' must be an RFC 3339 time "
+                                   "(2026-11-27T21:30:00Z), a date or unix seconds.");
+        since = u;
+    }
+    r = store_audit_list_page(req->api->deps.store, before, since, pg.limit + 1, &e, &n);
     if (r < 0)
         return api_reply_error(reply, r, "Cannot read the audit log.");
+    shown = MIN(n, (size_t) pg.limit);
     arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < shown; i++) {
         json_object *a = json_object_new_object();
 
         json_add_int(a, "id", e[i].id);
@@ -411,8 +434,9 @@ api_audit_list(struct api_request *req, struct api_reply *reply)
         json_add_string(a, "detail", e[i].detail);
         json_object_array_add(arr, a);
     }
-    audit_list_free(e, n);
     o = json_object_new_object();
     json_object_object_add(o, "entries", arr);
+    api_add_next(o, n > shown ? api_cursor_format(e[shown - 1].id, NULL) : NULL);
+    audit_list_free(e, n);
     return api_reply_json(reply, 200, o);
 }

@@ -267,6 +267,67 @@ api_retry(struct api_request *req)
     return API_RETRY;
 }
 
+int
+api_get_page(struct api_request *req, struct api_reply *reply, struct api_page *ret)
+{
+    const char *limit_s = api_query(req, "limit"), *after = api_query(req, "after");
+    unsigned limit = API_LIST_DEFAULT;
+
+    if (limit_s && (safe_atou(limit_s, &limit) < 0 || limit == 0 || limit > API_LIST_MAX)) {
+        api_reply_errorf(reply, -EINVAL, "Query 'limit' must be a number from 1 to %d.",
+                         API_LIST_MAX);
+        return -EINVAL;
+    }
+    if (after && (after[0] == '\0' || strlen(after) > 128)) {
+        api_reply_bad_cursor(reply);
+        return -EINVAL;
+    }
+    ret->limit = limit;
+    ret->after = after;
+    return 0;
+}
+
+void
+api_add_next(json_object *o, char *cursor)
+{
+    json_add_string(o, "next", cursor);
+    free(cursor);
+}
+
+int
+api_reply_bad_cursor(struct api_reply *reply)
+{
+    return api_reply_error(reply, -EINVAL, "Query 'after' must be the 'next' of an earlier "
+                           "page of this list.");
+}
+
+int
+api_cursor_parse(const char *cursor, int64_t *ret_num, const char **ret_text)
+{
+    const char *dot = strchr(cursor, '.');
+    size_t digits = dot ? (size_t) (dot - cursor) : strlen(cursor);
+    int64_t v = 0;
+
+    if (digits == 0 || digits > 18 || (dot && dot[1] == '\0'))
+        return -EINVAL;
+    for (size_t i = 0; i < digits; i++) {
+        if (cursor[i] < '0' || cursor[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (cursor[i] - '0');
+    }
+    *ret_num = v;
+    *ret_text = dot ? dot + 1 : NULL;
+    return 0;
+}
+
+char *
+api_cursor_format(int64_t num, const char *text)
+{
+    if (text)
+        return xasprintf("%lld.%s", (long long) num, text);
+    return xasprintf("%lld", (long long) num);
+}
+
 void
 api_settings_done(struct api_settings *s)
 {

@@ -68,6 +68,8 @@ static const struct conf_key conf_keys[] = {
     U(max_connections, "1024", 16, 65536, false),
     U(max_connections_per_address, "32", 0, 65536, false),
     D(request_timeout, "30", 1, 3600, false),
+    D(session_retention, "30d", 0, 36500U * 86400U, true),
+    D(audit_retention, "365d", 0, 36500U * 86400U, true),
 };
 
 #undef S
