@@ -75,6 +75,8 @@ struct api {
     size_t n_tokens;
     struct api_settings settings;
     bool stopping;        /* no request is queued for a handler any more */
+    unsigned in_flight;   /* requests handed to a handler and not yet answered in full */
+    pthread_cond_t drained; /* in_flight reached 0 */
     struct api_ratelimit queue_full_rl;
     struct api_failure_log *failures; /* 5xx causes logged, rate-limited (api.c) */
 };

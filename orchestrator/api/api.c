@@ -56,6 +56,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "api-conn.h"
 #include "api-error.h"
@@ -80,6 +81,8 @@
 #define API_FAILURE_SLOTS 64
 #define API_LOG_INTERVAL_USEC (10 * 1000000ULL)
 #define API_RETRY_AFTER_BUSY 5
+/* How long stopping waits for answers already made to be sent. */
+#define API_DRAIN_USEC (3 * 1000000ULL)
 
 struct api_route {
     const char *method;
@@ -145,6 +148,7 @@ struct api_call {
     size_t len, alloc;
     size_t discarded;             /* body bytes dropped after the limit */
     bool too_big;
+    bool submitted;               /* counted in api->in_flight */
     uint64_t start;               /* monotonic usec */
     bool prepared;                /* routed, authenticated, body parsed */
     const struct api_route *route;
@@ -846,7 +850,8 @@ api_call_run(struct api_job *job, void *userdata)
     }
     if (call->reply.status == 0)
         api_reply_error(&call->reply, -EIO, "The handler produced no answer.");
-    if (call->reply.status >= 500 && call->route)
+    /* a 503 while stopping is no failure */
+    if (call->reply.status >= 500 && call->route && !call->req.cancelled)
         api_log_failure(a, call->route, &call->reply);
     call->state = CALL_DONE;
     MHD_resume_connection(conn); /* from here on CALL is the event thread's */
@@ -943,6 +948,8 @@ api_submit(struct api_call *call)
     } else {
         api_guard_set_phase(call->conn, API_CONN_BUSY);
         call->state = CALL_QUEUED;
+        call->submitted = true;
+        a->in_flight++;
         /* suspended before queued: a handler thread may resume it at once */
         MHD_suspend_connection(call->conn);
         r = api_workers_submit(a->workers, &call->job);
@@ -1026,7 +1033,16 @@ static void
 api_request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                  enum MHD_RequestTerminationCode toe)
 {
-    *con_cls = api_call_free(*con_cls);
+    struct api_call *call = *con_cls;
+    struct api *a = cls;
+
+    if (call && call->submitted) {
+        pthread_mutex_lock(&a->lock);
+        if (--a->in_flight == 0)
+            pthread_cond_broadcast(&a->drained);
+        pthread_mutex_unlock(&a->lock);
+    }
+    *con_cls = api_call_free(call);
     /* a kept-alive connection waits for its next request: a new deadline */
     api_guard_set_phase(conn, API_CONN_READING);
 }
@@ -1211,6 +1227,7 @@ api_start(const struct api_deps *deps, const struct conf *c, struct api **ret,
 
     a->deps = *deps;
     pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->drained, NULL);
     a->failures = api_failure_log_new();
     api_settings_from_conf(&a->settings, c);
     r = api_tokens_load(c->tokens_file, &a->tokens, &a->n_tokens, reterr_msg);
@@ -1308,6 +1325,18 @@ api_stop(struct api *a)
     pthread_mutex_unlock(&a->lock);
     /* answers every queued and waiting request: no connection stays suspended */
     a->workers = api_workers_free(a->workers);
+    /* lets the event threads send those answers (bounded: a client may not read) */
+    pthread_mutex_lock(&a->lock);
+    if (a->in_flight > 0) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t) (API_DRAIN_USEC / 1000000ULL);
+        while (a->in_flight > 0)
+            if (pthread_cond_timedwait(&a->drained, &a->lock, &ts) != 0)
+                break;
+    }
+    pthread_mutex_unlock(&a->lock);
     if (a->unix_daemon)
         MHD_stop_daemon(a->unix_daemon);
     if (a->tcp_daemon)
@@ -1320,6 +1349,7 @@ api_stop(struct api *a)
     free(a->tokens);
     api_settings_done(&a->settings);
     a->failures = api_failure_log_free(a->failures);
+    pthread_cond_destroy(&a->drained);
     pthread_mutex_destroy(&a->lock);
     free(a);
     return NULL;

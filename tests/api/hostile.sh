@@ -149,4 +149,23 @@ check "two requests on one kept-alive connection ($out)" [ "$out" = "200:1 200:0
 check "daemon still healthy" api GET /healthz
 n=$(grep -c 'slow connection(s) to make room' "$dir/daemon.log")
 check "eviction lines rate-limited: $n lines for two 14 s floods" [ "$n" -le 8 ]
+
+# ------------------------------------------- stopping with waiting acquires
+# SIGTERM while acquires wait: each gets its 503 before the listeners stop.
+waiters=()
+: >"$dir/stop.out"
+for i in $(seq 1 5); do
+    curl -s -o /dev/null --max-time 30 --unix-socket "$DP_SOCK" -X POST \
+        -H 'Content-Type: application/json' -d "{\"user\":\"s$i\"}" \
+        -w '%{http_code}\n' http://localhost/v1/pools/ded/sessions >>"$dir/stop.out" &
+    waiters+=($!)
+done
+sleep 1
+t0=$SECONDS
+check "SIGTERM with 5 acquires waiting: deskpoold stops within 10 s" dp_stop TERM
+wait "${waiters[@]}"
+check "... and each waiting acquire got its 503 first ($(tr '\n' ' ' <"$dir/stop.out"))" \
+    [ "$(grep -c '^503$' "$dir/stop.out")" = 5 ]
+check "... no 5xx logged as an error for the shutdown" \
+    bash -c "! grep -q \"error: .*shutting down\" '$dir/daemon.log'"
 t_finish
