@@ -27,7 +27,7 @@ int api_workers_new(unsigned n_threads, unsigned max_queued, api_job_run_fn run,
                     api_wait_fn wait, void *userdata, struct api_workers **ret);
 /* True when a fresh job would be taken now. The caller that submits must
  * hold one lock over this and api_workers_submit() (there is no other
- * way to fill the queue). */
+ * way to fill the queue). Cannot fail. */
 bool api_workers_has_room(struct api_workers *w);
 /* Queues JOB before any job that waits to be retried. Returns 0, -EAGAIN
  * when the queue is full, -ESHUTDOWN once stopping. Does not log. */
