@@ -273,12 +273,24 @@ api_refresh(struct api_request *req, struct api_reply *reply)
     return api_reply_json(reply, started ? 202 : 200, o);
 }
 
+/* Whether operation O comes after position (CREATED_AT, ID) in the list's
+ * order (newest first, then by id). */
+static bool
+op_after(const struct op *o, int64_t created_at, const char *id)
+{
+    return o->created_at < created_at || (o->created_at == created_at && strcmp(o->id, id) > 0);
+}
+
 int
 api_operations_list(struct api_request *req, struct api_reply *reply)
 {
     const char *pool = api_query(req, "pool"), *state = api_query(req, "state");
+    const char *after_id = NULL;
     struct op **ops = NULL;
-    size_t n = 0;
+    struct api_page pg;
+    int64_t after_created = 0;
+    size_t n = 0, shown = 0, last = 0;
+    bool more = false;
     json_object *arr, *o;
     int r;
 
@@ -286,15 +298,31 @@ api_operations_list(struct api_request *req, struct api_reply *reply)
         return api_reply_error(reply, -EINVAL, "Query 'pool' is not a valid pool name.");
     if (state && !streq(state, "running") && !streq(state, "all"))
         return api_reply_error(reply, -EINVAL, "Query 'state' must be running or all.");
+    if (api_get_page(req, reply, &pg) < 0)
+        return 0;
+    /* the cursor: created_at.id of the last operation shown */
+    if (pg.after && (api_cursor_parse(pg.after, &after_created, &after_id) < 0 || !after_id ||
+                     strlen(after_id) != 36))
+        return api_reply_bad_cursor(reply);
     r = store_op_list(req->api->deps.store, pool, state && streq(state, "running"), &ops, &n);
     if (r < 0)
         return api_reply_error(reply, r, "Cannot read operations from the store.");
     arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (after_id && !op_after(ops[i], after_created, after_id))
+            continue;
+        if (shown == pg.limit) {
+            more = true;
+            break;
+        }
         json_object_array_add(arr, api_op_to_json(ops[i]));
-    op_list_free(ops, n);
+        last = i;
+        shown++;
+    }
     o = json_object_new_object();
     json_object_object_add(o, "operations", arr);
+    api_add_next(o, more ? api_cursor_format(ops[last]->created_at, ops[last]->id) : NULL);
+    op_list_free(ops, n);
     return api_reply_json(reply, 200, o);
 }
 

@@ -435,25 +435,56 @@ api_pools_delete(struct api_request *req, struct api_reply *reply)
     return reply_pool(req, reply, name, 202);
 }
 
+/* Whether desktop D comes after position (POOL, SEQ) in the list's order
+ * (pool, then sequence number). */
+static bool
+desk_after(const struct desk *d, const char *pool, unsigned seq)
+{
+    int c = strcmp(d->pool, pool);
+
+    return c > 0 || (c == 0 && d->seq > seq);
+}
+
 int
 api_desktops_list(struct api_request *req, struct api_reply *reply)
 {
-    const char *pool = api_query(req, "pool");
+    const char *pool = api_query(req, "pool"), *after_pool = NULL;
     struct desk **desks = NULL;
-    size_t n = 0;
+    struct api_page pg;
+    int64_t after_seq = -1;
+    size_t n = 0, shown = 0, last = 0;
+    bool more = false;
     json_object *o, *arr;
     int r;
 
     if (pool && !name_is_valid(pool))
         return api_reply_errorf(reply, -EINVAL, "Pool name '%.64s' is not valid.", pool);
+    if (api_get_page(req, reply, &pg) < 0)
+        return 0;
+    /* the cursor: seq.pool of the last desktop shown */
+    if (pg.after && (api_cursor_parse(pg.after, &after_seq, &after_pool) < 0 ||
+                     !name_is_valid(after_pool) || after_seq > UINT32_MAX))
+        return api_reply_bad_cursor(reply);
+    /* desktops are bounded (POOL_MAX_DESKTOPS a pool): the page is cut
+     * from the whole list, which bounds the answer */
     r = store_desk_list(req->api->deps.store, pool, &desks, &n);
     if (r < 0)
         return api_reply_error(reply, r, "Cannot read desktops from the store.");
     arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (after_pool && !desk_after(desks[i], after_pool, (unsigned) after_seq))
+            continue;
+        if (shown == pg.limit) {
+            more = true;
+            break;
+        }
         json_object_array_add(arr, api_desk_to_json(desks[i]));
-    desk_list_free(desks, n);
+        last = i;
+        shown++;
+    }
     o = json_object_new_object();
     json_object_object_add(o, "desktops", arr);
+    api_add_next(o, more ? api_cursor_format(desks[last]->seq, desks[last]->pool) : NULL);
+    desk_list_free(desks, n);
     return api_reply_json(reply, 200, o);
 }

@@ -12,6 +12,13 @@
 
 #define API_MAX_BODY (64 * 1024)
 #define API_MAX_PATH_PARAMS 4
+#define API_MAX_QUERY_ARGS 16
+/* List routes: a page has API_LIST_DEFAULT entries unless ?limit= asks for
+ * 1..API_LIST_MAX. */
+#define API_LIST_DEFAULT 100
+#define API_LIST_MAX 1000
+/* What a handler returns to be run again later (see api_retry()). */
+#define API_RETRY 1
 
 enum api_role {
     API_ROLE_NONE,
@@ -40,24 +47,55 @@ void api_settings_done(struct api_settings *s);
 /* A copy of the current settings (free with api_settings_done()). */
 void api_settings_get(struct api *a, struct api_settings *ret);
 
+/* Counts events and says when a log line may report them: at most one line
+ * per interval. The caller holds whatever lock guards it. */
+struct api_ratelimit {
+    uint64_t last;      /* monotonic usec of the last line; 0: none yet */
+    unsigned pending;   /* events not reported yet */
+};
+/* Records one event at NOW. Returns the number of events the caller logs
+ * now (this one and those held back), or 0 to stay quiet. */
+unsigned api_ratelimit_hit(struct api_ratelimit *rl, uint64_t now, uint64_t interval);
+/* The number of held-back events to log now that INTERVAL has passed
+ * since the last line (0: none, or not yet). For periodic flushes. */
+unsigned api_ratelimit_flush(struct api_ratelimit *rl, uint64_t now, uint64_t interval);
+
+struct api_workers;
+struct api_guard;
+struct api_failure_log;
+
 struct api {
     struct api_deps deps;
     struct MHD_Daemon *unix_daemon, *tcp_daemon;
+    struct api_guard *unix_guard, *tcp_guard;
+    struct api_workers *workers;
     char *socket_path;
-    pthread_mutex_t lock; /* guards the settings below */
+    pthread_mutex_t lock; /* guards the settings below, stopping, and submitting to workers */
     struct api_token *tokens;
     size_t n_tokens;
     struct api_settings settings;
+    bool stopping;        /* no request is queued for a handler any more */
+    unsigned in_flight;   /* requests handed to a handler and not yet answered in full */
+    pthread_cond_t drained; /* in_flight reached 0 */
+    struct api_ratelimit queue_full_rl;
+    struct api_failure_log *failures; /* 5xx causes logged, rate-limited (api.c) */
 };
 
 struct api_request {
     struct api *api;
     struct MHD_Connection *conn;
     const char *method;
-    const char *url;
-    const char *params[API_MAX_PATH_PARAMS]; /* {name} segments, decoded */
+    const char *url;                         /* as sent: still percent-encoded */
+    const char *params[API_MAX_PATH_PARAMS]; /* {name} segments, decoded once */
+    char **query;                            /* key, value, ...: decoded once (api_query()) */
     json_object *body;                       /* NULL without a body */
     enum api_role role;
+    /* A handler that returns API_RETRY runs again with the same request;
+     * these carry what it needs across its runs. */
+    unsigned runs;                           /* earlier runs of the handler */
+    bool cancelled;                          /* deskpoold is stopping: answer now */
+    uint64_t wait_deadline;                  /* the handler's own (monotonic usec), 0: unset */
+    char *wait_pool;                         /* acquire: the pool it counts as waiting for */
 };
 
 struct api_reply {
@@ -65,6 +103,7 @@ struct api_reply {
     char *body;
     const char *content_type;
     unsigned retry_after;   /* seconds, for a Retry-After header; 0 = none */
+    int err;                /* the negative errno of an error answer, for the log */
 };
 
 typedef int (*api_handler)(struct api_request *req, struct api_reply *reply);
@@ -81,8 +120,33 @@ int api_reply_errorf(struct api_reply *reply, int err, const char *fmt, ...) _pr
 /* Who is calling, for the audit log and created_by: the token's role
  * ("operator" on the unix socket). */
 const char *api_actor(const struct api_request *req);
-/* A query argument, or NULL. */
+/* A query argument (decoded, no control character), or NULL. */
 const char *api_query(struct api_request *req, const char *key);
+/* For a handler that must wait for something (a desktop to become ready):
+ * its return value. The handler runs again with the same request when the
+ * reconciler reports a ready desktop, or after at most 250 ms; meanwhile
+ * no thread is held. On the run with req->cancelled set it must answer. */
+int api_retry(struct api_request *req);
+
+/* Paging of list routes: ?limit=N (1..API_LIST_MAX, default
+ * API_LIST_DEFAULT) and ?after=CURSOR (the "next" of the previous page:
+ * opaque to clients). */
+struct api_page {
+    unsigned limit;
+    const char *after;  /* NULL: the first page */
+};
+/* Reads the paging arguments. Returns 0, or -EINVAL with the reply filled. */
+int api_get_page(struct api_request *req, struct api_reply *reply, struct api_page *ret);
+/* Adds "next": CURSOR (a string, taken) or null to a list answer O. */
+void api_add_next(json_object *o, char *cursor);
+/* The reply for an "after" that this server did not give. Returns 0. */
+int api_reply_bad_cursor(struct api_reply *reply);
+/* Cursors are "NUMBER" or "NUMBER.TEXT": the sort key of the last entry
+ * of a page. Parses CURSOR: 0 with *ret_text pointing into it (NULL when
+ * there is no ".TEXT"), or -EINVAL. */
+int api_cursor_parse(const char *cursor, int64_t *ret_num, const char **ret_text);
+/* "NUM" or "NUM.TEXT" (TEXT may be NULL). A new string. */
+char *api_cursor_format(int64_t num, const char *text);
 
 /* Reads the required name field FIELD (a pool, image... name: KIND for the
  * message) into *ret. Returns 0, or -EINVAL with the reply filled. */

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* api-request.c - checking request bodies that come from the broker
+/* api-request.c - checking request input: URL parts, media type, bodies
  *
- * Pure parsing of untrusted input into checked structs, apart from the
+ * Pure parsing of untrusted input into checked values, apart from the
  * handlers so that a fuzzer (tests/fuzz/) can drive it without a store,
- * libvirt or HTTP: JSON through json-util.c, names through pool.c's rules.
- * No logging, no I/O.
+ * libvirt or HTTP: JSON through json-util.c, names and free text through
+ * name.c's rules. Path segments and query values are decoded here exactly
+ * once (libmicrohttpd is told not to: api.c's unescape callback keeps them
+ * as sent), so "%2561" stays "%61" and an encoded NUL is refused instead of
+ * cutting a name short. No logging, no I/O.
  */
 #include "config.h"
+
+#include <strings.h>
 
 #include "api-request.h"
 #include "json-util.h"
@@ -52,9 +57,14 @@ api_acquire_req_parse(const char *body, size_t len, struct api_acquire_req *ret,
                                 "starting with a letter or digit.", user);
         return -EINVAL;
     }
-    r = json_get_string(o, "client", 256, &client, reterr_msg);
+    r = json_get_string(o, "client", CLIENT_TEXT_MAX, &client, reterr_msg);
     if (r < 0 && r != -ENOENT)
         return r;
+    if (client && !api_client_text_is_valid(client)) {
+        *reterr_msg = xasprintf("Field 'client' is not valid: use at most %d bytes of "
+                                "printable text without < > & ' \".", CLIENT_TEXT_MAX);
+        return -EINVAL;
+    }
     if (json_object_object_get_ex(o, "groups", &g)) {
         size_t n;
 
@@ -93,3 +103,89 @@ api_acquire_req_parse(const char *body, size_t len, struct api_acquire_req *ret,
     return 0;
 }
 
+static int
+hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+api_unescape(const char *s, size_t len, char **ret)
+{
+    _cleanup_free_ char *out = xmalloc0(len + 1);
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (c == '%') {
+            int hi, lo;
+
+            if (i + 2 >= len)
+                return -EINVAL;
+            hi = hex_value(s[i + 1]);
+            lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -EINVAL;
+            c = (unsigned char) (hi * 16 + lo);
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return -EINVAL;
+        out[n++] = (char) c;
+    }
+    out[n] = '\0';
+    *ret = TAKE_PTR(out);
+    return 0;
+}
+
+bool
+api_media_type_is_json(const char *ct)
+{
+    static const char json[] = "application/json";
+    const char *p;
+
+    if (!ct || strncasecmp(ct, json, strlen(json)) != 0)
+        return false;
+    p = ct + strlen(json);
+    p += strspn(p, " \t");
+    if (*p == '\0')
+        return true;
+    if (*p != ';')
+        return false;
+    /* parameters: name=value; only a charset matters */
+    while (*p == ';') {
+        size_t n;
+
+        p++;
+        p += strspn(p, " \t");
+        n = strcspn(p, ";");
+        if (strncasecmp(p, "charset=", 8) == 0) {
+            const char *v = p + 8;
+            size_t vn = n - 8;
+
+            while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+                vn--;
+            if (vn >= 2 && v[0] == '"' && v[vn - 1] == '"') {
+                v++;
+                vn -= 2;
+            }
+            if (vn != 5 || strncasecmp(v, "utf-8", 5) != 0)
+                return false;
+        }
+        p += n;
+    }
+    return true;
+}
+
+bool
+api_client_text_is_valid(const char *s)
+{
+    return text_is_safe(s, CLIENT_TEXT_MAX) && !strpbrk(s, "<>&'\"");
+}

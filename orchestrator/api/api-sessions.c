@@ -9,7 +9,11 @@
  *   the request either fails at once (503 pool_exhausted: the pool is at
  *   max and nothing is on its way) or registers as waiting demand, which
  *   makes the planner grow the pool, and waits for a desktop to become
- *   ready, up to acquire_timeout (then 503 with Retry-After).
+ *   ready, up to acquire_timeout (then 503 with Retry-After). The wait
+ *   holds no thread: the handler returns API_RETRY and api.c runs it again
+ *   when the reconciler reports a ready desktop (at least every 250 ms);
+ *   req->wait_deadline and req->wait_pool carry the wait across runs, and
+ *   every answer, on any path, stops counting it as waiting demand.
  *   Release ends the session in the store (exactly once, even racing the
  *   automatic logout), revokes the console password at once and wakes the
  *   reconciler, which wipes (floating) or locks (dedicated) the desktop.
@@ -28,7 +32,6 @@
 #include "util.h"
 
 #define ACQUIRE_RETRY_AFTER 10
-#define AUDIT_LIST_MAX 10000
 
 static json_object *
 session_to_json(const struct session *x, const struct console_grant *g)
@@ -84,41 +87,50 @@ pool_exhausted(struct store *s, const struct pool *p)
     return coming == 0 && live + failed >= p->max;
 }
 
-/* The acquire loop: a session, or a reply explaining why not. */
+/* Stops counting REQ as waiting for a desktop (see acquire_session()). */
+static void
+acquire_stop_waiting(struct api_request *req)
+{
+    if (!req->wait_pool)
+        return;
+    reconciler_add_waiting(req->api->deps.reconciler, req->wait_pool, -1);
+    free(req->wait_pool);
+    req->wait_pool = NULL;
+}
+
+/* One try at a session: 0 with *ret, API_RETRY when the request must wait
+ * for a desktop (the handler runs again, see api_retry()), or a negative
+ * errno with a reply explaining why not. The wait ends at
+ * req->wait_deadline, set on the first run. */
 static int
 acquire_session(struct api_request *req, struct api_reply *reply, const struct pool *p,
                 const struct api_acquire_req *q, unsigned timeout, struct session **ret,
                 bool *ret_existing)
 {
     struct api_deps *d = &req->api->deps;
-    uint64_t deadline = now_usec() + (uint64_t) timeout * 1000000ULL;
-    bool waiting = false;
+    uint64_t now = now_usec();
     int r;
 
-    for (;;) {
-        r = store_session_acquire(d->store, p->name, q->user, q->client, api_actor(req), ret,
-                                  ret_existing);
-        if (r != -EAGAIN)
-            break;
-        if (p->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, p)) {
+    if (req->wait_deadline == 0)
+        req->wait_deadline = now + (uint64_t) timeout * 1000000ULL;
+    r = store_session_acquire(d->store, p->name, q->user, q->client, api_actor(req), ret,
+                              ret_existing);
+    if (r == -EAGAIN) {
+        if (p->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, p))
             r = -EBUSY;
-            break;
-        }
-        if (now_usec() >= deadline) {
-            r = -ETIMEDOUT;
-            break;
-        }
-        if (!waiting) {
-            reconciler_add_waiting(d->reconciler, p->name, +1);
-            waiting = true;
-        }
-        if (!reconciler_wait_desk_ready(d->reconciler, 250)) {
+        else if (req->cancelled)
             r = -ESHUTDOWN;
-            break;
-        }
+        else if (now >= req->wait_deadline)
+            r = -ETIMEDOUT;
     }
-    if (waiting)
-        reconciler_add_waiting(d->reconciler, p->name, -1);
+    if (r == -EAGAIN) {
+        /* the planner grows the pool for waiting acquires */
+        if (!req->wait_pool) {
+            req->wait_pool = xstrdup(p->name);
+            reconciler_add_waiting(d->reconciler, p->name, +1);
+        }
+        return api_retry(req);
+    }
 
     switch (r) {
     case 0:
@@ -148,8 +160,10 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
     }
 }
 
-int
-api_sessions_acquire(struct api_request *req, struct api_reply *reply)
+/* The acquire: returns API_RETRY while it waits for a desktop. The pool
+ * name in the path is valid (api.c checks {name} segments). */
+static int
+sessions_acquire(struct api_request *req, struct api_reply *reply)
 {
     struct api_deps *d = &req->api->deps;
     _cleanup_(api_settings_done) struct api_settings set = { 0 };
@@ -162,8 +176,6 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     bool existing = false;
     int r;
 
-    if (!name_is_valid(pool))
-        return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", pool);
     if (!req->body)
         return api_reply_error(reply, -EINVAL, "This request needs a JSON object body.");
     body = json_to_string_dup(req->body);
@@ -198,6 +210,8 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     api_settings_get(req->api, &set);
     r = acquire_session(req, reply, p, &q, set.acquire_timeout, &x, &existing);
     api_acquire_req_done(&q);
+    if (r == API_RETRY)
+        return r;
     if (r < 0)
         return 0;
 
@@ -238,38 +252,14 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
 }
 
 int
-api_sessions_list(struct api_request *req, struct api_reply *reply)
+api_sessions_acquire(struct api_request *req, struct api_reply *reply)
 {
-    const char *pool = api_query(req, "pool"), *user = api_query(req, "user");
-    const char *state_s = api_query(req, "state");
-    struct session **list = NULL;
-    size_t n = 0;
-    json_object *arr, *o;
-    int state = SESSION_STATE_ACTIVE, r;
+    int r = sessions_acquire(req, reply);
 
-    if (pool && !name_is_valid(pool))
-        return api_reply_error(reply, -EINVAL, "Query 'pool' is not a valid pool name.");
-    if (user && !principal_name_is_valid(user))
-        return api_reply_error(reply, -EINVAL, "Query 'user' is not a valid user name.");
-    if (state_s) {
-        if (streq(state_s, "all"))
-            state = -1;
-        else
-            state = session_state_from_string(state_s);
-        if (state == _SESSION_STATE_INVALID)
-            return api_reply_error(reply, -EINVAL, "Query 'state' must be active, ended or "
-                                   "all.");
-    }
-    r = store_session_list(req->api->deps.store, pool, user, state, &list, &n);
-    if (r < 0)
-        return api_reply_error(reply, r, "Cannot read sessions from the store.");
-    arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(arr, session_to_json(list[i], NULL));
-    session_list_free(list, n);
-    o = json_object_new_object();
-    json_object_object_add(o, "sessions", arr);
-    return api_reply_json(reply, 200, o);
+    /* every answer, whichever path gave it, ends the wait */
+    if (r != API_RETRY)
+        acquire_stop_waiting(req);
+    return r;
 }
 
 /* Session ids are UUIDs; anything else cannot name one. */
@@ -291,6 +281,54 @@ session_id_is_valid(const char *id)
         }
     }
     return true;
+}
+
+int
+api_sessions_list(struct api_request *req, struct api_reply *reply)
+{
+    const char *pool = api_query(req, "pool"), *user = api_query(req, "user");
+    const char *state_s = api_query(req, "state"), *after_id = NULL;
+    struct session **list = NULL;
+    struct api_page pg;
+    int64_t after_created = 0;
+    size_t n = 0, shown;
+    json_object *arr, *o;
+    int state = SESSION_STATE_ACTIVE, r;
+
+    if (pool && !name_is_valid(pool))
+        return api_reply_error(reply, -EINVAL, "Query 'pool' is not a valid pool name.");
+    if (user && !principal_name_is_valid(user))
+        return api_reply_error(reply, -EINVAL, "Query 'user' is not a valid user name.");
+    if (state_s) {
+        if (streq(state_s, "all"))
+            state = -1;
+        else
+            state = session_state_from_string(state_s);
+        if (state == _SESSION_STATE_INVALID)
+            return api_reply_error(reply, -EINVAL, "Query 'state' must be active, ended or "
+                                   "all.");
+    }
+    if (api_get_page(req, reply, &pg) < 0)
+        return 0;
+    /* the cursor: created_at.id of the last session shown */
+    if (pg.after && (api_cursor_parse(pg.after, &after_created, &after_id) < 0 || !after_id ||
+                     !session_id_is_valid(after_id)))
+        return api_reply_bad_cursor(reply);
+    /* one more than shown tells whether a next page exists */
+    r = store_session_list_page(req->api->deps.store, pool, user, state, after_created,
+                                after_id, pg.limit + 1, &list, &n);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read sessions from the store.");
+    shown = MIN(n, (size_t) pg.limit);
+    arr = json_object_new_array();
+    for (size_t i = 0; i < shown; i++)
+        json_object_array_add(arr, session_to_json(list[i], NULL));
+    o = json_object_new_object();
+    json_object_object_add(o, "sessions", arr);
+    api_add_next(o, n > shown ? api_cursor_format(list[shown - 1]->created_at,
+                                                  list[shown - 1]->id) : NULL);
+    session_list_free(list, n);
+    return api_reply_json(reply, 200, o);
 }
 
 int
@@ -373,21 +411,32 @@ api_sessions_heartbeat(struct api_request *req, struct api_reply *reply)
 int
 api_audit_list(struct api_request *req, struct api_reply *reply)
 {
-    const char *limit_s = api_query(req, "limit");
+    const char *since_s = api_query(req, "since"), *rest = NULL;
     struct audit_entry *e = NULL;
-    unsigned limit = 100;
-    size_t n = 0;
+    struct api_page pg;
+    int64_t before = 0, since = 0;
+    unsigned u;
+    size_t n = 0, shown;
     json_object *arr, *o;
     int r;
 
-    if (limit_s && (safe_atou(limit_s, &limit) < 0 || limit == 0 || limit > AUDIT_LIST_MAX))
-        return api_reply_errorf(reply, -EINVAL, "Query 'limit' must be a number from 1 to %d.",
-                                AUDIT_LIST_MAX);
-    r = store_audit_list(req->api->deps.store, limit, &e, &n);
+    if (api_get_page(req, reply, &pg) < 0)
+        return 0;
+    /* the cursor: the id of the last entry shown */
+    if (pg.after && (api_cursor_parse(pg.after, &before, &rest) < 0 || rest || before <= 0))
+        return api_reply_bad_cursor(reply);
+    if (since_s && json_time_parse(since_s, &since) < 0) {
+        if (safe_atou(since_s, &u) < 0)
+            return api_reply_error(reply, -EINVAL, "Query 'since' must be an RFC 3339 time "
+                                   "(2026-11-27T21:30:00Z), a date or unix seconds.");
+        since = u;
+    }
+    r = store_audit_list_page(req->api->deps.store, before, since, pg.limit + 1, &e, &n);
     if (r < 0)
         return api_reply_error(reply, r, "Cannot read the audit log.");
+    shown = MIN(n, (size_t) pg.limit);
     arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < shown; i++) {
         json_object *a = json_object_new_object();
 
         json_add_int(a, "id", e[i].id);
@@ -400,8 +449,9 @@ api_audit_list(struct api_request *req, struct api_reply *reply)
         json_add_string(a, "detail", e[i].detail);
         json_object_array_add(arr, a);
     }
-    audit_list_free(e, n);
     o = json_object_new_object();
     json_object_object_add(o, "entries", arr);
+    api_add_next(o, n > shown ? api_cursor_format(e[shown - 1].id, NULL) : NULL);
+    audit_list_free(e, n);
     return api_reply_json(reply, 200, o);
 }

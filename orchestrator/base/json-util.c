@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* json-util.c - strict reading of request bodies with json-c
  *
- * The API trusts nothing it is sent: a body must be one JSON object, each
- * field has one type, numbers are integers within range, strings are
- * bounded, and unknown fields are refused so that a typo is an error, not
- * a silently ignored option. Messages name the field. No logging.
+ * The API trusts nothing it is sent: a body must be one JSON object nested
+ * at most JSON_MAX_DEPTH deep, each field has one type, numbers are
+ * integers within range, strings are bounded, valid UTF-8 and free of NUL
+ * and control characters (no field of the API may hold one: they would
+ * reach a log line, a terminal or a hook's environment), and unknown
+ * fields are refused so that a typo is an error, not a silently ignored
+ * option. Messages name the field. Times are RFC 3339 UTC both ways
+ * (json_add_time(), json_time_parse()). No logging.
  */
 #include "config.h"
 
+#include <stdlib.h>
+#include <time.h>
+
 #include "json-util.h"
+#include "name.h"
 #include "util.h"
 
 #define JSON_MAX_DEPTH 16
@@ -98,6 +106,11 @@ json_get_string(json_object *obj, const char *field, size_t max_len, const char 
         *reterr_msg = xasprintf("Field '%s' contains a NUL byte.", field);
         return -EINVAL;
     }
+    if (!text_is_safe(json_object_get_string(v), max_len)) {
+        *reterr_msg = xasprintf("Field '%s' contains a control character or is not valid "
+                                "UTF-8.", field);
+        return -EINVAL;
+    }
     *ret = json_object_get_string(v);
     return 0;
 }
@@ -163,6 +176,89 @@ json_add_time(json_object *obj, const char *key, int64_t unix_sec)
     }
     s = format_timestamp(unix_sec);
     json_add_string(obj, key, s);
+}
+
+/* Days from 1970-01-01 to Y-M-D (proleptic Gregorian). */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned) (y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t) doe - 719468;
+}
+
+/* Reads exactly N digits at *P into *RET and moves *P past them. */
+static bool
+read_digits(const char **p, unsigned n, unsigned *ret)
+{
+    unsigned v = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        char c = (*p)[i];
+
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (unsigned) (c - '0');
+    }
+    *p += n;
+    *ret = v;
+    return true;
+}
+
+int
+json_time_parse(const char *s, int64_t *ret)
+{
+    static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    unsigned y, mo, d, h = 0, mi = 0, sec = 0, oh, om;
+    const char *p = s;
+    int64_t t, off = 0;
+
+    if (!s)
+        return -EINVAL;
+    if (!read_digits(&p, 4, &y) || *p++ != '-' || !read_digits(&p, 2, &mo) || *p++ != '-' ||
+        !read_digits(&p, 2, &d))
+        return -EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+        return -EINVAL;
+    if (*p == 'T' || *p == 't') {
+        p++;
+        if (!read_digits(&p, 2, &h) || *p++ != ':' || !read_digits(&p, 2, &mi) ||
+            *p++ != ':' || !read_digits(&p, 2, &sec))
+            return -EINVAL;
+        if (h > 23 || mi > 59 || sec > 60)
+            return -EINVAL;
+        if (*p == '.') {
+            p++;
+            if (*p < '0' || *p > '9')
+                return -EINVAL;
+            while (*p >= '0' && *p <= '9')
+                p++;
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1;
+
+            if (!read_digits(&p, 2, &oh) || *p++ != ':' || !read_digits(&p, 2, &om) ||
+                oh > 23 || om > 59)
+                return -EINVAL;
+            off = sign * (int64_t) (oh * 3600 + om * 60);
+        } else {
+            return -EINVAL;
+        }
+    }
+    if (*p != '\0')
+        return -EINVAL;
+    t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    *ret = t;
+    return 0;
 }
 
 char *

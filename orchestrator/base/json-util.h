@@ -19,7 +19,8 @@ int json_check_fields(json_object *obj, const char *const *allowed, char **reter
 
 /* Typed getters. Absent field: -ENOENT (and nothing set). Wrong type or
  * out of range: -EINVAL + message naming the field. Strings are borrowed
- * from OBJ; at most MAX_LEN bytes. */
+ * from OBJ: at most MAX_LEN bytes of valid UTF-8 without NUL or control
+ * characters (name.h's text_is_safe()). */
 int json_get_string(json_object *obj, const char *field, size_t max_len, const char **ret,
                     char **reterr_msg);
 int json_get_uint(json_object *obj, const char *field, unsigned max, unsigned *ret,
@@ -30,6 +31,11 @@ int json_get_bool(json_object *obj, const char *field, bool *ret, char **reterr_
 void json_add_string(json_object *obj, const char *key, const char *value);
 void json_add_int(json_object *obj, const char *key, int64_t value);
 void json_add_time(json_object *obj, const char *key, int64_t unix_sec);
+
+/* Parses an RFC 3339 time ("2026-11-27T21:30:00Z", an offset "+01:00"
+ * instead of Z, fractions of a second ignored) or a date ("2026-11-27",
+ * midnight UTC) into unix seconds. -EINVAL for anything else. Pure. */
+int json_time_parse(const char *s, int64_t *ret);
 
 /* Serialises compactly; the string is the caller's. */
 char *json_to_string_dup(json_object *obj);

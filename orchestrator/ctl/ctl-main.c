@@ -71,6 +71,7 @@ static const struct option verb_options[] = {
     { "warn", required_argument, NULL, OPT_WARN },
     { "batch", required_argument, NULL, OPT_BATCH },
     { "no-wait", no_argument, NULL, OPT_NO_WAIT },
+    { "since", required_argument, NULL, OPT_SINCE },
     {}
 };
 
@@ -115,6 +116,7 @@ const char *arg_policy;
 int64_t arg_warn = -1;           /* seconds */
 int64_t arg_batch = -1;
 bool arg_no_wait;
+const char *arg_since;
 
 struct ctl_http_target target;
 struct ctl_progress *active_progress;
@@ -189,13 +191,16 @@ static const struct ctl_verb verbs[] = {
       "Show one operation; --wait follows it until it ends (exit 1 if it failed)." },
     { "session", "list", "[--pool P] [--user U] [--all | --ended]", 0, 0,
       F(OPT_POOL) | F(OPT_USER) | F(OPT_ALL) | F(OPT_ENDED), verb_session_list,
-      "List active sessions (--ended: ended ones, --all: both)." },
+      "List active sessions (--ended: ended ones, --all: both), every page." },
     { "session", "show", "ID", 1, 1, 0, verb_session_show,
       "Show one session." },
     { "session", "end", "ID", 1, 1, 0, verb_session_end,
       "End a session now (forced logout); its desktop is wiped or locked." },
-    { NULL, "audit", "[--limit N]", 0, 0, F(OPT_LIMIT), verb_audit,
-      "Show the audit log, newest first (default 100 entries)." },
+    { NULL, "audit", "[--limit N] [--since DUR|TIME]", 0, 0, F(OPT_LIMIT) | F(OPT_SINCE),
+      verb_audit,
+      "Show the audit log, newest first: the last 100 entries, or N, or with\n"
+      "      --since every entry since TIME (2026-11-27T21:30:00Z, 2026-11-27) or\n"
+      "      since DUR ago (90m, 12h, 7d)." },
 };
 
 
@@ -447,6 +452,9 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
             break;
         case OPT_NO_WAIT:
             arg_no_wait = true;
+            break;
+        case OPT_SINCE:
+            arg_since = optarg;
             break;
         default:
             assert(false);

@@ -356,7 +356,7 @@ verb_operation_list(_unused_ char **args, _unused_ size_t n_args)
     }
     /* deskpoold lists all without state=; this command's default is running */
     url_add_query(&url, "state", arg_all ? "all" : "running");
-    r = call("GET", url, NULL, 0, NULL, &doc, &raw);
+    r = call_list(url, "operations", 0, &doc, &raw);
     if (r < 0)
         return r;
     if (arg_json) {

@@ -603,7 +603,7 @@ verb_desktop_list(_unused_ char **args, _unused_ size_t n_args)
     } else {
         path = xstrdup("/v1/desktops");
     }
-    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
+    r = call_list(path, "desktops", 0, &doc, &raw);
     if (r < 0)
         return r;
     if (arg_json) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ctl-session.c - deskpoolctl session commands (list, show, end) and the audit log.
- * See ctl.h. */
+ * See ctl.h. Lists come a page at a time from deskpoold: these commands
+ * follow "next" (call_list()) until the end, or the entries asked for. */
 #include "config.h"
 
 #include <assert.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "json-util.h"
 #include "name.h"
 #include "util.h"
 
@@ -55,7 +57,7 @@ verb_session_list(_unused_ char **args, _unused_ size_t n_args)
     else if (arg_ended)
         url_add_query(&url, "state", "ended");
 
-    r = call("GET", url, NULL, 0, NULL, &doc, &raw);
+    r = call_list(url, "sessions", 0, &doc, &raw);
     if (r < 0)
         return r;
     if (arg_json) {
@@ -130,23 +132,47 @@ verb_session_end(char **args, _unused_ size_t n_args)
     return 0;
 }
 
+/* --since DUR|TIME as an RFC 3339 time for the query. Returns 0 or
+ * -EINVAL (reported). */
+static int
+since_to_time(const char *s, char **ret)
+{
+    unsigned dur;
+    int64_t t;
+
+    if (parse_duration(s, &dur) >= 0) {
+        t = (int64_t) time(NULL) - (int64_t) dur;
+    } else if (json_time_parse(s, &t) < 0) {
+        return usage_error("--since: '%s' is neither a duration (90m, 12h, 7d) nor a time "
+                           "(2026-11-27T21:30:00Z, 2026-11-27).", s);
+    }
+    *ret = format_timestamp(t > 0 ? t : 0);
+    return 0;
+}
+
 int
 verb_audit(_unused_ char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
     _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-    _cleanup_free_ char *raw = NULL;
-    _cleanup_free_ char *url = NULL;
+    _cleanup_free_ char *raw = NULL, *since = NULL;
+    _cleanup_free_ char *url = xstrdup("/v1/audit");
     struct json_object *entries;
+    size_t max = 100;
     int r;
 
     if (arg_limit == 0)
         return usage_error("audit: --limit must be at least 1.");
+    if (arg_since) {
+        r = since_to_time(arg_since, &since);
+        if (r < 0)
+            return r;
+        url_add_query(&url, "since", since);
+        max = 0; /* everything since then, unless --limit says otherwise */
+    }
     if (arg_limit > 0)
-        url = xasprintf("/v1/audit?limit=%" PRId64, arg_limit);
-    else
-        url = xstrdup("/v1/audit");
-    r = call("GET", url, NULL, 0, NULL, &doc, &raw);
+        max = (size_t) arg_limit;
+    r = call_list(url, "entries", max, &doc, &raw);
     if (r < 0)
         return r;
     if (arg_json) {

@@ -217,6 +217,52 @@ call(const char *method, const char *path, struct json_object *body, unsigned fl
     return 0;
 }
 
+/* GET every page of a list route: see ctl.h. */
+int
+call_list(const char *path, const char *key, size_t max, struct json_object **ret_doc,
+          char **ret_raw)
+{
+    _cleanup_(ctl_json_putp) struct json_object *all = json_object_new_array();
+    _cleanup_(ctl_json_putp) struct json_object *merged = NULL;
+    _cleanup_free_ char *cursor = NULL;
+    size_t n = 0;
+    int r;
+
+    for (;;) {
+        _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+        _cleanup_free_ char *url = xstrdup(path), *limit = NULL;
+        struct json_object *list;
+        const char *next;
+        size_t want = max > 0 ? MIN(max - n, (size_t) CTL_LIST_PAGE) : CTL_LIST_PAGE;
+
+        limit = xasprintf("%zu", want);
+        url_add_query(&url, "limit", limit);
+        if (cursor)
+            url_add_query(&url, "after", cursor);
+        r = call("GET", url, NULL, 0, NULL, &doc, NULL);
+        if (r < 0)
+            return r;
+        list = jget(doc, key);
+        for (size_t i = 0; i < jarray_len(list) && (max == 0 || n < max); i++, n++)
+            json_object_array_add(all, json_object_get(json_object_array_get_idx(list, i)));
+        next = jstr(doc, "next");
+        if (!next || (max > 0 && n >= max))
+            break;
+        if (cursor && streq(cursor, next))
+            return report_error(-EBADMSG, "internal", NULL, "deskpoold gave the same 'next' "
+                                "twice for %s.", path);
+        free(cursor);
+        cursor = xstrdup(next);
+    }
+    merged = json_object_new_object();
+    json_object_object_add(merged, key, TAKE_PTR(all));
+    if (ret_raw)
+        *ret_raw = xstrdup(json_object_to_json_string_ext(merged, JSON_C_TO_STRING_PLAIN |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+    *ret_doc = TAKE_PTR(merged);
+    return 0;
+}
+
 /* ---- option values ------------------------------------------------------ */
 
 int

@@ -22,6 +22,8 @@
 #define WAIT_FAILED_GRACE_USEC (2 * USEC_PER_SEC)
 #define DEFAULT_REQUEST_TIMEOUT_SEC 30U
 #define DEFAULT_WAIT_TIMEOUT_SEC 600U
+/* Entries asked for per page of a list route (deskpoold's maximum). */
+#define CTL_LIST_PAGE 1000U
 
 DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(struct json_object *, json_object_put, ctl_json_putp)
 
@@ -54,6 +56,7 @@ enum {
     OPT_WARN,
     OPT_BATCH,
     OPT_NO_WAIT,
+    OPT_SINCE,
     _OPT_MAX,
     /* global-only */
     OPT_SOCKET = 0x100,
@@ -109,6 +112,7 @@ extern const char *arg_policy;
 extern int64_t arg_warn;                 /* seconds */
 extern int64_t arg_batch;
 extern bool arg_no_wait;
+extern const char *arg_since;            /* "DUR" or a time; NULL = not given */
 
 extern struct ctl_http_target target;
 extern struct ctl_progress *active_progress;
@@ -163,6 +167,12 @@ char *operation_path(const char *id);
  * otherwise. */
 int call(const char *method, const char *path, struct json_object *body, unsigned flags,
          long *ret_status, struct json_object **ret_doc, char **ret_raw);
+/* GET the list route PATH (it may carry a query) page by page, following
+ * "next", until the end or MAX entries (0: no limit). Returns 0 with one
+ * document {KEY: [entries...]} (and its text for --json, when RET_RAW is
+ * not NULL), or fails like call(). */
+int call_list(const char *path, const char *key, size_t max, struct json_object **ret_doc,
+              char **ret_raw);
 int parse_size_option(const char *opt, const char *s, int64_t *ret);
 int parse_timeout_option(const char *s, unsigned *ret);
 int parse_duration_option(const char *opt, const char *s, int64_t *ret);

@@ -66,6 +66,11 @@ static const struct conf_key conf_keys[] = {
     D(console_ttl, "300", 10, 86400, true),
     D(hook_timeout, "30", 1, 3600, true),
     U(data_disk_size, "1024", 16, 4194304, true),
+    U(max_connections, "1024", 16, 65536, false),
+    U(max_connections_per_address, "32", 0, 65536, false),
+    D(request_timeout, "30", 1, 3600, false),
+    D(session_retention, "30d", 0, 36500U * 86400U, true),
+    D(audit_retention, "365d", 0, 36500U * 86400U, true),
 };
 
 #undef S

@@ -34,6 +34,11 @@ struct conf {
     unsigned console_ttl;         /* seconds a one-time console password is valid */
     unsigned hook_timeout;        /* seconds a hook may run */
     unsigned data_disk_size;      /* MiB of a dedicated desktop's data disk */
+    unsigned max_connections;     /* REST connections per listener */
+    unsigned max_connections_per_address; /* TCP: not-busy connections from one address */
+    unsigned request_timeout;     /* seconds to send a request, or to read an answer */
+    unsigned session_retention;   /* seconds ended sessions are kept; 0 = forever */
+    unsigned audit_retention;     /* seconds audit entries are kept; 0 = forever */
 };
 
 /* Fills every key with its default. */

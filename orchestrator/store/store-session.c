@@ -3,11 +3,14 @@
  *
  * Part of the store (see store.c for the DESIGN: one connection, one
  * mutex, one transaction per public call, conditional UPDATEs). Nothing
- * here logs above debug.
+ * here logs above debug. Lists page by keyset (created_at, id), never by
+ * offset; ended sessions older than the retention are pruned in batches
+ * (store_session_prune()) so that the table stops growing.
  */
 #include "config.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdint.h>
 #include <uuid/uuid.h>
 
@@ -201,22 +204,57 @@ store_session_get(struct store *s, const char *id, struct session **ret)
 }
 
 int
-store_session_list(struct store *s, const char *pool, const char *user, int state,
-                   struct session ***ret, size_t *ret_n)
+store_session_list_page(struct store *s, const char *pool, const char *user, int state,
+                        int64_t after_created, const char *after_id, unsigned limit,
+                        struct session ***ret, size_t *ret_n)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
     const char *state_s = state >= 0 ? session_state_to_string((enum session_state) state) : NULL;
     int r;
 
+    /* keyset paging: the order is (created_at, id), a page starts after
+     * the last row of the previous one, whatever was added or pruned since */
     r = store_prepare(locked, &st,
                       "SELECT " SESSION_COLUMNS " FROM sessions "
                       "WHERE (?1 IS NULL OR pool = ?1) AND (?2 IS NULL OR user = ?2) "
-                      "AND (?3 IS NULL OR state = ?3) ORDER BY created_at, id",
-                      "sss", pool, user, state_s);
+                      "AND (?3 IS NULL OR state = ?3) "
+                      "AND (?4 IS NULL OR created_at > ?5 OR (created_at = ?5 AND id > ?4)) "
+                      "ORDER BY created_at, id LIMIT ?6",
+                      "ssssll", pool, user, state_s, after_id, after_created, (int64_t) limit);
     if (r < 0)
         return r;
     return collect_sessions(locked, st, ret, ret_n);
+}
+
+int
+store_session_list(struct store *s, const char *pool, const char *user, int state,
+                   struct session ***ret, size_t *ret_n)
+{
+    return store_session_list_page(s, pool, user, state, 0, NULL, UINT_MAX, ret, ret_n);
+}
+
+int
+store_session_prune(struct store *s, int64_t before, unsigned limit)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int r, n;
+
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    /* only ended sessions: an active one is never older than its user */
+    n = store_run(locked,
+                  "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions "
+                  "WHERE state = 'ended' AND ended_at < ? ORDER BY ended_at LIMIT ?)",
+                  "ll", before, (int64_t) limit);
+    if (n < 0)
+        return n;
+    r = store_tx_commit(&tx);
+    if (r < 0)
+        return r;
+    return n;
 }
 
 int

@@ -122,9 +122,24 @@ int store_session_acquire(struct store *s, const char *pool, const char *user,
                           bool *ret_existing);
 int store_session_get(struct store *s, const char *id, struct session **ret);
 /* Sessions filtered by POOL, USER (NULL: any) and STATE (< 0: any),
- * oldest first. */
+ * oldest first (by created_at, then id). */
 int store_session_list(struct store *s, const char *pool, const char *user, int state,
                        struct session ***ret, size_t *ret_n);
+/* One page of that list: at most LIMIT sessions, those after the session
+ * created at AFTER_CREATED with id AFTER_ID in its order (AFTER_ID NULL:
+ * from the first). To learn whether more follow, ask for one more than
+ * you show. Returns 0 or a negative errno. */
+int store_session_list_page(struct store *s, const char *pool, const char *user, int state,
+                            int64_t after_created, const char *after_id, unsigned limit,
+                            struct session ***ret, size_t *ret_n);
+/* Retention, for the daemon's housekeeping: removes at most LIMIT sessions
+ * that ended before BEFORE (unix seconds), oldest first, in one
+ * transaction; an active session is never removed, whatever its age.
+ * Returns the number removed (call it again while that is LIMIT, so that
+ * one call never holds the store long), or a negative errno. Does not log:
+ * the caller logs what it removed. BEFORE is now - session_retention
+ * (docs/config.md; 0 there means keep everything: do not call it). */
+int store_session_prune(struct store *s, int64_t before, unsigned limit);
 /* Records a heartbeat; the first one moves the desktop assigned -> in_use.
  * -ENOENT unknown, -ESTALE ended (*ret is then set to the ended session). */
 int store_session_heartbeat(struct store *s, const char *id, struct session **ret);
@@ -175,3 +190,14 @@ struct audit_entry {
 };
 void audit_list_free(struct audit_entry *a, size_t n);
 int store_audit_list(struct store *s, unsigned limit, struct audit_entry **ret, size_t *ret_n);
+/* One page of the audit log, newest first: at most LIMIT rows with an id
+ * below BEFORE_ID (<= 0: from the newest) written at SINCE or later (unix
+ * seconds; 0: any). Returns 0 or a negative errno. */
+int store_audit_list_page(struct store *s, int64_t before_id, int64_t since, unsigned limit,
+                          struct audit_entry **ret, size_t *ret_n);
+/* Retention, for the daemon's housekeeping: removes at most LIMIT audit
+ * rows written before BEFORE (unix seconds), oldest first, in one
+ * transaction. Returns the number removed (call it again while that is
+ * LIMIT), or a negative errno. Does not log. BEFORE is now -
+ * audit_retention (0 there: keep everything, do not call it). */
+int store_audit_prune(struct store *s, int64_t before, unsigned limit);

@@ -14,14 +14,18 @@
 #   json: PYTHON-EXPR             (optional, repeatable; true on the parsed body `d`)
 #   after: METHOD PATH => PYTHON-EXPR  (optional; a follow-up GET whose body must
 #                                  satisfy the expression: proves nothing changed)
-# Cases run in file order against one daemon with a fixture: image "img"
-# (v1) and pool "fixture" (template test, min 1, spare 0, max 3).
+# In any value @DIR@ is the suite's directory and @10K@ a string of 10,240
+# 'a's (for the 10 kB names of issue 7). Cases run in file order against one
+# daemon with a fixture: image "img" (v1) and pool "fixture" (template test,
+# min 1, spare 0, max 3). Afterwards no control character may be in the
+# daemon's log: none of the hostile input reached it raw.
 . "$(dirname "$0")/../lib.sh"
 t_require_binaries
 
 t_tmpdir dir
+TENK=$(head -c 10240 /dev/zero | tr '\0' a)
 dp_start "$dir" "apitest$$" --set boot_delay=0 --set console_password=none \
-    || fail_now "deskpoold did not start"
+    --log-level debug || fail_now "deskpoold did not start"
 make_qcow2 "$dir/img.qcow2"
 api POST /v1/images "{\"name\":\"img\",\"path\":\"$dir/img.qcow2\"}"
 [ "$STATUS" = 201 ] || fail_now "fixture image not added: $STATUS $BODY"
@@ -40,6 +44,7 @@ run_case() {
         key=${line%%:*}
         val=${line#*: }
         val=${val//@DIR@/$dir}
+        val=${val//@10K@/$TENK}
         case "$key" in
         request) method=${val%% *}; path=${val#* } ;;
         header) headers+=(-H "$val") ;;
@@ -68,7 +73,7 @@ run_case() {
     got=${out##*$'\n'}
     resp=${out%$'\n'*}
     if [ "$got" != "$status" ]; then
-        not_ok "$name: $method $path: status $got, expected $status: $resp"
+        not_ok "$name: $method ${path:0:120}: status $got, expected $status: ${resp:0:300}"
         return
     fi
     # every answer, error or not, must be one JSON document (but /metrics)
@@ -95,7 +100,7 @@ run_case() {
             return
         fi
     fi
-    ok "$name: $(head -n 1 "$file" | sed 's/^# *//')"
+    ok "$name: $(head -n 1 "$file" | sed 's/^# *//' | cut -c1-150)"
 }
 
 for f in "$(dirname "$0")"/[0-9][0-9][0-9][0-9]; do
@@ -104,3 +109,7 @@ done
 # The daemon must have survived every case.
 check "daemon still healthy after all cases" api GET /healthz
 [ "$STATUS" = 200 ] || not_ok "healthz after cases: $STATUS"
+# Nothing hostile reached the log raw (it runs at debug: every request is logged).
+check "no control character in the daemon's log (debug level)" \
+    bash -c "! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n\t' <'$dir/daemon.log')"
+check "no 10 kB name in the daemon's log" bash -c "! grep -q '$TENK' '$dir/daemon.log'"

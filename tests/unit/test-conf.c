@@ -427,7 +427,9 @@ TEST(key_iteration)
         "log_file", "virt_type", "max_concurrent", "boot_timeout", "boot_delay",
         "max_boot_failures", "host_failure_retry", "reconcile_interval", "virt_probe_timeout",
         "console_listen", "console_host", "console_password", "acquire_timeout",
-        "console_ttl", "hook_timeout", "data_disk_size",
+        "console_ttl", "hook_timeout", "data_disk_size", "max_connections",
+        "max_connections_per_address", "request_timeout", "session_retention",
+        "audit_retention",
     };
     struct conf c;
     _cleanup_(conf_donep) struct conf *cp = &c;

@@ -545,6 +545,164 @@ TEST(audit)
     audit_list_free(a, n);
 }
 
+/* ---- paging and retention ---- */
+
+/* Inserts session ID of user USER in pool "p": created at CREATED, ended
+ * at ENDED (0: active). */
+static int
+insert_session(struct store *s, const char *id, const char *user, int64_t created, int64_t ended)
+{
+    _cleanup_free_ char *sql = xasprintf(
+        "INSERT INTO sessions (id, pool, desktop, user, client, state, created_at, "
+        "last_heartbeat, ended_at, end_reason) VALUES ('%s', 'p', 'p-%s', '%s', NULL, '%s', "
+        "%lld, %lld, %lld, %s)", id, id, user, ended ? "ended" : "active", (long long) created,
+        (long long) created, (long long) ended, ended ? "'logout'" : "NULL");
+
+    return store_exec_raw(s, sql);
+}
+
+TEST(session_pages)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    char seen[16] = "";
+    struct session **list = NULL;
+    size_t n = 0, len = 0;
+    int64_t after_created = 0;
+    char *after_id = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    /* s2 and s3 share a second: the id breaks the tie */
+    ASSERT_OK(insert_session(s, "s3", "u", 1000, 0));
+    ASSERT_OK(insert_session(s, "s1", "u", 900, 950));
+    ASSERT_OK(insert_session(s, "s2", "u", 1000, 1100));
+    ASSERT_OK(insert_session(s, "s5", "v", 1200, 0));
+    ASSERT_OK(insert_session(s, "s4", "u", 1100, 1150));
+    /* pages of 2 visit every session once, in order */
+    for (int page = 0; page < 4; page++) {
+        ASSERT_OK(store_session_list_page(s, NULL, NULL, -1, after_created, after_id, 2, &list,
+                                          &n));
+        free(after_id);
+        after_id = NULL;
+        for (size_t i = 0; i < n && len < sizeof(seen); i++)
+            len += (size_t) snprintf(seen + len, sizeof(seen) - len, "%s", list[i]->id);
+        if (n > 0) {
+            after_created = list[n - 1]->created_at;
+            after_id = xstrdup(list[n - 1]->id);
+        }
+        session_list_free(list, n);
+        if (n < 2)
+            break;
+    }
+    free(after_id);
+    ASSERT_STREQ(seen, "s1s2s3s4s5");
+    /* filters hold across pages */
+    ASSERT_OK(store_session_list_page(s, NULL, "u", SESSION_STATE_ENDED, 1000, "s2", 10, &list,
+                                      &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(list[0]->id, "s4");
+    session_list_free(list, n);
+    ASSERT_OK(store_session_list_page(s, NULL, NULL, SESSION_STATE_ACTIVE, 0, NULL, 1, &list,
+                                      &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(list[0]->id, "s3");
+    session_list_free(list, n);
+    /* the unpaged list is the same order */
+    ASSERT_OK(store_session_list(s, NULL, NULL, -1, &list, &n));
+    ASSERT_EQ(n, 5);
+    ASSERT_STREQ(list[0]->id, "s1");
+    ASSERT_STREQ(list[4]->id, "s5");
+    session_list_free(list, n);
+}
+
+TEST(session_prune)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    char id[16];
+
+    ASSERT_OK(open_fresh(&s));
+    /* 25 sessions ended long ago, 2 ended recently, 1 active since long ago */
+    for (int i = 0; i < 25; i++) {
+        snprintf(id, sizeof(id), "old%d", i);
+        ASSERT_OK(insert_session(s, id, "u", 100 + i, 200 + i));
+    }
+    ASSERT_OK(insert_session(s, "new1", "u", 100, 5000));
+    ASSERT_OK(insert_session(s, "new2", "u", 4000, 6000));
+    ASSERT_OK(insert_session(s, "live", "u", 50, 0));
+    /* in batches: 10, 10, 5, then nothing */
+    ASSERT_EQ(store_session_prune(s, 1000, 10), 10);
+    ASSERT_OK(query_str(s, "SELECT min(ended_at) FROM sessions WHERE state = 'ended'", "210"));
+    ASSERT_EQ(store_session_prune(s, 1000, 10), 10);
+    ASSERT_EQ(store_session_prune(s, 1000, 10), 5);
+    ASSERT_EQ(store_session_prune(s, 1000, 10), 0);
+    ASSERT_OK(query_str(s, "SELECT group_concat(id, ',') FROM (SELECT id FROM sessions "
+                        "ORDER BY id)", "live,new1,new2"));
+    /* the boundary is exclusive: ended at 5000 stays for 5000, goes for 5001 */
+    ASSERT_EQ(store_session_prune(s, 5000, 100), 0);
+    ASSERT_EQ(store_session_prune(s, 5001, 100), 1);
+    /* an active session is never pruned, however old */
+    ASSERT_EQ(store_session_prune(s, INT64_MAX, 100), 1);
+    ASSERT_OK(query_str(s, "SELECT group_concat(id) FROM sessions", "live"));
+}
+
+TEST(audit_pages_and_prune)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    struct audit_entry *a = NULL;
+    size_t n = 0;
+    int64_t before = 0, total = 0;
+
+    ASSERT_OK(open_fresh(&s));
+    for (int i = 0; i < 30; i++) {
+        _cleanup_free_ char *d = xasprintf("%d", i);
+
+        ASSERT_OK(store_audit(s, "t", "pool.changed", "p", NULL, NULL, d));
+    }
+    /* entry i was written at 1000 + 10 i */
+    ASSERT_OK(store_exec_raw(s, "UPDATE audit SET at = 1000 + 10 * CAST(detail AS INTEGER)"));
+    /* newest first, pages of 7 by id */
+    for (;;) {
+        ASSERT_OK(store_audit_list_page(s, before, 0, 7, &a, &n));
+        if (n == 0)
+            break;
+        ASSERT_EQ(a[0].at, 1000 + 10 * (29 - total));
+        total += (int64_t) n;
+        before = a[n - 1].id;
+        audit_list_free(a, n);
+    }
+    ASSERT_EQ(total, 30);
+    /* since: 1250 and later are entries 25..29 */
+    ASSERT_OK(store_audit_list_page(s, 0, 1250, 100, &a, &n));
+    ASSERT_EQ(n, 5);
+    ASSERT_STREQ(a[4].detail, "25");
+    audit_list_free(a, n);
+    ASSERT_OK(store_audit_list_page(s, 0, 1250, 2, &a, &n));
+    ASSERT_EQ(n, 2);
+    before = a[1].id;
+    audit_list_free(a, n);
+    ASSERT_OK(store_audit_list_page(s, before, 1250, 100, &a, &n));
+    ASSERT_EQ(n, 3);
+    ASSERT_STREQ(a[0].detail, "27");
+    audit_list_free(a, n);
+
+    /* prune what was written before 1100 (entries 0..9), in batches of 4 */
+    ASSERT_EQ(store_audit_prune(s, 1100, 4), 4);
+    ASSERT_EQ(store_audit_prune(s, 1100, 4), 4);
+    ASSERT_EQ(store_audit_prune(s, 1100, 4), 2);
+    ASSERT_EQ(store_audit_prune(s, 1100, 4), 0);
+    ASSERT_OK(query_str(s, "SELECT count(*) || ' ' || min(at) FROM audit", "20 1100"));
+    /* a row written while the clock was set back stays until the rows
+     * before it go */
+    ASSERT_OK(store_exec_raw(s, "UPDATE audit SET at = 10 WHERE detail = '15'"));
+    ASSERT_EQ(store_audit_prune(s, 1120, 100), 2);
+    ASSERT_OK(query_str(s, "SELECT min(at) FROM audit", "10"));
+    ASSERT_EQ(store_audit_prune(s, 1200, 100), 8);
+    ASSERT_OK(query_str(s, "SELECT count(*) || ' ' || min(at) FROM audit", "10 1200"));
+    /* everything */
+    ASSERT_EQ(store_audit_prune(s, INT64_MAX, 1000), 10);
+    ASSERT_OK(query_str(s, "SELECT count(*) FROM audit", "0"));
+    ASSERT_EQ(store_audit_prune(s, INT64_MAX, 1000), 0);
+}
+
 /* ---- concurrency ---- */
 
 #define RACE_THREADS 8
@@ -1180,6 +1338,9 @@ main(void)
     RUN(mark_deleting);
     RUN(remove);
     RUN(audit);
+    RUN(session_pages);
+    RUN(session_prune);
+    RUN(audit_pages_and_prune);
     RUN(race_transitions);
     RUN(race_create);
     RUN(many_desktops);
