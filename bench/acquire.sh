@@ -43,6 +43,7 @@ ctl() { "$B/deskpoolctl" --socket "$work/sock" "$@"; }
     --instance "$inst" --templates-dir "$top/templates" --set storage_pool="$inst" \
     --set storage_dir="$work/overlays" --set tokens_file="$work/tokens" \
     --listen "127.0.0.1:$port" --set console_password=none --set boot_delay=0 \
+    --set max_connections_per_address=512 \
     --log-level warning 2>>"$work/daemon.log" &
 pid=$!
 for _ in $(seq 1 300); do ctl health >/dev/null 2>&1 && break; sleep 0.1; done

@@ -81,6 +81,8 @@
 #define API_FAILURE_SLOTS 64
 #define API_LOG_INTERVAL_USEC (10 * 1000000ULL)
 #define API_RETRY_AFTER_BUSY 5
+/* Retry-After of any other 503 that did not set one */
+#define API_RETRY_AFTER_DEFAULT 5
 /* How long stopping waits for answers already made to be sent. */
 #define API_DRAIN_USEC (3 * 1000000ULL)
 
@@ -917,6 +919,10 @@ api_answer(struct api_call *call)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
     if (reply->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    /* every 503 tells the client when to come back: libvirt reconnecting,
+     * a store that cannot be read, a pool being filled */
+    if (reply->status == 503 && reply->retry_after == 0)
+        reply->retry_after = API_RETRY_AFTER_DEFAULT;
     if (reply->retry_after > 0) {
         char ra[16];
 

@@ -73,6 +73,8 @@ struct reconciler {
     char *hooks_dir;
     unsigned hook_timeout, data_disk_size;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval, host_failure_retry;
+    unsigned session_retention, audit_retention; /* seconds; 0: keep forever */
+    int64_t last_prune;        /* unix seconds of the last housekeeping */
     bool console_password_required;
 
     pthread_mutex_t pass_lock; /* one pass at a time */
@@ -396,6 +398,54 @@ check_slow_libvirt(struct reconciler *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* Housekeeping, at most once per PRUNE_INTERVAL_SEC: ended sessions and
+ * audit entries older than their retention go, PRUNE_BATCH rows per
+ * transaction so that acquires never wait long on the store. */
+#define PRUNE_INTERVAL_SEC 3600
+#define PRUNE_BATCH 1000
+#define PRUNE_MAX_BATCHES 100
+
+static void
+prune_history(struct reconciler *r)
+{
+    int64_t now = (int64_t) (now_realtime_usec() / 1000000ULL);
+    unsigned session_keep, audit_keep, sessions = 0, audits = 0;
+    int k;
+
+    pthread_mutex_lock(&r->lock);
+    if (now < r->last_prune + PRUNE_INTERVAL_SEC) {
+        pthread_mutex_unlock(&r->lock);
+        return;
+    }
+    r->last_prune = now;
+    session_keep = r->session_retention;
+    audit_keep = r->audit_retention;
+    pthread_mutex_unlock(&r->lock);
+    for (int i = 0; session_keep > 0 && i < PRUNE_MAX_BATCHES; i++) {
+        k = store_session_prune(r->store, now - (int64_t) session_keep, PRUNE_BATCH);
+        if (k < 0) {
+            log_warning_errno(k, "Cannot remove old sessions from the store, ignoring");
+            break;
+        }
+        sessions += (unsigned) k;
+        if (k < PRUNE_BATCH)
+            break;
+    }
+    for (int i = 0; audit_keep > 0 && i < PRUNE_MAX_BATCHES; i++) {
+        k = store_audit_prune(r->store, now - (int64_t) audit_keep, PRUNE_BATCH);
+        if (k < 0) {
+            log_warning_errno(k, "Cannot remove old audit entries from the store, ignoring");
+            break;
+        }
+        audits += (unsigned) k;
+        if (k < PRUNE_BATCH)
+            break;
+    }
+    if (sessions + audits > 0)
+        log_info("Removed %u ended sessions and %u audit entries past their retention",
+                 sessions, audits);
+}
+
 /* The pass changed the store in a way that needs another plan at once. */
 static void
 replan(struct reconciler *r)
@@ -594,6 +644,9 @@ pass_run(struct reconciler *r)
         }
     }
 
+    if (res >= 0)
+        prune_history(r);
+
 cleanup:
     pthread_mutex_lock(&r->lock);
     r->stats.passes++;
@@ -685,6 +738,8 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
     r->boot_delay = c->boot_delay;
     r->max_boot_failures = c->max_boot_failures;
     r->host_failure_retry = c->host_failure_retry;
+    r->session_retention = c->session_retention;
+    r->audit_retention = c->audit_retention;
     r->interval = c->reconcile_interval;
     r->console_password_required = streq(c->console_password, "required");
 }

@@ -175,4 +175,38 @@ check "deskpoolctl desktop list: the 3 desktops" \
 check "deskpoolctl operation list --all: the 5 operations" \
     bash -c "[ \"\$('$DESKPOOLCTL' --socket '$DP_SOCK' operation list --all | wc -l)\" = 6 ]"
 check "daemon still healthy" api GET /healthz
+
+# ------------------------------------------------------ retention (housekeeping)
+# the daemon's first pass after a start removes what is past its retention;
+# history as it piles up: the oldest rows first (5,000 sessions ended an hour
+# ago, the first 1,000 audit entries two days old)
+count_rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$DB" "$1"; }
+dp_stop TERM || not_ok "daemon did not stop"
+python3 - "$DB" <<'PY' || fail_now "cannot age the history"
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], timeout=30)
+now = int(time.time())
+with c:
+    c.execute("UPDATE sessions SET ended_at = ? WHERE rowid IN "
+              "(SELECT rowid FROM sessions WHERE state = 'ended' ORDER BY rowid LIMIT 5000)",
+              (now - 3600,))
+    c.execute("UPDATE audit SET at = ? WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT 1000)",
+              (now - 2 * 86400,))
+PY
+old_s=$(count_rows "SELECT count(*) FROM sessions WHERE state = 'ended' AND ended_at < strftime('%s','now') - 300")
+new_s=$(count_rows "SELECT count(*) FROM sessions WHERE NOT (state = 'ended' AND ended_at < strftime('%s','now') - 300)")
+old_a=$(count_rows "SELECT count(*) FROM audit WHERE at < strftime('%s','now') - 86400")
+all_a=$(count_rows "SELECT count(*) FROM audit")
+dp_start "$dir" "lists$$" --set console_password=none --set boot_delay=0 \
+    --set session_retention=5m --set audit_retention=1d || fail_now "deskpoold did not restart"
+pruned() { grep -q 'Removed [0-9]* ended sessions and [0-9]* audit entries' "$dir/daemon.log"; }
+check "housekeeping ran at the first pass and said so" wait_for 20 pruned
+check "ended sessions older than session_retention (5m) are gone ($old_s of them)" \
+    [ "$(count_rows "SELECT count(*) FROM sessions WHERE state = 'ended' AND ended_at < strftime('%s','now') - 300")" = 0 ]
+check "the others stay ($new_s)" \
+    [ "$(count_rows "SELECT count(*) FROM sessions")" = "$new_s" ]
+check "audit entries older than audit_retention (1d) are gone ($old_a of them)" \
+    [ "$(count_rows "SELECT count(*) FROM audit WHERE at < strftime('%s','now') - 86400")" = 0 ]
+check "the younger audit entries stay" \
+    [ "$(count_rows "SELECT count(*) FROM audit")" -ge $((all_a - old_a)) ]
 t_finish
