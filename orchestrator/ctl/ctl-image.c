@@ -44,7 +44,6 @@ image_add(char **args, const char *what)
 {
     _cleanup_(ctl_json_putp) struct json_object *body = NULL;
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
-    _cleanup_free_ char *raw = NULL;
     _cleanup_free_ char *path = NULL;
     _cleanup_free_ char *size = NULL;
     int r;
@@ -60,13 +59,9 @@ image_add(char **args, const char *what)
     if (arg_note)
         json_object_object_add(body, "note", json_object_new_string(arg_note));
 
-    r = call("POST", "/v1/images", body, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = call_show("POST", "/v1/images", body, &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     size = ctl_format_bytes((uint64_t) jint(doc, "size"));
     printf("Image '%s' version %" PRId64 " %s: %s, sha256 %s.\n", strempty(jstr(doc, "name")),
            jint(doc, "version"), what, size, strempty(jstr(doc, "sha256")));
@@ -104,17 +99,12 @@ verb_image_list(_unused_ char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
     _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-    _cleanup_free_ char *raw = NULL;
     struct json_object *images;
     int r;
 
-    r = call("GET", "/v1/images", NULL, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = call_show("GET", "/v1/images", NULL, &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     images = jget(doc, "images");
     t = ctl_table_new("NAME", "VERSION", "SIZE", "SHA256", "CREATED", NULL);
     for (size_t i = 0; i < jarray_len(images); i++)
@@ -122,27 +112,31 @@ verb_image_list(_unused_ char **args, _unused_ size_t n_args)
     return ctl_table_print(t, stdout);
 }
 
+/* GET /v1/images/NAME for a command that shows it: as call_show(). */
+static int
+image_show_get(const char *name, struct json_object **ret_doc)
+{
+    _cleanup_free_ char *path = NULL;
+    int r;
+
+    r = check_name("image", name);
+    if (r < 0)
+        return r;
+    path = image_path(name);
+    return call_show("GET", path, NULL, ret_doc);
+}
+
 int
 verb_image_show(char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
     _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-    _cleanup_free_ char *raw = NULL;
-    _cleanup_free_ char *path = NULL;
     struct json_object *versions;
     int r;
 
-    r = check_name("image", args[0]);
-    if (r < 0)
-        return r;
-    path = image_path(args[0]);
-    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = image_show_get(args[0], &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     versions = jget(doc, "versions");
     printf("Image:    %s\n", strempty(jstr(doc, "name")));
     printf("Versions: %zu\n\n", jarray_len(versions));
@@ -165,22 +159,12 @@ verb_image_versions(char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
     _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-    _cleanup_free_ char *raw = NULL;
-    _cleanup_free_ char *path = NULL;
     struct json_object *versions;
     int r;
 
-    r = check_name("image", args[0]);
-    if (r < 0)
-        return r;
-    path = image_path(args[0]);
-    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = image_show_get(args[0], &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     versions = jget(doc, "versions");
     t = ctl_table_new("VERSION", "SIZE", "SHA256", "CREATED", "CREATED-BY", "RETIRED", "NOTE",
                       NULL);

@@ -376,7 +376,6 @@ verb_pool_set(char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *body = NULL;
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
-    _cleanup_free_ char *raw = NULL;
     _cleanup_free_ char *path = NULL;
     _cleanup_free_ char *groups = NULL;
     _cleanup_free_ char *idle = NULL;
@@ -405,13 +404,9 @@ verb_pool_set(char **args, _unused_ size_t n_args)
         return r;
 
     path = pool_path(args[0]);
-    r = call("PATCH", path, body, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = call_show("PATCH", path, body, &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     image = pool_image_label(doc);
     runs = pool_runs_label(doc);
     groups = pool_groups_label(doc);
@@ -428,17 +423,12 @@ verb_pool_list(_unused_ char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
     _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-    _cleanup_free_ char *raw = NULL;
     struct json_object *pools;
     int r;
 
-    r = call("GET", "/v1/pools", NULL, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = call_show("GET", "/v1/pools", NULL, &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     pools = jget(doc, "pools");
     t = ctl_table_new("NAME", "MODE", "IMAGE", "MIN", "SPARE", "MAX", "READY", "BUSY",
                       "PENDING", "FAILED", "STATE", NULL);
@@ -467,7 +457,6 @@ verb_pool_show(char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
     _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
-    _cleanup_free_ char *raw = NULL;
     _cleanup_free_ char *path = NULL;
     _cleanup_free_ char *image = NULL;
     _cleanup_free_ char *runs = NULL;
@@ -482,13 +471,9 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     if (r < 0)
         return r;
     path = pool_path(args[0]);
-    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = call_show("GET", path, NULL, &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     c = pool_counts_from_json(doc);
     image = pool_image_label(doc);
     runs = pool_runs_label(doc);

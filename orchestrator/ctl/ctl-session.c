@@ -87,17 +87,12 @@ int
 verb_session_show(char **args, _unused_ size_t n_args)
 {
     _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
-    _cleanup_free_ char *raw = NULL;
     _cleanup_free_ char *path = session_path(args[0]);
     int r;
 
-    r = call("GET", path, NULL, 0, NULL, &doc, &raw);
-    if (r < 0)
-        return r;
-    if (arg_json) {
-        print_json_text(raw);
-        return 0;
-    }
+    r = call_show("GET", path, NULL, &doc);
+    if (r != 0)
+        return r < 0 ? r : 0;
     printf("ID:             %s\n", dash(jstr(doc, "id")));
     printf("Pool:           %s\n", dash(jstr(doc, "pool")));
     printf("Desktop:        %s\n", dash(jstr(doc, "desktop")));

@@ -263,6 +263,29 @@ call_list(const char *path, const char *key, size_t max, struct json_object **re
     return 0;
 }
 
+/* call() for a command whose answer is what it shows: with --json the
+ * server's document is printed as it came and 1 returned (the command is
+ * done); else 0 and the parsed document in *ret_doc for the human
+ * rendering. A failure is reported (negative errno). */
+int
+call_show(const char *method, const char *path, struct json_object *body,
+          struct json_object **ret_doc)
+{
+    _cleanup_(ctl_json_putp) struct json_object *doc = NULL;
+    _cleanup_free_ char *raw = NULL;
+    int r;
+
+    r = call(method, path, body, 0, NULL, &doc, &raw);
+    if (r < 0)
+        return r;
+    if (arg_json) {
+        print_json_text(raw);
+        return 1;
+    }
+    *ret_doc = TAKE_PTR(doc);
+    return 0;
+}
+
 /* ---- option values ------------------------------------------------------ */
 
 int

@@ -173,6 +173,11 @@ int call(const char *method, const char *path, struct json_object *body, unsigne
  * not NULL), or fails like call(). */
 int call_list(const char *path, const char *key, size_t max, struct json_object **ret_doc,
               char **ret_raw);
+/* call() for a command whose answer is what it shows: 1 when --json printed
+ * it (done), 0 with the parsed document for a human rendering, negative
+ * errno (reported). */
+int call_show(const char *method, const char *path, struct json_object *body,
+              struct json_object **ret_doc);
 int parse_size_option(const char *opt, const char *s, int64_t *ret);
 int parse_timeout_option(const char *s, unsigned *ret);
 int parse_duration_option(const char *opt, const char *s, int64_t *ret);
