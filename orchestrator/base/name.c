@@ -41,6 +41,14 @@ name_is_valid(const char *s)
     return true;
 }
 
+char *
+instance_socket_path(const char *instance)
+{
+    if (streq(instance, DP_DEFAULT_INSTANCE))
+        return xstrdup(DP_RUNSTATE_DIR "/deskpoold.sock");
+    return xasprintf("%s-%s/deskpoold.sock", DP_RUNSTATE_DIR, instance);
+}
+
 bool
 principal_name_is_valid(const char *s)
 {

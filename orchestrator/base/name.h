@@ -38,6 +38,13 @@ bool text_is_safe(const char *s, size_t max);
 size_t text_escape_to(char *dst, size_t size, const char *s, size_t len);
 char *text_escape(const char *s);
 
+/* The name of the daemon when none is given, and where a daemon's socket
+ * is unless configured: DP_RUNSTATE_DIR/deskpoold.sock for the default
+ * instance, DP_RUNSTATE_DIR-INSTANCE/deskpoold.sock for another one (a
+ * new string). One rule for deskpoold and deskpoolctl --instance. */
+#define DP_DEFAULT_INSTANCE "deskpool"
+char *instance_socket_path(const char *instance);
+
 /* The hard cap on one pool's size and on its groups: bounds every
  * user-sized input. */
 #define POOL_MAX_DESKTOPS 5000

@@ -77,6 +77,7 @@ static const struct option verb_options[] = {
 
 static const struct option global_options[] = {
     { "socket", required_argument, NULL, OPT_SOCKET },
+    { "instance", required_argument, NULL, OPT_INSTANCE },
     { "url", required_argument, NULL, OPT_URL },
     { "token", required_argument, NULL, OPT_TOKEN },
     { "json", no_argument, NULL, OPT_JSON },
@@ -296,6 +297,7 @@ print_usage(FILE *f, const char *group)
     if (group)
         return;
     fprintf(f, "\nOptions:\n"
+            "  --instance NAME the socket of deskpoold --instance NAME\n"
             "  --socket PATH   deskpoold's unix socket (default: $DESKPOOL_SOCKET, else\n"
             "                  %s/deskpoold.sock)\n"
             "  --url URL       talk to http(s)://host:port instead (TCP needs a token)\n"
@@ -476,6 +478,9 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
     return 0;
 }
 
+/* The socket --instance names; kept for the process's life (arg_socket). */
+static char *instance_socket;
+
 /* Parse the options before COMMAND. Returns 1 after --help/--version, 0
  * with *ret_first set to COMMAND's index, or -EINVAL. */
 static int
@@ -499,6 +504,12 @@ parse_global_argv(int argc, char *argv[], int *ret_first)
             return 1;
         case OPT_SOCKET:
             arg_socket = optarg;
+            break;
+        case OPT_INSTANCE:
+            if (!name_is_valid(optarg))
+                return usage_error("--instance: '%s' is not a valid instance name.", optarg);
+            free(instance_socket);
+            instance_socket = instance_socket_path(optarg);
             break;
         case OPT_URL:
             arg_url = optarg;
@@ -525,8 +536,12 @@ parse_global_argv(int argc, char *argv[], int *ret_first)
         }
     }
 
+    if (instance_socket && arg_socket)
+        return usage_error("--instance and --socket cannot be used together.");
+    if (instance_socket)
+        arg_socket = instance_socket; /* lives until the process ends */
     if (arg_socket && arg_url)
-        return usage_error("--socket and --url cannot be used together.");
+        return usage_error("--socket (or --instance) and --url cannot be used together.");
     if (arg_token && !arg_url)
         return usage_error("--token needs --url (the unix socket needs no token).");
     if (arg_url && strncmp(arg_url, "http://", 7) != 0 && strncmp(arg_url, "https://", 8) != 0)

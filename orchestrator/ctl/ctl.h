@@ -63,6 +63,7 @@ enum {
     OPT_URL,
     OPT_TOKEN,
     OPT_VERSION,
+    OPT_INSTANCE,
 };
 #define F(o) (1U << (o))
 

@@ -252,14 +252,6 @@ conf_load_file(struct conf *c, const char *path, char **reterr_msg)
     return 0;
 }
 
-char *
-conf_default_socket(const char *instance)
-{
-    if (streq(instance, DP_DEFAULT_INSTANCE))
-        return xstrdup(DP_RUNSTATE_DIR "/deskpoold.sock");
-    return xasprintf("%s-%s/deskpoold.sock", DP_RUNSTATE_DIR, instance);
-}
-
 void
 conf_finalize(struct conf *c)
 {
@@ -275,7 +267,7 @@ conf_finalize(struct conf *c)
     }
     if (streq(c->socket, "")) {
         free(c->socket);
-        c->socket = conf_default_socket(c->instance);
+        c->socket = instance_socket_path(c->instance);
     }
     if (streq(c->storage_pool, "")) {
         free(c->storage_pool);

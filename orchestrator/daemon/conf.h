@@ -4,6 +4,7 @@
 #pragma once
 
 #include "macro.h"
+#include "name.h"
 
 struct conf {
     char *uri;              /* libvirt URI, "qemu:///system" */
@@ -56,15 +57,10 @@ int conf_set(struct conf *c, const char *key, const char *value, char **reterr_m
  * "FILE:LINE: ..." in *reterr_msg. */
 int conf_load_file(struct conf *c, const char *path, char **reterr_msg);
 
-/* The name of the daemon when none is given. */
-#define DP_DEFAULT_INSTANCE "deskpool"
-
 /* Fills derived keys: state_dir, socket and storage_pool from the instance
  * name (DP_LOCALSTATE_DIR[-INSTANCE], DP_RUNSTATE_DIR[-INSTANCE]/
  * deskpoold.sock, INSTANCE), images_dir and storage_dir from state_dir. */
 void conf_finalize(struct conf *c);
-/* The socket of INSTANCE's daemon unless configured (a new string). */
-char *conf_default_socket(const char *instance);
 
 /* The keys SIGHUP can change without a restart. */
 bool conf_key_reloadable(const char *key);

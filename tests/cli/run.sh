@@ -56,6 +56,12 @@ check "--image-version v0" 2 "^deskpoolctl: --image-version: 'v0' is not a versi
     --spare 1 --max 2
 check "--socket with --url" 2 "cannot be used together" \
     "$DESKPOOLCTL" --socket "$sock" --url http://127.0.0.1:1 health
+check "--instance with --socket" 2 "cannot be used together" \
+    "$DESKPOOLCTL" --instance lab2 --socket "$sock" health
+check "--instance names its socket" 1 "/run/deskpool-nosuchinstance/deskpoold.sock" \
+    "$DESKPOOLCTL" --instance nosuchinstance health
+check "--instance refuses a bad name" 2 "not a valid instance name" \
+    "$DESKPOOLCTL" --instance ../x health
 check "bad duration" 2 "^deskpoolctl: --idle-timeout: '15x' is not a duration" \
     "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --min 1 --spare 1 --max 2 \
     --idle-timeout 15x

@@ -194,6 +194,7 @@ touch "$dir/no-host.conf"
 s2=/run/deskpool-$second/deskpoold.sock
 check "its socket is /run/deskpool-$second/deskpoold.sock" \
     quiet curl -s --max-time 5 --unix-socket "$s2" http://localhost/healthz
+check "deskpoolctl --instance $second talks to it" quiet "$DESKPOOLCTL" --instance "$second" health
 check "its state directory is /var/lib/deskpool-$second" test -f "/var/lib/deskpool-$second/deskpool.db"
 check "its storage pool is '$second'" quiet virsh -c qemu:///system pool-info "$second"
 pkill -TERM -f -- "--instance $second" || true
