@@ -10,7 +10,8 @@
  *   owns a reference of the link per registration and drops it when the
  *   registration is gone, so a callback running late never touches freed
  *   memory. struct hv holds the current link and the connection's own
- *   reference.
+ *   reference. The close callback holds no reference: unregistering it
+ *   is synchronous (see hv_link_open()).
  *
  *   Loss is seen two ways: libvirt's close callback (the socket reached
  *   EOF, or the keepalive of 5 s x 3 missed answers expired) marks the
@@ -50,6 +51,7 @@
 #define HV_KEEPALIVE_COUNT 3     /* unanswered probes before the link is dead */
 #define HV_RECONNECT_GAP_USEC (1000 * 1000ULL)
 #define HV_SLOW_USEC (2 * 1000 * 1000ULL)
+#define HV_LINK_RELEASE_POLLS 200 /* x 10 ms: how long a closing link waits for libvirt */
 
 struct hv_link {
     unsigned n_ref;            /* atomic: hv's and one per libvirt registration */
@@ -179,13 +181,15 @@ hv_link_open(struct hv *h, const char *uri, struct hv_link **ret, char **reterr_
     } else {
         l->agent_id = r;
     }
-    if (virConnectRegisterCloseCallback(conn, hv_link_closed, hv_link_ref(l),
-                                        hv_link_unref) < 0) {
+    /* No reference for libvirt here: drivers without close callbacks (the
+     * test driver) accept the registration but keep nothing, so no free
+     * callback would ever come; unregistering is synchronous instead (it
+     * takes the lock the callback runs under), and comes first in
+     * hv_link_close(). */
+    if (virConnectRegisterCloseCallback(conn, hv_link_closed, l, NULL) < 0)
         virResetLastError();
-        hv_link_unref(l);
-    } else {
+    else
         l->close_registered = true;
-    }
     *ret = l;
     return 0;
 }
@@ -206,13 +210,22 @@ hv_link_close(struct hv_link *l)
     pthread_cond_broadcast(&l->agent_cond);
     pthread_mutex_unlock(&l->lock);
     conn = l->conn;
+    if (l->close_registered && virConnectUnregisterCloseCallback(conn, hv_link_closed) < 0)
+        virResetLastError();
     if (l->lifecycle_id >= 0 && virConnectDomainEventDeregisterAny(conn, l->lifecycle_id) < 0)
         virResetLastError();
     if (l->agent_id >= 0 && virConnectDomainEventDeregisterAny(conn, l->agent_id) < 0)
         virResetLastError();
-    if (l->close_registered && virConnectUnregisterCloseCallback(conn, hv_link_closed) < 0)
-        virResetLastError();
     virConnectClose(conn);
+    /* libvirt drops its references from its event loop once nothing is
+     * dispatching: wait a moment for that, so the link is freed here and
+     * not left to the process's exit */
+    for (int i = 0; i < HV_LINK_RELEASE_POLLS &&
+                    __atomic_load_n(&l->n_ref, __ATOMIC_ACQUIRE) > 1; i++) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
+
+        nanosleep(&ts, NULL);
+    }
     hv_link_unref(l);
 }
 
