@@ -39,6 +39,9 @@
 
 /* How long startup waits for the domain type probe before it serves anyway. */
 #define PROBE_WAIT_SEC 2
+/* A failed probe is tried again after this long, doubling up to the max. */
+#define PROBE_RETRY_MIN_SEC 15
+#define PROBE_RETRY_MAX_SEC 600
 
 static bool arg_foreground;
 static bool arg_reprobe;
@@ -427,20 +430,31 @@ probe_thread(void *userdata)
     _cleanup_free_ char *key = xasprintf("virt_type:%s", d->conf.uri), *err = NULL;
     _cleanup_free_ char *type = NULL;
     uint64_t start = now_usec();
+    unsigned wait = PROBE_RETRY_MIN_SEC;
     int r;
 
-    r = hv_detect_virt_type(d->hv, d->conf.storage_pool, d->conf.instance,
-                            d->conf.virt_probe_timeout, &d->stopping, &type, &err);
+    for (;;) {
+        _cleanup_free_ char *why = NULL;
+
+        free(err);
+        err = NULL;
+        r = hv_detect_virt_type(d->hv, d->conf.storage_pool, d->conf.instance,
+                                d->conf.virt_probe_timeout, &d->stopping, &type, &err);
+        if (r >= 0 || r == -ECANCELED)
+            break;
+        /* the host may be short of space or libvirt away for a while: no
+         * desktop can be built meanwhile, so try again, less often */
+        why = xasprintf("No domain type runs guests on '%s': %s", d->conf.uri, strempty(err));
+        log_error("%s; no desktop can be built; probing again in %u s", why, wait);
+        reconciler_set_virt_type_failed(d->reconciler, why);
+        for (unsigned i = 0; i < wait * 10 && !atomic_load(&d->stopping); i++)
+            usleep(100 * 1000);
+        if (atomic_load(&d->stopping))
+            return NULL;
+        wait = MIN(wait * 2, PROBE_RETRY_MAX_SEC);
+    }
     if (r == -ECANCELED)
         return NULL;
-    if (r < 0) {
-        _cleanup_free_ char *why = xasprintf("No domain type runs guests on '%s': %s",
-                                             d->conf.uri, strempty(err));
-
-        log_error("%s; no desktop can be built (deskpoold --reprobe to try again)", why);
-        reconciler_set_virt_type_failed(d->reconciler, why);
-        return NULL;
-    }
     log_notice("Domain type '%s' probed in %.1f s", type, (double) (now_usec() - start) / 1e6);
     r = store_meta_set(d->store, key, type);
     if (r < 0)

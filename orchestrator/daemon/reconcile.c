@@ -802,6 +802,8 @@ reconciler_set_virt_type(struct reconciler *r, const char *virt_type)
     pthread_mutex_lock(&r->lock);
     free(r->virt_type);
     r->virt_type = xstrdup(virt_type);
+    free(r->virt_type_error);
+    r->virt_type_error = NULL; /* a probe that failed before succeeded now */
     pthread_mutex_unlock(&r->lock);
     reconciler_wake(r);
 }

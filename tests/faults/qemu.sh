@@ -85,7 +85,8 @@ api POST /v1/pools/f/sessions '{"user":"dr.a","client":"t"}'
 check "an acquire while libvirt is away: 503, not 500 ($STATUS)" [ "$STATUS" = 503 ]
 check "libvirtd started again" libvirtd_start
 check "deskpoold reconnects by itself" wait_for 60 connected
-check "the reconnection is counted" bash -c "[ \$(jget \"\$(curl -s --unix-socket '$DP_SOCK' http://localhost/healthz)\" \"d['reconnects']\") -ge 1 ]"
+api GET /healthz
+check "the reconnection is counted ($(jget "$BODY" "d['reconnects']"))" [ "$(jget "$BODY" "d['reconnects']")" -ge 1 ]
 check "the log says it lost and found libvirt" grep -q 'Reconnected to libvirt' "$dir/daemon.log"
 if wait_for 180 ready_is f 3; then ok "the pool fills to 3 after the outage"; else not_ok "pool: $(pool_json f | head -c 500)"; fi
 invariants "after libvirtd restarted during provisioning"
@@ -146,14 +147,15 @@ dp_stop TERM
 mkdir -p "$dir/full"
 mount -t tmpfs -o size=1m tmpfs "$dir/full" || fail_now "cannot mount a tmpfs"
 chmod 0755 "$dir/full"
-dd if=/dev/zero of="$dir/full/filler" bs=64k >/dev/null 2>&1
 odir=$dir/o
 mkdir -p "$odir"
-DP_SOCK_SAVE=$DP_SOCK
 dp_start "$odir" "$inst2" --set storage_dir="$dir/full" --set storage_pool="$inst2" \
     --set boot_timeout=90 --set max_boot_failures=2 --set host_failure_retry=5 \
     --set reconcile_interval=1 || fail_now "second deskpoold did not start"
+probed() { api GET /healthz && [ "$(jget "$BODY" "d['virt_type']")" = qemu ]; }
+wait_for 120 probed || not_ok "the second daemon's probe did not finish: $BODY"
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add (second daemon)"
+dd if=/dev/zero of="$dir/full/filler" bs=64k >/dev/null 2>&1
 ctl pool create g --image tiny --template tiny --mode floating --min 1 --spare 0 --max 1 >/dev/null
 failed() { [ "$(count g failed)" = 1 ]; }
 check "with the overlay directory full the desktop is quarantined" wait_for 60 failed
