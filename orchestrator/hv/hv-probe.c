@@ -271,7 +271,7 @@ hv_kvm_advice(struct hv *h)
     return xasprintf("/dev/kvm is mode %04o, group %s: QEMU (user libvirt-qemu, group kvm) "
                      "cannot open it, and libvirt 9.0 then probes QEMU's capabilities again "
                      "on every call. Fix: chgrp kvm /dev/kvm; chmod 0660 /dev/kvm (Debian's "
-                     "default; scripts/setup-host.sh does it), then restart libvirtd.",
+                     "default; scripts/setup-host.sh does it); libvirt notices by itself.",
                      (unsigned) (st.st_mode & 07777),
                      kvm && st.st_gid == kvm->gr_gid ? "kvm" : "not kvm");
 }
