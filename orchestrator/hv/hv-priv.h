@@ -66,5 +66,8 @@ int hv_fail(int err, char **reterr_msg, const char *fmt, ...) _printf_(3, 4);
  * < > & ' "). deskpool names never need escaping; paths are checked. */
 bool hv_xml_safe(const char *s);
 
+/* Unescapes the five predefined XML entities of S in place (hv-storage.c). */
+void hv_xml_unescape(char *s);
+
 /* Looks up domain NAME: 0, -ENOENT, -ENOTCONN or another negative errno. */
 int hv_domain_lookup(struct hv *h, const char *name, virDomainPtr *ret, char **reterr_msg);

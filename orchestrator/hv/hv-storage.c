@@ -37,7 +37,7 @@
 #define HV_STREAM_CHUNK (256u * 1024u)
 
 /* Unescapes the five predefined XML entities in place. */
-static void
+void
 hv_xml_unescape(char *s)
 {
     static const struct {
