@@ -1046,6 +1046,21 @@ clone_fill_check(const struct tmpl_fill *f, char **reterr_msg)
     return 0;
 }
 
+/* Every vnc/spice console of a clone starts locked (passwd='', no
+ * expiry), whatever the parent's had: the saved XML carries secrets
+ * (libvirt saves it with VIR_DOMAIN_XML_SECURE). */
+static void
+clone_lock_graphics(xmlDoc *doc)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+
+    o = xpath_eval(doc, "/domain/devices/graphics[@type='vnc' or @type='spice']");
+    for (int i = 0; i < xpath_count(o); i++) {
+        xmlSetProp(o->nodesetval->nodeTab[i], BAD_CAST "passwd", BAD_CAST "");
+        xmlUnsetProp(o->nodesetval->nodeTab[i], BAD_CAST "passwdValidTo");
+    }
+}
+
 /* See tmpl.h. The saved XML is libvirt's migratable format: it has every
  * device address, the expanded machine type and the CPU model, which is
  * why a clone's XML is made from it and not from the template. */
@@ -1102,6 +1117,7 @@ tmpl_clone_xml(const char *saved_xml, const struct tmpl_fill *f, char **ret_xml,
     fill_metadata(root, f->meta);
     if (f->graphics_listen)
         fill_graphics_listen(doc, f->graphics_listen);
+    clone_lock_graphics(doc);
 
     xmlDocDumpFormatMemory(doc, &out, &olen, 1);
     if (!out || olen <= 0)

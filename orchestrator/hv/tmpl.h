@@ -114,9 +114,10 @@ int tmpl_graphics_password_xml(const char *domain_xml, const char *password, int
  * its saved image, hv_saved_image_read()) with F's name, UUID, system
  * (and data) disk source and format, metadata and console listen address
  * (as tmpl_fill()); F->virt_type may be NULL, else it must be the
- * parent's. Every other element (machine type, CPU, device addresses,
- * genid) is kept: libvirt does not compare a clone's XML with the saved
- * state, so the devices must stay the parent's. Returns 0 and a new
+ * parent's; every vnc/spice console starts locked (passwd=''). Every
+ * other element (machine type, CPU, device addresses, genid) is kept:
+ * libvirt does not compare a clone's XML with the saved state, so the
+ * devices must stay the parent's. Returns 0 and a new
  * string; -EINVAL + message when SAVED_XML does not parse, is not a
  * <domain>, has an <interface> (it would carry the parent's MAC) or a
  * value of F is bad. Does not log. */
