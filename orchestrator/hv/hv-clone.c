@@ -42,8 +42,13 @@
  *
  * Threads and ownership. hv_clone_restore() runs on the caller's thread;
  * it makes the FIFO, starts one feeder thread, calls
- * virDomainRestoreFlags(), then sets the feeder's stop flag and joins it:
- * the FIFO and the thread never outlive the call. The feeder opens the
+ * virDomainRestoreFlags() on a connection of its own, then sets the
+ * feeder's stop flag and joins it: the FIFO, the thread and the
+ * connection never outlive the call. (libvirtd serves at most
+ * max_client_requests = 5 calls of one connection at once; measured with
+ * 8 restores on the shared connection, 3 waited 3.7-4.3 s for a slot
+ * before libvirtd even opened their FIFO, and agent pings of the clones
+ * already up queued behind them.) The feeder opens the
  * FIFO with O_NONBLOCK (ENXIO until libvirtd has opened the read end; it
  * retries every millisecond) so it can never block on a reader that is not
  * coming, writes with poll() in 0.1 s steps so it sees STOP and CANCEL,
@@ -111,6 +116,8 @@
 #define HV_FIFO_SUFFIX ".fifo"
 #define HV_CLONE_XML_MAX (1u << 20)
 #define HV_HOSTNAME_MAX 63
+#define HV_CLONE_KEEPALIVE_INTERVAL 5     /* s; a dead libvirtd ends the restore call */
+#define HV_CLONE_KEEPALIVE_COUNT 6
 
 /* libvirt's virQEMUSaveHeader, host-endian on disk (little-endian here). */
 struct hv_save_header {
@@ -733,7 +740,7 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
                       const struct hv_clone_opts *opts, struct hv_clone_stats *ret_stats,
                       char **reterr_msg)
 {
-    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;   /* our own, see below */
     _cleanup_free_ char *name = NULL, *dir_copy = NULL, *restore_err = NULL;
     struct hv_saved_image img = {};
     struct hv_feed f = { .src_fd = -1 };
@@ -764,9 +771,6 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
     if (r < 0)
         return r;
 
-    r = hv_conn_get(h, &conn, reterr_msg);
-    if (r < 0)
-        return r;
     r = hv_domain_is_active(h, name, &active);
     if (r < 0 && r != -ENOENT)
         return hv_fail(r, reterr_msg, "Cannot tell whether domain '%s' runs.", name);
@@ -791,6 +795,21 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
     r = fifo_make(fifo_dir, &f.fifo, reterr_msg);
     if (r < 0)
         goto cleanup;
+
+    /* A connection of its own: libvirtd serves at most max_client_requests
+     * (default 5) calls of one connection at once and a restore holds its
+     * slot for seconds; on the shared connection concurrent restores queue
+     * and starve the short calls (agent pings, attaches). Keepalive: a
+     * libvirtd that dies mid-restore ends the call. */
+    conn = virConnectOpen(hv_uri(h));
+    if (!conn) {
+        r = hv_last_error(reterr_msg);
+        if (r == -ENOENT || r == -ENOTCONN)
+            r = -ECONNREFUSED;
+        goto cleanup;
+    }
+    if (virConnectSetKeepAlive(conn, HV_CLONE_KEEPALIVE_INTERVAL, HV_CLONE_KEEPALIVE_COUNT) < 0)
+        virResetLastError();
 
     f.t0 = now_usec();
     k = pthread_create(&thread, NULL, feed_thread, &f);

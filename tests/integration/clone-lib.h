@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
@@ -347,6 +348,47 @@ ic_env_setup(struct ic_env *e, const char *srcdir, const char *prefix, char **re
     return hv_storage_pool_ensure(e->h, prefix, e->vol_dir, reterr_msg);
 }
 
+/* Opens qemu:///system for a workspace that ic_env_setup() and
+ * ic_parent_build() made in an earlier process (clone-tool): the same
+ * paths, the saved image read back. 0 or negative errno + message. */
+static inline int
+ic_env_attach(struct ic_env *e, const char *srcdir, const char *prefix, char **reterr_msg)
+{
+    _cleanup_free_ char *path = NULL, *text = NULL, *with_nic = NULL;
+    char *end;
+    size_t len;
+    int r;
+
+    *e = (struct ic_env) {};
+    e->prefix = xstrdup(prefix);
+    e->dir = xasprintf("%s/%s", IC_STATE_DIR, prefix);
+    e->vol_dir = xasprintf("%s/vols", e->dir);
+    e->parent_dir = xasprintf("%s/parent", e->dir);
+    e->golden = xstrdup(IC_GUEST_DIR "/golden-v1.qcow2");
+    e->parent_name = xasprintf("%s-parent", prefix);
+    e->parent_overlay = xasprintf("%s/%s-parent.qcow2", e->vol_dir, prefix);
+    e->saved = xasprintf("%s/%s-parent.save", e->parent_dir, prefix);
+    r = hv_event_loop_start();
+    if (r < 0)
+        return r;
+    r = hv_open("qemu:///system", &e->h, reterr_msg);
+    if (r < 0)
+        return r;
+    path = xasprintf("%s/templates/tiny.xml", srcdir);
+    r = read_full_file(path, 1 << 20, &text, &len);
+    if (r < 0)
+        return hv_fail(r, reterr_msg, "Cannot read '%s'.", path);
+    end = strstr(text, "  </devices>");
+    if (!end)
+        return hv_fail(-EINVAL, reterr_msg, "'%s' has no </devices>.", path);
+    with_nic = xasprintf("%.*s    <interface type='user'>\n      <model type='virtio'/>\n"
+                         "    </interface>\n%s", (int) (end - text), text, end);
+    r = tmpl_load_string(with_nic, &e->tmpl, reterr_msg);
+    if (r < 0)
+        return r;
+    return hv_saved_image_read(e->saved, &e->img, reterr_msg);
+}
+
 /* Destroys every PREFIX-* domain (undefining persistent ones), then the
  * pool with its volumes and the directories. Best effort. */
 static inline void
@@ -420,10 +462,13 @@ ic_qcow2_size(const char *path)
 
 /* Boots the parent (tmpl_fill .parent: no NIC, <genid/>) on an overlay of
  * the golden image, waits for its agent, writes /mnt/data/parent-file,
- * saves it, undefines it and makes its overlay 0444. Fills E's parent
- * fields and *RET_BOOT / *RET_SAVE (seconds). */
+ * (ZERO_FREE: fills the guest's free memory with zeros once, a pre-freeze
+ * step that turns free pages into zero pages QEMU does not store), saves
+ * it, undefines it and makes its overlay 0444. Fills E's parent fields
+ * and *RET_BOOT / *RET_SAVE (seconds). */
 static inline int
-ic_parent_build(struct ic_env *e, double *ret_boot, double *ret_save, char **reterr_msg)
+ic_parent_build_full(struct ic_env *e, bool zero_free, double *ret_boot, double *ret_save,
+                     char **reterr_msg)
 {
     _cleanup_free_ char *uuid = ic_uuid(), *xml = NULL, *vol = NULL, *out = NULL;
     struct tmpl_fill f = {
@@ -459,6 +504,16 @@ ic_parent_build(struct ic_env *e, double *ret_boot, double *ret_save, char **ret
                       "echo parent > /mnt/data/parent-file && sync && echo ok", &out);
     if (r < 0)
         return hv_fail(r, reterr_msg, "Cannot write a file in the parent.");
+    if (zero_free) {
+        free(out);
+        out = NULL;
+        r = ic_guest_line(e->h, e->parent_name,
+                          "n=$(awk '/MemFree/ { print int($2 / 1024) - 12 }' /proc/meminfo); "
+                          "dd if=/dev/zero of=/run/zero bs=1M count=$n 2>/dev/null; "
+                          "rm -f /run/zero; echo $n", &out);
+        if (r < 0)
+            return hv_fail(r, reterr_msg, "Cannot zero the parent's free memory.");
+    }
     t1 = now_usec();
     r = hv_parent_save(e->h, e->parent_name, e->saved, reterr_msg);
     if (r < 0)
@@ -473,6 +528,12 @@ ic_parent_build(struct ic_env *e, double *ret_boot, double *ret_save, char **ret
     return hv_saved_image_read(e->saved, &e->img, reterr_msg);
 }
 
+static inline int
+ic_parent_build(struct ic_env *e, double *ret_boot, double *ret_save, char **reterr_msg)
+{
+    return ic_parent_build_full(e, false, ret_boot, ret_save, reterr_msg);
+}
+
 /* One clone and where its time went. */
 struct ic_clone {
     /* in */
@@ -483,6 +544,8 @@ struct ic_clone {
     char mac[18];
     char *uuid;
     enum hv_clone_feed feed;
+    bool split;             /* identity step by step, each timed (else hv_clone_identify()) */
+    bool nic_first;         /* attach the NIC before waiting for the agent */
     /* out */
     char *overlay;
     char *vol;
@@ -490,6 +553,7 @@ struct ic_clone {
     char *err;
     struct hv_clone_stats stats;
     double t_overlay, t_xml, t_restore, t_agent, t_identity, t_ready;
+    double t_nic, t_time, t_host;   /* with SPLIT */
 };
 
 static inline void
@@ -555,6 +619,13 @@ ic_clone_make(void *arg)
     if (c->r < 0)
         return NULL;
     c->t_restore = ic_sec(now_usec() - t);
+    if (c->split && c->nic_first) {
+        t = now_usec();
+        c->r = hv_clone_attach_nic(e->h, c->name, nic, &c->err);
+        c->t_nic = ic_sec(now_usec() - t);
+        if (c->r < 0)
+            return NULL;
+    }
     t = now_usec();
     c->r = ic_wait_agent(e->h, c->name, 60000);
     if (c->r < 0) {
@@ -563,7 +634,26 @@ ic_clone_make(void *arg)
     }
     c->t_agent = ic_sec(now_usec() - t);
     t = now_usec();
-    c->r = hv_clone_identify(e->h, c->name, &id, &c->err);
+    if (!c->split)
+        c->r = hv_clone_identify(e->h, c->name, &id, &c->err);
+    else {
+        uint64_t s = now_usec();
+
+        if (!c->nic_first) {
+            c->r = hv_clone_attach_nic(e->h, c->name, nic, &c->err);
+            c->t_nic = ic_sec(now_usec() - s);
+            if (c->r < 0)
+                return NULL;
+        }
+        s = now_usec();
+        c->r = hv_domain_sync_time(e->h, c->name, &c->err);
+        c->t_time = ic_sec(now_usec() - s);
+        if (c->r < 0)
+            return NULL;
+        s = now_usec();
+        c->r = hv_clone_set_hostname(e->h, c->name, c->hostname, 10, &c->err);
+        c->t_host = ic_sec(now_usec() - s);
+    }
     c->t_identity = ic_sec(now_usec() - t);
     c->t_ready = ic_sec(now_usec() - t0);
     return NULL;
@@ -584,6 +674,35 @@ ic_clones_make(struct ic_clone *c, size_t n)
         pthread_join(t[i], NULL);
     free(t);
     return ic_sec(now_usec() - t0);
+}
+
+/* CPU seconds (user + system) that the QEMU process of running domain
+ * NAME has used so far (its pid from libvirt's /run/libvirt/qemu/NAME.pid),
+ * or -1. */
+static inline double
+ic_qemu_cpu(const char *name)
+{
+    _cleanup_free_ char *pidfile = xasprintf("/run/libvirt/qemu/%s.pid", name);
+    _cleanup_free_ char *pidtext = NULL, *stat = NULL, *statpath = NULL;
+    unsigned long utime, stime;
+    const char *p;
+    unsigned pid;
+    size_t len;
+
+    if (read_full_file(pidfile, 64, &pidtext, &len) < 0)
+        return -1;
+    pidtext[strcspn(pidtext, "\n")] = '\0';
+    if (safe_atou(pidtext, &pid) < 0)
+        return -1;
+    statpath = xasprintf("/proc/%u/stat", pid);
+    if (read_full_file(statpath, 4096, &stat, &len) < 0)
+        return -1;
+    /* fields after the command name, which may hold spaces: state is 3rd */
+    p = strrchr(stat, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                     &utime, &stime) != 2)
+        return -1;
+    return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
 }
 
 /* Destroys clone C's domain (transient: gone) and deletes its overlay:
