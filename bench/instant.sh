@@ -20,7 +20,9 @@
 #   logout:    logout to ready: instant = destroy, fresh overlay, restore,
 #              agent, identity (sequential), or the same with the new clone
 #              restored under a second name while the old one is destroyed
-#              (overlapped); baseline = `virsh snapshot-revert` to the
+#              (overlapped), or resuming a successor restored paused ahead of
+#              need (its NIC attached) while the old one is destroyed, then
+#              clock and host name (successor); baseline = `virsh snapshot-revert` to the
 #              clean memory snapshot, agent, `virsh domtime --now`
 #              (today's wipe). 3 rounds each, medians.
 #   feed:      splice() vs read/write into the FIFO, 1 and 4 clones.
@@ -178,6 +180,8 @@ i_logout=$(echo "$out" | key logout_ready_s | median)
 i_logout_detail=$(echo "$out" | grep '^# round' | tail -n 1)
 out=$("$TOOL" relogout "$P" 3 --overlap)
 o_logout=$(echo "$out" | key logout_ready_s | median)
+out=$("$TOOL" relogout "$P" 3 --successor)
+s_logout=$(echo "$out" | key logout_ready_s | median)
 
 d=$BB-snap
 qemu-img create -q -f qcow2 -F qcow2 -b "$GUEST/golden-v1.qcow2" "$work/$d.qcow2"
@@ -225,7 +229,8 @@ echo "bytes per desktop: instant clone $(mib "$bytes_restore") after restore," \
     "$(mib "$snap_bytes"); ratio $(ratio "$snap_bytes" "$bytes_settle")x"
 echo "logout to ready: snapshot-revert + agent + domtime $b_logout s; instant sequential" \
     "$i_logout s (ratio $(ratio "$b_logout" "$i_logout")x), overlapped $o_logout s" \
-    "(ratio $(ratio "$b_logout" "$o_logout")x)"
+    "(ratio $(ratio "$b_logout" "$o_logout")x), paused successor $s_logout s" \
+    "(ratio $(ratio "$b_logout" "$s_logout")x)"
 echo "  last sequential round (s):${i_logout_detail#\# round 2:}"
 echo "feed:$feed_line"
 echo "zero-free parent: $zero_line"

@@ -821,7 +821,9 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
     started = true;
     /* RUNNING: the header says so too. Never BYPASS_CACHE: libvirt would
      * put its O_DIRECT helper between the FIFO and QEMU. */
-    r = virDomainRestoreFlags(conn, f.fifo, NULL, VIR_DOMAIN_SAVE_RUNNING);
+    r = virDomainRestoreFlags(conn, f.fifo, NULL,
+                              opts && opts->paused ? VIR_DOMAIN_SAVE_PAUSED
+                                                   : VIR_DOMAIN_SAVE_RUNNING);
     t_restored = now_usec() - f.t0;
     if (r < 0)
         r = hv_last_error(&restore_err);
@@ -868,6 +870,36 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
         close(f.src_fd);
     hv_saved_image_done(&img);
     return r;
+}
+
+/* Hard power-off of clone NAME on a connection of its own (see hv.h):
+ * 0 also when it was not running, -ENOENT when there is no such domain
+ * (a stopped transient clone is gone). Does not log. */
+int
+hv_clone_destroy(struct hv *h, const char *name)
+{
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    conn = virConnectOpen(hv_uri(h));
+    if (!conn) {
+        r = hv_last_error(NULL);
+        return r == -ENOENT ? -ECONNREFUSED : r;
+    }
+    dom = virDomainLookupByName(conn, name);
+    if (!dom)
+        return hv_last_error(NULL);
+    r = virDomainIsActive(dom);
+    if (r < 0)
+        return hv_last_error(NULL);
+    if (r == 0)
+        return 0;
+    if (virDomainDestroy(dom) < 0) {
+        r = hv_last_error(NULL);
+        return r == -EBUSY || r == -ENOENT ? 0 : r;
+    }
+    return 0;
 }
 
 int

@@ -119,6 +119,9 @@ int hv_domain_get_xml(struct hv *h, const char *name, bool live, bool secure, ch
  * running domain. -EOPNOTSUPP where the driver cannot (test://). */
 int hv_domain_update_device_live(struct hv *h, const char *name, const char *xml,
                                  char **reterr_msg);
+/* Resumes a paused domain (an instant clone restored paused). -EBUSY when
+ * it is not paused. */
+int hv_domain_resume(struct hv *h, const char *name, char **reterr_msg);
 /* Sets the guest clock to the host's (guest agent; after a revert). */
 int hv_domain_sync_time(struct hv *h, const char *name, char **reterr_msg);
 
@@ -194,6 +197,8 @@ struct hv_clone_opts {
     const char *fifo_dir;       /* NULL: the saved image's directory. Must be ours, 0700 */
     enum hv_clone_feed feed;
     const atomic_bool *cancel;  /* may be NULL; true: the restore fails (-ECANCELED) */
+    bool paused;                /* leave it paused (a successor made ahead of need, its
+                                 * NIC attachable); hv_domain_resume() starts it */
 };
 /* Where a restore's time went, in microseconds from the restore call. */
 struct hv_clone_stats {
@@ -222,6 +227,13 @@ int hv_clone_restore(struct hv *h, const char *saved_path, const char *clone_xml
 int hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xml,
                           const struct hv_clone_opts *opts, struct hv_clone_stats *ret_stats,
                           char **reterr_msg);
+/* Hard power-off of clone NAME (the wipe at logout), as
+ * hv_domain_destroy() but on a connection of its own: on libvirt 9.0 a
+ * destroy holds up name lookups of other domains on the same connection
+ * until the killed QEMU has been reaped (measured 0.3-1.8 s here), which
+ * would stall every clone being restored or identified meanwhile. 0 also
+ * when it was not running; -ENOENT when there is no such domain. */
+int hv_clone_destroy(struct hv *h, const char *name);
 /* After a crash: releases (open for writing, close: EOF) and removes
  * every restore FIFO in DIR, so no libvirtd thread stays blocked opening
  * one. Only while no restore runs on DIR. 0 and the count, or -errno. */

@@ -659,6 +659,72 @@ ic_clone_make(void *arg)
     return NULL;
 }
 
+/* A successor made ahead of need: a fresh overlay, the restore left
+ * paused, its NIC attached (the guest sees it on resume). Sets C->r. */
+static inline void
+ic_clone_prepare_paused(struct ic_clone *c)
+{
+    struct ic_env *e = c->env;
+    _cleanup_free_ char *xml = NULL, *nic = NULL;
+    struct tmpl_fill f = {
+        .name = c->name, .uuid = c->uuid, .disk_format = "qcow2",
+        .graphics_listen = "127.0.0.1",
+    };
+    struct hv_clone_opts o = { .feed = c->feed, .paused = true };
+    uint64_t t = now_usec();
+
+    free(c->overlay);
+    c->overlay = NULL;
+    c->r = hv_volume_create_overlay(e->h, e->prefix, c->vol, e->parent_overlay, 0,
+                                    &c->overlay, &c->err);
+    if (c->r < 0)
+        return;
+    c->t_overlay = ic_sec(now_usec() - t);
+    f.disk_path = c->overlay;
+    c->r = tmpl_clone_xml(e->img.xml, &f, &xml, &c->err);
+    if (c->r >= 0)
+        c->r = tmpl_interface_xml(e->tmpl, 0, c->mac, &nic, &c->err);
+    if (c->r < 0)
+        return;
+    t = now_usec();
+    c->r = hv_clone_restore_full(e->h, e->saved, xml, &o, &c->stats, &c->err);
+    if (c->r < 0)
+        return;
+    c->t_restore = ic_sec(now_usec() - t);
+    t = now_usec();
+    c->r = hv_clone_attach_nic(e->h, c->name, nic, &c->err);
+    c->t_nic = ic_sec(now_usec() - t);
+}
+
+/* Resumes a successor made by ic_clone_prepare_paused() and finishes its
+ * identity: agent, clock, host name. C->t_ready is from the resume. */
+static inline void
+ic_clone_activate(struct ic_clone *c)
+{
+    struct ic_env *e = c->env;
+    uint64_t t0 = now_usec(), t;
+
+    c->r = hv_domain_resume(e->h, c->name, &c->err);
+    if (c->r < 0)
+        return;
+    t = now_usec();
+    c->r = ic_wait_agent(e->h, c->name, 60000);
+    if (c->r < 0) {
+        c->err = xstrdup("The clone's agent never answered.");
+        return;
+    }
+    c->t_agent = ic_sec(now_usec() - t);
+    t = now_usec();
+    c->r = hv_domain_sync_time(e->h, c->name, &c->err);
+    c->t_time = ic_sec(now_usec() - t);
+    if (c->r < 0)
+        return;
+    t = now_usec();
+    c->r = hv_clone_set_hostname(e->h, c->name, c->hostname, 10, &c->err);
+    c->t_host = ic_sec(now_usec() - t);
+    c->t_ready = ic_sec(now_usec() - t0);
+}
+
 /* Runs ic_clone_make() on N clones at once (one thread each). Returns
  * the seconds until all are ready (or failed). */
 static inline double
@@ -710,7 +776,7 @@ ic_qemu_cpu(const char *name)
 static inline int
 ic_clone_wipe(struct ic_clone *c)
 {
-    int r = hv_domain_destroy(c->env->h, c->name);
+    int r = hv_clone_destroy(c->env->h, c->name);
 
     if (r < 0 && r != -ENOENT)
         return r;

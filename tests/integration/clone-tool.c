@@ -8,12 +8,13 @@
  *                                    N clones at once until all are ready,
  *                                    their overlays' size after SEC s of
  *                                    running (default 10), then wiped
- *   clone-tool relogout PREFIX ROUNDS [--overlap]
+ *   clone-tool relogout PREFIX ROUNDS [--overlap|--successor]
  *                                    one clone, then ROUNDS times: wipe
  *                                    (destroy, delete overlay) and clone
  *                                    again; --overlap: the new clone under
  *                                    a second name while the old one is
- *                                    destroyed
+ *                                    destroyed; --successor: the new clone
+ *                                    was restored paused ahead of need
  *   clone-tool teardown PREFIX       remove everything named PREFIX*
  *
  * Figures are printed as "key value" lines (seconds, bytes); lines that
@@ -138,8 +139,58 @@ wipe_thread(void *arg)
  * takes the other of two names and is made while the old one is destroyed
  * on another thread (the daemon would then keep a generation per
  * desktop). */
+/* Logout to ready with a successor restored paused ahead of need (its
+ * NIC attached): the old clone is destroyed on another thread while the
+ * successor is resumed and gets its clock and host name; the next
+ * successor is then made off the clock. */
 static int
-cmd_relogout(const char *prefix, unsigned rounds, bool overlap)
+cmd_relogout_successor(struct ic_env *e, unsigned rounds)
+{
+    struct ic_clone c[2];
+    unsigned cur = 0;
+    int status = 0;
+
+    ic_clone_init(&c[0], e, 900);
+    ic_clone_init(&c[1], e, 901);
+    c[0].split = c[1].split = true;
+    ic_clone_make(&c[0]);
+    if (c[0].r >= 0)
+        ic_clone_prepare_paused(&c[1]);
+    for (unsigned i = 0; c[0].r >= 0 && c[1].r >= 0 && i < rounds; i++) {
+        unsigned next = 1 - cur;
+        uint64_t t0;
+        pthread_t t;
+
+        sleep(1);
+        t0 = now_usec();
+        if (pthread_create(&t, NULL, wipe_thread, &c[cur]) != 0)
+            abort();
+        ic_clone_activate(&c[next]);
+        printf("logout_ready_s %.3f\n", ic_sec(now_usec() - t0));
+        pthread_join(t, NULL);
+        if (c[next].r < 0)
+            break;
+        printf("# round %u: resume..ready %.3f agent %.3f time %.3f hostname %.3f "
+               "(made ahead: restore %.3f nic %.3f)\n", i, c[next].t_ready, c[next].t_agent,
+               c[next].t_time, c[next].t_host, c[next].t_restore, c[next].t_nic);
+        free(c[cur].uuid);
+        c[cur].uuid = ic_uuid();
+        ic_clone_prepare_paused(&c[cur]);
+        cur = next;
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        if (c[i].r < 0) {
+            fprintf(stderr, "clone-tool relogout: %s\n", strempty(c[i].err));
+            status = 1;
+        }
+        (void) ic_clone_wipe(&c[i]);
+        ic_clone_done(&c[i]);
+    }
+    return status;
+}
+
+static int
+cmd_relogout(const char *prefix, unsigned rounds, bool overlap, bool successor)
 {
     _cleanup_free_ char *err = NULL;
     struct ic_env e;
@@ -151,6 +202,11 @@ cmd_relogout(const char *prefix, unsigned rounds, bool overlap)
         fprintf(stderr, "clone-tool relogout: %s\n", strempty(err));
         ic_env_done(&e);
         return 1;
+    }
+    if (successor) {
+        status = cmd_relogout_successor(&e, rounds);
+        ic_env_done(&e);
+        return status;
     }
     ic_clone_init(&c[0], &e, 900);
     ic_clone_init(&c[1], &e, 901);
@@ -213,7 +269,7 @@ int
 main(int argc, char **argv)
 {
     unsigned n = 0, settle = 10;
-    bool copy = false, nic_first = false, overlap = false;
+    bool copy = false, nic_first = false, overlap = false, successor = false;
 
     log_set_level(getenv("DP_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING);
     if (argc < 3 || strncmp(argv[2], "ic-", 3) != 0) {
@@ -235,6 +291,8 @@ main(int argc, char **argv)
             nic_first = true;
         else if (streq(argv[i], "--overlap"))
             overlap = true;
+        else if (streq(argv[i], "--successor"))
+            successor = true;
         else if (streq(argv[i], "--settle") && i + 1 < argc &&
                  safe_atou(argv[i + 1], &settle) >= 0)
             i++;
@@ -246,7 +304,7 @@ main(int argc, char **argv)
     if (streq(argv[1], "clones"))
         return cmd_clones(argv[2], n, copy, nic_first, settle);
     if (streq(argv[1], "relogout"))
-        return cmd_relogout(argv[2], n, overlap);
+        return cmd_relogout(argv[2], n, overlap, successor);
     fprintf(stderr, "clone-tool: unknown command '%s'\n", argv[1]);
     return 2;
 }

@@ -7,10 +7,11 @@
  * hot-plugged NIC, host name and VM generation ID; a file written in one
  * clone absent in the others; clocks within 1 s of the host; the parent's
  * files (golden image, parent overlay, saved image) unchanged. Then the
- * wipe at logout (destroy, fresh overlay, restore again), a cancelled
- * restore, and damaged saved images (header bytes, a compressed or paused
- * header, a truncated stream, a broken stream), each refused with a clear
- * message and leaving no domain. Everything is named ic-test-PID-*.
+ * wipe at logout (destroy, fresh overlay, restore again), a successor
+ * restored paused and resumed later, a cancelled restore, and damaged
+ * saved images (header bytes, a compressed or paused header, a truncated
+ * stream, a broken stream), each refused with a clear message and leaving
+ * no domain. Everything is named ic-test-PID-*.
  *
  * Exits 77 (skip) with a reason when not root, when the tiny guest is not
  * built or when no libvirtd answers; with all three present every failure
@@ -190,6 +191,41 @@ TEST(second_round)
         ASSERT_OK(hv_domain_is_active(env.h, c->name, &active));
         ASSERT_TRUE(active);
     }
+}
+
+/* A successor made ahead of need: restored paused, NIC attached while
+ * paused, then resumed and identified (what a logout could use). */
+TEST(successor)
+{
+    struct ic_clone c;
+    _cleanup_free_ char *mac = NULL, *host = NULL;
+    double off = 99;
+
+    ASSERT_TRUE(parent_ok);
+    ic_clone_init(&c, &env, 50);
+    ic_clone_prepare_paused(&c);
+    if (c.r < 0)
+        fprintf(stderr, "%s: %s\n", c.name, strempty(c.err));
+    ASSERT_OK(c.r);
+    /* paused: the agent cannot answer, a second resume is refused after */
+    ASSERT_TRUE(hv_domain_agent_ping(env.h, c.name, 1) < 0);
+    ic_clone_activate(&c);
+    if (c.r < 0)
+        fprintf(stderr, "%s: %s\n", c.name, strempty(c.err));
+    ASSERT_OK(c.r);
+    printf("  successor %s: resume to ready %.2f s (agent %.2f, clock %.2f, host name %.2f)\n",
+           c.name, c.t_ready, c.t_agent, c.t_time, c.t_host);
+    ASSERT_ERROR(hv_domain_resume(env.h, c.name, NULL), EBUSY);
+    ASSERT_OK(ic_guest_line(env.h, c.name, ic_guest_mac_sh, &mac));
+    ASSERT_STREQ(strchr(mac, ' ') + 1, c.mac);
+    ASSERT_OK(ic_guest_line(env.h, c.name, "hostname", &host));
+    ASSERT_STREQ(host, c.hostname);
+    ASSERT_OK(ic_clock_offset(env.h, c.name, &off));
+    ASSERT_TRUE(off > -1.0 && off < 1.0);
+    ASSERT_OK(ic_clone_wipe(&c));
+    ASSERT_TRUE(domain_absent(c.name));
+    ASSERT_EQ(hv_clone_destroy(env.h, c.name), -ENOENT);
+    ic_clone_done(&c);
 }
 
 struct cancel_arg {
@@ -451,6 +487,7 @@ main(void)
     RUN(identity);
     RUN(files_and_clock);
     RUN(second_round);
+    RUN(successor);
     RUN(cancel);
     RUN(corrupt_images);
     RUN(bad_inputs);
