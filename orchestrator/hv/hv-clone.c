@@ -72,8 +72,9 @@
  * its XML has <genid> (qemuProcessGenID() with START_GEN_VMID), and QEMU's
  * vmgenid device writes it into guest memory after loading the state and
  * notifies the guest; the parent is booted with <genid/> for that. Host
- * name (guest-exec of hostname) and clock (virDomainSetTime) go through
- * the guest agent, which answers within ~0.1 s of the restore.
+ * name (written to /proc/sys/kernel/hostname with guest-file-*, else
+ * guest-exec of hostname) and clock (virDomainSetTime) go through the
+ * guest agent, which answers within ~0.1 s of the restore.
  *
  * Files this module touches directly, unlike the rest of hv: the saved
  * image (read; written only by libvirtd), the FIFOs. Never: log above
@@ -1063,20 +1064,95 @@ hostname_is_valid(const char *s)
     return true;
 }
 
-/* Sets the guest's host name with guest-exec of "hostname NAME" (busybox
- * and util-linux both take it; a Linux guest only). -EINVAL for a name
- * that is not one RFC 1123 label, -EAGAIN while the agent is not up,
- * -EIO + message when hostname fails in the guest. Does not log. */
+/* Base64 of LEN bytes of DATA (a new string). */
+static char *
+base64_encode(const char *data, size_t len)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = xmalloc0((len + 2) / 3 * 4 + 1), *o = out;
+
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned char) data[i] << 16;
+
+        if (i + 1 < len)
+            v |= (unsigned char) data[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char) data[i + 2];
+        *o++ = tab[(v >> 18) & 63];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < len ? tab[v & 63] : '=';
+    }
+    return out;
+}
+
+/* Writes NAME to the guest's /proc/sys/kernel/hostname with
+ * guest-file-open/write/close: no process is started in the guest. */
+static int
+hostname_by_file(struct hv *h, const char *domain, const char *name, int timeout_sec,
+                 char **reterr_msg)
+{
+    _cleanup_free_ char *answer = NULL, *cmd = NULL, *b64 = NULL, *closing = NULL;
+    _cleanup_json_ json_object *o = NULL;
+    json_object *v;
+    int64_t handle;
+    int r, k;
+
+    r = hv_domain_agent_command(h, domain,
+                                "{\"execute\":\"guest-file-open\",\"arguments\":"
+                                "{\"path\":\"/proc/sys/kernel/hostname\",\"mode\":\"w\"}}",
+                                timeout_sec, &answer, reterr_msg);
+    if (r < 0)
+        return r;
+    r = json_parse_object(answer, strlen(answer), &o, reterr_msg);
+    if (r < 0)
+        return r;
+    if (!json_object_object_get_ex(o, "return", &v) || !json_object_is_type(v, json_type_int))
+        return hv_fail(-EIO, reterr_msg, "guest-file-open in '%s' gave no handle.", domain);
+    handle = json_object_get_int64(v);
+    b64 = base64_encode(name, strlen(name));
+    cmd = xasprintf("{\"execute\":\"guest-file-write\",\"arguments\":{\"handle\":%" PRIi64
+                    ",\"buf-b64\":\"%s\"}}", handle, b64);
+    free(answer);
+    answer = NULL;
+    r = hv_domain_agent_command(h, domain, cmd, timeout_sec, &answer, reterr_msg);
+    /* closed whatever the write did: that is when the kernel takes it */
+    closing = xasprintf("{\"execute\":\"guest-file-close\",\"arguments\":{\"handle\":%" PRIi64
+                        "}}", handle);
+    free(answer);
+    answer = NULL;
+    k = hv_domain_agent_command(h, domain, closing, timeout_sec, &answer,
+                                r < 0 ? NULL : reterr_msg);
+    return r < 0 ? r : k;
+}
+
+/* Sets the guest's (kernel) host name through the agent: NAME written to
+ * /proc/sys/kernel/hostname with guest-file-* (three agent round trips,
+ * no process in the guest: under TCG a fork and exec in a guest that was
+ * just restored is the slow part), or, where that file cannot be opened,
+ * guest-exec of "hostname NAME" (busybox and util-linux). Linux guests.
+ * -EINVAL for a name that is not one RFC 1123 label, -EAGAIN while the
+ * agent is not up, -EIO + message when both ways fail. Does not log. */
 int
 hv_clone_set_hostname(struct hv *h, const char *domain, const char *hostname,
                       int timeout_sec, char **reterr_msg)
 {
+    _cleanup_free_ char *file_err = NULL;
     const char *argv[] = { hostname, NULL };
     int code = -1, r;
 
     if (!hostname_is_valid(hostname))
         return hv_fail(-EINVAL, reterr_msg, "Host name '%s' is not a valid host name label.",
                        strempty(hostname));
+    r = hostname_by_file(h, domain, hostname, timeout_sec, &file_err);
+    if (r >= 0 || r == -EAGAIN || r == -ENOENT || r == -ENOTCONN || r == -EBUSY) {
+        if (r < 0 && reterr_msg && !*reterr_msg)
+            *reterr_msg = TAKE_PTR(file_err);
+        return r;
+    }
+    log_debug("Writing the host name of '%s' through a file failed (%s); trying hostname.",
+              domain, strempty(file_err));
     r = agent_exec(h, domain, "hostname", argv, timeout_sec, &code, reterr_msg);
     if (r < 0)
         return r;

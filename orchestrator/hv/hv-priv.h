@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* hv-priv.h - what hv.c, hv-storage.c and hv-probe.c share. See hv.c.
+/* hv-priv.h - what hv.c, hv-conn.c, hv-storage.c, hv-probe.c and hv-clone.c
+ * share. See hv.c.
  *
  * Not for other modules: they use hv.h and never see a libvirt type.
  */

@@ -244,9 +244,10 @@ int hv_clone_fifos_cleanup(const char *dir, unsigned *ret_n);
  * with that MAC is there already; -EINVAL without a valid MAC. */
 int hv_clone_attach_nic(struct hv *h, const char *domain, const char *iface_xml,
                         char **reterr_msg);
-/* Sets the guest's host name through the agent (guest-exec "hostname
- * NAME"; Linux guests). -EAGAIN while the agent is not up, -EINVAL for a
- * bad name, -EIO when the command fails in the guest. */
+/* Sets the guest's host name through the agent: written to
+ * /proc/sys/kernel/hostname (guest-file-*, no process started), else
+ * guest-exec "hostname NAME"; Linux guests. -EAGAIN while the agent is
+ * not up, -EINVAL for a bad name, -EIO when both ways fail. */
 int hv_clone_set_hostname(struct hv *h, const char *domain, const char *hostname,
                           int timeout_sec, char **reterr_msg);
 /* The VM generation ID of running DOMAIN (libvirt makes a new one at
