@@ -25,6 +25,8 @@
 #              clock and host name (successor); baseline = `virsh snapshot-revert` to the
 #              clean memory snapshot, agent, `virsh domtime --now`
 #              (today's wipe). 3 rounds each, medians.
+#   parallel:  N = 8 clones made 2, 4 or 8 at a time (a worker pool's
+#              max_concurrent), all ready.
 #   feed:      splice() vs read/write into the FIFO, 1 and 4 clones.
 #   zero-free: a second parent whose free guest memory was filled with
 #              zeros before the save (a pre-freeze step): image size and
@@ -154,6 +156,12 @@ for n in 4 8; do
     cpu_b[$n]=$(median <"$work/cpu_b$n")
 done
 
+# ---------------------------------------------------------------- parallel
+par_line=""
+for p in 2 4 8; do
+    par_line="$par_line P=$p: $("$TOOL" clones "$P" 8 --settle 0 --parallel "$p" | key ready_all_s) s;"
+done
+
 # ---------------------------------------------------------------- feed
 feed_line=""
 for n in 1 4; do
@@ -232,6 +240,7 @@ echo "logout to ready: snapshot-revert + agent + domtime $b_logout s; instant se
     "(ratio $(ratio "$b_logout" "$o_logout")x), paused successor $s_logout s" \
     "(ratio $(ratio "$b_logout" "$s_logout")x)"
 echo "  last sequential round (s):${i_logout_detail#\# round 2:}"
+echo "N=8 by parallelism (all ready):$par_line"
 echo "feed:$feed_line"
 echo "zero-free parent: $zero_line"
 echo "save: $save_plain s (restore after it $restore_plain s), --bypass-cache $save_bypass s" \

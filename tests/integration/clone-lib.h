@@ -725,21 +725,49 @@ ic_clone_activate(struct ic_clone *c)
     c->t_ready = ic_sec(now_usec() - t0);
 }
 
+struct ic_batch {
+    struct ic_clone *c;
+    size_t n;
+    size_t next;            /* atomic: the next clone to make */
+};
+
+static inline void *
+ic_batch_worker(void *arg)
+{
+    struct ic_batch *b = arg;
+    size_t i;
+
+    while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_SEQ_CST)) < b->n)
+        ic_clone_make(&b->c[i]);
+    return NULL;
+}
+
+/* Makes N clones with at most PARALLEL at a time (0: all at once), as a
+ * daemon's worker pool would. Returns the seconds until all are ready
+ * (or failed). */
+static inline double
+ic_clones_make_parallel(struct ic_clone *c, size_t n, size_t parallel)
+{
+    struct ic_batch b = { .c = c, .n = n };
+    size_t nt = parallel == 0 || parallel > n ? n : parallel;
+    pthread_t *t = xmalloc0(nt * sizeof(*t));
+    uint64_t t0 = now_usec();
+
+    for (size_t i = 0; i < nt; i++)
+        if (pthread_create(&t[i], NULL, ic_batch_worker, &b) != 0)
+            abort();
+    for (size_t i = 0; i < nt; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+    return ic_sec(now_usec() - t0);
+}
+
 /* Runs ic_clone_make() on N clones at once (one thread each). Returns
  * the seconds until all are ready (or failed). */
 static inline double
 ic_clones_make(struct ic_clone *c, size_t n)
 {
-    pthread_t *t = xmalloc0(n * sizeof(*t));
-    uint64_t t0 = now_usec();
-
-    for (size_t i = 0; i < n; i++)
-        if (pthread_create(&t[i], NULL, ic_clone_make, &c[i]) != 0)
-            abort();
-    for (size_t i = 0; i < n; i++)
-        pthread_join(t[i], NULL);
-    free(t);
-    return ic_sec(now_usec() - t0);
+    return ic_clones_make_parallel(c, n, 0);
 }
 
 /* CPU seconds (user + system) that the QEMU process of running domain

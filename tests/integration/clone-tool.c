@@ -5,7 +5,8 @@
  *                                    workspace + parent (boot, save); with
  *                                    the guest's free memory zeroed first
  *   clone-tool clones PREFIX N [--copy] [--nic-first] [--settle SEC]
- *                                    N clones at once until all are ready,
+ *                    [--parallel P]  N clones (P at a time; default all at
+ *                                    once) until all are ready,
  *                                    their overlays' size after SEC s of
  *                                    running (default 10), then wiped
  *   clone-tool relogout PREFIX ROUNDS [--overlap|--successor]
@@ -63,7 +64,8 @@ disk_bytes(const char *path)
 }
 
 static int
-cmd_clones(const char *prefix, unsigned n, bool copy, bool nic_first, unsigned settle)
+cmd_clones(const char *prefix, unsigned n, bool copy, bool nic_first, unsigned settle,
+           unsigned parallel)
 {
     _cleanup_free_ char *err = NULL;
     _cleanup_free_ struct ic_clone *c = NULL;
@@ -85,7 +87,7 @@ cmd_clones(const char *prefix, unsigned n, bool copy, bool nic_first, unsigned s
         c[i].split = true;
         c[i].nic_first = nic_first;
     }
-    all = ic_clones_make(c, n);
+    all = ic_clones_make_parallel(c, n, parallel);
     for (unsigned i = 0; i < n; i++)
         if (c[i].r >= 0)
             sum_cpu += ic_qemu_cpu(c[i].name);
@@ -268,7 +270,7 @@ cmd_teardown(const char *prefix)
 int
 main(int argc, char **argv)
 {
-    unsigned n = 0, settle = 10;
+    unsigned n = 0, settle = 10, parallel = 0;
     bool copy = false, nic_first = false, overlap = false, successor = false;
 
     log_set_level(getenv("DP_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING);
@@ -296,13 +298,16 @@ main(int argc, char **argv)
         else if (streq(argv[i], "--settle") && i + 1 < argc &&
                  safe_atou(argv[i + 1], &settle) >= 0)
             i++;
+        else if (streq(argv[i], "--parallel") && i + 1 < argc &&
+                 safe_atou(argv[i + 1], &parallel) >= 0)
+            i++;
         else {
             fprintf(stderr, "clone-tool: unknown option '%s'\n", argv[i]);
             return 2;
         }
     }
     if (streq(argv[1], "clones"))
-        return cmd_clones(argv[2], n, copy, nic_first, settle);
+        return cmd_clones(argv[2], n, copy, nic_first, settle, parallel);
     if (streq(argv[1], "relogout"))
         return cmd_relogout(argv[2], n, overlap, successor);
     fprintf(stderr, "clone-tool: unknown command '%s'\n", argv[1]);
