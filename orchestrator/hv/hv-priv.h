@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* hv-priv.h - what hv.c, hv-storage.c and hv-probe.c share. See hv.c.
+/* hv-priv.h - what hv.c, hv-conn.c, hv-storage.c, hv-probe.c and hv-clone.c
+ * share. See hv.c.
  *
  * Not for other modules: they use hv.h and never see a libvirt type.
  */
@@ -65,6 +66,9 @@ int hv_fail(int err, char **reterr_msg, const char *fmt, ...) _printf_(3, 4);
 /* True when S can go into XML text or a quoted attribute as is (none of
  * < > & ' "). deskpool names never need escaping; paths are checked. */
 bool hv_xml_safe(const char *s);
+
+/* Unescapes the five predefined XML entities of S in place (hv-storage.c). */
+void hv_xml_unescape(char *s);
 
 /* Looks up domain NAME: 0, -ENOENT, -ENOTCONN or another negative errno. */
 int hv_domain_lookup(struct hv *h, const char *name, virDomainPtr *ret, char **reterr_msg);

@@ -42,7 +42,7 @@
 #define HV_VOLUME_MODE "0600"
 
 /* Unescapes the five predefined XML entities in place. */
-static void
+void
 hv_xml_unescape(char *s)
 {
     static const struct {

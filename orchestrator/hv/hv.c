@@ -487,6 +487,22 @@ hv_domain_update_device_live(struct hv *h, const char *name, const char *xml,
     return 0;
 }
 
+/* Resumes paused NAME. -ENOENT when missing, -EBUSY when not paused (the
+ * table's OPERATION_INVALID). Does not log. */
+int
+hv_domain_resume(struct hv *h, const char *name, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    if (virDomainResume(dom) < 0)
+        return hv_last_error(reterr_msg);
+    return 0;
+}
+
 /* Sets the guest clock to the host's through the guest agent. */
 int
 hv_domain_sync_time(struct hv *h, const char *name, char **reterr_msg)

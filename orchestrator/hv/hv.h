@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* hv.h - the hypervisor layer: the only code that calls libvirt.
  * See hv-conn.c (the connection: loss, reconnection, events), hv.c
- * (errors, domains, snapshots, agent), hv-probe.c (the KVM/TCG probe)
- * and hv-storage.c (storage pools and overlay volumes).
+ * (errors, domains, snapshots, agent), hv-probe.c (the KVM/TCG probe),
+ * hv-storage.c (storage pools and overlay volumes) and hv-clone.c
+ * (instant clones: one parent's saved memory state restored as many
+ * domains).
  *
  * Errors: negative errno from the virErrorNumber -> errno table in hv.c
  * (no domain/volume -> -ENOENT, already exists -> -EEXIST, agent not up ->
@@ -117,6 +119,9 @@ int hv_domain_get_xml(struct hv *h, const char *name, bool live, bool secure, ch
  * running domain. -EOPNOTSUPP where the driver cannot (test://). */
 int hv_domain_update_device_live(struct hv *h, const char *name, const char *xml,
                                  char **reterr_msg);
+/* Resumes a paused domain (an instant clone restored paused). -EBUSY when
+ * it is not paused. */
+int hv_domain_resume(struct hv *h, const char *name, char **reterr_msg);
 /* Sets the guest clock to the host's (guest agent; after a revert). */
 int hv_domain_sync_time(struct hv *h, const char *name, char **reterr_msg);
 
@@ -148,3 +153,114 @@ int hv_volume_list(struct hv *h, const char *pool, const char *prefix, char ***r
                    size_t *ret_n);
 /* The backing file path of volume VOL as libvirt reports it; -ENOENT if none. */
 int hv_volume_get_backing(struct hv *h, const char *pool, const char *vol, char **ret_path);
+
+/* --- instant clones (hv-clone.c) ---
+ * A parent: a booted, ready domain without NIC, with <genid/>, saved once
+ * (hv_parent_save()); its overlay becomes the read-only backing layer of
+ * every clone (clone overlay -> parent overlay -> golden image). A clone:
+ * a new overlay on that layer plus a restore of the parent's memory state
+ * under the clone's own XML (hv_clone_restore()), then its identity
+ * (hv_clone_identify()). See hv-clone.c and docs/internals/hv.md. */
+
+/* Saves the memory state of running DOMAIN to PATH (absolute; must not
+ * exist; its directory should be root's, 0700: the image is the guest's
+ * memory) with VIR_DOMAIN_SAVE_RUNNING, syncs it to disk, makes it 0400
+ * and checks it back. The domain is shut off afterwards (a persistent one
+ * stays defined: undefine it, it must never boot again since its disk is
+ * now every clone's backing file; make that overlay 0444 too). Refuses a
+ * domain that is not running (-EBUSY) or has an <interface> (-EINVAL:
+ * its MAC would be in every clone). -EEXIST when PATH exists. On failure
+ * PATH does not exist. Does not log. */
+int hv_parent_save(struct hv *h, const char *domain, const char *path, char **reterr_msg);
+
+/* What a checked saved image holds. */
+struct hv_saved_image {
+    char *xml;              /* the parent's domain XML (libvirt's migratable format) */
+    char *cookie;           /* libvirt's save cookie (guest CPU), or NULL */
+    uint64_t stream_offset; /* where QEMU's migration stream begins */
+    uint64_t size;          /* the file's size */
+};
+void hv_saved_image_done(struct hv_saved_image *s);
+/* Reads and checks the saved image at PATH: libvirt's header (magic,
+ * version 2, raw, saved running, sane lengths, NUL-terminated XML and
+ * cookie), QEMU's stream magic and its end marker (a truncated file is
+ * refused). 0 and *RET; -EBADMSG damaged or truncated, -EOPNOTSUPP
+ * valid but not clonable (compressed, paused, other version), -errno;
+ * each with a sentence. Does not log. */
+int hv_saved_image_read(const char *path, struct hv_saved_image *ret, char **reterr_msg);
+
+enum hv_clone_feed {
+    HV_CLONE_FEED_SPLICE,   /* splice() from the page cache into the FIFO (default) */
+    HV_CLONE_FEED_COPY,     /* pread() + write() through a 1 MiB buffer */
+};
+struct hv_clone_opts {
+    const char *fifo_dir;       /* NULL: the saved image's directory. Must be ours, 0700 */
+    enum hv_clone_feed feed;
+    const atomic_bool *cancel;  /* may be NULL; true: the restore fails (-ECANCELED) */
+    bool paused;                /* leave it paused (a successor made ahead of need, its
+                                 * NIC attachable); hv_domain_resume() starts it */
+};
+/* Where a restore's time went, in microseconds from the restore call. */
+struct hv_clone_stats {
+    uint64_t open_usec;     /* libvirtd opened the FIFO */
+    uint64_t head_usec;     /* header, XML and cookie written */
+    uint64_t stream_usec;   /* the whole stream written (0 if QEMU stopped reading first) */
+    uint64_t restore_usec;  /* virDomainRestoreFlags() returned: the guest runs */
+    uint64_t bytes;         /* written into the FIFO */
+};
+
+/* Starts a new running domain from the parent state in SAVED_PATH as
+ * described by CLONE_XML (tmpl_clone_xml(): the parent's XML with the
+ * clone's name, UUID, disk, console; no <interface>). Nothing is checked
+ * against the parent's XML by libvirt: CLONE_XML must keep its devices.
+ * The memory image is not copied: a feeder thread writes a header with
+ * CLONE_XML, then the parent's stream, into a FIFO that libvirt restores
+ * from. Returns 0 once the guest runs; -EEXIST when the domain already
+ * runs, -EINVAL for a bad CLONE_XML, -EPERM for an unsafe FIFO directory,
+ * the errors of hv_saved_image_read(), -ECANCELED, or libvirt's (table)
+ * + message. After a failure no such domain runs (a persistent domain of
+ * that name stays defined, shut off); the FIFO and the thread are gone
+ * either way. Does not log above debug. */
+int hv_clone_restore(struct hv *h, const char *saved_path, const char *clone_xml,
+                     char **reterr_msg);
+/* The same with options (NULL: defaults) and timings (RET_STATS may be NULL). */
+int hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xml,
+                          const struct hv_clone_opts *opts, struct hv_clone_stats *ret_stats,
+                          char **reterr_msg);
+/* Hard power-off of clone NAME (the wipe at logout), as
+ * hv_domain_destroy() but on a connection of its own: on libvirt 9.0 a
+ * destroy holds up name lookups of other domains on the same connection
+ * until the killed QEMU has been reaped (measured 0.3-1.8 s here), which
+ * would stall every clone being restored or identified meanwhile. 0 also
+ * when it was not running; -ENOENT when there is no such domain. */
+int hv_clone_destroy(struct hv *h, const char *name);
+/* After a crash: releases (open for writing, close: EOF) and removes
+ * every restore FIFO in DIR, so no libvirtd thread stays blocked opening
+ * one. Only while no restore runs on DIR. 0 and the count, or -errno. */
+int hv_clone_fifos_cleanup(const char *dir, unsigned *ret_n);
+
+/* Hot-plugs IFACE_XML (an <interface> with the clone's own <mac
+ * address>) into running DOMAIN, live only. 0 also when an interface
+ * with that MAC is there already; -EINVAL without a valid MAC. */
+int hv_clone_attach_nic(struct hv *h, const char *domain, const char *iface_xml,
+                        char **reterr_msg);
+/* Sets the guest's host name through the agent: written to
+ * /proc/sys/kernel/hostname (guest-file-*, no process started), else
+ * guest-exec "hostname NAME"; Linux guests. -EAGAIN while the agent is
+ * not up, -EINVAL for a bad name, -EIO when both ways fail. */
+int hv_clone_set_hostname(struct hv *h, const char *domain, const char *hostname,
+                          int timeout_sec, char **reterr_msg);
+/* The VM generation ID of running DOMAIN (libvirt makes a new one at
+ * every restore of a domain with <genid>). -ENOENT without. */
+int hv_domain_get_genid(struct hv *h, const char *domain, char **ret_genid);
+
+struct hv_clone_identity {
+    const char *const *nic_xml; /* NULL-terminated <interface> elements, each with its MAC */
+    const char *hostname;       /* NULL: keep the parent's */
+    bool sync_time;             /* set the guest clock (it is behind by the parent's age) */
+    int agent_timeout_sec;      /* for guest-exec; 0: 10 s */
+};
+/* NICs, then clock, then host name; stops at the first error (retry
+ * after -EAGAIN: each step is idempotent). */
+int hv_clone_identify(struct hv *h, const char *domain, const struct hv_clone_identity *id,
+                      char **reterr_msg);

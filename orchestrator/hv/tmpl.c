@@ -7,7 +7,10 @@
  * <metadata> element, forced console listen address), checking the
  * hospital's lock-down rules, formatting/parsing the metadata element
  * alone, and reading/rewriting the <graphics> element of a running
- * domain for one-time console passwords. It is the only user of
+ * domain for one-time console passwords, and the XML of instant clones
+ * (a parent without NICs and with <genid/>; a clone's XML edited from the
+ * parent's saved XML; the NIC to hot-plug into a clone). It is the only
+ * user of
  * libxml2 in deskpool (libvirt's src/conf/ split: hv.c only consumes the
  * strings made here).
  *
@@ -705,6 +708,27 @@ fill_graphics_listen(xmlDoc *doc, const char *addr)
     }
 }
 
+/* Makes DOC the parent of instant clones: no <interface> (a clone would
+ * restore the parent's MAC and NIC state), a <genid/> after <uuid> (empty:
+ * libvirt makes the value, and a new one at every restore). */
+static void
+fill_parent(xmlDoc *doc, xmlNode *root, xmlNode *uuid)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+    xmlNode *genid;
+
+    o = xpath_eval(doc, "/domain/devices/interface");
+    for (int i = 0; i < xpath_count(o); i++) {
+        xmlUnlinkNode(o->nodesetval->nodeTab[i]);
+        xmlFreeNode(o->nodesetval->nodeTab[i]);
+    }
+    if (child_find(root, "genid"))
+        return;
+    genid = xmlNewDocNode(doc, NULL, BAD_CAST "genid", NULL);
+    if (!genid || !xmlAddNextSibling(uuid, genid))
+        abort();
+}
+
 /* Fills a copy of T for one desktop (see tmpl.h). F->meta may be NULL:
  * then no deskpool element is added (an existing one is still removed).
  * F->graphics_listen, when set, replaces the listen address(es) of every
@@ -767,6 +791,8 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
     fill_metadata(root, f->meta);
     if (f->graphics_listen)
         fill_graphics_listen(doc, f->graphics_listen);
+    if (f->parent)
+        fill_parent(doc, root, uuid);
 
     xmlDocDumpFormatMemory(doc, &out, &len, 1);
     if (!out || len <= 0)
@@ -991,6 +1017,179 @@ tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t
         xmlSetProp(copy, BAD_CAST "passwdValidTo", BAD_CAST when);
     } else
         xmlUnsetProp(copy, BAD_CAST "passwdValidTo");
+    if (xmlNodeDump(buf, out, copy, 0, 1) < 0)
+        abort();
+    *ret_xml = xstrdup((const char *) xmlBufferContent(buf));
+    return 0;
+}
+
+/* Checks the values of F that a clone's XML takes (as tmpl_fill()). */
+static int
+clone_fill_check(const struct tmpl_fill *f, char **reterr_msg)
+{
+    if (f->virt_type && !value_is_word(f->virt_type))
+        return set_error(reterr_msg, -EINVAL, "Domain type '%s' is not valid.", f->virt_type);
+    if (!f->name || !*f->name || strlen(f->name) > 200)
+        return set_error(reterr_msg, -EINVAL, "Domain name '%s' is not valid.",
+                         strempty(f->name));
+    if (!uuid_is_valid(f->uuid))
+        return set_error(reterr_msg, -EINVAL, "UUID '%s' is not valid.", strempty(f->uuid));
+    if (!f->disk_path || f->disk_path[0] != '/')
+        return set_error(reterr_msg, -EINVAL, "Disk path '%s' is not an absolute path.",
+                         strempty(f->disk_path));
+    if (!value_is_word(f->disk_format))
+        return set_error(reterr_msg, -EINVAL, "Disk format '%s' is not valid.",
+                         strempty(f->disk_format));
+    if (f->graphics_listen && !listen_is_valid(f->graphics_listen))
+        return set_error(reterr_msg, -EINVAL, "Console listen address '%s' is not valid.",
+                         f->graphics_listen);
+    return 0;
+}
+
+/* Every vnc/spice console of a clone starts locked (passwd='', no
+ * expiry), whatever the parent's had: the saved XML carries secrets
+ * (libvirt saves it with VIR_DOMAIN_XML_SECURE). */
+static void
+clone_lock_graphics(xmlDoc *doc)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+
+    o = xpath_eval(doc, "/domain/devices/graphics[@type='vnc' or @type='spice']");
+    for (int i = 0; i < xpath_count(o); i++) {
+        xmlSetProp(o->nodesetval->nodeTab[i], BAD_CAST "passwd", BAD_CAST "");
+        xmlUnsetProp(o->nodesetval->nodeTab[i], BAD_CAST "passwdValidTo");
+    }
+}
+
+/* See tmpl.h. The saved XML is libvirt's migratable format: it has every
+ * device address, the expanded machine type and the CPU model, which is
+ * why a clone's XML is made from it and not from the template. */
+int
+tmpl_clone_xml(const char *saved_xml, const struct tmpl_fill *f, char **ret_xml,
+               char **reterr_msg)
+{
+    _cleanup_(xml_doc_freep) xmlDoc *doc = NULL;
+    _cleanup_(xml_freep) xmlChar *out = NULL, *type = NULL;
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *nics = NULL;
+    struct parse_error pe = {};
+    xmlNode *root, *name, *uuid, *disk = NULL, *data;
+    size_t len;
+    int olen = 0, r;
+
+    r = clone_fill_check(f, reterr_msg);
+    if (r < 0)
+        return r;
+    len = saved_xml ? strnlen(saved_xml, TMPL_MAX_SIZE + 1) : 0;
+    if (len == 0 || len > TMPL_MAX_SIZE)
+        return set_error(reterr_msg, -EINVAL, "The parent's XML is empty or over 1 MiB.");
+    r = xml_parse(saved_xml, len, &doc, &pe);
+    free(pe.message);
+    if (r < 0)
+        return set_error(reterr_msg, -EINVAL, "The parent's XML is not well-formed.");
+    root = xmlDocGetRootElement(doc);
+    if (!node_is(root, "domain"))
+        return set_error(reterr_msg, -EINVAL, "The parent's XML is not a <domain>.");
+    nics = xpath_eval(doc, "/domain/devices/interface");
+    if (xpath_count(nics) > 0)
+        return set_error(reterr_msg, -EINVAL,
+                         "The parent has a network interface; every clone would restore its "
+                         "MAC. Save parents without one.");
+    type = xmlGetNoNsProp(root, BAD_CAST "type");
+    if (f->virt_type && (!type || !streq((const char *) type, f->virt_type)))
+        return set_error(reterr_msg, -EINVAL,
+                         "The parent is a domain of type '%s'; its clones cannot be '%s'.",
+                         type ? (const char *) type : "", f->virt_type);
+    r = find_system_disk(doc, "(parent)", &disk, reterr_msg);
+    if (r < 0)
+        return r;
+
+    name = child_ensure(root, "name", NULL);
+    node_set_text(name, f->name);
+    uuid = child_ensure(root, "uuid", name);
+    node_set_text(uuid, f->uuid);
+    fill_disk(disk, f->disk_path, f->disk_format);
+    data = find_data_disk(doc);
+    if (data && (!f->data_disk_path || f->data_disk_path[0] != '/'))
+        return set_error(reterr_msg, -EINVAL, "The parent has a data disk (alias '%s') but "
+                         "the clone has no data volume path.", TMPL_DATA_ALIAS);
+    if (data)
+        fill_disk(data, f->data_disk_path, "qcow2");
+    fill_metadata(root, f->meta);
+    if (f->graphics_listen)
+        fill_graphics_listen(doc, f->graphics_listen);
+    clone_lock_graphics(doc);
+
+    xmlDocDumpFormatMemory(doc, &out, &olen, 1);
+    if (!out || olen <= 0)
+        abort();
+    *ret_xml = xstrdup((const char *) out);
+    return 0;
+}
+
+/* A unicast MAC written xx:xx:xx:xx:xx:xx. */
+static bool
+mac_is_valid(const char *s)
+{
+    if (!s || strlen(s) != 17)
+        return false;
+    for (size_t i = 0; i < 17; i++)
+        if (i % 3 == 2 ? s[i] != ':' : !strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    /* the low bit of the first octet is the group bit */
+    return strchr("02468aceACE", s[1]) != NULL;
+}
+
+unsigned
+tmpl_interface_count(const struct tmpl *t)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+
+    o = xpath_eval(t->doc, "/domain/devices/interface");
+    return (unsigned) xpath_count(o);
+}
+
+int
+tmpl_interface_xml(const struct tmpl *t, unsigned index, const char *mac, char **ret_xml,
+                   char **reterr_msg)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = NULL;
+    _cleanup_(xml_doc_freep) xmlDoc *out = NULL;
+    _cleanup_(xml_buffer_freep) xmlBuffer *buf = NULL;
+    xmlNode *copy, *mac_node, *next;
+
+    if (!mac_is_valid(mac))
+        return set_error(reterr_msg, -EINVAL, "MAC address '%s' is not a unicast "
+                         "xx:xx:xx:xx:xx:xx address.", strempty(mac));
+    o = xpath_eval(t->doc, "/domain/devices/interface");
+    if ((int) index >= xpath_count(o))
+        return set_error(reterr_msg, -ENOENT, "Template '%s' has no interface number %u.",
+                         t->name, index);
+    out = xmlNewDoc(BAD_CAST "1.0");
+    buf = xmlBufferCreate();
+    if (!out || !buf)
+        abort();
+    copy = xmlDocCopyNode(o->nodesetval->nodeTab[index], out, 1);
+    if (!copy)
+        abort();
+    xmlDocSetRootElement(out, copy);
+    for (xmlNode *c = copy->children; c; c = next) {
+        next = c->next;
+        if (node_is(c, "address")) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+    }
+    mac_node = child_find(copy, "mac");
+    if (!mac_node) {
+        mac_node = xmlNewDocNode(out, NULL, BAD_CAST "mac", NULL);
+        if (!mac_node)
+            abort();
+        if (copy->children)
+            xmlAddPrevSibling(copy->children, mac_node);
+        else
+            xmlAddChild(copy, mac_node);
+    }
+    xmlSetProp(mac_node, BAD_CAST "address", BAD_CAST mac);
     if (xmlNodeDump(buf, out, copy, 0, 1) < 0)
         abort();
     *ret_xml = xstrdup((const char *) xmlBufferContent(buf));

@@ -62,6 +62,11 @@ struct tmpl_fill {
                                   * starts locked, and QEMU only accepts
                                   * password changes on consoles started with
                                   * one. NULL: as written */
+    bool parent;              /* the parent of instant clones: every <interface>
+                               * removed (each clone gets its own NIC hot-plugged
+                               * after the restore) and <genid/> added (libvirt
+                               * then gives every restored clone a new VM
+                               * generation ID) */
 };
 
 /* Produces the domain XML for one desktop. Returns 0 and a new string,
@@ -104,3 +109,27 @@ int tmpl_graphics_parse(const char *domain_xml, struct tmpl_graphics *ret);
  * -ENOENT without <graphics>, -EINVAL + message otherwise. */
 int tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t valid_to,
                                char **ret_xml, char **reterr_msg);
+
+/* The XML of one instant clone: SAVED_XML (the parent's domain XML from
+ * its saved image, hv_saved_image_read()) with F's name, UUID, system
+ * (and data) disk source and format, metadata and console listen address
+ * (as tmpl_fill()); F->virt_type may be NULL, else it must be the
+ * parent's; every vnc/spice console starts locked (passwd=''). Every
+ * other element (machine type, CPU, device addresses, genid) is kept:
+ * libvirt does not compare a clone's XML with the saved state, so the
+ * devices must stay the parent's. Returns 0 and a new
+ * string; -EINVAL + message when SAVED_XML does not parse, is not a
+ * <domain>, has an <interface> (it would carry the parent's MAC) or a
+ * value of F is bad. Does not log. */
+int tmpl_clone_xml(const char *saved_xml, const struct tmpl_fill *f, char **ret_xml,
+                   char **reterr_msg);
+
+/* The INDEX-th <interface> of template T, for hot-plugging into a clone:
+ * its <mac address> set to MAC (a unicast "xx:xx:xx:xx:xx:xx") and its
+ * <address> removed (the parent may use that PCI slot: libvirt picks a
+ * free one). Returns 0 and a new string, -ENOENT when T has no such
+ * interface, -EINVAL + message for a bad MAC. Does not log. */
+int tmpl_interface_xml(const struct tmpl *t, unsigned index, const char *mac, char **ret_xml,
+                       char **reterr_msg);
+/* How many <interface> elements T has under <devices>. */
+unsigned tmpl_interface_count(const struct tmpl *t);

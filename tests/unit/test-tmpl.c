@@ -919,6 +919,140 @@ TEST(graphics_password_qemu)
                                  "</graphics>"));
 }
 
+/* A parent of instant clones: no NIC, a <genid/> right after <uuid>. */
+TEST(fill_parent)
+{
+    static const char tpl[] =
+        "<domain type='kvm'><name>x</name><memory unit='MiB'>64</memory>"
+        "<os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='/x'/><target dev='vda'/></disk>"
+        "<interface type='network'><source network='default'/><model type='virtio'/>"
+        "</interface><interface type='user'/></devices></domain>";
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *xml = NULL, *plain = NULL;
+    struct tmpl_fill f = rt_fill_base;
+
+    ASSERT_OK(tmpl_load_string(tpl, &t, NULL));
+    f.name = "rt-parent";
+    f.parent = true;
+    ASSERT_OK(tmpl_fill(t, &f, &xml, NULL));
+    ASSERT_NULL(strstr(xml, "<interface"));
+    ASSERT_TRUE(strstr(xml, "<uuid>" RT_UUID "</uuid>\n  <genid/>"));
+    f.parent = false;
+    ASSERT_OK(tmpl_fill(t, &f, &plain, NULL));
+    ASSERT_TRUE(strstr(plain, "<interface type=\"network\">"));
+    ASSERT_NULL(strstr(plain, "genid"));
+    ASSERT_EQ(tmpl_interface_count(t), 2);
+}
+
+/* What libvirt 9.0 put in the header of a saved tiny guest (abridged). */
+static const char saved_xml[] =
+    "<domain type='qemu'>\n"
+    "  <name>ic-exp-parent</name>\n"
+    "  <uuid>c04965fd-3514-46bd-b6da-a102425fbfea</uuid>\n"
+    "  <genid>a4e8481e-0ae2-4aa3-9a65-7515705f1904</genid>\n"
+    "  <memory unit='KiB'>131072</memory>\n"
+    "  <os>\n"
+    "    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>\n"
+    "  </os>\n"
+    "  <cpu mode='custom' match='exact' check='none'>\n"
+    "    <model fallback='forbid'>qemu64</model>\n"
+    "  </cpu>\n"
+    "  <devices>\n"
+    "    <disk type='file' device='disk'>\n"
+    "      <driver name='qemu' type='qcow2'/>\n"
+    "      <source file='/var/lib/deskpool/ic-exp/parent.qcow2'/>\n"
+    "      <target dev='vda' bus='virtio'/>\n"
+    "      <alias name='ua-system'/>\n"
+    "      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>\n"
+    "    </disk>\n"
+    "    <graphics type='vnc' port='-1' autoport='yes' listen='0.0.0.0' passwd='old'>\n"
+    "      <listen type='address' address='0.0.0.0'/>\n"
+    "    </graphics>\n"
+    "  </devices>\n"
+    "</domain>\n";
+
+TEST(clone_xml)
+{
+    _cleanup_free_ char *xml = NULL, *err = NULL, *nic = NULL;
+    struct tmpl_fill f = { .name = "rt-clone", .uuid = RT_UUID, .disk_path = "/pool/c.qcow2",
+                           .disk_format = "qcow2", .meta = &rt_meta,
+                           .graphics_listen = "127.0.0.1" };
+
+    ASSERT_OK(tmpl_clone_xml(saved_xml, &f, &xml, &err));
+    ASSERT_TRUE(strstr(xml, "<name>rt-clone</name>"));
+    ASSERT_TRUE(strstr(xml, "<uuid>" RT_UUID "</uuid>"));
+    ASSERT_NULL(strstr(xml, "ic-exp-parent"));
+    ASSERT_NULL(strstr(xml, "c04965fd"));
+    ASSERT_TRUE(strstr(xml, "<source file=\"/pool/c.qcow2\"/>"));
+    ASSERT_NULL(strstr(xml, "parent.qcow2"));
+    /* the parent's ABI stays: machine, CPU, addresses, genid element */
+    ASSERT_TRUE(strstr(xml, "machine=\"pc-i440fx-7.2\""));
+    ASSERT_TRUE(strstr(xml, "<model fallback=\"forbid\">qemu64</model>"));
+    ASSERT_TRUE(strstr(xml, "slot=\"0x04\""));
+    ASSERT_TRUE(strstr(xml, "<genid>a4e8481e-0ae2-4aa3-9a65-7515705f1904</genid>"));
+    ASSERT_TRUE(strstr(xml, "<alias name=\"ua-system\"/>"));
+    ASSERT_TRUE(strstr(xml, "listen=\"127.0.0.1\""));
+    ASSERT_NULL(strstr(xml, "0.0.0.0"));
+    ASSERT_TRUE(strstr(xml, "passwd=\"\""));
+    ASSERT_NULL(strstr(xml, "old"));
+    ASSERT_TRUE(strstr(xml, "<deskpool:pool>radiology</deskpool:pool>"));
+    free(xml);
+    xml = NULL;
+
+    /* the type may be given, but must match */
+    f.virt_type = "qemu";
+    ASSERT_OK(tmpl_clone_xml(saved_xml, &f, &xml, NULL));
+    f.virt_type = "kvm";
+    ASSERT_ERROR(tmpl_clone_xml(saved_xml, &f, &nic, &err), EINVAL);
+    f.virt_type = NULL;
+    f.uuid = "nope";
+    ASSERT_ERROR(tmpl_clone_xml(saved_xml, &f, &nic, &err), EINVAL);
+    f.uuid = RT_UUID;
+    ASSERT_ERROR(tmpl_clone_xml("<domain", &f, &nic, &err), EINVAL);
+    ASSERT_ERROR(tmpl_clone_xml("<pool/>", &f, &nic, &err), EINVAL);
+    /* a parent with a NIC is refused: its MAC would be in every clone */
+    {
+        _cleanup_free_ char *with_nic = xasprintf("%.*s<interface type='user'/>%s",
+                                                  (int) (strstr(saved_xml, "  </devices>") -
+                                                         saved_xml), saved_xml,
+                                                  strstr(saved_xml, "  </devices>"));
+
+        free(err);
+        err = NULL;
+        ASSERT_ERROR(tmpl_clone_xml(with_nic, &f, &nic, &err), EINVAL);
+        ASSERT_TRUE(strstr(err, "network interface"));
+    }
+}
+
+TEST(interface_xml)
+{
+    static const char tpl[] =
+        "<domain type='kvm'><name>x</name><memory unit='MiB'>64</memory>"
+        "<os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='/x'/><target dev='vda'/></disk>"
+        "<interface type='network'><mac address='52:54:00:00:00:01'/>"
+        "<source network='default'/><model type='virtio'/>"
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>"
+        "</interface><interface type='user'/></devices></domain>";
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+    _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *err = NULL;
+
+    ASSERT_OK(tmpl_load_string(tpl, &t, NULL));
+    ASSERT_OK(tmpl_interface_xml(t, 0, "52:54:00:AB:cd:07", &a, NULL));
+    ASSERT_TRUE(strstr(a, "<mac address=\"52:54:00:AB:cd:07\"/>"));
+    ASSERT_TRUE(strstr(a, "<source network=\"default\"/>"));
+    ASSERT_NULL(strstr(a, "<address"));
+    ASSERT_NULL(strstr(a, "52:54:00:00:00:01"));
+    ASSERT_OK(tmpl_interface_xml(t, 1, "52:54:00:00:00:02", &b, NULL));
+    ASSERT_TRUE(strstr(b, "<interface type=\"user\">"));
+    ASSERT_TRUE(strstr(b, "<mac address=\"52:54:00:00:00:02\"/>"));
+    ASSERT_ERROR(tmpl_interface_xml(t, 2, "52:54:00:00:00:03", &c, &err), ENOENT);
+    ASSERT_ERROR(tmpl_interface_xml(t, 0, "01:00:5e:00:00:01", &c, &err), EINVAL);
+    ASSERT_ERROR(tmpl_interface_xml(t, 0, "52:54:00:00:00", &c, &err), EINVAL);
+    ASSERT_ERROR(tmpl_interface_xml(t, 0, NULL, &c, &err), EINVAL);
+}
+
 /* virt-xml-validate (libvirt-clients) checks the qemu flavour of the
  * production template against libvirt's RelaxNG schema. */
 TEST(virt_xml_validate)
@@ -976,5 +1110,8 @@ main(void)
     RUN(graphics_parse);
     RUN(graphics_password_xml);
     RUN(graphics_password_qemu);
+    RUN(fill_parent);
+    RUN(clone_xml);
+    RUN(interface_xml);
     return TESTS_DONE();
 }
