@@ -21,7 +21,7 @@
 void
 print_json_text(const char *text)
 {
-    size_t n = strlen(text);
+    size_t n = text ? strlen(text) : 0;
 
     if (n == 0) {
         fputs("{}\n", stdout);

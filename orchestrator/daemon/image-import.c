@@ -522,7 +522,7 @@ image_import_cleanup(const char *images_dir, unsigned *ret_removed, unsigned *re
     d = fdopendir(dfd);
     if (!d)
         return -errno;
-    dfd = -1; /* the DIR owns it now */
+    (void) TAKE_FD(dfd); /* the DIR owns it now */
     while ((e = readdir(d))) {
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
             continue;

@@ -759,7 +759,7 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
     struct hv_feed f = { .src_fd = -1 };
     const char *fifo_dir;
     pthread_t thread;
-    bool active = false, started = false;
+    bool active = false;
     uint64_t t_restored;
     int r, k;
 
@@ -831,7 +831,6 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
                     strerror(k));
         goto cleanup;
     }
-    started = true;
     /* RUNNING: the header says so too. Never BYPASS_CACHE: libvirt would
      * put its O_DIRECT helper between the FIFO and QEMU. */
     r = virDomainRestoreFlags(conn, f.fifo, NULL,
@@ -842,9 +841,9 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
         r = hv_last_error(&restore_err);
     /* not hv_note_duration(): that flags calls that should take
      * milliseconds; a restore takes seconds by nature */
+    /* the feeder never outlives this: every path below has it joined */
     atomic_store(&f.stop, true);
     pthread_join(thread, NULL);
-    started = false;
 
     if (r < 0) {
         /* The feeder's reason comes first when it is the cause. */
@@ -872,10 +871,6 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
     r = 0;
 
  cleanup:
-    if (started) {
-        atomic_store(&f.stop, true);
-        pthread_join(thread, NULL);
-    }
     if (f.fifo && unlink(f.fifo) < 0 && errno != ENOENT)
         log_debug("Cannot remove FIFO '%s': %m", f.fifo);
     free(f.fifo);

@@ -38,6 +38,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -71,6 +72,17 @@ hv_link_ref(struct hv_link *l)
 {
     __atomic_add_fetch(&l->n_ref, 1, __ATOMIC_RELAXED);
     return l;
+}
+
+/* Gives back a reference that cannot be the last (one made for libvirt
+ * that a failed registration did not take). */
+static void
+hv_link_drop(struct hv_link *l)
+{
+    unsigned left = __atomic_sub_fetch(&l->n_ref, 1, __ATOMIC_ACQ_REL);
+
+    assert(left > 0);
+    (void) left;
 }
 
 static void
@@ -148,6 +160,7 @@ hv_link_open(struct hv *h, const char *uri, struct hv_link **ret, char **reterr_
         hv_note_duration(h, "virConnectOpen", t0);
     if (!conn) {
         r = hv_last_error(reterr_msg);
+        assert(r < 0); /* always a negative errno */
         return r == -ENOENT || r == -ENOTCONN ? -ECONNREFUSED : r;
     }
     /* Only remote-capable drivers support keepalive; test:// says no. */
@@ -168,7 +181,7 @@ hv_link_open(struct hv *h, const char *uri, struct hv_link **ret, char **reterr_
                                          hv_link_ref(l), hv_link_unref);
     if (r < 0) {
         virResetLastError();
-        hv_link_unref(l);
+        hv_link_drop(l);
     } else {
         l->lifecycle_id = r;
     }
@@ -177,7 +190,7 @@ hv_link_open(struct hv *h, const char *uri, struct hv_link **ret, char **reterr_
                                          hv_link_ref(l), hv_link_unref);
     if (r < 0) {
         virResetLastError();
-        hv_link_unref(l);
+        hv_link_drop(l);
     } else {
         l->agent_id = r;
     }

@@ -1102,6 +1102,7 @@ tmpl_clone_xml(const char *saved_xml, const struct tmpl_fill *f, char **ret_xml,
     r = find_system_disk(doc, "(parent)", &disk, reterr_msg);
     if (r < 0)
         return r;
+    assert(disk); /* find_system_disk() sets it on success */
 
     name = child_ensure(root, "name", NULL);
     node_set_text(name, f->name);
