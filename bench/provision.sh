@@ -123,7 +123,7 @@ deskpool_round() {
     local t0 tmpl=test
     [ "$mode" = qemu ] && tmpl=tiny
     t0=$(now)
-    ctl pool create bench --image bench --template "$tmpl" --min "$n" --spare 0 --max "$n" >/dev/null
+    ctl pool create bench --image bench --template "$tmpl" --clone boot --min "$n" --spare 0 --max "$n" >/dev/null
     # poll every 0.1 s (pool wait polls every 0.5 s: too coarse to time with)
     until [ "$(ready_count)" = "$n" ]; do
         sleep 0.1

@@ -93,7 +93,7 @@ start_daemon() {
 one_round() {
     local n=$1 batch=$2 t0 tmpl=test body id st t_op t_set
     [ "$mode" = qemu ] && tmpl=tiny
-    api POST /v1/pools "{\"name\":\"bench\",\"image\":\"bench\",\"image_version\":1,\"template\":\"$tmpl\",\"min\":$n,\"spare\":0,\"max\":$n}" >/dev/null
+    api POST /v1/pools "{\"name\":\"bench\",\"image\":\"bench\",\"image_version\":1,\"template\":\"$tmpl\",\"clone\":\"boot\",\"min\":$n,\"spare\":0,\"max\":$n}" >/dev/null
     t0=$(now)
     until [ "$(ready_count)" = "$n" ]; do sleep 0.2; deadline "$t0" 1200 "$n ready on v1"; done
     t0=$(now)

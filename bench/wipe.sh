@@ -57,7 +57,7 @@ pid=$!
 for _ in $(seq 1 300); do ctl health >/dev/null 2>&1 && break; sleep 0.1; done
 ctl health >/dev/null || { cat "$work/daemon.log" >&2; exit 1; }
 ctl image add bench "$GUEST/golden-v1.qcow2" >/dev/null
-api POST /v1/pools '{"name":"bench","image":"bench","template":"tiny","mode":"floating","min":1,"spare":0,"max":3}' >/dev/null
+api POST /v1/pools '{"name":"bench","image":"bench","template":"tiny","mode":"floating","clone":"boot","min":1,"spare":0,"max":3}' >/dev/null
 
 # poll every 0.1 s until the python condition COND on the pool holds
 until_pool() {

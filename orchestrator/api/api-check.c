@@ -24,8 +24,9 @@ api_check(struct api_request *req, struct api_reply *reply)
     struct hv_domain *doms = NULL;
     struct desk **desks = NULL;
     struct session **sess = NULL;
+    struct parent **parents = NULL;
     char **vols = NULL;
-    size_t n_doms = 0, n_desks = 0, n_sess = 0, n_vols = 0, n_busy = 0;
+    size_t n_doms = 0, n_desks = 0, n_sess = 0, n_vols = 0, n_busy = 0, n_parents = 0;
     json_object *o, *arr;
     int r;
 
@@ -40,13 +41,16 @@ api_check(struct api_request *req, struct api_reply *reply)
         return api_reply_errorf(reply, r == -ENOTCONN ? r : -EAGAIN,
                                 "Cannot ask libvirt at '%s' what it holds.", d->uri);
     }
-    r = store_desk_list(d->store, NULL, &desks, &n_desks);
+    r = store_parent_list(d->store, &parents, &n_parents);
+    if (r >= 0)
+        r = store_desk_list(d->store, NULL, &desks, &n_desks);
     if (r >= 0)
         r = store_session_list(d->store, NULL, NULL, SESSION_STATE_ACTIVE, &sess, &n_sess);
     if (r < 0) {
         hv_domain_list_free(doms, n_doms);
         strv_free_n(vols, n_vols);
         desk_list_free(desks, n_desks);
+        parent_list_free(parents, n_parents);
         return api_reply_error(reply, r, "Cannot read the state store.");
     }
     cd = xmalloc0(sizeof(*cd) * (n_doms + 1));
@@ -56,7 +60,7 @@ api_check(struct api_request *req, struct api_reply *reply)
         struct check_input in = {
             .desks = desks, .n_desks = n_desks, .sessions = sess, .n_sessions = n_sess,
             .domains = cd, .n_domains = n_doms, .volumes = vols, .n_volumes = n_vols,
-            .busy = busy, .n_busy = n_busy,
+            .busy = busy, .n_busy = n_busy, .parents = parents, .n_parents = n_parents,
         };
 
         problems = check_consistency(&in);
@@ -76,5 +80,6 @@ api_check(struct api_request *req, struct api_reply *reply)
     strv_free_n(vols, n_vols);
     desk_list_free(desks, n_desks);
     session_list_free(sess, n_sess);
+    parent_list_free(parents, n_parents);
     return api_reply_json(reply, 200, o);
 }

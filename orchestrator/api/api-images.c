@@ -89,6 +89,16 @@ api_images_get(struct api_request *req, struct api_reply *reply)
     json_add_string(o, "name", name);
     json_object_object_add(o, "versions", images_to_array(imgs, n));
     image_list_free(imgs, n);
+    {
+        json_object *parents = NULL;
+
+        r = api_parents_json(req->api->deps.store, name, NULL, &parents);
+        if (r < 0) {
+            json_object_put(o);
+            return api_reply_error(reply, r, "Cannot read parents from the store.");
+        }
+        json_object_object_add(o, "parents", parents);
+    }
     return api_reply_json(reply, 200, o);
 }
 

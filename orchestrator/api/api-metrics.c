@@ -125,6 +125,29 @@ api_metrics(struct api_request *req, struct api_reply *reply)
             op_list_free(ops, n_ops);
         }
     }
+    {
+        struct parent **parents = NULL;
+        size_t n_par = 0;
+
+        if (store_parent_list(d->store, &parents, &n_par) >= 0) {
+            fputs("# HELP deskpool_parents Parents of instant clones by state.\n"
+                  "# TYPE deskpool_parents gauge\n", f);
+            for (int s = 0; s < _PARENT_STATE_MAX; s++) {
+                unsigned k = 0;
+
+                for (size_t j = 0; j < n_par; j++)
+                    k += parents[j]->state == (enum parent_state) s;
+                fprintf(f, "deskpool_parents{state=\"%s\"} %u\n",
+                        parent_state_to_string((enum parent_state) s), k);
+            }
+            fputs("# HELP deskpool_parent_saved_bytes Size of each parent's saved memory "
+                  "state.\n# TYPE deskpool_parent_saved_bytes gauge\n", f);
+            for (size_t j = 0; j < n_par; j++)
+                fprintf(f, "deskpool_parent_saved_bytes{parent=\"%s\"} %" PRIu64 "\n",
+                        parents[j]->name, parents[j]->saved_bytes);
+            parent_list_free(parents, n_par);
+        }
+    }
     fputs("# HELP deskpool_pool_current_version The image version a pool's desktops run.\n"
           "# TYPE deskpool_pool_current_version gauge\n", f);
     for (size_t i = 0; i < n_pools; i++)

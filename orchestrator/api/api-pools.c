@@ -29,6 +29,8 @@ api_desk_to_json(const struct desk *d)
     json_add_string(o, "image", d->image);
     json_add_int(o, "image_version", d->image_version);
     json_add_string(o, "data_volume", d->data_volume);
+    json_add_string(o, "parent", d->parent);
+    json_add_string(o, "mac", d->mac);
     json_add_string(o, "owner", d->owner);
     json_add_int(o, "boot_failures", d->boot_failures);
     json_add_string(o, "last_error", d->last_error);
@@ -70,6 +72,9 @@ pool_to_json(const struct pool *p, struct desk **desks, size_t n_desks, bool wit
     json_add_int(o, "max_session", p->max_session);
     json_object_object_add(o, "allow_device_redirection",
                            json_object_new_boolean(p->allow_redirection));
+    json_add_string(o, "clone", pool_clone_to_string(p->clone));
+    json_add_string(o, "clone_effective", pool_clone_to_string(pool_clone_effective(p)));
+    json_add_string(o, "clone_fallback", p->clone_fallback);
     for (size_t i = 0; i < n_desks; i++) {
         if (!streq(desks[i]->pool, p->name))
             continue;
@@ -108,6 +113,16 @@ reply_pool(struct api_request *req, struct api_reply *reply, const char *name, u
         return api_reply_error(reply, r, "Cannot read desktops from the store.");
     o = pool_to_json(p, desks, n, true);
     desk_list_free(desks, n);
+    {
+        json_object *parents = NULL;
+
+        r = api_parents_json(s, p->image, p->template, &parents);
+        if (r < 0) {
+            json_object_put(o);
+            return api_reply_error(reply, r, "Cannot read parents from the store.");
+        }
+        json_object_object_add(o, "parents", parents);
+    }
     return api_reply_json(reply, status, o);
 }
 
@@ -232,12 +247,43 @@ get_policy(struct api_request *req, struct api_reply *reply, struct pool *p)
     return 0;
 }
 
+/* The clone method the body asks for: 1 and *RET, 0 when absent, or a
+ * negative errno with the reply filled. */
+static int
+get_clone(struct api_request *req, struct api_reply *reply, enum pool_clone *ret)
+{
+    _cleanup_free_ char *err = NULL;
+    const char *s = NULL;
+    int r;
+
+    r = json_get_string(req->body, "clone", 16, &s, &err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return reply_fail(reply, r, err);
+    *ret = pool_clone_from_string(s);
+    if (*ret < 0)
+        return reply_fail(reply, -EINVAL, "Field 'clone' must be \"instant\" or \"boot\".");
+    return 1;
+}
+
+/* Whether a pool of MODE on template T can make instant clones here: 0,
+ * or -EINVAL with the reason. */
+static int
+clone_check(struct api_request *req, enum pool_mode mode, const struct tmpl *t,
+            char **reterr_msg)
+{
+    return pool_clone_check(mode, tmpl_has_data_disk(t), tmpl_has_agent(t),
+                            hv_is_local_qemu(req->api->deps.hv), reterr_msg);
+}
+
 int
 api_pools_create(struct api_request *req, struct api_reply *reply)
 {
     static const char *const fields[] = { "name", "image", "image_version", "template", "mode",
                                           "min", "spare", "max", "groups", "idle_timeout",
-                                          "max_session", "allow_device_redirection", NULL };
+                                          "max_session", "allow_device_redirection", "clone",
+                                          NULL };
     struct store *s = req->api->deps.store;
     _cleanup_free_ char *err = NULL, *tdir = NULL, *tpath = NULL;
     _cleanup_(tmpl_freep) struct tmpl *t = NULL;
@@ -245,6 +291,8 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     const char *name = NULL, *image = NULL, *tname = "desktop", *mode = "floating";
     struct pool p = { .idle_timeout = POOL_DEFAULT_IDLE_TIMEOUT,
                       .max_session = POOL_DEFAULT_MAX_SESSION };
+    enum pool_clone clone = POOL_CLONE_BOOT;
+    int clone_given;
     json_object *v;
     int r;
 
@@ -285,6 +333,9 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     r = pool_validate_sizes(p.min, p.spare, p.max, &err);
     if (r < 0)
         return api_reply_error(reply, r, err);
+    clone_given = get_clone(req, reply, &clone);
+    if (clone_given < 0)
+        return 0;
     r = get_policy(req, reply, &p);
     if (r < 0) {
         strv_free(p.groups);
@@ -314,6 +365,13 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
         strv_free(p.groups);
         return api_reply_error(reply, -EINVAL, err);
     }
+    /* instant where it works, unless the operator says otherwise */
+    r = clone_check(req, p.mode, t, &err);
+    if (r < 0 && clone_given && clone == POOL_CLONE_INSTANT) {
+        strv_free(p.groups);
+        return api_reply_error(reply, r, err);
+    }
+    p.clone = clone_given ? clone : r >= 0 ? POOL_CLONE_INSTANT : POOL_CLONE_BOOT;
 
     p.name = (char *) name;
     p.image = (char *) image;
@@ -330,8 +388,9 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
                    : api_reply_errorf(reply, -EINVAL, "Image '%s' is not registered.", image);
     if (r < 0)
         return api_reply_error(reply, r, "Cannot store the pool.");
-    log_notice("Pool '%s' created: %s, image '%s', template '%s', min %u spare %u max %u",
-               name, mode, image, tname, p.min, p.spare, p.max);
+    log_notice("Pool '%s' created: %s, %s clones, image '%s', template '%s', min %u spare %u "
+               "max %u", name, mode, pool_clone_to_string(p.clone), image, tname, p.min,
+               p.spare, p.max);
     (void) store_audit(s, api_actor(req), "pool.created", name, NULL, NULL, NULL);
     reconciler_wake(req->api->deps.reconciler);
     return reply_pool(req, reply, name, 201);
@@ -342,12 +401,14 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
 {
     static const char *const fields[] = { "min", "spare", "max", "groups", "idle_timeout",
                                           "max_session", "allow_device_redirection",
-                                          "image_version", NULL };
+                                          "image_version", "clone", NULL };
     struct store *s = req->api->deps.store;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_free_ char *err = NULL;
     const char *name = req->params[0];
     unsigned min, spare, max;
+    enum pool_clone clone = POOL_CLONE_BOOT;
+    int clone_given;
     json_object *v;
     int r;
 
@@ -355,6 +416,9 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
         return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", name);
     r = api_require_body(req, reply, fields);
     if (r < 0)
+        return 0;
+    clone_given = get_clone(req, reply, &clone);
+    if (clone_given < 0)
         return 0;
     r = store_pool_get(s, name, &p);
     if (r == -ENOENT)
@@ -374,6 +438,21 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
         return api_reply_error(reply, r, err);
     if (get_policy(req, reply, p) < 0)
         return 0;
+    if (clone_given && clone == POOL_CLONE_INSTANT) {
+        _cleanup_(api_settings_done) struct api_settings set = { 0 };
+        _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+        _cleanup_free_ char *tpath = NULL;
+
+        api_settings_get(req->api, &set);
+        tpath = xasprintf("%s/%s.xml", set.templates_dir, p->template);
+        r = tmpl_load_file(tpath, &t, &err);
+        if (r < 0)
+            return api_reply_errorf(reply, -EINVAL, "Template '%s' cannot be read: %s",
+                                    p->template, strempty(err));
+        r = clone_check(req, p->mode, t, &err);
+        if (r < 0)
+            return api_reply_error(reply, r, err);
+    }
     p->min = min;
     p->spare = spare;
     p->max = max;
@@ -398,6 +477,15 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
         return api_reply_errorf(reply, -EBUSY, "Pool '%s' is being deleted.", name);
     if (r < 0)
         return api_reply_errorf(reply, r, "Cannot change pool '%s'.", name);
+    if (clone_given) {
+        /* again after a fallback: the operator re-arms instant clones */
+        r = store_pool_set_clone(s, name, clone);
+        if (r < 0)
+            return api_reply_errorf(reply, r, "Cannot change pool '%s'.", name);
+        if (p->clone_fallback && clone == POOL_CLONE_INSTANT)
+            log_notice("Pool '%s' makes instant clones again (it had fallen back: %s)", name,
+                       p->clone_fallback);
+    }
     log_notice("Pool '%s' changed: min %u spare %u max %u", name, min, spare, max);
     (void) store_audit(s, api_actor(req), "pool.changed", name, NULL, NULL, NULL);
     reconciler_wake(req->api->deps.reconciler);

@@ -172,6 +172,13 @@ int api_pools_update(struct api_request *req, struct api_reply *reply);
 int api_pools_delete(struct api_request *req, struct api_reply *reply);
 int api_desktops_list(struct api_request *req, struct api_reply *reply);
 
+/* api-parents.c */
+/* Parent P with its disk use and how many of DESKS are its clones. */
+json_object *api_parent_to_json(const struct parent *p, struct desk **desks, size_t n_desks);
+/* The parents of IMAGE (and TEMPLATE, unless NULL) as a new array. */
+int api_parents_json(struct store *s, const char *image, const char *template,
+                     json_object **ret);
+
 /* api-sessions.c */
 int api_sessions_acquire(struct api_request *req, struct api_reply *reply);
 int api_sessions_list(struct api_request *req, struct api_reply *reply);

@@ -151,7 +151,9 @@ verb_image_show(char **args, _unused_ size_t n_args)
         ctl_table_add(t, jstr(v, "note"));
         ctl_table_add(t, jstr(v, "path"));
     }
-    return ctl_table_print(t, stdout);
+    r = ctl_table_print(t, stdout);
+    print_parents(jget(doc, "parents"));
+    return r;
 }
 
 int

@@ -72,6 +72,7 @@ static const struct option verb_options[] = {
     { "batch", required_argument, NULL, OPT_BATCH },
     { "no-wait", no_argument, NULL, OPT_NO_WAIT },
     { "since", required_argument, NULL, OPT_SINCE },
+    { "clone", required_argument, NULL, OPT_CLONE },
     {}
 };
 
@@ -97,6 +98,7 @@ const char *arg_image;
 const char *arg_image_version;
 const char *arg_template;
 const char *arg_mode;
+const char *arg_clone;           /* "instant" or "boot"; NULL = not given */
 const char *arg_pool;
 const char *arg_user;
 bool arg_all;
@@ -149,23 +151,26 @@ static const struct ctl_verb verbs[] = {
       "      and wait until done (default timeout 600 s); exit 1 when one failed." },
     { "pool", "create",
       "NAME --image I [--image-version N|latest] [--template T]\n"
-      "      [--mode floating|dedicated] --min N --spare N --max N [--groups G1,G2,...]\n"
-      "      [--idle-timeout DUR] [--max-session DUR] [--allow-device-redirection]\n"
-      "      [--wait [--timeout SEC]]",
+      "      [--mode floating|dedicated] [--clone instant|boot] --min N --spare N --max N\n"
+      "      [--groups G1,G2,...] [--idle-timeout DUR] [--max-session DUR]\n"
+      "      [--allow-device-redirection] [--wait [--timeout SEC]]",
       1, 1,
-      F(OPT_IMAGE) | F(OPT_IMAGE_VERSION) | F(OPT_TEMPLATE) | F(OPT_MODE) | SIZE_OPTS |
-      POLICY_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_create,
+      F(OPT_IMAGE) | F(OPT_IMAGE_VERSION) | F(OPT_TEMPLATE) | F(OPT_MODE) | F(OPT_CLONE) |
+      SIZE_OPTS | POLICY_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_create,
       "Create a pool; --wait waits until it is settled (see pool wait). Without\n"
-      "      --groups everyone is entitled. DUR: 90, 90s, 15m, 12h, 1d." },
+      "      --groups everyone is entitled. DUR: 90, 90s, 15m, 12h, 1d. Without\n"
+      "      --clone: instant clones where they work (floating pools on local QEMU),\n"
+      "      else booted desktops." },
     { "pool", "resize", "NAME [--min N] [--spare N] [--max N] [--wait [--timeout SEC]]", 1, 1,
       SIZE_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_resize,
       "Change a pool's sizes; --wait waits until it is settled." },
     { "pool", "set",
-      "NAME [--image-version vN|latest] [--groups G1,G2,...] [--idle-timeout DUR]\n"
-      "      [--max-session DUR] [--allow-device-redirection yes|no]", 1, 1,
-      POLICY_OPTS | F(OPT_IMAGE_VERSION), verb_pool_set,
-      "Change a pool's image version (a rebase follows) or session policy;\n"
-      "      --groups '' entitles everyone." },
+      "NAME [--image-version vN|latest] [--clone instant|boot] [--groups G1,G2,...]\n"
+      "      [--idle-timeout DUR] [--max-session DUR] [--allow-device-redirection yes|no]",
+      1, 1, POLICY_OPTS | F(OPT_IMAGE_VERSION) | F(OPT_CLONE), verb_pool_set,
+      "Change a pool's image version (a rebase follows), how it makes desktops\n"
+      "      (--clone instant again re-arms a pool that fell back to boot) or its\n"
+      "      session policy; --groups '' entitles everyone." },
     { "pool", "rebase",
       "NAME [--to vN|latest] [--policy wait-for-logoff|force-logoff] [--warn DUR]\n"
       "      [--batch N] [--wait [--timeout SEC]]", 1, 1,
@@ -383,6 +388,11 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
             break;
         case OPT_MODE:
             arg_mode = optarg;
+            break;
+        case OPT_CLONE:
+            if (!streq(optarg, "instant") && !streq(optarg, "boot"))
+                r = usage_error("--clone takes instant or boot, not '%s'.", optarg);
+            arg_clone = optarg;
             break;
         case OPT_POOL:
             arg_pool = optarg;

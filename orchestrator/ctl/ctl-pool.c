@@ -311,6 +311,8 @@ verb_pool_create(char **args, _unused_ size_t n_args)
         json_object_object_add(body, "template", json_object_new_string(arg_template));
     if (arg_mode)
         json_object_object_add(body, "mode", json_object_new_string(arg_mode));
+    if (arg_clone)
+        json_object_object_add(body, "clone", json_object_new_string(arg_clone));
     json_object_object_add(body, "min", json_object_new_int64(arg_min));
     json_object_object_add(body, "spare", json_object_new_int64(arg_spare));
     json_object_object_add(body, "max", json_object_new_int64(arg_max));
@@ -389,10 +391,13 @@ verb_pool_set(char **args, _unused_ size_t n_args)
     if (r < 0)
         return r;
     if (!arg_groups && arg_idle_timeout < 0 && arg_max_session < 0 &&
-        arg_allow_redirection < 0 && !arg_image_version)
-        return usage_error("pool set: nothing to change; give --image-version, --groups, "
-                           "--idle-timeout, --max-session or --allow-device-redirection.");
+        arg_allow_redirection < 0 && !arg_image_version && !arg_clone)
+        return usage_error("pool set: nothing to change; give --image-version, --clone, "
+                           "--groups, --idle-timeout, --max-session or "
+                           "--allow-device-redirection.");
     body = json_object_new_object();
+    if (arg_clone)
+        json_object_object_add(body, "clone", json_object_new_string(arg_clone));
     if (arg_image_version) {
         r = parse_version("--image-version", arg_image_version, true, &version);
         if (r < 0)
@@ -412,9 +417,10 @@ verb_pool_set(char **args, _unused_ size_t n_args)
     groups = pool_groups_label(doc);
     idle = ctl_format_duration((uint64_t) MAX(jint(doc, "idle_timeout"), 0));
     max_session = ctl_format_duration((uint64_t) MAX(jint(doc, "max_session"), 0));
-    printf("Pool '%s' changed: image %s, runs %s; groups %s; idle timeout %s; max session %s; "
-           "device redirection %s.\n", strempty(jstr(doc, "name")), image, runs, groups, idle,
-           max_session, jbool(doc, "allow_device_redirection") ? "allowed" : "not allowed");
+    printf("Pool '%s' changed: image %s, runs %s; %s clones; groups %s; idle timeout %s; max "
+           "session %s; device redirection %s.\n", strempty(jstr(doc, "name")), image, runs,
+           strempty(jstr(doc, "clone_effective")), groups, idle, max_session,
+           jbool(doc, "allow_device_redirection") ? "allowed" : "not allowed");
     return 0;
 }
 
@@ -486,6 +492,11 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     printf("Image:              %s\n", image);
     printf("Runs:               %s\n", runs);
     printf("Template:           %s\n", strempty(jstr(doc, "template")));
+    if (jstr(doc, "clone_fallback"))
+        printf("Clones:             boot (falls back from %s: %s)\n",
+               strempty(jstr(doc, "clone")), jstr(doc, "clone_fallback"));
+    else
+        printf("Clones:             %s\n", strempty(jstr(doc, "clone")));
     printf("Sizes:              min %" PRId64 ", spare %" PRId64 ", max %" PRId64 "\n", c.min,
            c.spare, c.max);
     printf("Groups:             %s\n", groups);
@@ -510,7 +521,9 @@ verb_pool_show(char **args, _unused_ size_t n_args)
         ctl_table_addf(t, "%" PRId64, jint(d, "boot_failures"));
         ctl_table_add(t, jstr(d, "last_error"));
     }
-    return ctl_table_print(t, stdout);
+    r = ctl_table_print(t, stdout);
+    print_parents(jget(doc, "parents"));
+    return r;
 }
 
 int

@@ -516,3 +516,30 @@ wait_deadline(void)
 {
     return now_usec() + (uint64_t) arg_wait_timeout * USEC_PER_SEC;
 }
+
+void
+print_parents(struct json_object *parents)
+{
+    _cleanup_(ctl_table_freep) struct ctl_table *t = NULL;
+
+    if (jarray_len(parents) == 0)
+        return;
+    printf("\nParents of instant clones:\n");
+    t = ctl_table_new("NAME", "STATE", "IMAGE", "CLONES", "DISK", "BOOT", "SAVE", "ERROR",
+                      NULL);
+    for (size_t i = 0; i < jarray_len(parents); i++) {
+        struct json_object *p = json_object_array_get_idx(parents, i);
+        _cleanup_free_ char *disk = ctl_format_bytes((uint64_t) MAX(jint(p, "disk_bytes"), 0));
+        struct json_object *boot = jget(p, "boot_seconds"), *save = jget(p, "save_seconds");
+
+        ctl_table_add(t, jstr(p, "name"));
+        ctl_table_add(t, jstr(p, "state"));
+        ctl_table_addf(t, "%s@v%" PRId64, strempty(jstr(p, "image")), jint(p, "image_version"));
+        ctl_table_addf(t, "%" PRId64, jint(p, "clones"));
+        ctl_table_add(t, disk);
+        ctl_table_addf(t, "%.1f s", boot ? json_object_get_double(boot) : 0.0);
+        ctl_table_addf(t, "%.1f s", save ? json_object_get_double(save) : 0.0);
+        ctl_table_add(t, jstr(p, "error"));
+    }
+    (void) ctl_table_print(t, stdout);
+}

@@ -57,6 +57,7 @@ enum {
     OPT_BATCH,
     OPT_NO_WAIT,
     OPT_SINCE,
+    OPT_CLONE,
     _OPT_MAX,
     /* global-only */
     OPT_SOCKET = 0x100,
@@ -93,6 +94,7 @@ extern const char *arg_image;
 extern const char *arg_image_version;
 extern const char *arg_template;
 extern const char *arg_mode;
+extern const char *arg_clone;
 extern const char *arg_pool;
 extern const char *arg_user;
 extern bool arg_all;
@@ -205,6 +207,9 @@ const char *dash(const char *s);
 /* "v2", or "-" for 0. New string. */
 char *version_label(int64_t version);
 uint64_t wait_deadline(void);
+/* Prints the PARENTS array of a pool or image (instant clones) as a
+ * table under a blank line and a title; nothing when it is empty. */
+void print_parents(struct json_object *parents);
 #define usage_error(...) report_error(-EINVAL, "invalid_argument", NULL, __VA_ARGS__)
 
 #define CALL_ALLOW_NOT_FOUND (1U << 0)  /* 404 is an answer, not an error */

@@ -7,11 +7,12 @@
  *   any point leaves something the next reconcile pass can finish:
  *   - the store row comes first (store_desk_create), so every volume and
  *     domain deskpool creates has a row naming it, and anything with our
- *     name prefix and no row is an orphan (reconcile.c removes those);
+ *     name prefix and no row is an orphan (orphans.c reports those);
  *   - provisioning means "nothing of value yet": build deletes and
  *     recreates a half-made overlay instead of trusting it;
  *   - a desktop reaches ready only after its guest answered and, for
- *     floating pools, after its clean snapshot exists;
+ *     floating pools, after its clean snapshot exists (booted) or its
+ *     identity is set (instant clones: clone.c);
  *   - delete moves the row to deleting first and removes it last.
  *   A failed boot powers the domain off, counts the failure and sends the
  *   desktop back to provisioning; the planner quarantines it after
@@ -27,6 +28,7 @@
 
 #include "actions.h"
 #include "array.h"
+#include "clone.h"
 #include "console.h"
 #include "hook.h"
 #include "log.h"
@@ -82,6 +84,56 @@ sleep_ms(unsigned ms)
         ;
 }
 
+int
+action_fresh_overlay(const struct action_ctx *c, const char *domain, const char *vol,
+                     const char *backing, uint64_t capacity, char **ret_path,
+                     char **reterr_msg)
+{
+    int r;
+
+    /* Provisioning starts from nothing: a domain left by an interrupted
+     * attempt or a failed wipe goes, with its snapshot metadata (its
+     * snapshots lived in the overlay we are about to replace)... */
+    (void) hv_domain_destroy(c->hv, domain);
+    r = hv_domain_undefine(c->hv, domain);
+    if (r < 0 && r != -ENOENT) {
+        *reterr_msg = xasprintf("Cannot remove the stale domain '%s'.", domain);
+        return r;
+    }
+    /* ...and so does the volume: it holds nothing of value. */
+    r = hv_volume_delete(c->hv, c->storage_pool, vol);
+    if (r < 0) {
+        *reterr_msg = xasprintf("Cannot remove the stale overlay '%s'.", vol);
+        return r;
+    }
+    return hv_volume_create_overlay(c->hv, c->storage_pool, vol, backing, capacity, ret_path,
+                                    reterr_msg);
+}
+
+int
+action_remove_domain(const struct action_ctx *c, const char *domain, char **reterr_msg)
+{
+    _cleanup_free_ char *vol = desk_volume_name(domain);
+    int r;
+
+    r = hv_domain_destroy(c->hv, domain);
+    if (r < 0 && r != -ENOENT) {
+        *reterr_msg = xasprintf("Cannot power off domain '%s'.", domain);
+        return r;
+    }
+    r = hv_domain_undefine(c->hv, domain);
+    if (r < 0 && r != -ENOENT) {
+        *reterr_msg = xasprintf("Cannot undefine domain '%s'.", domain);
+        return r;
+    }
+    r = hv_volume_delete(c->hv, c->storage_pool, vol);
+    if (r < 0) {
+        *reterr_msg = xasprintf("Cannot delete overlay volume '%s'.", vol);
+        return r;
+    }
+    return 0;
+}
+
 static int
 build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_msg)
 {
@@ -95,23 +147,12 @@ build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_ms
                                 d->image, d->image_version, d->name);
         return r;
     }
-    /* Provisioning starts from nothing: a domain left by an interrupted
-     * attempt or a failed wipe goes, with its snapshot metadata (its
-     * snapshots lived in the overlay we are about to replace)... */
-    (void) hv_domain_destroy(c->hv, d->domain);
-    r = hv_domain_undefine(c->hv, d->domain);
-    if (r < 0 && r != -ENOENT) {
-        *reterr_msg = xasprintf("Cannot remove the stale domain '%s'.", d->domain);
+    /* a booted desktop: no parent under its overlay */
+    r = store_desk_set_parent(c->store, d->name, NULL);
+    if (r < 0)
         return r;
-    }
-    /* ...and so does the volume: it holds nothing of value. */
-    r = hv_volume_delete(c->hv, c->storage_pool, vol);
-    if (r < 0) {
-        *reterr_msg = xasprintf("Cannot remove the stale overlay '%s'.", vol);
-        return r;
-    }
-    r = hv_volume_create_overlay(c->hv, c->storage_pool, vol, img->path, img->virtual_size,
-                                 &path, reterr_msg);
+    r = action_fresh_overlay(c, d->domain, vol, img->path, img->virtual_size, &path,
+                             reterr_msg);
     if (r < 0)
         return r;
     return store_desk_set_volume(c->store, d->name, path);
@@ -161,10 +202,9 @@ build_domain(const struct action_ctx *c, const struct desk *d, const struct tmpl
     return r;
 }
 
-/* Waits until the desktop is ready: the agent answers guest-ping, or (no
- * agent channel) the domain has run for boot_delay seconds. */
-static int
-wait_ready(const struct action_ctx *c, const struct desk *d, bool has_agent, char **reterr_msg)
+int
+action_wait_ready(const struct action_ctx *c, const char *domain, bool has_agent,
+                  char **reterr_msg)
 {
     uint64_t start = now_usec();
     uint64_t deadline = start + (uint64_t) c->boot_timeout * 1000000ULL;
@@ -175,27 +215,27 @@ wait_ready(const struct action_ctx *c, const struct desk *d, bool has_agent, cha
         int r;
 
         if (atomic_load(c->stopping)) {
-            *reterr_msg = xasprintf("Boot of '%s' interrupted by shutdown.", d->name);
+            *reterr_msg = xasprintf("Boot of '%s' interrupted by shutdown.", domain);
             return -ECANCELED;
         }
-        r = hv_domain_is_active(c->hv, d->domain, &active);
+        r = hv_domain_is_active(c->hv, domain, &active);
         if (r < 0 || !active) {
-            *reterr_msg = xasprintf("Domain '%s' stopped while booting.", d->domain);
+            *reterr_msg = xasprintf("Domain '%s' stopped while booting.", domain);
             return r < 0 ? r : -EIO;
         }
         if (has_agent) {
-            r = hv_domain_agent_ping(c->hv, d->domain, 2);
+            r = hv_domain_agent_ping(c->hv, domain, 2);
             if (r >= 0)
                 return 0;
             if (r != -EAGAIN && r != -ETIMEDOUT && r != -EBUSY)
-                log_debug("guest-ping of '%s' failed: %s", d->domain, strerror(-r));
+                log_debug("guest-ping of '%s' failed: %s", domain, strerror(-r));
         } else if (now_usec() >= delay_until) {
             return 0;
         }
         if (now_usec() >= deadline) {
             *reterr_msg = xasprintf(has_agent ? "Guest agent of '%s' did not answer within %u s."
                                               : "Domain '%s' did not run for %u s.",
-                                    d->domain, c->boot_timeout);
+                                    domain, c->boot_timeout);
             return -ETIMEDOUT;
         }
         if (has_agent)
@@ -223,7 +263,7 @@ build_boot(const struct action_ctx *c, const struct desk *d, const struct pool *
             return r;
         log_debug("Domain '%s' started", d->domain);
     }
-    r = wait_ready(c, d, tmpl_has_agent(t), reterr_msg);
+    r = action_wait_ready(c, d->domain, tmpl_has_agent(t), reterr_msg);
     if (r < 0)
         return r;
     log_debug("Domain '%s' answers", d->domain);
@@ -248,8 +288,8 @@ build_boot(const struct action_ctx *c, const struct desk *d, const struct pool *
  * connection going away (nobody's fault: the pass after the reconnection
  * tries again). A failure for want of space is the host's: the planner
  * retries such a quarantine instead of keeping it. */
-static void
-record_failure(const struct action_ctx *c, const char *name, int r, const char *msg)
+void
+action_record_failure(const struct action_ctx *c, const char *name, int r, const char *msg)
 {
     if (r == -ENOTCONN)
         return;
@@ -264,14 +304,15 @@ build_failed(const struct action_ctx *c, const struct desk *d, int r, const char
     _cleanup_(desk_freep) struct desk *now = NULL;
 
     (void) hv_domain_destroy(c->hv, d->domain);
-    record_failure(c, d->name, r, msg);
+    action_record_failure(c, d->name, r, msg);
     if (store_desk_get(c->store, d->name, &now) >= 0 && now->state == DESK_STATE_BOOTING)
         (void) store_desk_set_state(c->store, d->name, DESK_STATE_BOOTING,
                                     DESK_STATE_PROVISIONING);
 }
 
 int
-action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
+action_build(const struct action_ctx *c, const char *name, const char *parent,
+             char **reterr_msg)
 {
     _cleanup_(desk_freep) struct desk *d = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
@@ -289,7 +330,7 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
     tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
     r = tmpl_load_file(tpath, &t, reterr_msg);
     if (r < 0) {
-        record_failure(c, name, r, *reterr_msg);
+        action_record_failure(c, name, r, *reterr_msg);
         return r;
     }
 
@@ -306,8 +347,20 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
                                     r == -ECANCELED ? "vetoed it" :
                                     r == -ETIMEDOUT ? "timed out" : "could not run",
                                     out && out[0] ? out : "(no output)");
-            record_failure(c, name, r, *reterr_msg);
+            action_record_failure(c, name, r, *reterr_msg);
             return r == -ECANCELED ? -EPERM : r;
+        }
+        if (parent) {
+            /* an instant clone: restored, not booted */
+            r = clone_provision(c, d, parent, reterr_msg);
+            if (r < 0)
+                return r;
+            desk_free(d);
+            d = NULL;
+            r = store_desk_get(c->store, name, &d);
+            if (r < 0)
+                return r;
+            goto booting;
         }
         r = build_overlay(c, d, reterr_msg);
         if (r >= 0 && tmpl_has_data_disk(t) && !d->data_volume)
@@ -326,15 +379,19 @@ action_build(const struct action_ctx *c, const char *name, char **reterr_msg)
             if (!*reterr_msg)
                 *reterr_msg = xasprintf("Provisioning of '%s' failed: %s.", name,
                                         strerror(-r));
-            record_failure(c, name, r, *reterr_msg);
+            action_record_failure(c, name, r, *reterr_msg);
             return r;
         }
         d->state = DESK_STATE_BOOTING;
     }
+ booting:
     if (d->state != DESK_STATE_BOOTING)
         return 0; /* someone else moved it on: nothing to do */
 
-    r = build_boot(c, d, p, t, reterr_msg);
+    if (d->parent)
+        r = clone_finish(c, d, t, reterr_msg);
+    else
+        r = build_boot(c, d, p, t, reterr_msg);
     if (r == -ECANCELED)
         return r; /* shutdown: the next daemon picks it up as it is */
     if (r < 0) {
@@ -365,11 +422,14 @@ action_repair(const struct action_ctx *c, const char *name, char **reterr_msg)
     r = hv_domain_is_active(c->hv, d->domain, &active);
     if (r >= 0 && active)
         return 0; /* it came back by itself */
+    /* a clone is made again (the next pass picks its parent), a booted
+     * desktop is started again */
     r = store_desk_set_state(c->store, name, DESK_STATE_READY,
-                             r == -ENOENT ? DESK_STATE_PROVISIONING : DESK_STATE_BOOTING);
-    if (r < 0)
+                             r == -ENOENT || d->parent ? DESK_STATE_PROVISIONING
+                                                       : DESK_STATE_BOOTING);
+    if (r < 0 || d->parent)
         return r;
-    return action_build(c, name, reterr_msg);
+    return action_build(c, name, NULL, reterr_msg);
 }
 
 int
@@ -411,7 +471,7 @@ wipe_floating(const struct action_ctx *c, const struct desk *d, char **reterr_ms
     if (r < 0) {
         /* never hand it out unwiped: re-clone from the image */
         (void) hv_domain_destroy(c->hv, d->domain);
-        record_failure(c, d->name, r, *reterr_msg);
+        action_record_failure(c, d->name, r, *reterr_msg);
         (void) store_desk_set_state(c->store, d->name, DESK_STATE_RELEASING,
                                     DESK_STATE_PROVISIONING);
         return r;
@@ -433,7 +493,8 @@ wipe_floating(const struct action_ctx *c, const struct desk *d, char **reterr_ms
 }
 
 int
-action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
+action_wipe(const struct action_ctx *c, const char *name, const char *parent,
+            char **reterr_msg)
 {
     _cleanup_(desk_freep) struct desk *d = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
@@ -454,14 +515,33 @@ action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg)
     if (r < 0)
         log_debug("Revoking the console password of '%s' failed: %s", d->domain, strempty(err));
     /* dedicated desktops keep their user's data: locking them is all */
-    if (p->mode == POOL_MODE_FLOATING) {
+    if (p->mode == POOL_MODE_FLOATING && parent) {
+        _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+        _cleanup_free_ char *tpath = xasprintf("%s/%s.xml", c->templates_dir, p->template);
+
+        r = tmpl_load_file(tpath, &t, reterr_msg);
+        if (r >= 0)
+            r = clone_wipe(c, d, t, parent, reterr_msg); /* ready when it returns 0 */
+        if (r < 0)
+            return r;
+    } else if (p->mode == POOL_MODE_FLOATING && d->parent) {
+        /* a clone whose parent cannot be used: made anew */
+        (void) hv_domain_destroy(c->hv, d->domain);
+        r = store_desk_set_state(c->store, name, DESK_STATE_RELEASING,
+                                 DESK_STATE_PROVISIONING);
+        if (r >= 0)
+            log_info("Desktop '%s' is re-provisioned: its pool has no ready parent", name);
+        return r;
+    } else if (p->mode == POOL_MODE_FLOATING) {
         r = wipe_floating(c, d, reterr_msg);
         if (r < 0)
             return r;
     }
-    r = store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
-    if (r < 0)
-        return r;
+    if (!(p->mode == POOL_MODE_FLOATING && parent)) {
+        r = store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
+        if (r < 0)
+            return r;
+    }
     hi = (struct hook_info) { .pool = d->pool, .desktop = d->name, .domain = d->domain };
     (void) hook_run_logged(c->hooks_dir, HOOK_POST_RELEASE, &hi, c->hook_timeout);
     return 0;
@@ -488,7 +568,7 @@ action_rebase(const struct action_ctx *c, const char *name, unsigned version,
         *reterr_msg = xasprintf("The pre-rebase hook %s: %s",
                                 r == -ECANCELED ? "vetoed it" : "failed",
                                 out && out[0] ? out : "(no output)");
-        record_failure(c, name, r, *reterr_msg);
+        action_record_failure(c, name, r, *reterr_msg);
         return r == -ECANCELED ? -EPERM : r;
     }
     r = store_desk_set_state(c->store, name, DESK_STATE_READY, DESK_STATE_REBASING);
@@ -502,10 +582,27 @@ action_rebase(const struct action_ctx *c, const char *name, unsigned version,
         r = store_desk_set_state(c->store, name, DESK_STATE_REBASING, DESK_STATE_PROVISIONING);
     if (r < 0)
         return r;
-    r = action_build(c, name, reterr_msg);
+    r = action_build(c, name, NULL, reterr_msg); /* dedicated desktops boot */
     if (r >= 0)
         (void) hook_run_logged(c->hooks_dir, HOOK_POST_REBASE, &hi, c->hook_timeout);
     return r;
+}
+
+int
+action_retire(const struct action_ctx *c, const char *name, char **reterr_msg)
+{
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    int r;
+
+    r = store_desk_get(c->store, name, &d);
+    if (r < 0)
+        return r;
+    if (!d->old_domain)
+        return 0;
+    r = action_remove_domain(c, d->old_domain, reterr_msg);
+    if (r < 0)
+        return r;
+    return store_desk_end_incarnation(c->store, name, d->old_domain);
 }
 
 int
@@ -527,23 +624,14 @@ action_delete(const struct action_ctx *c, const char *name, enum desk_state from
     r = store_desk_get(c->store, name, &d);
     if (r < 0)
         return r;
-    r = hv_domain_destroy(c->hv, d->domain);
-    if (r < 0 && r != -ENOENT) {
-        *reterr_msg = xasprintf("Cannot power off domain '%s'.", d->domain);
-        return r;
+    if (d->old_domain) {
+        r = action_remove_domain(c, d->old_domain, reterr_msg);
+        if (r < 0)
+            return r;
     }
-    r = hv_domain_undefine(c->hv, d->domain);
-    if (r < 0 && r != -ENOENT) {
-        *reterr_msg = xasprintf("Cannot undefine domain '%s'.", d->domain);
+    r = action_remove_domain(c, d->domain, reterr_msg);
+    if (r < 0)
         return r;
-    }
-    vol = desk_volume_name(d->domain);
-    r = hv_volume_delete(c->hv, c->storage_pool, vol);
-    if (r < 0) {
-        *reterr_msg = xasprintf("Cannot delete overlay volume '%s'.", vol);
-        return r;
-    }
-    free(vol);
     vol = desk_data_volume_name(d->domain);
     r = hv_volume_delete(c->hv, c->storage_pool, vol);
     if (r < 0) {

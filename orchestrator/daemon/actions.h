@@ -6,6 +6,7 @@
 
 #include "hv.h"
 #include "store.h"
+#include "tmpl.h"
 
 /* What an action needs; a copy of the settings taken when it was queued. */
 struct action_ctx {
@@ -22,7 +23,14 @@ struct action_ctx {
     char *hooks_dir;
     unsigned hook_timeout;
     uint64_t data_disk_bytes; /* size of a new data disk */
+    char *parents_dir;      /* parents' saved images and restore FIFOs (root, 0700) */
+    unsigned max_boot_failures; /* a parent whose build failed this often fails */
     const atomic_bool *stopping; /* daemon shutting down: give up waiting */
+    /* called when an action made a desktop ready before it ended (a wipe
+     * that still tears down the previous incarnation): acquires waiting
+     * for a desktop need not wait for the rest */
+    void (*desk_ready)(void *userdata);
+    void *userdata;
 };
 
 #define DESK_CLEAN_SNAPSHOT "deskpool-clean"
@@ -35,8 +43,10 @@ struct action_ctx {
  * finished by the next pass (the steps are idempotent). They do not log
  * above info; the reconciler logs the outcome once. */
 
-/* provisioning/booting -> ready: overlay, domain, start, wait, snapshot. */
-int action_build(const struct action_ctx *c, const char *name, char **reterr_msg);
+/* provisioning/booting -> ready. From PARENT (ready; NULL: boot): an
+ * instant clone (clone.c). Else overlay, domain, start, wait, snapshot. */
+int action_build(const struct action_ctx *c, const char *name, const char *parent,
+                 char **reterr_msg);
 /* ready but not running -> booting (or provisioning if the domain is gone) -> build. */
 int action_repair(const struct action_ctx *c, const char *name, char **reterr_msg);
 /* FROM (provisioning/booting, as planned) -> failed; domain and overlay are
@@ -44,11 +54,17 @@ int action_repair(const struct action_ctx *c, const char *name, char **reterr_ms
 int action_quarantine(const struct action_ctx *c, const char *name, enum desk_state from,
                       char **reterr_msg);
 /* releasing -> ready. The console password is revoked first. Floating:
- * revert to the clean snapshot (memory included: running, no boot), clock
- * resynced through the agent; if the revert fails the desktop goes back to
- * provisioning and is re-cloned: it is never handed out unwiped.
- * Dedicated: only locked (password revoked); the user's data stays. */
-int action_wipe(const struct action_ctx *c, const char *name, char **reterr_msg);
+ * with PARENT (ready), re-cloned from it (clone_wipe()); else a booted
+ * desktop is reverted to its clean snapshot (memory included: running,
+ * no boot) with its clock resynced, and a clone whose parent cannot be
+ * used is re-provisioned. A failed wipe sends the desktop back to
+ * provisioning: it is never handed out unwiped. Dedicated: only locked
+ * (password revoked); the user's data stays. */
+int action_wipe(const struct action_ctx *c, const char *name, const char *parent,
+                char **reterr_msg);
+/* The previous incarnation of an instant clone (left by an interrupted
+ * wipe) is destroyed, undefined and its overlay deleted. */
+int action_retire(const struct action_ctx *c, const char *name, char **reterr_msg);
 /* ready (dedicated, idle) -> rebasing -> booting -> ready on image VERSION:
  * the domain is powered off, its system overlay replaced by a new one on
  * VERSION, the domain redefined with the same data disk, and booted. The
@@ -62,3 +78,25 @@ int action_rebase(const struct action_ctx *c, const char *name, unsigned version
  * ends for REASON in the same transaction. */
 int action_delete(const struct action_ctx *c, const char *name, enum desk_state from,
                   enum session_end reason, char **reterr_msg);
+
+/* ---- shared by actions.c, clone.c and parent.c ---- */
+
+/* Waits until DOMAIN is ready: its agent answers guest-ping (HAS_AGENT),
+ * else it has run for boot_delay seconds; -ETIMEDOUT after boot_timeout,
+ * -ECANCELED at shutdown, -EIO when it stopped. */
+int action_wait_ready(const struct action_ctx *c, const char *domain, bool has_agent,
+                      char **reterr_msg);
+/* Makes volume VOL in the storage pool a fresh overlay on BACKING (its
+ * virtual size CAPACITY), removing what an interrupted attempt left:
+ * domain DOMAIN (with its snapshot metadata) and the volume. Returns 0
+ * and the overlay's path. */
+int action_fresh_overlay(const struct action_ctx *c, const char *domain, const char *vol,
+                         const char *backing, uint64_t capacity, char **ret_path,
+                         char **reterr_msg);
+/* Destroys, undefines DOMAIN and deletes its overlay volume: 0 also when
+ * they were gone. */
+int action_remove_domain(const struct action_ctx *c, const char *domain, char **reterr_msg);
+/* Counts failed attempt R at desktop NAME unless it was libvirt's
+ * connection going away; a want of space is the host's failure. */
+void action_record_failure(const struct action_ctx *c, const char *name, int r,
+                           const char *msg);

@@ -403,6 +403,41 @@ state_dir_secure(const struct conf *c)
     return 0;
 }
 
+/* STATE_DIR/parents holds the parents' saved images (a guest's memory,
+ * secrets included) and the FIFOs instant clones are restored through:
+ * ours, 0700 (hv-clone.c refuses a FIFO directory anyone else could
+ * enter). A FIFO left by a daemon that died mid-restore is released
+ * (libvirtd may be blocked opening it) and removed; no restore runs yet.
+ * Logs what it changes; 0 or a negative errno. */
+static int
+parents_dir_prepare(const struct conf *c)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/parents", c->state_dir);
+    unsigned fifos = 0;
+    struct stat st;
+    int r;
+
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return log_error_errno(errno, "Cannot create '%s'", dir);
+    if (lstat(dir, &st) < 0)
+        return log_error_errno(errno, "Cannot read '%s'", dir);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+        return log_error_errno(EPERM, "'%s' must be a directory owned by uid %u", dir,
+                               (unsigned) geteuid());
+    if ((st.st_mode & 07777) != 0700) {
+        if (chmod(dir, 0700) < 0)
+            return log_error_errno(errno, "Cannot change the mode of '%s'", dir);
+        log_notice("'%s' had mode %04o, now 0700", dir, (unsigned) (st.st_mode & 07777));
+    }
+    r = hv_clone_fifos_cleanup(dir, &fifos);
+    if (r < 0)
+        return log_error_errno(r, "Cannot read '%s'", dir);
+    if (fifos > 0)
+        log_notice("Removed %u restore FIFO(s) an interrupted instant clone left in '%s'",
+                   fifos, dir);
+    return 0;
+}
+
 /* The domain type: from the configuration, else from the store (probed
  * before for this URI). Otherwise it stays NULL and probe_start() finds
  * it in the background. */
@@ -559,6 +594,9 @@ daemon_start(struct daemon *d)
     if (r < 0)
         return r;
     r = lock_state_dir(d->conf.state_dir, &d->lock_fd);
+    if (r < 0)
+        return r;
+    r = parents_dir_prepare(&d->conf);
     if (r < 0)
         return r;
 

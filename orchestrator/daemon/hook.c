@@ -83,6 +83,8 @@ static const char *const hook_event_names[_HOOK_EVENT_MAX] = {
     [HOOK_PRE_REBASE] = "pre-rebase",
     [HOOK_POST_REBASE] = "post-rebase",
     [HOOK_DESKTOP_FAILED] = "desktop-failed",
+    [HOOK_PRE_FREEZE] = "pre-freeze",
+    [HOOK_POST_CLONE] = "post-clone",
 };
 
 const char *
@@ -96,7 +98,7 @@ hook_event_to_string(enum hook_event e)
 bool
 hook_event_is_pre(enum hook_event e)
 {
-    return e == HOOK_PRE_PROVISION || e == HOOK_PRE_REBASE;
+    return e == HOOK_PRE_PROVISION || e == HOOK_PRE_REBASE || e == HOOK_PRE_FREEZE;
 }
 
 /* json_add_string() of VALUE escaped (text_escape()). */

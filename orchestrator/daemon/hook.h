@@ -12,6 +12,8 @@ enum hook_event {
     HOOK_PRE_REBASE,
     HOOK_POST_REBASE,
     HOOK_DESKTOP_FAILED,
+    HOOK_PRE_FREEZE,     /* a parent of instant clones is about to be saved */
+    HOOK_POST_CLONE,     /* an instant clone was made: site steps (AD join...) */
     _HOOK_EVENT_MAX,
     _HOOK_EVENT_INVALID = -EINVAL,
 };

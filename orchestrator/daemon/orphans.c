@@ -63,24 +63,36 @@ domain_is_ours(struct hv *h, const char *name, const char *instance)
 int
 orphans_find(struct hv *h, const char *instance, const struct hv_domain *doms,
              size_t n_doms, char **vols, size_t n_vols, struct desk **desks, size_t n_desks,
-             struct orphans *ret)
+             struct parent **parents, size_t n_parents, struct orphans *ret)
 {
-    _cleanup_free_ char **names = xmalloc0(sizeof(char *) * (n_desks + 1));
-    char **volnames = xmalloc0(sizeof(char *) * (2 * n_desks + 1));
-    size_t n_volnames = 2 * n_desks;
+    size_t max = 2 * n_desks + n_parents;
+    _cleanup_free_ char **names = xmalloc0(sizeof(char *) * (max + 1));
+    char **volnames = xmalloc0(sizeof(char *) * (3 * n_desks + n_parents + 1));
+    size_t n_names = 0, n_volnames = 0;
     struct orphans o = { 0 };
 
+    /* what the rows name: a desktop's domain, its previous incarnation
+     * while it is torn down, their overlays, its data disk; a parent's
+     * domain and overlay */
     for (size_t i = 0; i < n_desks; i++) {
-        names[i] = desks[i]->domain;
-        volnames[2 * i] = desk_volume_name(desks[i]->domain);
-        volnames[2 * i + 1] = desk_data_volume_name(desks[i]->domain);
+        names[n_names++] = desks[i]->domain;
+        volnames[n_volnames++] = desk_volume_name(desks[i]->domain);
+        volnames[n_volnames++] = desk_data_volume_name(desks[i]->domain);
+        if (desks[i]->old_domain) {
+            names[n_names++] = desks[i]->old_domain;
+            volnames[n_volnames++] = desk_volume_name(desks[i]->old_domain);
+        }
     }
-    qsort(names, n_desks, sizeof(char *), str_cmp);
+    for (size_t i = 0; i < n_parents; i++) {
+        names[n_names++] = parents[i]->domain;
+        volnames[n_volnames++] = parent_volume_name(parents[i]->domain);
+    }
+    qsort(names, n_names, sizeof(char *), str_cmp);
     qsort(volnames, n_volnames, sizeof(char *), str_cmp);
 
     o.domains = xmalloc0(sizeof(char *) * (n_doms + 1));
     for (size_t i = 0; i < n_doms; i++) {
-        if (bsearch(&doms[i].name, names, n_desks, sizeof(char *), str_cmp))
+        if (bsearch(&doms[i].name, names, n_names, sizeof(char *), str_cmp))
             continue;
         if (domain_is_ours(h, doms[i].name, instance))
             o.domains[o.n_domains++] = xstrdup(doms[i].name);
@@ -115,7 +127,7 @@ orphans_scan(struct hv *h, const char *instance, const char *storage_pool,
     if (r == -ENOENT)
         r = 0; /* no storage pool yet: no volumes */
     if (r >= 0)
-        r = orphans_find(h, instance, doms, n_doms, vols, n_vols, desks, n_desks, ret);
+        r = orphans_find(h, instance, doms, n_doms, vols, n_vols, desks, n_desks, NULL, 0, ret);
     strv_free_n(vols, n_vols);
     hv_domain_list_free(doms, n_doms);
     return r;

@@ -5,6 +5,7 @@
 
 #include "desk.h"
 #include "hv.h"
+#include "parent.h"
 
 struct orphans {
     char **domains;  /* domains whose deskpool metadata names this instance */
@@ -16,13 +17,15 @@ struct orphans {
 void orphans_done(struct orphans *o);
 
 /* Which of DOMS (sorted by name or not) and VOLS are this instance's and
- * named by none of DESKS. Domains count only when their deskpool metadata
- * names INSTANCE (a lookup each); volumes by name (PREFIX, ".qcow2").
- * Returns 0 and fills *ret (orphans_done() it), or a negative errno. Does
- * not log above debug. */
+ * named by none of DESKS (their domain and previous incarnation) and
+ * PARENTS. Domains count only when their deskpool metadata names
+ * INSTANCE (a lookup each); volumes by name (PREFIX, ".qcow2"). Returns 0
+ * and fills *ret (orphans_done() it), or a negative errno. Does not log
+ * above debug. */
 int orphans_find(struct hv *h, const char *instance, const struct hv_domain *doms,
                  size_t n_doms, char **vols, size_t n_vols, struct desk **desks,
-                 size_t n_desks, struct orphans *ret);
+                 size_t n_desks, struct parent **parents, size_t n_parents,
+                 struct orphans *ret);
 
 /* Lists this instance's domains and volumes (storage pool STORAGE_POOL) and
  * finds the orphans among them for a store that holds DESKS. Startup uses it

@@ -26,10 +26,13 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "actions.h"
 #include "array.h"
 #include "log.h"
 #include "orphans.h"
+#include "parent-build.h"
 #include "strv.h"
 #include "reconcile.h"
 #include "tmpl.h"
@@ -66,8 +69,11 @@ struct reconciler {
     size_t n_orphans_reported, cap_orphans_reported;
     bool replan;               /* the last pass added rows: plan again at once */
     struct reconcile_stats stats;
+    struct digest_cache *digests; /* template digests by file (parents) */
+    size_t n_digests, cap_digests;
     /* settings, copied from conf */
     char *instance, *prefix, *storage_pool, *storage_dir, *templates_dir, *console_listen;
+    char *parents_dir;         /* STATE_DIR/parents */
     char *virt_type;           /* NULL while the domain type is being probed */
     char *virt_type_error;     /* why the probe found none; NULL: none failed */
     char *hooks_dir;
@@ -83,14 +89,25 @@ struct reconciler {
     atomic_bool stopping;
 };
 
+/* A template file's digest as a parent records it (parent_template_digest()),
+ * kept while the file's size and mtime and the domain type are the same. */
+struct digest_cache {
+    char *path;
+    char *virt_type;
+    off_t size;
+    struct timespec mtime;
+    char *digest;
+};
+
 struct action_job {
     struct reconciler *r;
     enum action_kind kind;
     enum desk_state from;       /* the state it was planned from */
     enum session_end reason;    /* DELETE: why a session on it ends */
     unsigned version;
-    char *desktop;
+    char *desktop;              /* or the parent's name, for PARENT_* */
     char *pool;
+    char *parent;               /* BUILD, WIPE: the parent to clone from */
     struct action_ctx ctx;
 };
 
@@ -101,6 +118,8 @@ action_job_free(void *userdata)
 
     free(j->desktop);
     free(j->pool);
+    free(j->parent);
+    free(j->ctx.parents_dir);
     free(j->ctx.instance);
     free(j->ctx.storage_pool);
     free(j->ctx.templates_dir);
@@ -152,7 +171,7 @@ action_job_run(void *userdata)
 
     switch (j->kind) {
     case ACTION_BUILD:
-        res = action_build(&j->ctx, j->desktop, &err);
+        res = action_build(&j->ctx, j->desktop, j->parent, &err);
         break;
     case ACTION_REPAIR:
         res = action_repair(&j->ctx, j->desktop, &err);
@@ -164,7 +183,16 @@ action_job_run(void *userdata)
         res = action_delete(&j->ctx, j->desktop, j->from, j->reason, &err);
         break;
     case ACTION_WIPE:
-        res = action_wipe(&j->ctx, j->desktop, &err);
+        res = action_wipe(&j->ctx, j->desktop, j->parent, &err);
+        break;
+    case ACTION_RETIRE:
+        res = action_retire(&j->ctx, j->desktop, &err);
+        break;
+    case ACTION_PARENT_BUILD:
+        res = parent_build(&j->ctx, j->desktop, &err);
+        break;
+    case ACTION_PARENT_DELETE:
+        res = parent_delete(&j->ctx, j->desktop, &err);
         break;
     case ACTION_REBASE:
         res = action_rebase(&j->ctx, j->desktop, j->version, &err);
@@ -181,8 +209,11 @@ action_job_run(void *userdata)
         log_info("Action %s on '%s' interrupted by shutdown", action_kind_to_string(j->kind),
                  j->desktop);
     } else if (res < 0) {
-        log_warning_errno(res, "Action %s on desktop '%s' failed: %s",
-                          action_kind_to_string(j->kind), j->desktop, err ? err : "(no detail)");
+        log_warning_errno(res, "Action %s on %s '%s' failed: %s",
+                          action_kind_to_string(j->kind),
+                          j->kind == ACTION_PARENT_BUILD || j->kind == ACTION_PARENT_DELETE
+                              ? "parent" : "desktop",
+                          j->desktop, err ? err : "(no detail)");
     } else if (j->kind == ACTION_QUARANTINE) {
         log_error("%s", err ? err : "desktop quarantined");
         (void) store_audit(r->store, "reconciler", "desktop.failed", j->pool, j->desktop, NULL,
@@ -193,8 +224,10 @@ action_job_run(void *userdata)
     } else if (j->kind == ACTION_DELETE) {
         log_info("Desktop '%s' deleted", j->desktop);
     } else if (j->kind == ACTION_WIPE) {
-        log_info("Desktop '%s' wiped and ready again (%.1f s)", j->desktop,
-                 (double) (now_usec() - start) / 1e6);
+        log_info("Desktop '%s' wiped and ready again (%.1f s%s)", j->desktop,
+                 (double) (now_usec() - start) / 1e6, j->parent ? ", re-cloned" : "");
+    } else if (j->kind == ACTION_PARENT_DELETE) {
+        log_info("Parent '%s' deleted: nothing uses it", j->desktop);
     }
 
     pthread_mutex_lock(&r->lock);
@@ -211,19 +244,34 @@ action_job_run(void *userdata)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* An action made a desktop ready (from a worker thread). */
+static void
+notify_desk_ready(void *userdata)
+{
+    struct reconciler *r = userdata;
+
+    pthread_mutex_lock(&r->lock);
+    r->desk_ready_gen++;
+    pthread_cond_broadcast(&r->desk_ready);
+    pthread_mutex_unlock(&r->lock);
+}
+
 /* Queues action A; lock held. Returns 0 or -ESHUTDOWN. */
 static int
 submit_locked(struct reconciler *r, const struct action *a)
 {
     struct action_job *j = xmalloc0(sizeof(*j));
+    bool on_parent = a->kind == ACTION_PARENT_BUILD || a->kind == ACTION_PARENT_DELETE;
+    const char *key = on_parent ? a->parent : a->desktop; /* parent names have dots */
 
     j->r = r;
     j->kind = a->kind;
     j->from = a->from;
     j->reason = a->reason;
     j->version = a->version;
-    j->desktop = xstrdup(a->desktop);
+    j->desktop = xstrdup(key);
     j->pool = xstrdup(a->pool);
+    j->parent = on_parent ? NULL : xstrdup(a->parent);
     j->ctx = (struct action_ctx) {
         .store = r->store,
         .hv = r->hv,
@@ -238,12 +286,16 @@ submit_locked(struct reconciler *r, const struct action *a)
         .hooks_dir = xstrdup(r->hooks_dir),
         .hook_timeout = r->hook_timeout,
         .data_disk_bytes = (uint64_t) r->data_disk_size << 20,
+        .parents_dir = xstrdup(r->parents_dir),
+        .max_boot_failures = r->max_boot_failures,
         .stopping = &r->stopping,
+        .desk_ready = notify_desk_ready,
+        .userdata = r,
     };
-    inflight_add(r, a->desktop);
+    inflight_add(r, key);
     r->stats.actions[a->kind]++;
     if (worker_submit(r->worker, action_job_run, j, action_job_free) < 0) {
-        inflight_remove(r, a->desktop);
+        inflight_remove(r, key);
         return -ESHUTDOWN;
     }
     return 0;
@@ -269,13 +321,15 @@ domain_find(const struct hv_domain *doms, size_t n, const char *name)
  * operator asked to purge them (one pass, at startup). */
 static void
 handle_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms,
-               char **vols, size_t n_vols, struct desk **desks, size_t n_desks)
+               char **vols, size_t n_vols, struct desk **desks, size_t n_desks,
+               struct parent **parents, size_t n_parents)
 {
     struct orphans o = { 0 };
     unsigned removed = 0;
     bool purge;
 
-    if (orphans_find(r->hv, r->instance, doms, n_doms, vols, n_vols, desks, n_desks, &o) < 0)
+    if (orphans_find(r->hv, r->instance, doms, n_doms, vols, n_vols, desks, n_desks, parents,
+                     n_parents, &o) < 0)
         return;
     pthread_mutex_lock(&r->lock);
     purge = r->purge_orphans;
@@ -446,6 +500,45 @@ prune_history(struct reconciler *r)
                  sessions, audits);
 }
 
+/* The digest a parent of template TNAME records (parent_template_digest()),
+ * from the cache while the file is unchanged; NULL when the file cannot
+ * be read or VIRT_TYPE is not known yet (probing). Loop thread only. */
+static const char *
+template_digest(struct reconciler *r, const char *templates_dir, const char *tname,
+                const char *virt_type)
+{
+    _cleanup_free_ char *path = NULL, *text = NULL;
+    struct digest_cache *e = NULL;
+    struct stat st;
+    size_t len;
+
+    if (!virt_type)
+        return NULL;
+    path = xasprintf("%s/%s.xml", templates_dir, tname);
+    if (stat(path, &st) < 0)
+        return NULL;
+    for (size_t i = 0; i < r->n_digests && !e; i++)
+        if (streq(r->digests[i].path, path))
+            e = &r->digests[i];
+    if (e && e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
+        e->mtime.tv_nsec == st.st_mtim.tv_nsec && streq(e->virt_type, virt_type))
+        return e->digest;
+    if (read_full_file(path, 1 << 20, &text, &len) < 0)
+        return NULL;
+    if (!e) {
+        ARRAY_GROW(r->digests, r->cap_digests, r->n_digests + 1);
+        e = &r->digests[r->n_digests++];
+        *e = (struct digest_cache) { .path = TAKE_PTR(path) };
+    }
+    free(e->virt_type);
+    free(e->digest);
+    e->virt_type = xstrdup(virt_type);
+    e->size = st.st_size;
+    e->mtime = st.st_mtim;
+    e->digest = parent_template_digest(text, len, virt_type);
+    return e->digest;
+}
+
 /* The pass changed the store in a way that needs another plan at once. */
 static void
 replan(struct reconciler *r)
@@ -464,13 +557,22 @@ pass_run(struct reconciler *r)
     struct desk **desks = NULL;
     struct session **sessions = NULL;
     struct op **ops = NULL;
+    struct parent **parents = NULL;
     unsigned *waiting = NULL, *latest = NULL;
     struct planner_desk *pd = NULL;
+    struct planner_parent *pp = NULL;
+    const char **digests = NULL;
     struct action *actions = NULL;
     size_t n_doms = 0, n_vols = 0, n_pools = 0, n_desks = 0, n_actions = 0, n_sessions = 0;
-    size_t n_ops = 0;
+    size_t n_ops = 0, n_parents = 0;
+    _cleanup_free_ char *templates_dir = NULL, *virt_type = NULL;
     uint64_t start = now_usec();
     int done = 0, res;
+
+    pthread_mutex_lock(&r->lock);
+    templates_dir = xstrdup(r->templates_dir);
+    virt_type = xstrdup(r->virt_type);
+    pthread_mutex_unlock(&r->lock);
 
     check_slow_libvirt(r);
     /* Observe libvirt before the store: anything created after the listing
@@ -480,7 +582,11 @@ pass_run(struct reconciler *r)
         goto cleanup;
     qsort(doms, n_doms, sizeof(*doms), hv_domain_cmp);
 
-    res = store_pool_list(r->store, &pools, &n_pools);
+    /* parents before pools: a parent seen failed comes with its pools'
+     * fallback (one transaction), so no pool is seen still wanting it */
+    res = store_parent_list(r->store, &parents, &n_parents);
+    if (res >= 0)
+        res = store_pool_list(r->store, &pools, &n_pools);
     if (res >= 0)
         res = store_desk_list(r->store, NULL, &desks, &n_desks);
     if (res >= 0)
@@ -503,16 +609,20 @@ pass_run(struct reconciler *r)
     r->store_failing = false;
     pthread_mutex_unlock(&r->lock);
 
-    handle_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks);
+    handle_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks, parents, n_parents);
 
     pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
+    pp = xmalloc0(sizeof(*pp) * (n_parents + 1));
     waiting = xmalloc0(sizeof(*waiting) * (n_pools + 1));
     latest = xmalloc0(sizeof(*latest) * (n_pools + 1));
+    digests = xmalloc0(sizeof(*digests) * (n_pools + 1));
     for (size_t i = 0; i < n_pools; i++) {
         _cleanup_(image_freep) struct image *img = NULL;
 
         if (store_image_get_usable(r->store, pools[i]->image, 0, &img) >= 0)
             latest[i] = img->version;
+        if (pool_clone_effective(pools[i]) == POOL_CLONE_INSTANT)
+            digests[i] = template_digest(r, templates_dir, pools[i]->template, virt_type);
     }
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < n_pools; i++)
@@ -530,11 +640,19 @@ pass_run(struct reconciler *r)
             .dom_guest_shutdown = dom && dom->guest_shutdown,
         };
     }
+    for (size_t i = 0; i < n_parents; i++)
+        pp[i] = (struct planner_parent) {
+            .parent = parents[i],
+            .busy = inflight_find(r, parents[i]->name) >= 0,
+        };
     {
         struct planner_input in = {
             .pools = pools, .n_pools = n_pools, .desks = pd, .n_desks = n_desks,
             .sessions = sessions, .n_sessions = n_sessions, .waiting = waiting,
             .latest = latest, .ops = ops, .n_ops = n_ops,
+            .parents = pp, .n_parents = n_parents,
+            /* while the domain type is probed no parent can be told apart */
+            .digests = virt_type ? digests : NULL,
             .now = (int64_t) (now_realtime_usec() / 1000000ULL),
             .max_boot_failures = r->max_boot_failures,
             .host_failure_retry = r->host_failure_retry,
@@ -548,10 +666,10 @@ pass_run(struct reconciler *r)
         if (a->kind == ACTION_CREATE || a->kind == ACTION_REMOVE_POOL ||
             a->kind == ACTION_END_SESSION || a->kind == ACTION_OP_START ||
             a->kind == ACTION_OP_PROGRESS || a->kind == ACTION_OP_FINISH ||
-            a->kind == ACTION_RETRY)
+            a->kind == ACTION_RETRY || a->kind == ACTION_PARENT_CREATE)
             continue; /* store-only: done below, outside the lock */
         if (!r->virt_type && (a->kind == ACTION_BUILD || a->kind == ACTION_REPAIR ||
-                              a->kind == ACTION_REBASE))
+                              a->kind == ACTION_REBASE || a->kind == ACTION_PARENT_BUILD))
             continue; /* they make domains: wait for the probe to say which type */
         if (submit_locked(r, a) >= 0)
             done++;
@@ -609,6 +727,29 @@ pass_run(struct reconciler *r)
             } else if (q != -EBUSY) {
                 log_error_errno(q, "Cannot start the rebase of pool '%s'", a->pool);
             }
+        } else if (a->kind == ACTION_PARENT_CREATE) {
+            _cleanup_(parent_freep) struct parent *x = NULL;
+            ssize_t k = -1;
+            int q;
+
+            for (size_t m = 0; m < n_pools && k < 0; m++)
+                if (streq(pools[m]->name, a->pool))
+                    k = (ssize_t) m;
+            if (k < 0 || !digests[k])
+                continue;
+            q = store_parent_create(r->store, pools[k]->image, a->version, pools[k]->template,
+                                    digests[k], r->instance, &x);
+            if (q >= 0) {
+                log_notice("Building parent '%s' for instant clones of pool '%s'", x->name,
+                           a->pool);
+                pthread_mutex_lock(&r->lock);
+                r->stats.actions[ACTION_PARENT_CREATE]++;
+                pthread_mutex_unlock(&r->lock);
+                replan(r);
+                done++;
+            } else {
+                log_error_errno(q, "Cannot add a parent for pool '%s'", a->pool);
+            }
         } else if (a->kind == ACTION_RETRY) {
             if (store_desk_retry(r->store, a->desktop) >= 0) {
                 log_notice("Desktop '%s' was quarantined for the host's failure; trying it "
@@ -658,6 +799,9 @@ cleanup:
                   (double) (now_usec() - start) / 1e6);
     free(actions);
     free(pd);
+    free(pp);
+    free(digests);
+    parent_list_free(parents, n_parents);
     free(waiting);
     free(latest);
     op_list_free(ops, n_ops);
@@ -756,6 +900,7 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     r->prefix = desk_name_prefix(c->instance);
     r->storage_pool = xstrdup(c->storage_pool);
     r->storage_dir = xstrdup(c->storage_dir);
+    r->parents_dir = xasprintf("%s/parents", c->state_dir);
     r->virt_type = xstrdup(virt_type);
     r->console_listen = xstrdup(c->console_listen);
     reconciler_apply(r, c);
@@ -988,6 +1133,13 @@ reconciler_free(struct reconciler *r)
     free(r->prefix);
     free(r->storage_pool);
     free(r->storage_dir);
+    free(r->parents_dir);
+    for (size_t i = 0; i < r->n_digests; i++) {
+        free(r->digests[i].path);
+        free(r->digests[i].virt_type);
+        free(r->digests[i].digest);
+    }
+    free(r->digests);
     free(r->slow_warning);
     free(r->templates_dir);
     free(r->virt_type);

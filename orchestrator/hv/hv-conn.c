@@ -300,6 +300,14 @@ hv_uri(const struct hv *h)
     return h->uri;
 }
 
+bool
+hv_is_local_qemu(const struct hv *h)
+{
+    const char *u = hv_uri(h);
+
+    return u && (streq(u, "qemu:///system") || streq(u, "qemu:///session"));
+}
+
 /* The current link with a reference of the caller's, or NULL. */
 static struct hv_link *
 hv_link_get(struct hv *h)

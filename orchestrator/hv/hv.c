@@ -503,6 +503,22 @@ hv_domain_resume(struct hv *h, const char *name, char **reterr_msg)
     return 0;
 }
 
+/* Pauses running domain NAME (its vCPUs stop: the guest does nothing,
+ * sends nothing). */
+int
+hv_domain_suspend(struct hv *h, const char *name, char **reterr_msg)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, reterr_msg);
+    if (r < 0)
+        return r;
+    if (virDomainSuspend(dom) < 0)
+        return hv_last_error(reterr_msg);
+    return 0;
+}
+
 /* Sets the guest clock to the host's through the guest agent. */
 int
 hv_domain_sync_time(struct hv *h, const char *name, char **reterr_msg)

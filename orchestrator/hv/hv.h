@@ -32,6 +32,10 @@ struct hv *hv_ref(struct hv *h);
 struct hv *hv_unref(struct hv *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct hv *, hv_unref);
 const char *hv_uri(const struct hv *h);
+/* True for the QEMU driver of this host (qemu:///system or
+ * qemu:///session): what instant clones need, as libvirtd restores them
+ * from a FIFO in this host's file system. Pure (reads the URI). */
+bool hv_is_local_qemu(const struct hv *h);
 /* False once the connection is gone (libvirtd stopped, keepalive expired);
  * every call then fails at once with -ENOTCONN until hv_reconnect(). */
 bool hv_is_alive(struct hv *h);
@@ -122,6 +126,9 @@ int hv_domain_update_device_live(struct hv *h, const char *name, const char *xml
 /* Resumes a paused domain (an instant clone restored paused). -EBUSY when
  * it is not paused. */
 int hv_domain_resume(struct hv *h, const char *name, char **reterr_msg);
+/* Pauses a running domain: its guest stops at once (a wipe cuts off the
+ * user's desktop before it is destroyed). -EBUSY when not running. */
+int hv_domain_suspend(struct hv *h, const char *name, char **reterr_msg);
 /* Sets the guest clock to the host's (guest agent; after a revert). */
 int hv_domain_sync_time(struct hv *h, const char *name, char **reterr_msg);
 

@@ -386,6 +386,7 @@ desk_meta_done(struct desk_meta *m)
     free(m->pool);
     free(m->desktop);
     free(m->image);
+    free(m->parent);
     *m = (struct desk_meta) {};
 }
 
@@ -405,10 +406,17 @@ meta_build(xmlDoc *doc, const struct desk_meta *m)
     if (!ns)
         abort();
     xmlSetNs(node, ns);
-    if (!xmlNewTextChild(node, ns, BAD_CAST "instance", BAD_CAST strempty(m->instance)) ||
-        !xmlNewTextChild(node, ns, BAD_CAST "pool", BAD_CAST strempty(m->pool)) ||
-        !xmlNewTextChild(node, ns, BAD_CAST "desktop-name", BAD_CAST strempty(m->desktop)) ||
-        !xmlNewTextChild(node, ns, BAD_CAST "image", BAD_CAST strempty(m->image)) ||
+    if (!xmlNewTextChild(node, ns, BAD_CAST "instance", BAD_CAST strempty(m->instance)))
+        abort();
+    if (m->parent) {
+        if (!xmlNewTextChild(node, ns, BAD_CAST "parent-name", BAD_CAST m->parent))
+            abort();
+    } else if (!xmlNewTextChild(node, ns, BAD_CAST "pool", BAD_CAST strempty(m->pool)) ||
+               !xmlNewTextChild(node, ns, BAD_CAST "desktop-name",
+                                BAD_CAST strempty(m->desktop))) {
+        abort();
+    }
+    if (!xmlNewTextChild(node, ns, BAD_CAST "image", BAD_CAST strempty(m->image)) ||
         !xmlNewTextChild(node, ns, BAD_CAST "image-version", BAD_CAST version))
         abort();
     return node;
@@ -501,6 +509,8 @@ desk_meta_parse(const char *xml, struct desk_meta *ret)
             r = meta_take_text(c, &m.pool);
         else if (node_is_meta(c, "desktop-name", bare))
             r = meta_take_text(c, &m.desktop);
+        else if (node_is_meta(c, "parent-name", bare))
+            r = meta_take_text(c, &m.parent);
         else if (node_is_meta(c, "image", bare))
             r = meta_take_text(c, &m.image);
         else if (node_is_meta(c, "image-version", bare)) {
@@ -513,7 +523,7 @@ desk_meta_parse(const char *xml, struct desk_meta *ret)
         if (r < 0)
             goto cleanup;
     }
-    if (!m.instance || !m.pool || !m.desktop || !m.image || !have_version) {
+    if (!m.instance || !(m.parent || (m.pool && m.desktop)) || !m.image || !have_version) {
         r = -EINVAL;
         goto cleanup;
     }

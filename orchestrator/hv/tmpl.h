@@ -43,6 +43,8 @@ struct desk_meta {
     char *desktop;  /* desktop name in the store */
     char *image;
     unsigned image_version;
+    char *parent;   /* a parent of instant clones: its name (pool and desktop
+                     * are then NULL) */
 };
 void desk_meta_done(struct desk_meta *m);
 

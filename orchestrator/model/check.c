@@ -7,8 +7,11 @@
  *   `deskpoolctl check`, and every fault-injection test):
  *   - a desktop past provisioning has its domain and its overlay volume;
  *   - a desktop that is ready or in a user's hands runs;
- *   - every domain and volume of the instance is named by a row (else it is
- *     an orphan: reported, never removed on its own, see orphans.c);
+ *   - every domain and volume of the instance is named by a row (a
+ *     desktop's, its previous incarnation while a wipe tears it down, a
+ *     parent's), else it is an orphan: reported, never removed on its own
+ *     (orphans.c);
+ *   - a clone's parent exists and is not being deleted;
  *   - an active session sits on a desktop that is assigned or in use, and
  *     such a desktop has exactly one active session.
  *   Desktops a worker holds are skipped: they are between two states on
@@ -67,11 +70,40 @@ volume_named(const struct check_input *in, const char *vol)
     for (size_t i = 0; i < in->n_desks; i++) {
         _cleanup_free_ char *o = desk_volume_name(in->desks[i]->domain);
         _cleanup_free_ char *d = desk_data_volume_name(in->desks[i]->domain);
+        _cleanup_free_ char *old = in->desks[i]->old_domain
+                                       ? desk_volume_name(in->desks[i]->old_domain) : NULL;
 
-        if (streq(vol, o) || streq(vol, d))
+        if (streq(vol, o) || streq(vol, d) || streq_ptr(vol, old))
+            return true;
+    }
+    for (size_t i = 0; i < in->n_parents; i++) {
+        _cleanup_free_ char *o = parent_volume_name(in->parents[i]->domain);
+
+        if (streq(vol, o))
             return true;
     }
     return false;
+}
+
+static bool
+domain_named(const struct check_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->n_desks; i++)
+        if (streq(in->desks[i]->domain, name) || streq_ptr(in->desks[i]->old_domain, name))
+            return true;
+    for (size_t i = 0; i < in->n_parents; i++)
+        if (streq(in->parents[i]->domain, name))
+            return true;
+    return false;
+}
+
+static const struct parent *
+find_parent(const struct check_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->n_parents; i++)
+        if (streq(in->parents[i]->name, name))
+            return in->parents[i];
+    return NULL;
 }
 
 static unsigned
@@ -108,6 +140,13 @@ check_desk(const struct check_input *in, const struct desk *d, struct problems *
     if ((d->state == DESK_STATE_ASSIGNED || d->state == DESK_STATE_IN_USE) && n != 1)
         problem(p, "Desktop '%s' is %s with %u active sessions (one expected).", d->name,
                 desk_state_to_string(d->state), n);
+    if (d->parent) {
+        const struct parent *x = find_parent(in, d->parent);
+
+        if (!x || x->state == PARENT_STATE_DELETING)
+            problem(p, "Desktop '%s' is a clone of parent '%s', which %s.", d->name, d->parent,
+                    x ? "is being deleted" : "does not exist");
+    }
 }
 
 char **
@@ -134,18 +173,14 @@ check_consistency(const struct check_input *in)
             problem(&p, "Session %s is active on desktop '%s', which is %s.", x->id,
                     x->desktop, desk_state_to_string(d->state));
     }
-    for (size_t i = 0; i < in->n_domains; i++) {
-        bool named = false;
-
-        for (size_t k = 0; k < in->n_desks && !named; k++)
-            named = streq(in->desks[k]->domain, in->domains[i].name);
-        if (!named)
-            problem(&p, "Domain '%s' is named by no desktop (an orphan).",
+    for (size_t i = 0; i < in->n_domains; i++)
+        if (!domain_named(in, in->domains[i].name))
+            problem(&p, "Domain '%s' is named by no desktop or parent (an orphan).",
                     in->domains[i].name);
-    }
     for (size_t i = 0; i < in->n_volumes; i++)
         if (!volume_named(in, in->volumes[i]))
-            problem(&p, "Volume '%s' is named by no desktop (an orphan).", in->volumes[i]);
+            problem(&p, "Volume '%s' is named by no desktop or parent (an orphan).",
+                    in->volumes[i]);
     if (!p.v)
         p.v = xmalloc0(sizeof(char *));
     return p.v;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "desk.h"
+#include "parent.h"
 #include "session.h"
 
 /* A domain as libvirt shows it, for the check. */
@@ -24,6 +25,8 @@ struct check_input {
     size_t n_volumes;
     char *const *busy;                  /* desktops an action holds now: skipped */
     size_t n_busy;
+    struct parent *const *parents;      /* every parent row (instant clones) */
+    size_t n_parents;
 };
 
 /* Pure: the broken invariants, one whole sentence each (a new strv, empty

@@ -12,7 +12,16 @@ struct desk {
     unsigned seq;           /* its number in the pool: newer desktops have higher ones */
     enum desk_state state;
     char *uuid;             /* libvirt domain UUID, from libuuid */
-    char *domain;           /* libvirt domain name: "INSTANCE.NAME" (desk_domain_name()) */
+    char *domain;           /* libvirt domain name: "INSTANCE.NAME" (desk_domain_name()),
+                             * or its alternate "INSTANCE.NAME.b": an instant clone's wipe
+                             * restores the next incarnation under the other name while the
+                             * last one is destroyed */
+    char *old_domain;       /* the previous incarnation while it is torn down, else NULL */
+    char *parent;           /* instant clones: the parent its overlay is backed by; NULL
+                             * for a booted desktop */
+    char *mac;              /* instant clones: the MAC of its first NIC (the n-th NIC gets
+                             * the n-th address after it), the same in every incarnation;
+                             * unique in the store; NULL until its first clone */
     char *volume;           /* overlay volume path (NULL until created) */
     char *data_volume;      /* dedicated pools: the user's data disk path, kept across rebases */
     char *image;            /* image name the overlay is backed by */
@@ -28,11 +37,21 @@ struct desk {
 
 /* Naming rules, in one place. A domain is "INSTANCE.DESKTOP" ("." cannot
  * appear in names, so the prefix "INSTANCE." is unambiguous between
- * instances sharing a libvirt host); its overlay volume "DOMAIN.qcow2". */
+ * instances sharing a libvirt host) or "INSTANCE.DESKTOP.b"; its overlay
+ * volume "DOMAIN.qcow2". */
 char *desk_domain_name(const char *instance, const char *desk_name);
+/* The other of a desktop's two domain names: "I.N" <-> "I.N.b". */
+char *desk_domain_alternate(const char *domain);
 char *desk_name_prefix(const char *instance);
 char *desk_volume_name(const char *domain);
 char *desk_data_volume_name(const char *domain);
+/* The host name an instant clone gets: NAME as one RFC 1123 label (lower
+ * case, any other character '-', at most 63, no '-' at either end). */
+char *desk_hostname(const char *name);
+/* The N-th address of a desktop's block of 8 MACs from BASE ("52:54:00:
+ * xx:xx:x0" or "...:x8", store_desk_ensure_mac()), N < 8. A new string;
+ * NULL when BASE is not such an address. */
+char *desk_mac_nth(const char *base, unsigned n);
 
 struct desk *desk_free(struct desk *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct desk *, desk_free);

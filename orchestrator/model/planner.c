@@ -48,6 +48,24 @@
  *   stale is left, the operation succeeded. A pool that follows latest (or
  *   was pinned to another version) gets its rebase started here.
  *
+ *   Instant clones (pools whose method is instant and did not fall back).
+ *   A pool wants one parent per image version it needs: the version it
+ *   runs (so a resize or a logout never waits for a boot) and the version
+ *   of each desktop being provisioned (a rebase's canary and rollout). The
+ *   parent it wants for a version is the newest one of its image, version,
+ *   template and template digest that is building or ready; during a
+ *   refresh only one made after the refresh began. None: PARENT_CREATE;
+ *   building: PARENT_BUILD, and the pool's new desktops wait for it;
+ *   ready: a new desktop gets BUILD from it, and a released desktop is
+ *   re-cloned from it (WIPE), so desktops move to a new parent at logout.
+ *   A released instant desktop whose pool has no ready parent is
+ *   re-provisioned (never handed out unwiped); a released booted desktop
+ *   of an instant pool is re-cloned when a parent is ready, else
+ *   reverted. A parent that no desktop names and no pool wants is deleted
+ *   (PARENT_DELETE): old ones after a rebase, refresh or template change,
+ *   failed ones. A desktop with a previous incarnation left by an
+ *   interrupted wipe gets RETIRE.
+ *
  *   It must never: call libvirt, the store, or anything that blocks.
  */
 #include "config.h"
@@ -71,6 +89,10 @@ static const char *const action_kind_names[_ACTION_KIND_MAX] = {
     [ACTION_OP_PROGRESS] = "op-progress",
     [ACTION_OP_FINISH] = "op-finish",
     [ACTION_RETRY] = "retry",
+    [ACTION_PARENT_CREATE] = "parent-create",
+    [ACTION_PARENT_BUILD] = "parent-build",
+    [ACTION_PARENT_DELETE] = "parent-delete",
+    [ACTION_RETIRE] = "retire",
 };
 
 /* Marks on desktops, decided per pool before the per-desktop pass. */
@@ -90,6 +112,18 @@ action_kind_to_string(enum action_kind k)
 
 struct plan {
     struct action *a;
+    size_t n, cap;
+};
+
+/* The parent a pool wants for an image version (see the DESIGN comment). */
+struct want {
+    size_t pool;                        /* index in the input's pools */
+    unsigned version;
+    const struct planner_parent *best;  /* building or ready; NULL: none yet */
+};
+
+struct wants {
+    struct want *w;
     size_t n, cap;
 };
 
@@ -299,6 +333,152 @@ plan_rollout(const struct planner_input *in, const struct pool *p, const struct 
     }
 }
 
+/* ---- instant clones ---- */
+
+static bool
+pool_is_instant(const struct planner_input *in, size_t i)
+{
+    const struct pool *p = in->pools[i];
+
+    return !p->deleting && pool_clone_effective(p) == POOL_CLONE_INSTANT && in->digests &&
+           in->digests[i];
+}
+
+static ssize_t
+find_pool_index(const struct planner_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->n_pools; i++)
+        if (streq(in->pools[i]->name, name))
+            return (ssize_t) i;
+    return -1;
+}
+
+static const struct want *
+want_find(const struct wants *ws, size_t pool, unsigned version)
+{
+    for (size_t i = 0; i < ws->n; i++)
+        if (ws->w[i].pool == pool && ws->w[i].version == version)
+            return &ws->w[i];
+    return NULL;
+}
+
+/* The newest parent pool I can use for VERSION: building or ready, made
+ * for its image, template and digest, and during a refresh made after the
+ * refresh began. NULL when there is none. */
+static const struct planner_parent *
+parent_best(const struct planner_input *in, size_t i, unsigned version)
+{
+    const struct pool *p = in->pools[i];
+    const struct op *o = NULL;
+    const struct planner_parent *best = NULL;
+
+    for (size_t k = 0; k < in->n_ops; k++)
+        if (streq(in->ops[k]->pool, p->name) && in->ops[k]->state == OP_STATE_RUNNING)
+            o = in->ops[k];
+    for (size_t k = 0; k < in->n_parents; k++) {
+        const struct parent *x = in->parents[k].parent;
+
+        if ((x->state != PARENT_STATE_BUILDING && x->state != PARENT_STATE_READY) ||
+            !parent_matches(x, p->image, version, p->template, in->digests[i]))
+            continue;
+        if (o && o->kind == OP_KIND_REFRESH && x->created_at < o->created_at)
+            continue;
+        best = &in->parents[k];  /* oldest first: the last match is the newest */
+    }
+    return best;
+}
+
+static void
+wants_add(struct wants *ws, size_t pool, unsigned version, const struct planner_parent *best)
+{
+    if (version == 0 || want_find(ws, pool, version))
+        return;
+    ARRAY_GROW(ws->w, ws->cap, ws->n + 1);
+    ws->w[ws->n++] = (struct want) { .pool = pool, .version = version, .best = best };
+}
+
+/* Which parent each instant pool wants for each version it needs, and the
+ * actions that make those parents exist. */
+static void
+plan_parents(const struct planner_input *in, struct wants *ws, struct plan *out)
+{
+    for (size_t i = 0; i < in->n_pools; i++) {
+        if (!pool_is_instant(in, i))
+            continue;
+        wants_add(ws, i, in->pools[i]->current_version,
+                  parent_best(in, i, in->pools[i]->current_version));
+        for (size_t k = 0; k < in->n_desks; k++) {
+            const struct desk *d = in->desks[k].desk;
+
+            if (d->state == DESK_STATE_PROVISIONING && streq(d->pool, in->pools[i]->name))
+                wants_add(ws, i, d->image_version, parent_best(in, i, d->image_version));
+        }
+    }
+    for (size_t k = 0; k < ws->n; k++) {
+        const struct want *w = &ws->w[k];
+        bool planned = false;
+        struct action *a;
+
+        /* one action per parent, whichever pools want it */
+        for (size_t j = 0; j < k && !planned; j++)
+            planned = w->best ? ws->w[j].best == w->best
+                              : !ws->w[j].best && ws->w[j].version == w->version &&
+                                    streq(in->pools[ws->w[j].pool]->image,
+                                          in->pools[w->pool]->image) &&
+                                    streq(in->pools[ws->w[j].pool]->template,
+                                          in->pools[w->pool]->template);
+        if (planned)
+            continue;
+        if (!w->best) {
+            a = plan_add(out, ACTION_PARENT_CREATE, in->pools[w->pool]->name, NULL, 0);
+            a->version = w->version;
+        } else if (w->best->parent->state == PARENT_STATE_BUILDING && !w->best->busy) {
+            a = plan_add(out, ACTION_PARENT_BUILD, NULL, NULL, 0);
+            a->parent = w->best->parent->name;
+        }
+    }
+    /* what nobody names or wants goes; not while the digests are unknown
+     * (the domain type is being probed): nothing could be wanted then */
+    for (size_t k = 0; in->digests && k < in->n_parents; k++) {
+        const struct planner_parent *pp = &in->parents[k];
+        bool used = pp->busy;
+        struct action *a;
+
+        for (size_t j = 0; j < ws->n && !used; j++)
+            used = ws->w[j].best == pp;
+        for (size_t j = 0; j < in->n_desks && !used; j++)
+            used = streq_ptr(in->desks[j].desk->parent, pp->parent->name);
+        if (used)
+            continue;
+        a = plan_add(out, ACTION_PARENT_DELETE, NULL, NULL, 0);
+        a->parent = pp->parent->name;
+    }
+}
+
+/* The ready parent desktop D of pool I would be cloned from now, or NULL. */
+static const char *
+desk_clone_source(const struct planner_input *in, const struct wants *ws, const struct desk *d)
+{
+    ssize_t i = find_pool_index(in, d->pool);
+    const struct want *w;
+
+    if (i < 0 || !pool_is_instant(in, (size_t) i))
+        return NULL;
+    w = want_find(ws, (size_t) i, d->image_version);
+    if (w && w->best && w->best->parent->state == PARENT_STATE_READY)
+        return w->best->parent->name;
+    return NULL;
+}
+
+static bool
+parent_is_ready(const struct planner_input *in, const char *name)
+{
+    for (size_t k = 0; name && k < in->n_parents; k++)
+        if (streq(in->parents[k].parent->name, name))
+            return in->parents[k].parent->state == PARENT_STATE_READY;
+    return false;
+}
+
 static void
 plan_pool(const struct planner_input *in, size_t pool_index, unsigned char *victim,
           struct plan *out)
@@ -434,6 +614,7 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
 {
     _cleanup_free_ unsigned char *victim = xmalloc0(in->n_desks + 1);
     struct plan out = { 0 };
+    struct wants ws = { 0 };
 
     /* Sessions first: automatic logout is the hospital's rule. */
     for (size_t i = 0; i < in->n_sessions; i++)
@@ -442,6 +623,7 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
     /* Pool-level decisions: they choose the victims. */
     for (size_t i = 0; i < in->n_pools; i++)
         plan_pool(in, i, victim, &out);
+    plan_parents(in, &ws, &out);
 
     /* Then each desktop gets at most one action. */
     for (size_t i = 0; i < in->n_desks; i++) {
@@ -465,15 +647,40 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
             a->reason = !p || p->deleting ? SESSION_END_POOL_DELETED : SESSION_END_DESKTOP_LOST;
             continue;
         }
+        if (d->old_domain) {
+            plan_desk(&out, ACTION_RETIRE, d);
+            continue;
+        }
         if (desk_is_pending(d)) {
-            if (d->boot_failures >= in->max_boot_failures)
+            const char *source = NULL;
+
+            if (d->boot_failures >= in->max_boot_failures) {
                 plan_desk(&out, ACTION_QUARANTINE, d);
-            else
-                plan_desk(&out, ACTION_BUILD, d);
+                continue;
+            }
+            if (d->state == DESK_STATE_PROVISIONING) {
+                ssize_t pi = find_pool_index(in, d->pool);
+
+                source = desk_clone_source(in, &ws, d);
+                if (!source && pi >= 0 && pool_is_instant(in, (size_t) pi))
+                    continue; /* its parent is being made */
+            } else {
+                source = d->parent; /* a clone restored before: finish it */
+            }
+            plan_desk(&out, ACTION_BUILD, d)->parent = source;
             continue;
         }
         if (d->state == DESK_STATE_RELEASING) {
-            plan_desk(&out, ACTION_WIPE, d);
+            if (d->parent && !in->digests)
+                continue; /* a clone waits until parents can be told apart */
+            /* the pool's parent now, else its own, else none */
+            const char *source = desk_clone_source(in, &ws, d);
+            ssize_t pi = find_pool_index(in, d->pool);
+
+            if (!source && d->parent && parent_is_ready(in, d->parent) && pi >= 0 &&
+                pool_is_instant(in, (size_t) pi))
+                source = d->parent;
+            plan_desk(&out, ACTION_WIPE, d)->parent = source;
             continue;
         }
         if (d->state == DESK_STATE_READY && !pd->dom_active) {
@@ -487,6 +694,7 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
             plan_desk(&out, ACTION_RETRY, d);
     }
 
+    free(ws.w);
     *ret = out.a;
     *ret_n = out.n;
     return 0;

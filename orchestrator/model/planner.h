@@ -6,6 +6,7 @@
 
 #include "desk.h"
 #include "op.h"
+#include "parent.h"
 #include "pool.h"
 #include "session.h"
 
@@ -23,6 +24,10 @@ enum action_kind {
     ACTION_OP_PROGRESS, /* record OP's progress (total/done/failed/step) */
     ACTION_OP_FINISH,   /* end OP: STATE, ERROR */
     ACTION_RETRY,       /* DESK was quarantined for the host's failure (no space): again */
+    ACTION_PARENT_CREATE, /* a new parent of POOL's image VERSION and template (store only) */
+    ACTION_PARENT_BUILD,  /* PARENT: boot it, run pre-freeze, save it */
+    ACTION_PARENT_DELETE, /* PARENT: nothing uses or wants it: its files and row go */
+    ACTION_RETIRE,        /* DESK: its previous incarnation goes (a wipe was interrupted) */
     _ACTION_KIND_MAX,
     _ACTION_KIND_INVALID = -EINVAL,
 };
@@ -41,7 +46,11 @@ struct action {
     enum session_end reason;     /* END_SESSION; DELETE: why a session on it would end */
     int64_t heartbeat;           /* END_SESSION for idle_timeout: the last heartbeat seen;
                                   * a newer one cancels the logout */
-    unsigned version;            /* CREATE (0: the pool's current), REBASE, OP_START */
+    unsigned version;            /* CREATE (0: the pool's current), REBASE, OP_START,
+                                  * PARENT_CREATE */
+    const char *parent;          /* BUILD, WIPE: the ready parent to clone DESK from
+                                  * (NULL: boot; a wipe reverts a booted desktop and
+                                  * re-provisions a clone); PARENT_BUILD/DELETE: its name */
     const char *operation;       /* its id: OP_PROGRESS, OP_FINISH */
     unsigned total, done, failed;/* OP_PROGRESS */
     char step[96];               /* OP_PROGRESS */
@@ -59,6 +68,12 @@ struct planner_desk {
                               * stopped domain crashed or was killed */
 };
 
+/* What the reconciler observed about one parent. */
+struct planner_parent {
+    const struct parent *parent;
+    bool busy;        /* a worker is building or deleting it right now */
+};
+
 struct planner_input {
     struct pool *const *pools;
     size_t n_pools;
@@ -70,6 +85,12 @@ struct planner_input {
     const unsigned *latest;   /* per pool: newest usable version of its image, may be NULL */
     struct op *const *ops; /* the running ones */
     size_t n_ops;
+    const struct planner_parent *parents; /* oldest first */
+    size_t n_parents;
+    const char *const *digests; /* per pool: its template's digest (NULL: unreadable,
+                                 * so no parent can be made for it); NULL while the
+                                 * domain type is not known (no parent is wanted,
+                                 * deleted, or cloned from) */
     int64_t now;              /* unix seconds, for session timeouts */
     unsigned max_boot_failures;
     unsigned host_failure_retry; /* seconds before a quarantine for the host's failure

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* pool.c - pool specs and their size rules
+/* pool.c - pool specs, their size rules and their clone method
  *
  * The size rules in one place: what sizes are valid, and how many
- * desktops a pool should have given its use. Pure: no I/O, no logging.
+ * desktops a pool should have given its use; and what a pool needs for
+ * instant clones. Pure: no I/O, no logging.
  */
 #include "config.h"
 
@@ -14,6 +15,11 @@ static const char *const pool_mode_names[_POOL_MODE_MAX] = {
     [POOL_MODE_DEDICATED] = "dedicated",
 };
 
+static const char *const pool_clone_names[_POOL_CLONE_MAX] = {
+    [POOL_CLONE_BOOT] = "boot",
+    [POOL_CLONE_INSTANT] = "instant",
+};
+
 struct pool *
 pool_free(struct pool *p)
 {
@@ -23,6 +29,7 @@ pool_free(struct pool *p)
     free(p->image);
     free(p->template);
     strv_free(p->groups);
+    free(p->clone_fallback);
     free(p);
     return NULL;
 }
@@ -54,6 +61,56 @@ pool_mode_from_string(const char *s)
         if (streq(s, pool_mode_names[i]))
             return (enum pool_mode) i;
     return _POOL_MODE_INVALID;
+}
+
+const char *
+pool_clone_to_string(enum pool_clone c)
+{
+    if (c < 0 || c >= _POOL_CLONE_MAX)
+        return NULL;
+    return pool_clone_names[c];
+}
+
+enum pool_clone
+pool_clone_from_string(const char *s)
+{
+    if (!s)
+        return _POOL_CLONE_INVALID;
+    for (int i = 0; i < _POOL_CLONE_MAX; i++)
+        if (streq(s, pool_clone_names[i]))
+            return (enum pool_clone) i;
+    return _POOL_CLONE_INVALID;
+}
+
+enum pool_clone
+pool_clone_effective(const struct pool *p)
+{
+    return p->clone == POOL_CLONE_INSTANT && !p->clone_fallback ? POOL_CLONE_INSTANT
+                                                                : POOL_CLONE_BOOT;
+}
+
+int
+pool_clone_check(enum pool_mode mode, bool data_disk, bool agent, bool local_qemu,
+                 char **reterr_msg)
+{
+    const char *why = NULL;
+
+    if (mode != POOL_MODE_FLOATING)
+        why = "Instant clones are for floating pools: a dedicated desktop keeps its user's "
+              "disk, which no parent's memory state matches.";
+    else if (data_disk)
+        why = "Instant clones need a template without a data disk (alias ua-data).";
+    else if (!agent)
+        why = "Instant clones need a template with a guest agent channel "
+              "(org.qemu.guest_agent.0): readiness, host name and clock go through it.";
+    else if (!local_qemu)
+        why = "Instant clones need the local QEMU driver (qemu:///system): libvirtd "
+              "restores them from a FIFO on this host.";
+    if (!why)
+        return 0;
+    if (reterr_msg)
+        *reterr_msg = xstrdup(why);
+    return -EINVAL;
 }
 
 int

@@ -15,6 +15,16 @@ enum pool_mode {
     _POOL_MODE_INVALID = -EINVAL,
 };
 
+/* How a pool makes its desktops. */
+enum pool_clone {
+    POOL_CLONE_BOOT,     /* an overlay on the golden image, booted; a floating desktop
+                          * keeps a memory snapshot to revert to at logout */
+    POOL_CLONE_INSTANT,  /* an overlay on a parent's frozen disk and a restore of the
+                          * parent's saved memory state: no boot, no per-desktop image */
+    _POOL_CLONE_MAX,
+    _POOL_CLONE_INVALID = -EINVAL,
+};
+
 /* A pool's desired state, as stored. */
 struct pool {
     char *name;
@@ -33,6 +43,11 @@ struct pool {
     unsigned idle_timeout;  /* seconds without heartbeat before automatic logout */
     unsigned max_session;   /* seconds a session may last */
     bool allow_redirection; /* template may enable clipboard/file transfer/USB */
+    /* cloning */
+    enum pool_clone clone;  /* as the operator chose (or the default resolved) */
+    char *clone_fallback;   /* why instant clones stopped (a parent failed): the pool
+                             * boots its desktops until the operator sets clone again;
+                             * NULL when it does not fall back */
 };
 
 #define POOL_DEFAULT_IDLE_TIMEOUT 900
@@ -44,6 +59,20 @@ void pool_list_free(struct pool **pools, size_t n);
 
 const char *pool_mode_to_string(enum pool_mode m);
 enum pool_mode pool_mode_from_string(const char *s);
+const char *pool_clone_to_string(enum pool_clone c);
+enum pool_clone pool_clone_from_string(const char *s);
+
+/* The method P's new desktops get now: instant unless it fell back. */
+enum pool_clone pool_clone_effective(const struct pool *p);
+
+/* What instant clones need, checked where a pool asks for them:
+ * a floating pool (a dedicated desktop keeps its user's disk, which a
+ * restore would not match), a template without a data disk and with a
+ * guest agent channel (readiness and identity go through the agent), and
+ * a local QEMU driver (libvirtd reads the restore from a FIFO on this
+ * host). Returns 0, or -EINVAL with a whole sentence. Pure. */
+int pool_clone_check(enum pool_mode mode, bool data_disk, bool agent, bool local_qemu,
+                     char **reterr_msg);
 
 /* Checks min <= max, spare <= max, max <= POOL_MAX_DESKTOPS.
  * Returns 0, or -EINVAL with a whole sentence in *reterr_msg. */

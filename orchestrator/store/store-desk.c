@@ -42,6 +42,9 @@ desk_from_row(sqlite3_stmt *st, struct desk **ret)
     d->data_volume = store_column_strdup(st, 13);
     d->seq = store_column_unsigned(st, 14);
     d->host_failure = sqlite3_column_int(st, 15) != 0;
+    d->parent = store_column_strdup(st, 16);
+    d->mac = store_column_strdup(st, 17);
+    d->old_domain = store_column_strdup(st, 18);
     *ret = TAKE_PTR(d);
     return 0;
 }

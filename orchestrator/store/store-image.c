@@ -160,7 +160,8 @@ store_image_retire(struct store *s, const char *name, unsigned version, char **r
                         "image_version = ?2) + (SELECT count(*) FROM pools WHERE image = ?1 AND "
                         "(image_version = ?2 OR current_version = ?2)) + (SELECT count(*) FROM "
                         "operations o JOIN pools p ON p.name = o.pool WHERE p.image = ?1 AND "
-                        "o.state = 'running' AND o.to_version = ?2)",
+                        "o.state = 'running' AND o.to_version = ?2) + (SELECT count(*) FROM "
+                        "parents WHERE image = ?1 AND image_version = ?2)",
                         "su", name, version);
     if (r < 0)
         return r;

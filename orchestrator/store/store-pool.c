@@ -43,6 +43,12 @@ pool_from_row(sqlite3_stmt *st, struct pool **ret)
     p->max_session = store_column_unsigned(st, 14);
     p->allow_redirection = sqlite3_column_int(st, 15) != 0;
     p->current_version = store_column_unsigned(st, 16);
+    p->clone = pool_clone_from_string((const char *) sqlite3_column_text(st, 17));
+    if (p->clone < 0) {
+        log_debug("Pool '%s' has an unknown clone method in the store.", strempty(p->name));
+        return -EBADMSG;
+    }
+    p->clone_fallback = store_column_strdup(st, 18);
     *ret = TAKE_PTR(p);
     return 0;
 }
@@ -92,14 +98,15 @@ store_pool_add(struct store *s, const struct pool *p)
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
     _cleanup_free_ char *groups = NULL;
-    const char *mode;
+    const char *mode, *clone;
     int64_t found;
     int r;
 
     if (!p || !name_is_valid(p->name) || !p->image || !p->template)
         return -EINVAL;
     mode = pool_mode_to_string(p->mode);
-    if (!mode)
+    clone = pool_clone_to_string(p->clone);
+    if (!mode || !clone)
         return -EINVAL;
     r = sizes_check(p->min, p->spare, p->max);
     if (r < 0)
@@ -124,14 +131,14 @@ store_pool_add(struct store *s, const struct pool *p)
     groups = pool_groups_join(p->groups);
     r = store_run(locked,
                   "INSERT INTO pools (" POOL_COLUMNS ") "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  "ssussuuubbulsuubu", p->name, p->image, p->image_version, p->template, mode,
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "ssussuuubbulsuubuss", p->name, p->image, p->image_version, p->template, mode,
                   p->min, p->spare, p->max, p->deleting, p->force_delete,
                   p->next_seq > 0 ? p->next_seq : 1u,
                   p->created_at > 0 ? p->created_at : store_now_sec(), groups,
                   p->idle_timeout > 0 ? p->idle_timeout : POOL_DEFAULT_IDLE_TIMEOUT,
                   p->max_session > 0 ? p->max_session : POOL_DEFAULT_MAX_SESSION,
-                  p->allow_redirection, (unsigned) found);
+                  p->allow_redirection, (unsigned) found, clone, p->clone_fallback);
     if (r < 0)
         return r;
     return store_tx_commit(&tx);
@@ -316,4 +323,19 @@ store_pool_set_image_version(struct store *s, const char *name, unsigned version
     if (r < 0)
         return r;
     return store_tx_commit(&tx);
+}
+
+int
+store_pool_set_clone(struct store *s, const char *name, enum pool_clone clone)
+{
+    const char *c = pool_clone_to_string(clone);
+
+    if (!name || !c)
+        return -EINVAL;
+    /* setting it again is how an operator re-arms instant clones after a
+     * fallback: the reason goes with it */
+    return store_update_one(s,
+                            "UPDATE pools SET clone = ?, clone_fallback = NULL "
+                            "WHERE name = ? AND deleting = 0",
+                            "ss", c, name);
 }

@@ -52,11 +52,12 @@ int store_query_text(struct store *s, const char *sql, char **ret);
 
 #define DESK_COLUMNS                                                            \
     "name, pool, state, uuid, domain, volume, image, image_version, owner, "  \
-    "boot_failures, last_error, created_at, state_since, data_volume, seq, host_failure"
+    "boot_failures, last_error, created_at, state_since, data_volume, seq, host_failure, " \
+    "parent, mac, old_domain"
 #define POOL_COLUMNS                                                            \
     "name, image, image_version, template, mode, min, spare, max, deleting, "   \
     "force_delete, next_seq, created_at, groups, idle_timeout, max_session, "   \
-    "allow_redirection, current_version"
+    "allow_redirection, current_version, clone, clone_fallback"
 #define SESSION_COLUMNS                                                         \
     "id, pool, desktop, user, client, state, created_at, last_heartbeat, "     \
     "ended_at, end_reason, password_expires"
@@ -65,6 +66,10 @@ int store_query_text(struct store *s, const char *sql, char **ret);
 #define OP_COLUMNS                                                              \
     "id, kind, pool, from_version, to_version, policy, warn, batch, state, total, " \
     "done, failed, step, error, created_by, created_at, updated_at, finished_at, first_seq"
+#define PARENT_COLUMNS                                                          \
+    "name, image, image_version, template, template_digest, state, uuid, domain, " \
+    "volume, saved, saved_bytes, failures, error, boot_ms, save_ms, created_at, "  \
+    "state_since"
 #define AUDIT_COLUMNS "id, at, actor, action, pool, desktop, user, detail"
 
 int64_t store_now_sec(void);

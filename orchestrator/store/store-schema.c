@@ -144,7 +144,38 @@ static const char *const store_migrations[] = {
     /* 4: a failure that was the host's (no space), not the guest's: such a
      * quarantined desktop is retried once the host may have recovered */
     "ALTER TABLE desktops ADD COLUMN host_failure INTEGER NOT NULL DEFAULT 0;",
-    /* 5: append here. */
+    /* 5: instant clones: a pool's clone method and why it fell back to
+     * booting, the parents, and per desktop its parent, MAC and previous
+     * incarnation. Existing pools keep booting (the operator opts in). */
+    "ALTER TABLE pools ADD COLUMN clone TEXT NOT NULL DEFAULT 'boot';"
+    "ALTER TABLE pools ADD COLUMN clone_fallback TEXT;"
+    "ALTER TABLE desktops ADD COLUMN parent TEXT;"
+    "ALTER TABLE desktops ADD COLUMN mac TEXT;"
+    "ALTER TABLE desktops ADD COLUMN old_domain TEXT;"
+    /* no two desktops on one MAC: the store checks what libvirt does not */
+    "CREATE UNIQUE INDEX desktops_mac ON desktops(mac) WHERE mac IS NOT NULL;"
+    "CREATE INDEX desktops_parent ON desktops(parent) WHERE parent IS NOT NULL;"
+    "CREATE TABLE parents ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  image TEXT NOT NULL,"
+    "  image_version INTEGER NOT NULL,"
+    "  template TEXT NOT NULL,"
+    "  template_digest TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  domain TEXT NOT NULL UNIQUE,"
+    "  volume TEXT,"
+    "  saved TEXT,"
+    "  saved_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  failures INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT,"
+    "  boot_ms INTEGER NOT NULL DEFAULT 0,"
+    "  save_ms INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  state_since INTEGER NOT NULL"
+    ");",
+    /* 6: append here. */
 };
 
 int

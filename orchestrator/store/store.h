@@ -14,6 +14,7 @@
 #include "image.h"
 #include "pool.h"
 #include "op.h"
+#include "parent.h"
 #include "session.h"
 
 struct store;
@@ -69,6 +70,9 @@ int store_pool_set_image_version(struct store *s, const char *name, unsigned ver
 int store_pool_mark_deleting(struct store *s, const char *name, bool force);
 /* Removes the pool row; -EBUSY while it still has desktops. */
 int store_pool_remove(struct store *s, const char *name);
+/* Sets how the pool makes desktops and clears a fallback (setting instant
+ * again re-arms it). -ENOENT unknown pool or one being deleted. */
+int store_pool_set_clone(struct store *s, const char *name, enum pool_clone clone);
 
 /* Desktops. store_desk_create() allocates the next sequence number of
  * POOL and inserts a desktop in state provisioning, named "POOL-SEQ",
@@ -107,6 +111,55 @@ int store_desk_mark_deleting(struct store *s, const char *name, enum desk_state 
                              enum session_end reason);
 /* Removes the row; only desktops in state deleting (else -EINVAL). */
 int store_desk_remove(struct store *s, const char *name);
+/* Records the parent the desktop's overlay is about to be backed by
+ * (NULL: none, a booted desktop), conditional on that parent being ready:
+ * -ESTALE when it is not (any more), -ENOENT unknown desktop. */
+int store_desk_set_parent(struct store *s, const char *name, const char *parent);
+/* The desktop's MAC, made (random, 52:54:00 with the last octet a
+ * multiple of 8: a block of 8 addresses per desktop, unique in the store)
+ * when it has none. Returns 0 and a new string. */
+int store_desk_ensure_mac(struct store *s, const char *name, char **ret_mac);
+/* An instant clone's wipe starts a new incarnation: conditional on the
+ * desktop being releasing with no previous incarnation pending, its
+ * domain becomes old_domain and DOMAIN/UUID (the alternate name, a new
+ * UUID) its current ones, volume unset. -ESTALE otherwise. */
+int store_desk_begin_incarnation(struct store *s, const char *name, const char *domain,
+                                 const char *uuid);
+/* The previous incarnation OLD_DOMAIN is gone: forgets it (conditional on
+ * it still being the one recorded). */
+int store_desk_end_incarnation(struct store *s, const char *name, const char *old_domain);
+
+/* Parents of instant clones (parent.h). store_parent_create() inserts one
+ * in building for IMAGE VERSION (not retired, else -ENOENT) and TEMPLATE
+ * with DIGEST, named "IMAGE.vVERSION.TEMPLATE.ID" with domain
+ * "INSTANCE.parent.NAME" and a fresh UUID. */
+int store_parent_create(struct store *s, const char *image, unsigned version,
+                        const char *template, const char *digest, const char *instance,
+                        struct parent **ret);
+int store_parent_get(struct store *s, const char *name, struct parent **ret);
+/* All parents, oldest first. */
+int store_parent_list(struct store *s, struct parent ***ret, size_t *ret_n);
+/* Where its overlay and saved image are (recorded before they are made,
+ * so a crash leaves nothing unnamed). */
+int store_parent_set_files(struct store *s, const char *name, const char *volume,
+                           const char *saved);
+/* building -> ready. -ESTALE when it is not building. */
+int store_parent_set_ready(struct store *s, const char *name, uint64_t saved_bytes,
+                           unsigned boot_ms, unsigned save_ms);
+/* A failed build: failures + 1 and ERROR; at MAX_FAILURES it fails as
+ * store_parent_fail() (*ret_failed true). */
+int store_parent_record_failure(struct store *s, const char *name, const char *error,
+                                unsigned max_failures, bool *ret_failed);
+/* building/ready -> failed with ERROR, and in the same transaction every
+ * pool that makes instant clones of its image and template and runs or
+ * waits for its version falls back to booting, with the reason (audited).
+ * -ESTALE when it is failed or deleting already. */
+int store_parent_fail(struct store *s, const char *name, const char *error);
+/* -> deleting, conditional on no desktop naming it (-EBUSY); 0 also when
+ * it is deleting already (a delete that is resumed). */
+int store_parent_mark_deleting(struct store *s, const char *name);
+/* Removes the row; only a parent in deleting (else -EINVAL). */
+int store_parent_remove(struct store *s, const char *name);
 
 /* Sessions. Each change and its audit entry are one transaction.
  *
@@ -157,8 +210,9 @@ int store_session_expire(struct store *s, const char *id, enum session_end reaso
                          int64_t heartbeat, const char *actor);
 
 /* Retires image version VERSION of NAME: refused with -EBUSY (nothing
- * changes) while a desktop runs it or a pool pins it, is moving to it or
- * runs it; -ENOENT unknown; -EALREADY retired. On success *ret_path is the
+ * changes) while a desktop runs it, a pool pins it, is moving to it or
+ * runs it, or a parent of instant clones was made of it (it goes once no
+ * pool wants it); -ENOENT unknown; -EALREADY retired. On success *ret_path is the
  * file the caller may now delete. One transaction. */
 int store_image_retire(struct store *s, const char *name, unsigned version, char **ret_path);
 

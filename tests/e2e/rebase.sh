@@ -145,7 +145,7 @@ t0=$SECONDS
 dp_start "$dir" "$inst" "${DP_ARGS[@]}" || fail_now "deskpoold did not start on qemu:///system"
 publish "$GUEST/golden-v1.qcow2" v1
 [ "$STATUS" = 201 ] && [ "$(jget "$BODY" "d['version']")" = 1 ] || fail_now "image tiny v1: $STATUS $BODY"
-api POST /v1/pools '{"name":"flo","image":"tiny","template":"tiny","mode":"floating","min":3,"spare":2,"max":5}'
+api POST /v1/pools '{"name":"flo","image":"tiny","template":"tiny","mode":"floating","clone":"boot","min":3,"spare":2,"max":5}'
 [ "$STATUS" = 201 ] || fail_now "floating pool create: $STATUS $BODY"
 api POST /v1/pools '{"name":"ded","image":"tiny","image_version":1,"template":"tinydata","mode":"dedicated","min":1,"spare":1,"max":3}'
 [ "$STATUS" = 201 ] || fail_now "dedicated pool create: $STATUS $BODY"

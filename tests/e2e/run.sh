@@ -46,7 +46,7 @@ img=$(jget "$(ctl --json image show tiny)" "d['versions'][0]['path']")
 check "imported image is read-only, for its owner only" [ "$(stat -c %a "$img")" = 400 ]
 
 # --- a pool of 3 fills up ---
-ctl pool create demo --image tiny --template tiny --mode floating --min 3 --spare 2 --max 5 >/dev/null \
+ctl pool create demo --image tiny --template tiny --mode floating --clone boot --min 3 --spare 2 --max 5 >/dev/null \
     || fail_now "pool create failed"
 t1=$SECONDS
 if wait_for 180 ready_is demo 3; then ok "pool of 3 ready in $((SECONDS - t1)) s"; else not_ok "pool did not reach 3 ready: $(pool_json demo)"; fi
@@ -97,7 +97,7 @@ check "no duplicate desktops after restart" [ "$names" = True ]
 # --- a guest that never becomes ready is quarantined ---
 ctl image add broken "$GUEST/golden-broken.qcow2" >/dev/null || not_ok "broken image add"
 kill -HUP "$DP_PID"
-ctl pool create bad --image broken --template tiny --min 1 --spare 0 --max 1 >/dev/null || not_ok "bad pool create"
+ctl pool create bad --image broken --template tiny --clone boot --min 1 --spare 0 --max 1 >/dev/null || not_ok "bad pool create"
 # boot_timeout is 60 s here; make it short for this pool's sake through a restart
 dp_stop TERM
 dp_start "$dir" "$inst" --set boot_timeout=12 --set max_boot_failures=2 || fail_now "deskpoold did not restart"

@@ -126,7 +126,7 @@ vnc() {
 t0=$SECONDS
 dp_start "$dir" "$inst" "${DP_ARGS[@]}" || fail_now "deskpoold did not start on qemu:///system"
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add failed"
-api POST /v1/pools '{"name":"flo","image":"tiny","template":"tiny","mode":"floating","min":2,"spare":1,"max":3,"groups":["radiology"]}'
+api POST /v1/pools '{"name":"flo","image":"tiny","template":"tiny","mode":"floating","clone":"boot","min":2,"spare":1,"max":3,"groups":["radiology"]}'
 [ "$STATUS" = 201 ] || fail_now "floating pool create: $STATUS $BODY"
 api POST /v1/pools '{"name":"ded","image":"tiny","template":"tiny","mode":"dedicated","min":1,"spare":1,"max":3}'
 [ "$STATUS" = 201 ] || fail_now "dedicated pool create: $STATUS $BODY"

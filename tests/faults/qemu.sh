@@ -70,7 +70,7 @@ connected() { out=$(health); [ "${out##*$'\n'}" = 200 ] && grep -q '"libvirt":"c
 dp_start "$dir" "$inst" --set boot_timeout=90 --set reconcile_interval=2 \
     || fail_now "deskpoold did not start on qemu:///system"
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add failed"
-ctl pool create f --image tiny --template tiny --mode floating --min 2 --spare 0 --max 3 >/dev/null \
+ctl pool create f --image tiny --template tiny --mode floating --clone boot --min 2 --spare 0 --max 3 >/dev/null \
     || fail_now "pool create failed"
 wait_for 180 ready_is f 2 || fail_now "pool f never had 2 ready desktops: $(pool_json f | head -c 400)"
 
@@ -156,7 +156,7 @@ probed() { api GET /healthz && [ "$(jget "$BODY" "d['virt_type']")" = qemu ]; }
 wait_for 120 probed || not_ok "the second daemon's probe did not finish: $BODY"
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add (second daemon)"
 dd if=/dev/zero of="$dir/full/filler" bs=64k >/dev/null 2>&1
-ctl pool create g --image tiny --template tiny --mode floating --min 1 --spare 0 --max 1 >/dev/null
+ctl pool create g --image tiny --template tiny --mode floating --clone boot --min 1 --spare 0 --max 1 >/dev/null
 failed() { [ "$(count g failed)" = 1 ]; }
 check "with the overlay directory full the desktop is quarantined" wait_for 60 failed
 err=$(jget "$(pool_json g)" "d['desktops'][0]['last_error']")
@@ -174,13 +174,13 @@ ctl pool delete g --force --wait >/dev/null
 # --- 6. the storage pool, then its directory, gone under a running daemon ---
 virsh -c qemu:///system pool-destroy "$inst2" >/dev/null
 virsh -c qemu:///system pool-undefine "$inst2" >/dev/null
-ctl pool create h --image tiny --template tiny --mode floating --min 1 --spare 0 --max 1 >/dev/null
+ctl pool create h --image tiny --template tiny --mode floating --clone boot --min 1 --spare 0 --max 1 >/dev/null
 if wait_for 120 ready_is h 1; then ok "storage pool removed: recreated, a desktop provisioned"; else not_ok "pool h: $(pool_json h | head -c 400)"; fi
 check "the recreation is logged" grep -q "Storage pool '$inst2' was gone or unusable; recreated" "$odir/daemon.log"
 ctl pool delete h --force --wait >/dev/null
 umount -l "$dir/full"
 rm -rf "$dir/full"
-ctl pool create h --image tiny --template tiny --mode floating --min 1 --spare 0 --max 1 >/dev/null
+ctl pool create h --image tiny --template tiny --mode floating --clone boot --min 1 --spare 0 --max 1 >/dev/null
 if wait_for 120 ready_is h 1; then ok "storage directory removed: made again, a desktop provisioned"; else not_ok "pool h: $(pool_json h | head -c 400)"; fi
 check "the directory exists again" test -d "$dir/full"
 invariants "after the storage pool went away"

@@ -90,10 +90,59 @@ TEST(every_invariant)
         free(d[i].domain);
 }
 
+TEST(clones_and_parents)
+{
+    struct desk d[3] = { desk("p-1", DESK_STATE_READY), desk("p-2", DESK_STATE_READY),
+                         desk("p-3", DESK_STATE_READY) };
+    struct desk *dp[3] = { &d[0], &d[1], &d[2] };
+    struct parent par = { .name = (char *) "img.v1.t.1", .domain = (char *) "dp.parent.img.v1.t.1",
+                          .state = PARENT_STATE_READY };
+    struct parent *pp[1] = { &par };
+    /* p-1 is a clone in its second incarnation with the first one being
+     * torn down; the parent's domain is defined (a build) */
+    struct check_domain doms[5] = { { "dp.p-1.b", true }, { "dp.p-1", false },
+                                    { "dp.p-2", true }, { "dp.p-3", true },
+                                    { "dp.parent.img.v1.t.1", true } };
+    char *vols[5] = { (char *) "dp.p-1.b.qcow2", (char *) "dp.p-1.qcow2",
+                      (char *) "dp.p-2.qcow2", (char *) "dp.p-3.qcow2",
+                      (char *) "dp.parent.img.v1.t.1.qcow2" };
+    struct check_input in = { .desks = dp, .n_desks = 3, .domains = doms, .n_domains = 5,
+                              .volumes = vols, .n_volumes = 5, .parents = pp,
+                              .n_parents = 1 };
+    char **p;
+
+    free(d[0].domain);
+    d[0].domain = xstrdup("dp.p-1.b");
+    d[0].old_domain = (char *) "dp.p-1";
+    d[0].parent = (char *) "img.v1.t.1";
+    d[1].parent = (char *) "img.v1.t.1";
+    p = check_consistency(&in);
+    ASSERT_NULL(p[0]);
+    strv_free(p);
+
+    /* a clone whose parent is gone or going */
+    d[2].parent = (char *) "img.v1.t.0";
+    par.state = PARENT_STATE_DELETING;
+    p = check_consistency(&in);
+    ASSERT_TRUE(has(p, "Desktop 'p-3' is a clone of parent 'img.v1.t.0', which does not exist."));
+    ASSERT_TRUE(has(p, "Desktop 'p-1' is a clone of parent 'img.v1.t.1', which is being deleted."));
+    ASSERT_EQ(strv_length(p), 3);
+    strv_free(p);
+    /* without its parent row, the parent's domain and volume are orphans */
+    in.n_parents = 0;
+    p = check_consistency(&in);
+    ASSERT_TRUE(has(p, "Domain 'dp.parent.img.v1.t.1' is named by no desktop or parent"));
+    ASSERT_TRUE(has(p, "Volume 'dp.parent.img.v1.t.1.qcow2' is named by no desktop or parent"));
+    strv_free(p);
+    for (size_t i = 0; i < 3; i++)
+        free(d[i].domain);
+}
+
 int
 main(void)
 {
     RUN(consistent);
     RUN(every_invariant);
+    RUN(clones_and_parents);
     return TESTS_DONE();
 }

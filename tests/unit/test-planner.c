@@ -36,6 +36,11 @@ struct fx {
     unsigned latest[FX_MAX_POOLS];
     struct op op;
     struct op *op_ptr;
+    struct parent parents[16];
+    struct planner_parent pp[16];
+    size_t n_parents;
+    const char *digests[FX_MAX_POOLS];
+    bool probing;       /* digests unknown: the domain type is being probed */
     int64_t now;
     struct action *a;
     size_t n_a;
@@ -164,7 +169,12 @@ fx_plan(struct fx *f)
         .now = f->now,
         .max_boot_failures = f->max_boot_failures,
         .host_failure_retry = f->host_failure_retry,
+        .parents = f->pp,
+        .n_parents = f->n_parents,
+        .digests = f->probing ? NULL : f->digests,
     };
+    for (size_t i = 0; i < f->n_parents; i++)
+        f->pp[i].parent = &f->parents[i];
     free(f->a);
     f->a = NULL;
     f->n_a = 0;
@@ -179,17 +189,19 @@ fx_plan(struct fx *f)
     }
     for (size_t k = 0; k < f->n_a; k++) {
         const struct action *a = &f->a[k];
+        bool on_parent = a->kind == ACTION_PARENT_BUILD || a->kind == ACTION_PARENT_DELETE;
         bool per_desk = a->kind != ACTION_CREATE && a->kind != ACTION_REMOVE_POOL &&
                         a->kind != ACTION_OP_FINISH && a->kind != ACTION_OP_PROGRESS &&
-                        a->kind != ACTION_OP_START && a->kind != ACTION_OP_PROGRESS &&
-                        a->kind != ACTION_OP_FINISH;
+                        a->kind != ACTION_OP_START && a->kind != ACTION_PARENT_CREATE &&
+                        !on_parent;
 
         if (a->kind == ACTION_END_SESSION && (!a->session || a->reason < 0)) {
             fprintf(stderr, "  action %zu: END_SESSION without a session or reason\n", k);
             return -1;
         }
 
-        if (a->kind < 0 || a->kind >= _ACTION_KIND_MAX || !a->pool) {
+        if (a->kind < 0 || a->kind >= _ACTION_KIND_MAX || (!a->pool && !on_parent) ||
+            (on_parent && !a->parent)) {
             fprintf(stderr, "  action %zu malformed\n", k);
             return -1;
         }
@@ -222,7 +234,7 @@ fx_plan(struct fx *f)
         unsigned creates = 0, removes = 0;
 
         for (size_t k = 0; k < f->n_a; k++) {
-            if (!streq(f->a[k].pool, f->pools[p].name))
+            if (!f->a[k].pool || !streq(f->a[k].pool, f->pools[p].name))
                 continue;
             creates += f->a[k].kind == ACTION_CREATE;
             removes += f->a[k].kind == ACTION_REMOVE_POOL;
@@ -272,6 +284,7 @@ TEST(action_kind_strings)
     static const char *const want[] = {
         "create", "build", "repair", "quarantine", "delete", "remove-pool", "end-session",
         "wipe", "rebase", "op-start", "op-progress", "op-finish", "retry",
+        "parent-create", "parent-build", "parent-delete", "retire",
     };
 
     ASSERT_EQ(_ACTION_KIND_MAX, ELEMENTSOF(want));
@@ -1362,10 +1375,236 @@ TEST(refresh_replaces_old_idle_not_in_use_or_owned)
     f->desks[owned].seq = 200;
 }
 
+
+/* ---- instant clones ---- */
+
+/* Pool NAME making instant clones of image "img" v1 on template "t", whose
+ * digest is "d1"; returns its index. */
+static size_t
+fx_instant_pool(struct fx *f, const char *name, unsigned min, unsigned spare, unsigned max)
+{
+    struct pool *p = fx_pool(f, name, min, spare, max);
+
+    p->image = (char *) "img";
+    p->template = (char *) "t";
+    p->current_version = 1;
+    p->clone = POOL_CLONE_INSTANT;
+    f->digests[f->n_pools - 1] = "d1";
+    return f->n_pools - 1;
+}
+
+/* Adds parent NAME of img VERSION, template t, DIGEST in STATE, made at CREATED. */
+static struct parent *
+fx_parent(struct fx *f, const char *name, unsigned version, const char *digest,
+          enum parent_state state, int64_t created)
+{
+    struct parent *x = &f->parents[f->n_parents];
+
+    if (f->n_parents >= ELEMENTSOF(f->parents))
+        abort();
+    *x = (struct parent) { .name = (char *) name, .image = (char *) "img",
+                           .image_version = version, .template = (char *) "t",
+                           .template_digest = (char *) digest, .state = state,
+                           .created_at = created };
+    f->pp[f->n_parents] = (struct planner_parent) { .parent = x };
+    f->n_parents++;
+    return x;
+}
+
+/* The parent action of KIND planned for PARENT (NULL: any), or NULL. */
+static const struct action *
+fx_parent_action(const struct fx *f, enum action_kind kind, const char *parent)
+{
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].kind == kind && (!parent || streq_ptr(f->a[k].parent, parent)))
+            return &f->a[k];
+    return NULL;
+}
+
+/* The action planned for desktop I (or NULL). */
+static const struct action *
+fx_desk_action(const struct fx *f, size_t i)
+{
+    for (size_t k = 0; k < f->n_a; k++)
+        if (f->a[k].desktop && f->a[k].kind != ACTION_END_SESSION &&
+            streq(f->a[k].desktop, f->desks[i].name))
+            return &f->a[k];
+    return NULL;
+}
+
+TEST(instant_pool_builds_its_parent_first)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    const struct action *a;
+    size_t d;
+
+    fx_instant_pool(f, "p", 2, 0, 4);
+    d = fx_desk_v(f, "p", DESK_STATE_PROVISIONING, 1);
+    ASSERT_OK(fx_plan(f));
+    /* no parent yet: one is made for the version it runs; the desktop waits */
+    a = fx_parent_action(f, ACTION_PARENT_CREATE, NULL);
+    ASSERT_NOT_NULL(a);
+    ASSERT_STREQ(a->pool, "p");
+    ASSERT_EQ(a->version, 1);
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_CREATE), 1);
+    ASSERT_EQ(fx_action_of(f, d), -1);
+    ASSERT_EQ(fx_create_count(f, "p"), 1);
+
+    /* building: built (unless a worker has it), the desktop still waits */
+    fx_parent(f, "img.v1.t.1", 1, "d1", PARENT_STATE_BUILDING, 10);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_NOT_NULL(fx_parent_action(f, ACTION_PARENT_BUILD, "img.v1.t.1"));
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_CREATE), 0);
+    ASSERT_EQ(fx_action_of(f, d), -1);
+    f->pp[0].busy = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_BUILD), 0);
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_DELETE), 0);
+
+    /* ready: the desktop is cloned from it */
+    f->pp[0].busy = false;
+    f->parents[0].state = PARENT_STATE_READY;
+    ASSERT_OK(fx_plan(f));
+    a = fx_desk_action(f, d);
+    ASSERT_NOT_NULL(a);
+    ASSERT_EQ(a->kind, ACTION_BUILD);
+    ASSERT_STREQ(a->parent, "img.v1.t.1");
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_BUILD) + fx_count(f, ACTION_PARENT_DELETE) +
+              fx_count(f, ACTION_PARENT_CREATE), 0);
+
+    /* a clone restored before a crash is finished from its own parent */
+    f->desks[d].state = DESK_STATE_BOOTING;
+    f->desks[d].parent = (char *) "img.v1.t.1";
+    ASSERT_OK(fx_plan(f));
+    a = fx_desk_action(f, d);
+    ASSERT_EQ(a->kind, ACTION_BUILD);
+    ASSERT_STREQ(a->parent, "img.v1.t.1");
+}
+
+TEST(instant_parent_matches_template_digest_and_refresh)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    struct op *o;
+    size_t d;
+
+    fx_instant_pool(f, "p", 0, 1, 4);
+    fx_parent(f, "img.v1.t.1", 1, "old", PARENT_STATE_READY, 10);
+    d = fx_desk_v(f, "p", DESK_STATE_PROVISIONING, 1);
+    ASSERT_OK(fx_plan(f));
+    /* the template changed: a new parent; the old one nobody names goes */
+    ASSERT_NOT_NULL(fx_parent_action(f, ACTION_PARENT_CREATE, NULL));
+    ASSERT_NOT_NULL(fx_parent_action(f, ACTION_PARENT_DELETE, "img.v1.t.1"));
+    ASSERT_EQ(fx_action_of(f, d), -1);
+
+    /* a refresh wants a parent made after it began */
+    f->parents[0].template_digest = (char *) "d1";
+    o = fx_op(f, "p", OP_KIND_REFRESH, 1);
+    o->from_version = o->to_version = 1;
+    o->first_seq = 100;
+    o->created_at = 1000;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_NOT_NULL(fx_parent_action(f, ACTION_PARENT_CREATE, NULL));
+    fx_parent(f, "img.v1.t.2", 1, "d1", PARENT_STATE_READY, 1001);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_CREATE), 0);
+    ASSERT_STREQ(fx_desk_action(f, d)->parent, "img.v1.t.2");
+    ASSERT_NOT_NULL(fx_parent_action(f, ACTION_PARENT_DELETE, "img.v1.t.1"));
+    /* ... but not while a desktop is still backed by it */
+    f->desks[fx_desk_v(f, "p", DESK_STATE_IN_USE, 1)].parent = (char *) "img.v1.t.1";
+    ASSERT_OK(fx_plan(f));
+    ASSERT_NULL(fx_parent_action(f, ACTION_PARENT_DELETE, NULL));
+}
+
+TEST(instant_wipe_source)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t clone, booted;
+
+    fx_instant_pool(f, "p", 0, 0, 4);
+    fx_parent(f, "img.v1.t.1", 1, "d1", PARENT_STATE_READY, 10);
+    fx_parent(f, "img.v1.t.2", 1, "d1", PARENT_STATE_READY, 20);
+    clone = fx_desk_v(f, "p", DESK_STATE_RELEASING, 1);
+    f->desks[clone].parent = (char *) "img.v1.t.1";
+    booted = fx_desk_v(f, "p", DESK_STATE_RELEASING, 1);
+    ASSERT_OK(fx_plan(f));
+    /* both are re-cloned from the pool's newest parent: they move to it */
+    ASSERT_EQ(fx_desk_action(f, clone)->kind, ACTION_WIPE);
+    ASSERT_STREQ(fx_desk_action(f, clone)->parent, "img.v1.t.2");
+    ASSERT_STREQ(fx_desk_action(f, booted)->parent, "img.v1.t.2");
+    /* the newest one is building: its own parent will do */
+    f->parents[1].state = PARENT_STATE_BUILDING;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_STREQ(fx_desk_action(f, clone)->parent, "img.v1.t.1");
+    ASSERT_NULL(fx_desk_action(f, booted)->parent); /* reverted */
+    /* the pool fell back to booting: no parent, the clone is made anew */
+    f->pools[0].clone_fallback = (char *) "Parent 'img.v1.t.1' failed: broken.";
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_desk_action(f, clone)->kind, ACTION_WIPE);
+    ASSERT_NULL(fx_desk_action(f, clone)->parent);
+    /* its parents nobody wants any more; the one a clone names stays */
+    ASSERT_NULL(fx_parent_action(f, ACTION_PARENT_DELETE, "img.v1.t.1"));
+    ASSERT_NOT_NULL(fx_parent_action(f, ACTION_PARENT_DELETE, "img.v1.t.2"));
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_CREATE), 0);
+}
+
+TEST(instant_while_probing_nothing_moves)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t clone, booted, pending;
+
+    fx_instant_pool(f, "p", 0, 1, 4);
+    fx_parent(f, "img.v1.t.1", 1, "d1", PARENT_STATE_READY, 10);
+    fx_parent(f, "img.v1.t.0", 1, "d1", PARENT_STATE_FAILED, 5);
+    clone = fx_desk_v(f, "p", DESK_STATE_RELEASING, 1);
+    f->desks[clone].parent = (char *) "img.v1.t.1";
+    booted = fx_desk_v(f, "p", DESK_STATE_RELEASING, 1);
+    pending = fx_desk_v(f, "p", DESK_STATE_PROVISIONING, 1);
+    f->probing = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_CREATE) + fx_count(f, ACTION_PARENT_BUILD) +
+              fx_count(f, ACTION_PARENT_DELETE), 0);
+    ASSERT_EQ(fx_action_of(f, clone), -1);          /* waits for the probe */
+    ASSERT_EQ(fx_action_of(f, booted), ACTION_WIPE); /* a revert needs no parent */
+    ASSERT_EQ(fx_action_of(f, pending), ACTION_BUILD); /* boots (the reconciler holds
+                                                         * builds while probing) */
+    f->probing = false;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_NOT_NULL(fx_parent_action(f, ACTION_PARENT_DELETE, "img.v1.t.0"));
+    ASSERT_NULL(fx_parent_action(f, ACTION_PARENT_DELETE, "img.v1.t.1"));
+}
+
+TEST(instant_pools_share_parents_and_retire)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d;
+
+    fx_instant_pool(f, "a", 1, 0, 2);
+    fx_instant_pool(f, "b", 1, 0, 2);
+    fx_pool(f, "c", 1, 0, 2); /* boots: wants no parent */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_CREATE), 1);
+    fx_parent(f, "img.v1.t.1", 1, "d1", PARENT_STATE_BUILDING, 10);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_count(f, ACTION_PARENT_BUILD), 1);
+    /* an interrupted wipe's previous incarnation goes first */
+    d = fx_desk_v(f, "a", DESK_STATE_RELEASING, 1);
+    f->desks[d].old_domain = (char *) "i.a-1";
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, d), ACTION_RETIRE);
+    f->pd[d].busy = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, d), -1);
+}
+
 int
 main(void)
 {
     RUN(action_kind_strings);
+    RUN(instant_pool_builds_its_parent_first);
+    RUN(instant_parent_matches_template_digest_and_refresh);
+    RUN(instant_wipe_source);
+    RUN(instant_while_probing_nothing_moves);
+    RUN(instant_pools_share_parents_and_retire);
     RUN(session_idle_timeout_and_max_session);
     RUN(destructive_actions_carry_their_premise);
     RUN(session_guest_shutdown_ends_it_unless_busy);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-pool.c - pool modes, size validation and the target size rule
+/* test-pool.c - pool modes, size validation, the target size rule and
+ * what instant clones need
  *
  * DESIGN
  *   Table-driven checks of pool.c's size rules: which sizes are valid,
@@ -155,6 +156,44 @@ TEST(pool_free)
     pool_list_free(NULL, 3);
 }
 
+TEST(clone_rules)
+{
+    struct pool p = { .clone = POOL_CLONE_INSTANT };
+    _cleanup_free_ char *why = NULL;
+
+    ASSERT_STREQ(pool_clone_to_string(POOL_CLONE_BOOT), "boot");
+    ASSERT_STREQ(pool_clone_to_string(POOL_CLONE_INSTANT), "instant");
+    ASSERT_EQ(pool_clone_from_string("instant"), POOL_CLONE_INSTANT);
+    ASSERT_ERROR(pool_clone_from_string("linked"), EINVAL);
+    ASSERT_ERROR(pool_clone_from_string(NULL), EINVAL);
+    ASSERT_NULL(pool_clone_to_string(_POOL_CLONE_MAX));
+
+    /* instant until a parent fails, then boot with the reason */
+    ASSERT_EQ(pool_clone_effective(&p), POOL_CLONE_INSTANT);
+    p.clone_fallback = (char *) "Parent 'x' failed: its saved image is truncated.";
+    ASSERT_EQ(pool_clone_effective(&p), POOL_CLONE_BOOT);
+    p.clone = POOL_CLONE_BOOT;
+    p.clone_fallback = NULL;
+    ASSERT_EQ(pool_clone_effective(&p), POOL_CLONE_BOOT);
+
+    ASSERT_OK(pool_clone_check(POOL_MODE_FLOATING, false, true, true, &why));
+    ASSERT_NULL(why);
+    ASSERT_ERROR(pool_clone_check(POOL_MODE_DEDICATED, false, true, true, &why), EINVAL);
+    ASSERT_NOT_NULL(strstr(why, "floating"));
+    free(why);
+    why = NULL;
+    ASSERT_ERROR(pool_clone_check(POOL_MODE_FLOATING, true, true, true, &why), EINVAL);
+    ASSERT_NOT_NULL(strstr(why, "data disk"));
+    free(why);
+    why = NULL;
+    ASSERT_ERROR(pool_clone_check(POOL_MODE_FLOATING, false, false, true, &why), EINVAL);
+    ASSERT_NOT_NULL(strstr(why, "guest agent"));
+    free(why);
+    why = NULL;
+    ASSERT_ERROR(pool_clone_check(POOL_MODE_FLOATING, false, true, false, &why), EINVAL);
+    ASSERT_NOT_NULL(strstr(why, "qemu:///system"));
+}
+
 int
 main(void)
 {
@@ -163,5 +202,6 @@ main(void)
     RUN(validate_refused);
     RUN(target_size);
     RUN(pool_free);
+    RUN(clone_rules);
     return TESTS_DONE();
 }

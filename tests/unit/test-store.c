@@ -96,9 +96,9 @@ TEST(migrations_fresh)
     _cleanup_(store_closep) struct store *s = NULL;
 
     ASSERT_OK(open_fresh(&s));
-    ASSERT_EQ(store_schema_version(s), 4);
-    ASSERT_EQ(store_schema_latest(), 4);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "4"));
+    ASSERT_EQ(store_schema_version(s), 5);
+    ASSERT_EQ(store_schema_latest(), 5);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "5"));
     ASSERT_OK(query_str(s, "PRAGMA journal_mode", "wal"));
     ASSERT_OK(query_str(s, "PRAGMA foreign_keys", "1"));
     ASSERT_OK(query_str(s, "PRAGMA synchronous", "1")); /* NORMAL */
@@ -106,7 +106,7 @@ TEST(migrations_fresh)
     ASSERT_OK(query_str(s,
                         "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                         "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
-                        "audit,desktops,images,meta,operations,pools,sessions"));
+                        "audit,desktops,images,meta,operations,parents,pools,sessions"));
     ASSERT_OK(query_str(s,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                         "AND name = 'desktops_pool'",
@@ -127,8 +127,8 @@ TEST(migrations_reopen)
     s = store_close(s);
 
     ASSERT_OK(store_open(path, &s, NULL));
-    ASSERT_EQ(store_schema_version(s), 4);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "4"));
+    ASSERT_EQ(store_schema_version(s), 5);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "5"));
     ASSERT_OK(store_meta_get(s, "host", &value));
     ASSERT_STREQ(value, "beta");
     ASSERT_OK(store_image_get(s, "base", 0, &img));
@@ -1243,6 +1243,162 @@ TEST(sessions_expire_heartbeat)
 /* issue 11 #8: a damaged store is refused at open with a sentence that
  * says so (not "Bad message" at the first write), and met later it shows
  * in store_health() and as -EBADMSG */
+TEST(parents)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(parent_freep) struct parent *x = NULL, *y = NULL;
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    _cleanup_free_ char *path = NULL;
+    struct parent **list = NULL;
+    struct pool instant = { .name = (char *) "fast", .image = (char *) "base",
+                            .template = (char *) "default", .mode = POOL_MODE_FLOATING,
+                            .max = 4, .clone = POOL_CLONE_INSTANT };
+    size_t n = 0;
+    bool failed = true;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_ERROR(store_parent_create(s, "base", 1, "default", "d1", "dp", &x), ENOENT);
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_image(s, "base", 2));
+    ASSERT_OK(add_pool(s, "slow", "base", 0, 4)); /* boots */
+    ASSERT_OK(store_pool_add(s, &instant));
+    ASSERT_OK(store_parent_create(s, "base", 2, "default", "d1", "dp", &x));
+    ASSERT_STREQ(x->name, "base.v2.default.1");
+    ASSERT_STREQ(x->domain, "dp.parent.base.v2.default.1");
+    ASSERT_EQ(x->state, PARENT_STATE_BUILDING);
+    ASSERT_STREQ(x->template_digest, "d1");
+    ASSERT_EQ(strlen(x->uuid), 36);
+    ASSERT_NULL(x->volume);
+    ASSERT_OK(store_parent_create(s, "base", 2, "default", "d1", "dp", &y));
+    ASSERT_STREQ(y->name, "base.v2.default.2");
+    ASSERT_FALSE(streq(x->uuid, y->uuid));
+
+    /* a desktop names a parent only while it is ready */
+    ASSERT_OK(store_desk_create(s, "fast", "dp", &d));
+    ASSERT_ERROR(store_desk_set_parent(s, d->name, x->name), ESTALE);
+    ASSERT_ERROR(store_desk_set_parent(s, "nope-1", x->name), ENOENT);
+    ASSERT_OK(store_parent_set_files(s, x->name, "/o/x.qcow2", "/p/x.save"));
+    ASSERT_OK(store_parent_set_ready(s, x->name, 12345, 4500, 1500));
+    ASSERT_ERROR(store_parent_set_ready(s, x->name, 1, 1, 1), ESTALE);
+    ASSERT_OK(store_desk_set_parent(s, d->name, x->name));
+    x = parent_free(x);
+    ASSERT_OK(store_parent_get(s, "base.v2.default.1", &x));
+    ASSERT_EQ(x->state, PARENT_STATE_READY);
+    ASSERT_EQ(x->saved_bytes, 12345);
+    ASSERT_EQ(x->boot_ms, 4500);
+    ASSERT_EQ(x->save_ms, 1500);
+    ASSERT_STREQ(x->volume, "/o/x.qcow2");
+    ASSERT_STREQ(x->saved, "/p/x.save");
+
+    /* nothing is deleted from under a clone; its image version stays */
+    ASSERT_ERROR(store_parent_mark_deleting(s, x->name), EBUSY);
+    ASSERT_ERROR(store_parent_remove(s, x->name), EINVAL);
+    ASSERT_OK(store_desk_set_parent(s, d->name, NULL));
+    ASSERT_OK(store_parent_mark_deleting(s, x->name));
+    ASSERT_OK(store_parent_mark_deleting(s, x->name)); /* resumed */
+    ASSERT_ERROR(store_desk_set_parent(s, d->name, x->name), ESTALE);
+    ASSERT_OK(store_parent_remove(s, x->name));
+    ASSERT_ERROR(store_parent_get(s, x->name, &y), ENOENT);
+
+    /* failed builds count; at the limit the parent fails and the instant
+     * pool on its image and template falls back, with the reason */
+    y = parent_free(y);
+    ASSERT_OK(store_pool_set_image_version(s, "fast", 2));
+    ASSERT_OK(store_exec_raw(s, "UPDATE pools SET current_version = 2"));
+    ASSERT_OK(store_parent_record_failure(s, "base.v2.default.2", "no agent", 2, &failed));
+    ASSERT_FALSE(failed);
+    ASSERT_OK(store_pool_get(s, "fast", &p));
+    ASSERT_NULL(p->clone_fallback);
+    p = pool_free(p);
+    ASSERT_OK(store_parent_record_failure(s, "base.v2.default.2", "no agent again", 2,
+                                          &failed));
+    ASSERT_TRUE(failed);
+    ASSERT_OK(store_parent_get(s, "base.v2.default.2", &y));
+    ASSERT_EQ(y->state, PARENT_STATE_FAILED);
+    ASSERT_EQ(y->failures, 2);
+    ASSERT_NOT_NULL(strstr(y->error, "no agent again"));
+    ASSERT_OK(store_pool_get(s, "fast", &p));
+    ASSERT_EQ(p->clone, POOL_CLONE_INSTANT);
+    ASSERT_EQ(pool_clone_effective(p), POOL_CLONE_BOOT);
+    ASSERT_NOT_NULL(strstr(p->clone_fallback, "base.v2.default.2"));
+    p = pool_free(p);
+    ASSERT_OK(store_pool_get(s, "slow", &p));
+    ASSERT_NULL(p->clone_fallback); /* it boots anyway */
+    p = pool_free(p);
+    ASSERT_OK(query_str(s, "SELECT COUNT(*) FROM audit WHERE action = 'pool.clone-fallback'",
+                        "1"));
+    ASSERT_ERROR(store_parent_fail(s, "base.v2.default.2", "again"), ESTALE);
+    /* the operator re-arms it */
+    ASSERT_OK(store_pool_set_clone(s, "fast", POOL_CLONE_INSTANT));
+    ASSERT_OK(store_pool_get(s, "fast", &p));
+    ASSERT_NULL(p->clone_fallback);
+    ASSERT_ERROR(store_pool_set_clone(s, "nope", POOL_CLONE_BOOT), ENOENT);
+
+    /* an image version a parent was made of stays until the parent goes */
+    x = parent_free(x);
+    ASSERT_OK(store_parent_create(s, "base", 1, "default", "d1", "dp", &x));
+    ASSERT_ERROR(store_image_retire(s, "base", 1, &path), EBUSY);
+
+    ASSERT_OK(store_parent_list(s, &list, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0]->name, "base.v2.default.2");
+    ASSERT_STREQ(list[1]->name, "base.v1.default.3");
+    parent_list_free(list, n);
+    ASSERT_OK(store_parent_mark_deleting(s, x->name));
+    ASSERT_OK(store_parent_remove(s, x->name));
+    ASSERT_OK(store_image_retire(s, "base", 1, &path));
+}
+
+TEST(incarnations_and_macs)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(desk_freep) struct desk *a = NULL, *b = NULL, *d = NULL;
+    _cleanup_free_ char *mac_a = NULL, *again = NULL, *mac_b = NULL, *nth = NULL;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", &a));
+    ASSERT_OK(store_desk_create(s, "demo", "dp", &b));
+    ASSERT_NULL(a->mac);
+    ASSERT_OK(store_desk_ensure_mac(s, a->name, &mac_a));
+    ASSERT_OK(store_desk_ensure_mac(s, a->name, &again));
+    ASSERT_STREQ(mac_a, again);
+    ASSERT_OK(store_desk_ensure_mac(s, b->name, &mac_b));
+    ASSERT_FALSE(streq(mac_a, mac_b));
+    ASSERT_EQ(strlen(mac_a), 17);
+    ASSERT_TRUE(strncmp(mac_a, "52:54:00:", 9) == 0);
+    nth = desk_mac_nth(mac_a, 7);
+    ASSERT_NOT_NULL(nth);
+    ASSERT_EQ(strncmp(nth, mac_a, 15), 0);
+    /* the store refuses a second desktop on an address */
+    ASSERT_ERROR(store_exec_raw(s, "UPDATE desktops SET mac = (SELECT mac FROM desktops "
+                                   "WHERE name = 'demo-1') WHERE name = 'demo-2'"), EEXIST);
+
+    /* a wipe's next incarnation: only from releasing, one at a time */
+    ASSERT_ERROR(store_desk_begin_incarnation(s, a->name, "dp.demo-1.b", "u2"), ESTALE);
+    ASSERT_OK(store_desk_set_state(s, a->name, DESK_STATE_PROVISIONING, DESK_STATE_BOOTING));
+    ASSERT_OK(store_desk_set_state(s, a->name, DESK_STATE_BOOTING, DESK_STATE_READY));
+    ASSERT_OK(store_exec_raw(s, "UPDATE desktops SET state = 'releasing', volume = '/v/x' "
+                                "WHERE name = 'demo-1'"));
+    ASSERT_OK(store_desk_begin_incarnation(s, a->name, "dp.demo-1.b",
+                                           "00000000-0000-0000-0000-000000000002"));
+    ASSERT_ERROR(store_desk_begin_incarnation(s, a->name, "dp.demo-1",
+                                              "00000000-0000-0000-0000-000000000003"), ESTALE);
+    ASSERT_OK(store_desk_get(s, a->name, &d));
+    ASSERT_STREQ(d->domain, "dp.demo-1.b");
+    ASSERT_STREQ(d->old_domain, "dp.demo-1");
+    ASSERT_STREQ(d->uuid, "00000000-0000-0000-0000-000000000002");
+    ASSERT_NULL(d->volume);
+    ASSERT_STREQ(d->mac, mac_a); /* the same in every incarnation */
+    ASSERT_ERROR(store_desk_end_incarnation(s, a->name, "dp.other"), ENOENT);
+    ASSERT_OK(store_desk_end_incarnation(s, a->name, "dp.demo-1"));
+    d = desk_free(d);
+    ASSERT_OK(store_desk_get(s, a->name, &d));
+    ASSERT_NULL(d->old_domain);
+}
+
 TEST(corrupt_store)
 {
     _cleanup_free_ char *path = new_db_path(), *msg = NULL;
@@ -1332,6 +1488,8 @@ main(void)
     RUN(corrupt_while_open);
     RUN(images);
     RUN(pools);
+    RUN(parents);
+    RUN(incarnations_and_macs);
     RUN(desk_create);
     RUN(set_state);
     RUN(failures_and_ready);

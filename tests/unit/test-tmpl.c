@@ -401,6 +401,23 @@ TEST(meta_roundtrip)
     ASSERT_EQ(m.image_version, 4294967295u);
     desk_meta_done(&m);
 
+    /* a parent of instant clones: its name instead of pool and desktop */
+    {
+        static const struct desk_meta parent = {
+            .instance = "host-a", .image = "tiny", .image_version = 2,
+            .parent = "tiny.v2.desktop.5",
+        };
+        _cleanup_free_ char *ps = desk_meta_format(&parent);
+
+        ASSERT_TRUE(strstr(ps, "<deskpool:parent-name>tiny.v2.desktop.5</deskpool:parent-name>"));
+        ASSERT_NULL(strstr(ps, "<deskpool:pool>"));
+        ASSERT_OK(desk_meta_parse(ps, &m));
+        ASSERT_STREQ(m.parent, "tiny.v2.desktop.5");
+        ASSERT_STREQ(m.instance, "host-a");
+        ASSERT_NULL(m.pool);
+        desk_meta_done(&m);
+    }
+
     /* another prefix, a default namespace, indentation, an unknown element */
     renamed = xasprintf("<dp:desktop xmlns:dp=\"%s\">\n  <dp:instance>i</dp:instance>\n"
                         "  <dp:future>x</dp:future>\n  <dp:pool>p</dp:pool>\n"
