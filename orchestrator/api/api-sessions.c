@@ -215,9 +215,16 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     if (r < 0)
         return 0;
 
-    /* the console: a fresh one-time password, also for a repeated acquire
-     * (the domain name follows from the desktop's: no store round trip) */
-    domain = desk_domain_name(d->instance, x->desktop);
+    /* the console: a fresh one-time password, also for a repeated acquire.
+     * The domain is the desktop's current one: an instant clone alternates
+     * between two names (desk.h), so it is read, not derived. */
+    {
+        _cleanup_(desk_freep) struct desk *dk = NULL;
+
+        r = store_desk_get(d->store, x->desktop, &dk);
+        domain = r >= 0 && dk->domain ? TAKE_PTR(dk->domain)
+                                      : desk_domain_name(d->instance, x->desktop);
+    }
     r = console_grant(d->hv, domain, set.console_host, set.console_ttl,
                       set.console_password_required, &g, &err);
     if (r < 0) {
