@@ -29,7 +29,7 @@ int clone_finish(const struct action_ctx *c, const struct desk *d, const struct 
 /* The wipe of released clone D (or of a booted desktop of an instant
  * pool): its domain paused at once, the next incarnation (the other
  * domain name, a new UUID, a fresh overlay on PARENT) restored and made
- * ready while the last one is destroyed beside it, then the last one
+ * ready while the last one waits paused, then the last one destroyed,
  * undefined and its overlay deleted. D is ready when this returns 0; on
  * failure it is back in provisioning, never handed out unwiped. */
 int clone_wipe(const struct action_ctx *c, const struct desk *d, const struct tmpl *t,

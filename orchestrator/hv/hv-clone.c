@@ -1192,6 +1192,7 @@ int
 hv_clone_identify(struct hv *h, const char *domain, const struct hv_clone_identity *id,
                   char **reterr_msg)
 {
+    uint64_t t0 = now_usec(), t1, t2;
     int r;
 
     for (size_t i = 0; id->nic_xml && id->nic_xml[i]; i++) {
@@ -1199,16 +1200,21 @@ hv_clone_identify(struct hv *h, const char *domain, const struct hv_clone_identi
         if (r < 0)
             return r;
     }
+    t1 = now_usec();
     if (id->sync_time) {
         r = hv_domain_sync_time(h, domain, reterr_msg);
         if (r < 0)
             return r;
     }
+    t2 = now_usec();
     if (id->hostname) {
         r = hv_clone_set_hostname(h, domain, id->hostname, id->agent_timeout_sec > 0 ?
                                   id->agent_timeout_sec : 10, reterr_msg);
         if (r < 0)
             return r;
     }
+    log_debug("Identity of '%s': NICs %.3f s, clock %.3f s, host name %.3f s", domain,
+              (double) (t1 - t0) / 1e6, (double) (t2 - t1) / 1e6,
+              (double) (now_usec() - t2) / 1e6);
     return 0;
 }
