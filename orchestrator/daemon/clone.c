@@ -32,10 +32,11 @@
  *   restores the next one under the other name; the old one is destroyed,
  *   undefined and its overlay deleted once the desktop is ready (and
  *   acquires waiting for one are woken): a QEMU dying beside the restore
- *   slowed the new one's start (retire_old()). A crash in between leaves old_domain on the row: the planner
- *   retires it (action_retire()). The MAC is the desktop's, the same in
- *   every incarnation (stable DHCP leases); the paused old incarnation
- *   sends nothing while the new one takes it over.
+ *   slowed the new one's start (retire_old()). A crash in between leaves
+ *   old_domain on the row: the planner retires it (action_retire()).
+ *   The MAC is the desktop's, the same in every incarnation (stable DHCP
+ *   leases); the paused old incarnation sends nothing while the new one
+ *   takes it over.
  *
  *   Runs on worker threads, one action per desktop (reconcile.c).
  */
