@@ -551,21 +551,46 @@ find_pool(const struct planner_input *in, const char *name)
     return NULL;
 }
 
-static const struct planner_desk *
-find_desk(const struct planner_input *in, const char *name)
+/* The desktops by name, for the sessions' lookups: a linear search per
+ * session made a pass quadratic (3,000 sessions on 5,000 desktops: 7.5
+ * million comparisons). */
+static int
+desk_by_name_cmp(const void *a, const void *b)
 {
+    const struct planner_desk *const *x = a, *const *y = b;
+
+    return strcmp((*x)->desk->name, (*y)->desk->name);
+}
+
+static const struct planner_desk **
+desk_index_new(const struct planner_input *in)
+{
+    const struct planner_desk **idx = xmalloc0(sizeof(*idx) * (in->n_desks + 1));
+
     for (size_t i = 0; i < in->n_desks; i++)
-        if (streq(in->desks[i].desk->name, name))
-            return &in->desks[i];
-    return NULL;
+        idx[i] = &in->desks[i];
+    qsort(idx, in->n_desks, sizeof(*idx), desk_by_name_cmp);
+    return idx;
+}
+
+static const struct planner_desk *
+find_desk(const struct planner_input *in, const struct planner_desk **idx, const char *name)
+{
+    struct desk key_desk = { .name = (char *) name };
+    struct planner_desk key = { .desk = &key_desk };
+    const struct planner_desk *kp = &key, **hit;
+
+    hit = bsearch(&kp, idx, in->n_desks, sizeof(*idx), desk_by_name_cmp);
+    return hit ? *hit : NULL;
 }
 
 /* Why session X must end now, or -1 when it may go on. */
 static int
-session_must_end(const struct planner_input *in, const struct session *x)
+session_must_end(const struct planner_input *in, const struct planner_desk **idx,
+                 const struct session *x)
 {
     const struct pool *p = find_pool(in, x->pool);
-    const struct planner_desk *pd = find_desk(in, x->desktop);
+    const struct planner_desk *pd = find_desk(in, idx, x->desktop);
 
     if (!p || (p->deleting && p->force_delete))
         return SESSION_END_POOL_DELETED;
@@ -582,14 +607,15 @@ session_must_end(const struct planner_input *in, const struct session *x)
 }
 
 static void
-plan_session(const struct planner_input *in, const struct session *x, struct plan *out)
+plan_session(const struct planner_input *in, const struct planner_desk **idx,
+             const struct session *x, struct plan *out)
 {
     int reason;
     struct action *a;
 
     if (x->state != SESSION_STATE_ACTIVE)
         return;
-    reason = session_must_end(in, x);
+    reason = session_must_end(in, idx, x);
     if (reason < 0)
         return;
     a = plan_add(out, ACTION_END_SESSION, x->pool, x->desktop, 0);
@@ -617,8 +643,12 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
     struct wants ws = { 0 };
 
     /* Sessions first: automatic logout is the hospital's rule. */
-    for (size_t i = 0; i < in->n_sessions; i++)
-        plan_session(in, in->sessions[i], &out);
+    if (in->n_sessions > 0) {
+        _cleanup_free_ const struct planner_desk **idx = desk_index_new(in);
+
+        for (size_t i = 0; i < in->n_sessions; i++)
+            plan_session(in, idx, in->sessions[i], &out);
+    }
 
     /* Pool-level decisions: they choose the victims. */
     for (size_t i = 0; i < in->n_pools; i++)
