@@ -80,8 +80,8 @@ help(void)
            "     --reprobe             Probe the domain type again (KVM or TCG)\n"
            "     --adopt               Start on a new or empty store although libvirt holds\n"
            "                           objects of this instance (they are left alone)\n"
-           "     --purge-orphans       Remove every domain and volume of this instance that\n"
-           "                           no desktop row names, data volumes included\n"
+           "     --purge-orphans       Remove every domain, volume and saved parent image of\n"
+           "                           this instance that no row names, data volumes included\n"
            "     --print-config        Print the effective configuration and exit\n"
            "  -h --help                Show this help\n"
            "     --version             Show the version\n",

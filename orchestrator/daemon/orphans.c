@@ -17,6 +17,12 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "array.h"
 #include "log.h"
 #include "orphans.h"
 #include "strv.h"
@@ -28,6 +34,7 @@ orphans_done(struct orphans *o)
 {
     strv_free_n(o->domains, o->n_domains);
     strv_free_n(o->volumes, o->n_volumes);
+    strv_free_n(o->files, o->n_files);
     *o = (struct orphans) { 0 };
 }
 
@@ -60,10 +67,48 @@ domain_is_ours(struct hv *h, const char *name, const char *instance)
     return ours;
 }
 
+/* The saved images ("NAME.save", regular files) in DIR that no parent of
+ * PARENTS names: a parent's files are removed before its row, so only a
+ * store that lost rows (a restored backup, a deleted deskpool.db) leaves
+ * one. A restore FIFO (".clone-*") and anything else is not looked at. A
+ * missing directory has none. */
+static void
+find_files(const char *dir, struct parent **parents, size_t n_parents, struct orphans *o)
+{
+    DIR *d = opendir(dir);
+    size_t cap = 0;
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        _cleanup_free_ char *path = NULL;
+        bool named = false;
+        struct stat st;
+
+        if (e->d_name[0] == '.' || !ends_with(e->d_name, ".save"))
+            continue;
+        path = xasprintf("%s/%s", dir, e->d_name);
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        for (size_t i = 0; i < n_parents && !named; i++) {
+            _cleanup_free_ char *p = parent_saved_path(dir, parents[i]->name);
+
+            named = streq(p, path);
+        }
+        if (named)
+            continue;
+        ARRAY_GROW(o->files, cap, o->n_files + 2);
+        o->files[o->n_files++] = TAKE_PTR(path);
+    }
+    closedir(d);
+}
+
 int
 orphans_find(struct hv *h, const char *instance, const struct hv_domain *doms,
              size_t n_doms, char **vols, size_t n_vols, struct desk **desks, size_t n_desks,
-             struct parent **parents, size_t n_parents, struct orphans *ret)
+             struct parent **parents, size_t n_parents, const char *parents_dir,
+             struct orphans *ret)
 {
     size_t max = 2 * n_desks + n_parents;
     _cleanup_free_ char **names = xmalloc0(sizeof(char *) * (max + 1));
@@ -106,6 +151,8 @@ orphans_find(struct hv *h, const char *instance, const struct hv_domain *doms,
         o.volumes[o.n_volumes++] = xstrdup(vols[i]);
     }
     strv_free_n(volnames, n_volnames);
+    if (parents_dir)
+        find_files(parents_dir, parents, n_parents, &o);
     *ret = o;
     return 0;
 }
@@ -127,7 +174,8 @@ orphans_scan(struct hv *h, const char *instance, const char *storage_pool,
     if (r == -ENOENT)
         r = 0; /* no storage pool yet: no volumes */
     if (r >= 0)
-        r = orphans_find(h, instance, doms, n_doms, vols, n_vols, desks, n_desks, NULL, 0, ret);
+        r = orphans_find(h, instance, doms, n_doms, vols, n_vols, desks, n_desks, NULL, 0,
+                         NULL, ret);
     strv_free_n(vols, n_vols);
     hv_domain_list_free(doms, n_doms);
     return r;
@@ -148,6 +196,11 @@ orphans_remove(struct hv *h, const char *storage_pool, const struct orphans *o)
     for (size_t i = 0; i < o->n_volumes; i++)
         if (hv_volume_delete(h, storage_pool, o->volumes[i]) >= 0) {
             log_warning("Removed orphan volume '%s' (--purge-orphans)", o->volumes[i]);
+            n++;
+        }
+    for (size_t i = 0; i < o->n_files; i++)
+        if (unlink(o->files[i]) >= 0) {
+            log_warning("Removed orphan saved image '%s' (--purge-orphans)", o->files[i]);
             n++;
         }
     return n;

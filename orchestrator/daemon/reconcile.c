@@ -329,7 +329,7 @@ handle_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
     bool purge;
 
     if (orphans_find(r->hv, r->instance, doms, n_doms, vols, n_vols, desks, n_desks, parents,
-                     n_parents, &o) < 0)
+                     n_parents, r->parents_dir, &o) < 0)
         return;
     pthread_mutex_lock(&r->lock);
     purge = r->purge_orphans;
@@ -339,15 +339,21 @@ handle_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
         removed = orphans_remove(r->hv, r->storage_pool, &o);
     pthread_mutex_lock(&r->lock);
     r->stats.orphans_removed += removed;
-    r->stats.orphans = purge ? 0 : (unsigned) (o.n_domains + o.n_volumes);
-    for (size_t i = 0; !purge && i < o.n_domains + o.n_volumes; i++) {
-        const char *name = i < o.n_domains ? o.domains[i] : o.volumes[i - o.n_domains];
+    r->stats.orphans = purge ? 0 : (unsigned) (o.n_domains + o.n_volumes + o.n_files);
+    for (size_t i = 0; !purge && i < o.n_domains + o.n_volumes + o.n_files; i++) {
+        size_t v = i - o.n_domains, f = v - o.n_volumes;
+        const char *name = i < o.n_domains ? o.domains[i] :
+                           v < o.n_volumes ? o.volumes[v] : o.files[f];
 
         if (strv_contains(r->orphans_reported, name))
             continue;
-        log_warning("Orphan %s '%s': no desktop row names it, so it is left alone (it may "
-                    "hold a user's data); 'deskpoold --purge-orphans' removes it",
-                    i < o.n_domains ? "domain" : "volume", name);
+        if (i >= o.n_domains + o.n_volumes)
+            log_warning("Orphan saved image '%s': no parent row names it, so it is left "
+                        "alone; 'deskpoold --purge-orphans' removes it", name);
+        else
+            log_warning("Orphan %s '%s': no desktop row names it, so it is left alone (it "
+                        "may hold a user's data); 'deskpoold --purge-orphans' removes it",
+                        i < o.n_domains ? "domain" : "volume", name);
         ARRAY_GROW(r->orphans_reported, r->cap_orphans_reported, r->n_orphans_reported + 2);
         r->orphans_reported[r->n_orphans_reported++] = xstrdup(name);
     }

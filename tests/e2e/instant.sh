@@ -239,6 +239,21 @@ if wait_for 180 one; then ok "after kill -9 mid-parent-build: the parent is buil
 check "ic2 has one ready parent" [ "$(jget "$(pool_json ic2)" "[p['state'] for p in d['parents']]")" = "['ready']" ]
 check "deskpoolctl check after both kills: no orphans" quiet ctl check
 check "health reports no orphans" [ "$(jget "$(ctl --json health)" "d['orphans']")" = 0 ]
+
+# --- a saved image no parent row names: reported, left alone, purged on request ---
+stray=$parents_dir/tiny.v7.nic.99.save
+head -c 4096 /dev/urandom >"$stray"
+mkfifo "$parents_dir/.clone-not-an-orphan"
+one_orphan() { [ "$(jget "$(ctl --json health)" "d['orphans']")" = 1 ]; }
+check "a stray saved image is counted as an orphan (and a FIFO is not)" wait_for 30 one_orphan
+check "... and logged once, by path" [ "$(grep -c "Orphan saved image '$stray'" "$dir/daemon.log")" = 1 ]
+check "... and left alone" [ -f "$stray" ]
+rm -f "$parents_dir/.clone-not-an-orphan"
+dp_stop TERM
+dp_start "$dir" "$inst" --set boot_timeout=60 --purge-orphans || fail_now "deskpoold did not restart"
+stray_gone() { [ ! -e "$stray" ] && [ "$(jget "$(ctl --json health)" "d['orphans']")" = 0 ]; }
+check "deskpoold --purge-orphans removes it, and only it" wait_for 30 stray_gone
+check "the parents' own saved images stay" [ -n "$(find "$parents_dir" -name '*.save')" ]
 ctl pool delete ic2 --wait >/dev/null || not_ok "delete ic2"
 
 # --- a corrupt parent state: fallback to boot, with the reason ---
