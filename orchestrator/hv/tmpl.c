@@ -739,6 +739,31 @@ fill_parent(xmlDoc *doc, xmlNode *root, xmlNode *uuid)
         abort();
 }
 
+/* Checks the values of F that tmpl_fill() and tmpl_clone_xml() put into a
+ * domain's XML; the domain type only when NEED_VIRT_TYPE or given. */
+static int
+fill_check(const struct tmpl_fill *f, bool need_virt_type, char **reterr_msg)
+{
+    if ((need_virt_type || f->virt_type) && !value_is_word(f->virt_type))
+        return set_error(reterr_msg, -EINVAL, "Domain type '%s' is not valid.",
+                         strempty(f->virt_type));
+    if (!f->name || !*f->name || strlen(f->name) > 200)
+        return set_error(reterr_msg, -EINVAL, "Domain name '%s' is not valid.",
+                         strempty(f->name));
+    if (!uuid_is_valid(f->uuid))
+        return set_error(reterr_msg, -EINVAL, "UUID '%s' is not valid.", strempty(f->uuid));
+    if (!f->disk_path || f->disk_path[0] != '/')
+        return set_error(reterr_msg, -EINVAL, "Disk path '%s' is not an absolute path.",
+                         strempty(f->disk_path));
+    if (!value_is_word(f->disk_format))
+        return set_error(reterr_msg, -EINVAL, "Disk format '%s' is not valid.",
+                         strempty(f->disk_format));
+    if (f->graphics_listen && !listen_is_valid(f->graphics_listen))
+        return set_error(reterr_msg, -EINVAL, "Console listen address '%s' is not valid.",
+                         f->graphics_listen);
+    return 0;
+}
+
 /* Fills a copy of T for one desktop (see tmpl.h). F->meta may be NULL:
  * then no deskpool element is added (an existing one is still removed).
  * F->graphics_listen, when set, replaces the listen address(es) of every
@@ -756,23 +781,9 @@ tmpl_fill(const struct tmpl *t, const struct tmpl_fill *f, char **ret_xml, char 
     xmlNode *root, *name, *uuid, *disk = NULL, *data;
     int len = 0, r;
 
-    if (!value_is_word(f->virt_type))
-        return set_error(reterr_msg, -EINVAL, "Domain type '%s' is not valid.",
-                         strempty(f->virt_type));
-    if (!f->name || !*f->name || strlen(f->name) > 200)
-        return set_error(reterr_msg, -EINVAL, "Domain name '%s' is not valid.",
-                         strempty(f->name));
-    if (!uuid_is_valid(f->uuid))
-        return set_error(reterr_msg, -EINVAL, "UUID '%s' is not valid.", strempty(f->uuid));
-    if (!f->disk_path || f->disk_path[0] != '/')
-        return set_error(reterr_msg, -EINVAL, "Disk path '%s' is not an absolute path.",
-                         strempty(f->disk_path));
-    if (!value_is_word(f->disk_format))
-        return set_error(reterr_msg, -EINVAL, "Disk format '%s' is not valid.",
-                         strempty(f->disk_format));
-    if (f->graphics_listen && !listen_is_valid(f->graphics_listen))
-        return set_error(reterr_msg, -EINVAL, "Console listen address '%s' is not valid.",
-                         f->graphics_listen);
+    r = fill_check(f, true, reterr_msg);
+    if (r < 0)
+        return r;
 
     doc = xmlCopyDoc(t->doc, 1);
     if (!doc)
@@ -1033,29 +1044,6 @@ tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t
     return 0;
 }
 
-/* Checks the values of F that a clone's XML takes (as tmpl_fill()). */
-static int
-clone_fill_check(const struct tmpl_fill *f, char **reterr_msg)
-{
-    if (f->virt_type && !value_is_word(f->virt_type))
-        return set_error(reterr_msg, -EINVAL, "Domain type '%s' is not valid.", f->virt_type);
-    if (!f->name || !*f->name || strlen(f->name) > 200)
-        return set_error(reterr_msg, -EINVAL, "Domain name '%s' is not valid.",
-                         strempty(f->name));
-    if (!uuid_is_valid(f->uuid))
-        return set_error(reterr_msg, -EINVAL, "UUID '%s' is not valid.", strempty(f->uuid));
-    if (!f->disk_path || f->disk_path[0] != '/')
-        return set_error(reterr_msg, -EINVAL, "Disk path '%s' is not an absolute path.",
-                         strempty(f->disk_path));
-    if (!value_is_word(f->disk_format))
-        return set_error(reterr_msg, -EINVAL, "Disk format '%s' is not valid.",
-                         strempty(f->disk_format));
-    if (f->graphics_listen && !listen_is_valid(f->graphics_listen))
-        return set_error(reterr_msg, -EINVAL, "Console listen address '%s' is not valid.",
-                         f->graphics_listen);
-    return 0;
-}
-
 /* Every vnc/spice console of a clone starts locked (passwd='', no
  * expiry), whatever the parent's had: the saved XML carries secrets
  * (libvirt saves it with VIR_DOMAIN_XML_SECURE). */
@@ -1086,7 +1074,7 @@ tmpl_clone_xml(const char *saved_xml, const struct tmpl_fill *f, char **ret_xml,
     size_t len;
     int olen = 0, r;
 
-    r = clone_fill_check(f, reterr_msg);
+    r = fill_check(f, false, reterr_msg);
     if (r < 0)
         return r;
     len = saved_xml ? strnlen(saved_xml, TMPL_MAX_SIZE + 1) : 0;
