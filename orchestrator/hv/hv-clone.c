@@ -899,16 +899,7 @@ hv_clone_destroy(struct hv *h, const char *name)
     dom = virDomainLookupByName(conn, name);
     if (!dom)
         return hv_last_error(NULL);
-    r = virDomainIsActive(dom);
-    if (r < 0)
-        return hv_last_error(NULL);
-    if (r == 0)
-        return 0;
-    if (virDomainDestroy(dom) < 0) {
-        r = hv_last_error(NULL);
-        return r == -EBUSY || r == -ENOENT ? 0 : r;
-    }
-    return 0;
+    return hv_domain_destroy_dom(dom);
 }
 
 int

@@ -72,3 +72,6 @@ void hv_xml_unescape(char *s);
 
 /* Looks up domain NAME: 0, -ENOENT, -ENOTCONN or another negative errno. */
 int hv_domain_lookup(struct hv *h, const char *name, virDomainPtr *ret, char **reterr_msg);
+/* Hard power-off of DOM, on whatever connection it came from: 0 also when
+ * it was not running or stopped meanwhile. Does not log. */
+int hv_domain_destroy_dom(virDomainPtr dom);

@@ -280,6 +280,14 @@ hv_domain_destroy(struct hv *h, const char *name)
     r = hv_domain_lookup(h, name, &dom, NULL);
     if (r < 0)
         return r;
+    return hv_domain_destroy_dom(dom);
+}
+
+int
+hv_domain_destroy_dom(virDomainPtr dom)
+{
+    int r;
+
     r = virDomainIsActive(dom);
     if (r < 0)
         return hv_last_error(NULL);
