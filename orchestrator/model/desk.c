@@ -86,6 +86,7 @@ desk_free(struct desk *d)
     free(d->uuid);
     free(d->domain);
     free(d->old_domain);
+    free(d->host);
     free(d->parent);
     free(d->mac);
     free(d->volume);

@@ -24,6 +24,8 @@ struct desk {
                              * unique in the store; NULL until its first clone */
     char *volume;           /* overlay volume path (NULL until created) */
     char *data_volume;      /* dedicated pools: the user's data disk path, kept across rebases */
+    char *host;             /* the host it runs on (hosts table); desktops never move:
+                             * a desktop for elsewhere is a new one */
     char *image;            /* image name the overlay is backed by */
     unsigned image_version;
     char *owner;            /* dedicated pools: the user it belongs to */

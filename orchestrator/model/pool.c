@@ -30,6 +30,7 @@ pool_free(struct pool *p)
     free(p->template);
     strv_free(p->groups);
     free(p->clone_fallback);
+    strv_free(p->host_labels);
     free(p);
     return NULL;
 }

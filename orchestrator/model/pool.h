@@ -6,6 +6,7 @@
 
 #include "macro.h"
 #include "name.h"
+#include "placement.h"
 #include "strv.h"
 
 enum pool_mode {
@@ -48,6 +49,9 @@ struct pool {
     char *clone_fallback;   /* why instant clones stopped (a parent failed): the pool
                              * boots its desktops until the operator sets clone again;
                              * NULL when it does not fall back */
+    /* hosts */
+    enum placement_policy placement; /* spread (default) or pack */
+    char **host_labels;     /* NULL-terminated "k=v" every host of it must have */
 };
 
 #define POOL_DEFAULT_IDLE_TIMEOUT 900

@@ -14,6 +14,7 @@
 #include "array.h"
 #include "log.h"
 #include "name.h"
+#include "host.h"
 #include "store-priv.h"
 #include "util.h"
 
@@ -45,6 +46,7 @@ desk_from_row(sqlite3_stmt *st, struct desk **ret)
     d->parent = store_column_strdup(st, 16);
     d->mac = store_column_strdup(st, 17);
     d->old_domain = store_column_strdup(st, 18);
+    d->host = store_column_strdup(st, 19);
     *ret = TAKE_PTR(d);
     return 0;
 }
@@ -97,14 +99,21 @@ int
 store_desk_create_at(struct store *s, const char *pool, const char *instance, unsigned version,
                      struct desk **ret)
 {
+    return store_desk_create_on(s, pool, instance, version, NULL, ret);
+}
+
+int
+store_desk_create_on(struct store *s, const char *pool, const char *instance, unsigned version,
+                     const char *host, struct desk **ret)
+{
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_(desk_freep) struct desk *d = NULL;
     _cleanup_free_ char *name = NULL, *domain = NULL;
+    int64_t now, active = 0;
     char uuid_str[UUID_STR_LEN];
     uuid_t uuid;
-    int64_t now;
     int r;
 
     if (!pool || !instance)
@@ -115,6 +124,16 @@ store_desk_create_at(struct store *s, const char *pool, const char *instance, un
     r = store_pool_get_live_locked(locked, pool, &p);
     if (r < 0)
         return r;
+    if (!host)
+        host = HOST_LOCAL;
+    r = store_query_int(locked, &active, "SELECT admin = ? FROM hosts WHERE name = ?", "ss",
+                        host_admin_to_string(HOST_ADMIN_ACTIVE), host);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENODEV;
+    if (!active)
+        return -EBUSY;
     r = pool_resolve_image_locked(locked, p, version, &version);
     if (r < 0)
         return r;
@@ -129,11 +148,11 @@ store_desk_create_at(struct store *s, const char *pool, const char *instance, un
     now = store_now_sec();
     r = store_run(locked,
                   "INSERT INTO desktops (name, pool, seq, state, uuid, domain, image, "
-                  "image_version, boot_failures, created_at, state_since) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                  "ssussssull", name, pool, p->next_seq,
+                  "image_version, boot_failures, created_at, state_since, host) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                  "ssussssulls", name, pool, p->next_seq,
                   desk_state_to_string(DESK_STATE_PROVISIONING), uuid_str, domain, p->image,
-                  version, now, now);
+                  version, now, now, host);
     if (r < 0)
         return r;
     r = store_desk_get_locked(locked, name, &d);

@@ -14,7 +14,9 @@
 #include "array.h"
 #include "log.h"
 #include "name.h"
+#include "host.h"
 #include "store-priv.h"
+#include "strv.h"
 #include "util.h"
 
 static int
@@ -49,6 +51,12 @@ pool_from_row(sqlite3_stmt *st, struct pool **ret)
         return -EBADMSG;
     }
     p->clone_fallback = store_column_strdup(st, 18);
+    p->placement = placement_policy_from_string((const char *) sqlite3_column_text(st, 19));
+    if (p->placement < 0) {
+        log_debug("Pool '%s' has an unknown placement in the store.", strempty(p->name));
+        return -EBADMSG;
+    }
+    p->host_labels = strv_split((const char *) sqlite3_column_text(st, 20), ',');
     *ret = TAKE_PTR(p);
     return 0;
 }
@@ -98,7 +106,8 @@ store_pool_add(struct store *s, const struct pool *p)
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
     _cleanup_free_ char *groups = NULL;
-    const char *mode, *clone;
+    _cleanup_free_ char *labels = NULL;
+    const char *mode, *clone, *placement;
     int64_t found;
     int r;
 
@@ -106,12 +115,14 @@ store_pool_add(struct store *s, const struct pool *p)
         return -EINVAL;
     mode = pool_mode_to_string(p->mode);
     clone = pool_clone_to_string(p->clone);
-    if (!mode || !clone)
+    placement = placement_policy_to_string(p->placement);
+    if (!mode || !clone || !placement)
         return -EINVAL;
     r = sizes_check(p->min, p->spare, p->max);
     if (r < 0)
         return r;
 
+    labels = host_labels_format(p->host_labels);
     r = store_tx_begin(locked, &tx);
     if (r < 0)
         return r;
@@ -131,14 +142,15 @@ store_pool_add(struct store *s, const struct pool *p)
     groups = pool_groups_join(p->groups);
     r = store_run(locked,
                   "INSERT INTO pools (" POOL_COLUMNS ") "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  "ssussuuubbulsuubuss", p->name, p->image, p->image_version, p->template, mode,
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "ssussuuubbulsuubussss", p->name, p->image, p->image_version, p->template, mode,
                   p->min, p->spare, p->max, p->deleting, p->force_delete,
                   p->next_seq > 0 ? p->next_seq : 1u,
                   p->created_at > 0 ? p->created_at : store_now_sec(), groups,
                   p->idle_timeout > 0 ? p->idle_timeout : POOL_DEFAULT_IDLE_TIMEOUT,
                   p->max_session > 0 ? p->max_session : POOL_DEFAULT_MAX_SESSION,
-                  p->allow_redirection, (unsigned) found, clone, p->clone_fallback);
+                  p->allow_redirection, (unsigned) found, clone, p->clone_fallback,
+                  placement, labels);
     if (r < 0)
         return r;
     return store_tx_commit(&tx);
@@ -172,23 +184,26 @@ store_pool_update(struct store *s, const struct pool *p)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
-    _cleanup_free_ char *groups = NULL;
+    _cleanup_free_ char *groups = NULL, *labels = NULL;
+    const char *placement = placement_policy_to_string(p ? p->placement : -1);
     int r;
 
-    if (!p || !p->name || p->idle_timeout == 0 || p->max_session == 0)
+    if (!p || !p->name || p->idle_timeout == 0 || p->max_session == 0 || !placement)
         return -EINVAL;
     r = sizes_check(p->min, p->spare, p->max);
     if (r < 0)
         return r;
     groups = pool_groups_join(p->groups);
+    labels = host_labels_format(p->host_labels);
     r = store_tx_begin(locked, &tx);
     if (r < 0)
         return r;
     r = store_run(locked,
                   "UPDATE pools SET min = ?, spare = ?, max = ?, groups = ?, idle_timeout = ?, "
-                  "max_session = ?, allow_redirection = ? WHERE name = ? AND deleting = 0",
-                  "uuusuubs", p->min, p->spare, p->max, groups, p->idle_timeout,
-                  p->max_session, p->allow_redirection, p->name);
+                  "max_session = ?, allow_redirection = ?, placement = ?, host_labels = ? "
+                  "WHERE name = ? AND deleting = 0",
+                  "uuusuubsss", p->min, p->spare, p->max, groups, p->idle_timeout,
+                  p->max_session, p->allow_redirection, placement, labels, p->name);
     if (r < 0)
         return r;
     if (r == 0) {

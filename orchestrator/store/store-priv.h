@@ -53,11 +53,11 @@ int store_query_text(struct store *s, const char *sql, char **ret);
 #define DESK_COLUMNS                                                            \
     "name, pool, state, uuid, domain, volume, image, image_version, owner, "  \
     "boot_failures, last_error, created_at, state_since, data_volume, seq, host_failure, " \
-    "parent, mac, old_domain"
+    "parent, mac, old_domain, host"
 #define POOL_COLUMNS                                                            \
     "name, image, image_version, template, mode, min, spare, max, deleting, "   \
     "force_delete, next_seq, created_at, groups, idle_timeout, max_session, "   \
-    "allow_redirection, current_version, clone, clone_fallback"
+    "allow_redirection, current_version, clone, clone_fallback, placement, host_labels"
 #define SESSION_COLUMNS                                                         \
     "id, pool, desktop, user, client, state, created_at, last_heartbeat, "     \
     "ended_at, end_reason, password_expires"
@@ -70,6 +70,9 @@ int store_query_text(struct store *s, const char *sql, char **ret);
     "name, image, image_version, template, template_digest, state, uuid, domain, " \
     "volume, saved, saved_bytes, failures, error, boot_ms, save_ms, created_at, "  \
     "state_since"
+#define HOST_COLUMNS                                                            \
+    "name, uri, admin, max_desktops, reserve_memory, labels, storage_dir, drain_warn, " \
+    "drain_since, created_at"
 #define AUDIT_COLUMNS "id, at, actor, action, pool, desktop, user, detail"
 
 int64_t store_now_sec(void);

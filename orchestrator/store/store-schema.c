@@ -175,7 +175,28 @@ static const char *const store_migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  state_since INTEGER NOT NULL"
     ");",
-    /* 6: append here. */
+    /* 6: many hosts: the hosts (the daemon's own `uri` is "local", which
+     * every existing desktop is on), each desktop's host, and a pool's
+     * placement policy and the labels its hosts must have */
+    "CREATE TABLE hosts ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  uri TEXT NOT NULL UNIQUE,"
+    "  admin TEXT NOT NULL DEFAULT 'active',"
+    "  max_desktops INTEGER NOT NULL DEFAULT 0,"
+    "  reserve_memory INTEGER NOT NULL DEFAULT 0,"
+    "  labels TEXT NOT NULL DEFAULT '',"
+    "  storage_dir TEXT,"
+    "  drain_warn INTEGER NOT NULL DEFAULT 0,"
+    "  drain_since INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "ALTER TABLE desktops ADD COLUMN host TEXT NOT NULL DEFAULT 'local';"
+    "CREATE INDEX desktops_host ON desktops(host);"
+    "ALTER TABLE pools ADD COLUMN placement TEXT NOT NULL DEFAULT 'spread';"
+    "ALTER TABLE pools ADD COLUMN host_labels TEXT NOT NULL DEFAULT '';"
+    /* its URI is deskpoold's `uri` setting, whatever that is now */
+    "INSERT INTO hosts (name, uri, created_at) VALUES ('local', '', strftime('%s', 'now'));",
+    /* 7: append here. */
 };
 
 int

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "desk.h"
+#include "host.h"
 #include "image.h"
 #include "pool.h"
 #include "op.h"
@@ -74,6 +75,21 @@ int store_pool_remove(struct store *s, const char *name);
  * again re-arms it). -ENOENT unknown pool or one being deleted. */
 int store_pool_set_clone(struct store *s, const char *name, enum pool_clone clone);
 
+/* Hosts (store-host.c). The local host (HOST_LOCAL, URI "": deskpoold's
+ * `uri`) always exists. add: -EEXIST when the name or URI is taken.
+ * update: max_desktops, reserve_memory, labels. set_admin: active or
+ * draining (WARN: seconds before in-use desktops are logged off, 0:
+ * never); -ENOENT for no such host. remove: -EBUSY while desktops are on
+ * it, -EPERM for the local host. */
+int store_host_add(struct store *s, const struct host *h);
+int store_host_get(struct store *s, const char *name, struct host **ret);
+int store_host_list(struct store *s, struct host ***ret, size_t *ret_n);
+int store_host_update(struct store *s, const struct host *h);
+int store_host_set_admin(struct store *s, const char *name, enum host_admin admin,
+                         unsigned warn);
+int store_host_remove(struct store *s, const char *name);
+int store_host_count_desks(struct store *s, const char *name, unsigned *ret);
+
 /* Desktops. store_desk_create() allocates the next sequence number of
  * POOL and inserts a desktop in state provisioning, named "POOL-SEQ",
  * domain "INSTANCE.POOL-SEQ", a fresh UUID, backed by the pool's image
@@ -82,6 +98,10 @@ int store_desk_create(struct store *s, const char *pool, const char *instance, s
 /* The same on image version VERSION (0: the pool's current version). */
 int store_desk_create_at(struct store *s, const char *pool, const char *instance,
                          unsigned version, struct desk **ret);
+/* The same on HOST (NULL: the local host); -ENODEV when no such host
+ * exists, -EBUSY when it is draining (no new desktop goes there). */
+int store_desk_create_on(struct store *s, const char *pool, const char *instance,
+                         unsigned version, const char *host, struct desk **ret);
 /* Records the data disk of a dedicated desktop. */
 int store_desk_set_data_volume(struct store *s, const char *name, const char *volume);
 /* After an in-place rebase: the desktop now runs VERSION. */

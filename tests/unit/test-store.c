@@ -96,9 +96,9 @@ TEST(migrations_fresh)
     _cleanup_(store_closep) struct store *s = NULL;
 
     ASSERT_OK(open_fresh(&s));
-    ASSERT_EQ(store_schema_version(s), 5);
-    ASSERT_EQ(store_schema_latest(), 5);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "5"));
+    ASSERT_EQ(store_schema_version(s), 6);
+    ASSERT_EQ(store_schema_latest(), 6);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "6"));
     ASSERT_OK(query_str(s, "PRAGMA journal_mode", "wal"));
     ASSERT_OK(query_str(s, "PRAGMA foreign_keys", "1"));
     ASSERT_OK(query_str(s, "PRAGMA synchronous", "1")); /* NORMAL */
@@ -106,7 +106,7 @@ TEST(migrations_fresh)
     ASSERT_OK(query_str(s,
                         "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                         "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
-                        "audit,desktops,images,meta,operations,parents,pools,sessions"));
+                        "audit,desktops,hosts,images,meta,operations,parents,pools,sessions"));
     ASSERT_OK(query_str(s,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                         "AND name = 'desktops_pool'",
@@ -127,8 +127,8 @@ TEST(migrations_reopen)
     s = store_close(s);
 
     ASSERT_OK(store_open(path, &s, NULL));
-    ASSERT_EQ(store_schema_version(s), 5);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "5"));
+    ASSERT_EQ(store_schema_version(s), 6);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "6"));
     ASSERT_OK(store_meta_get(s, "host", &value));
     ASSERT_STREQ(value, "beta");
     ASSERT_OK(store_image_get(s, "base", 0, &img));
@@ -1470,6 +1470,108 @@ TEST(corrupt_while_open)
     ASSERT_STREQ(store_health(s), "corrupt");
 }
 
+TEST(hosts)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(desk_freep) struct desk *d1 = NULL, *d2 = NULL;
+    _cleanup_(host_freep) struct host *got = NULL;
+    struct host **list = NULL;
+    char *labels[] = { (char *) "gpu=yes", (char *) "site=a", NULL };
+    struct host h = {
+        .name = (char *) "kvm2", .uri = (char *) "qemu+ssh://root@kvm2/system",
+        .max_desktops = 30, .reserve_memory = 4ULL << 30, .labels = labels,
+    };
+    struct desk *tmp = NULL;
+    unsigned n_desks = 0;
+    size_t n = 0;
+
+    ASSERT_OK(open_fresh(&s));
+    /* the local host is there from the start, with the daemon's URI ("") */
+    ASSERT_OK(store_host_list(s, &list, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(list[0]->name, HOST_LOCAL);
+    ASSERT_STREQ(list[0]->uri, "");
+    ASSERT_EQ(list[0]->admin, HOST_ADMIN_ACTIVE);
+    host_list_free(list, n);
+
+    ASSERT_OK(store_host_add(s, &h));
+    ASSERT_ERROR(store_host_add(s, &h), EEXIST);
+    h.name = (char *) "kvm3"; /* same URI */
+    ASSERT_ERROR(store_host_add(s, &h), EEXIST);
+    h.name = (char *) "kvm2";
+    ASSERT_OK(store_host_get(s, "kvm2", &got));
+    ASSERT_EQ(got->max_desktops, 30);
+    ASSERT_EQ(got->reserve_memory, 4ULL << 30);
+    ASSERT_STREQ(got->labels[0], "gpu=yes");
+    ASSERT_STREQ(got->labels[1], "site=a");
+    ASSERT_NULL(got->labels[2]);
+    got = host_free(got);
+
+    /* desktops go on a host; not on an unknown or draining one */
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(store_desk_create_on(s, "demo", "inst", 0, "kvm2", &d1));
+    ASSERT_STREQ(d1->host, "kvm2");
+    ASSERT_OK(store_desk_create(s, "demo", "inst", &d2));
+    ASSERT_STREQ(d2->host, HOST_LOCAL);
+    ASSERT_ERROR(store_desk_create_on(s, "demo", "inst", 0, "nohost", &tmp), ENODEV);
+    ASSERT_OK(store_host_set_admin(s, "kvm2", HOST_ADMIN_DRAINING, 300));
+    ASSERT_ERROR(store_desk_create_on(s, "demo", "inst", 0, "kvm2", &tmp), EBUSY);
+    ASSERT_NULL(tmp);
+    ASSERT_OK(store_host_get(s, "kvm2", &got));
+    ASSERT_EQ(got->admin, HOST_ADMIN_DRAINING);
+    ASSERT_EQ(got->drain_warn, 300);
+    ASSERT_TRUE(got->drain_since > 0);
+    got = host_free(got);
+    ASSERT_ERROR(store_host_set_admin(s, "nohost", HOST_ADMIN_DRAINING, 0), ENOENT);
+
+    /* removal: refused while a desktop is there, never for the local host */
+    ASSERT_OK(store_host_count_desks(s, "kvm2", &n_desks));
+    ASSERT_EQ(n_desks, 1);
+    ASSERT_ERROR(store_host_remove(s, "kvm2"), EBUSY);
+    ASSERT_ERROR(store_host_remove(s, HOST_LOCAL), EPERM);
+    ASSERT_ERROR(store_host_remove(s, "nohost"), ENOENT);
+    ASSERT_OK(store_desk_mark_deleting(s, d1->name, DESK_STATE_PROVISIONING,
+                                       SESSION_END_DESKTOP_LOST));
+    ASSERT_OK(store_desk_remove(s, d1->name));
+    ASSERT_OK(store_host_set_admin(s, "kvm2", HOST_ADMIN_ACTIVE, 0));
+    ASSERT_OK(store_host_get(s, "kvm2", &got));
+    ASSERT_EQ(got->drain_since, 0);
+    got = host_free(got);
+    h.max_desktops = 5;
+    h.labels = NULL;
+    ASSERT_OK(store_host_update(s, &h));
+    ASSERT_OK(store_host_get(s, "kvm2", &got));
+    ASSERT_EQ(got->max_desktops, 5);
+    ASSERT_NULL(got->labels[0]);
+    got = host_free(got);
+    ASSERT_OK(store_host_remove(s, "kvm2"));
+    ASSERT_ERROR(store_host_get(s, "kvm2", &got), ENOENT);
+}
+
+TEST(pool_placement)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    char *labels[] = { (char *) "site=ambulance", NULL };
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "demo", "base", 0, 10));
+    ASSERT_OK(store_pool_get(s, "demo", &p));
+    ASSERT_EQ(p->placement, PLACEMENT_SPREAD);
+    ASSERT_NULL(p->host_labels[0]);
+    p->placement = PLACEMENT_PACK;
+    strv_free(p->host_labels);
+    p->host_labels = NULL;
+    p->host_labels = strv_split(labels[0], ',');
+    ASSERT_OK(store_pool_update(s, p));
+    p = pool_free(p);
+    ASSERT_OK(store_pool_get(s, "demo", &p));
+    ASSERT_EQ(p->placement, PLACEMENT_PACK);
+    ASSERT_STREQ(p->host_labels[0], "site=ambulance");
+}
+
 int
 main(void)
 {
@@ -1480,6 +1582,8 @@ main(void)
         return 1;
     }
     RUN(migrations_fresh);
+    RUN(hosts);
+    RUN(pool_placement);
     RUN(migrations_reopen);
     RUN(meta_missing);
     RUN(refuse_newer_schema);
