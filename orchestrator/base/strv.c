@@ -95,3 +95,21 @@ strv_split(const char *s, char sep)
     }
     return v;
 }
+
+size_t
+strv_remove(char **v, const char *s)
+{
+    size_t k = 0, removed = 0;
+
+    for (size_t i = 0; v && v[i]; i++) {
+        if (streq(v[i], s)) {
+            free(v[i]);
+            removed++;
+            continue;
+        }
+        v[k++] = v[i];
+    }
+    if (v)
+        v[k] = NULL;
+    return removed;
+}

@@ -11,6 +11,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 void strv_free_n(char **v, size_t n);
 
 size_t strv_length(char *const *v);
+/* Removes (and frees) every string of V equal to S, keeping the order of
+ * the rest. Returns how many were removed. */
+size_t strv_remove(char **v, const char *s);
 bool strv_contains(char *const *v, const char *s);
 
 /* Joins V with SEP ("" for an empty or NULL vector). New memory. */

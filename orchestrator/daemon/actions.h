@@ -11,7 +11,7 @@
 /* What an action needs; a copy of the settings taken when it was queued. */
 struct action_ctx {
     struct store *store;
-    struct hv *hv;
+    struct hv *hv;          /* the desktop's host (a reference of the job's) */
     char *instance;
     char *storage_pool;
     char *templates_dir;

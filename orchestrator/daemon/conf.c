@@ -71,6 +71,9 @@ static const struct conf_key conf_keys[] = {
     D(request_timeout, "30", 1, 3600, false),
     D(session_retention, "30d", 0, 36500U * 86400U, true),
     D(audit_retention, "365d", 0, 36500U * 86400U, true),
+    D(host_lost_grace, "60", 5, 86400, true),
+    U(vcpus_per_cpu, "0", 0, 256, true),
+    U(memory_overcommit, "100", 10, 100000, true),
 };
 
 #undef S

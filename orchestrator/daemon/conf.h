@@ -40,6 +40,10 @@ struct conf {
     unsigned request_timeout;     /* seconds to send a request, or to read an answer */
     unsigned session_retention;   /* seconds ended sessions are kept; 0 = forever */
     unsigned audit_retention;     /* seconds audit entries are kept; 0 = forever */
+    unsigned host_lost_grace;     /* seconds a host may be unreachable before its
+                                   * desktops are replaced elsewhere */
+    unsigned vcpus_per_cpu;       /* vCPU overcommit: most vCPUs per host CPU (0: no limit) */
+    unsigned memory_overcommit;   /* percent of a host's memory its desktops may commit */
 };
 
 /* Fills every key with its default. */

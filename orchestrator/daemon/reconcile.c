@@ -30,6 +30,7 @@
 
 #include "actions.h"
 #include "array.h"
+#include "cluster.h"
 #include "log.h"
 #include "orphans.h"
 #include "parent-build.h"
@@ -47,7 +48,8 @@
 
 struct reconciler {
     struct store *store;
-    struct hv *hv;
+    struct hv *hv;             /* the local host's connection */
+    struct hosts *hosts;       /* every host's connection (the local one included) */
     struct worker *worker;
 
     pthread_mutex_t lock;      /* guards everything below */
@@ -80,6 +82,10 @@ struct reconciler {
     unsigned hook_timeout, data_disk_size;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval, host_failure_retry;
     unsigned session_retention, audit_retention; /* seconds; 0: keep forever */
+    unsigned host_lost_grace, vcpus_per_cpu, memory_overcommit;
+    char **unplaced;           /* NULL-terminated: pools whose "no host has room" was
+                                * logged (again once they could be placed) */
+    size_t n_unplaced, cap_unplaced;
     int64_t last_prune;        /* unix seconds of the last housekeeping */
     bool console_password_required;
 
@@ -126,6 +132,7 @@ action_job_free(void *userdata)
     free(j->ctx.virt_type);
     free(j->ctx.console_listen);
     free(j->ctx.hooks_dir);
+    hv_unref(j->ctx.hv);
     free(j);
 }
 
@@ -256,9 +263,10 @@ notify_desk_ready(void *userdata)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Queues action A; lock held. Returns 0 or -ESHUTDOWN. */
+/* Queues action A on host H (its connection and domain type; NULL: the
+ * local host); lock held. Returns 0 or -ESHUTDOWN. */
 static int
-submit_locked(struct reconciler *r, const struct action *a)
+submit_locked(struct reconciler *r, const struct action *a, const struct cluster_host *h)
 {
     struct action_job *j = xmalloc0(sizeof(*j));
     bool on_parent = a->kind == ACTION_PARENT_BUILD || a->kind == ACTION_PARENT_DELETE;
@@ -274,11 +282,12 @@ submit_locked(struct reconciler *r, const struct action *a)
     j->parent = on_parent ? NULL : xstrdup(a->parent);
     j->ctx = (struct action_ctx) {
         .store = r->store,
-        .hv = r->hv,
+        .hv = hv_ref(h && h->hv ? h->hv : r->hv),
         .instance = xstrdup(r->instance),
         .storage_pool = xstrdup(r->storage_pool),
         .templates_dir = xstrdup(r->templates_dir),
-        .virt_type = xstrdup(r->virt_type),
+        .virt_type = xstrdup(h && !streq(h->row->name, HOST_LOCAL) ? h->view.virt_type
+                                                                    : r->virt_type),
         .boot_timeout = r->boot_timeout,
         .boot_delay = r->boot_delay,
         .console_password_required = r->console_password_required,
@@ -303,47 +312,38 @@ submit_locked(struct reconciler *r, const struct action *a)
 
 /* --- observing libvirt --- */
 
-static int
-hv_domain_cmp(const void *a, const void *b)
+/* Orphans (orphans.c) on host H, among DESKS (all hosts': the ones on H
+ * are picked here) and PARENTS (local host only): reported once each and
+ * left alone, unless PURGE (the operator's --purge-orphans, one pass).
+ * Returns how many were left alone. */
+static unsigned
+handle_orphans(struct reconciler *r, const struct cluster_host *h, struct desk **desks,
+               size_t n_desks, struct parent **parents, size_t n_parents, bool purge)
 {
-    return strcmp(((const struct hv_domain *) a)->name, ((const struct hv_domain *) b)->name);
-}
-
-static const struct hv_domain *
-domain_find(const struct hv_domain *doms, size_t n, const char *name)
-{
-    struct hv_domain key = { .name = (char *) name };
-
-    return bsearch(&key, doms, n, sizeof(*doms), hv_domain_cmp);
-}
-
-/* Orphans (orphans.c): reported once each and left alone, unless the
- * operator asked to purge them (one pass, at startup). */
-static void
-handle_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms,
-               char **vols, size_t n_vols, struct desk **desks, size_t n_desks,
-               struct parent **parents, size_t n_parents)
-{
+    _cleanup_free_ struct desk **mine = xmalloc0(sizeof(*mine) * (n_desks + 1));
+    bool local = streq(h->row->name, HOST_LOCAL);
     struct orphans o = { 0 };
-    unsigned removed = 0;
-    bool purge;
+    unsigned removed = 0, left;
+    size_t n_mine = 0;
 
-    if (orphans_find(r->hv, r->instance, doms, n_doms, vols, n_vols, desks, n_desks, parents,
-                     n_parents, r->parents_dir, &o) < 0)
-        return;
-    pthread_mutex_lock(&r->lock);
-    purge = r->purge_orphans;
-    r->purge_orphans = false;
-    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < n_desks; i++)
+        if (streq(desks[i]->host, h->row->name))
+            mine[n_mine++] = desks[i];
+    if (orphans_find(h->hv, r->instance, h->doms, h->n_doms, h->vols, h->n_vols, mine, n_mine,
+                     local ? parents : NULL, local ? n_parents : 0,
+                     local ? r->parents_dir : NULL, &o) < 0)
+        return 0;
     if (purge)
-        removed = orphans_remove(r->hv, r->storage_pool, &o);
+        removed = orphans_remove(h->hv, r->storage_pool, &o);
+    left = purge ? 0 : (unsigned) (o.n_domains + o.n_volumes + o.n_files);
     pthread_mutex_lock(&r->lock);
     r->stats.orphans_removed += removed;
-    r->stats.orphans = purge ? 0 : (unsigned) (o.n_domains + o.n_volumes + o.n_files);
     for (size_t i = 0; !purge && i < o.n_domains + o.n_volumes + o.n_files; i++) {
         size_t v = i - o.n_domains, f = v - o.n_volumes;
         const char *name = i < o.n_domains ? o.domains[i] :
                            v < o.n_volumes ? o.volumes[v] : o.files[f];
+        _cleanup_free_ char *where = local ? xstrdup("") :
+                                     xasprintf(" on host '%s'", h->row->name);
 
         if (strv_contains(r->orphans_reported, name))
             continue;
@@ -351,14 +351,15 @@ handle_orphans(struct reconciler *r, const struct hv_domain *doms, size_t n_doms
             log_warning("Orphan saved image '%s': no parent row names it, so it is left "
                         "alone; 'deskpoold --purge-orphans' removes it", name);
         else
-            log_warning("Orphan %s '%s': no desktop row names it, so it is left alone (it "
+            log_warning("Orphan %s '%s'%s: no desktop row names it, so it is left alone (it "
                         "may hold a user's data); 'deskpoold --purge-orphans' removes it",
-                        i < o.n_domains ? "domain" : "volume", name);
+                        i < o.n_domains ? "domain" : "volume", name, where);
         ARRAY_GROW(r->orphans_reported, r->cap_orphans_reported, r->n_orphans_reported + 2);
         r->orphans_reported[r->n_orphans_reported++] = xstrdup(name);
     }
     pthread_mutex_unlock(&r->lock);
     orphans_done(&o);
+    return left;
 }
 
 /* Records that libvirt could not be observed (logged once per outage). */
@@ -554,6 +555,103 @@ replan(struct reconciler *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* What one desktop of pool P takes on a host: its template's memory and
+ * vCPUs (0 and 1 when the template cannot be read). */
+static void
+pool_size(const char *templates_dir, const struct pool *p, uint64_t *ret_memory,
+          unsigned *ret_vcpus)
+{
+    _cleanup_free_ char *path = xasprintf("%s/%s.xml", templates_dir, p->template);
+    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
+
+    *ret_memory = 0;
+    *ret_vcpus = 1;
+    if (tmpl_load_file(path, &t, NULL) >= 0)
+        tmpl_get_size(t, ret_memory, ret_vcpus);
+}
+
+/* Why no host takes a desktop of P: "kvm1: memory, kvm2: draining". */
+static char *
+unplaced_reason(const struct placement_host *ph, size_t n, const struct placement_request *req)
+{
+    _cleanup_(strv_freep) char **parts = xmalloc0(sizeof(char *) * (n + 1));
+
+    for (size_t i = 0; i < n; i++) {
+        enum placement_limit l;
+
+        (void) placement_room(&ph[i], req, &l);
+        parts[i] = xasprintf("%s: %s", ph[i].name, placement_limit_to_string(l));
+    }
+    return strv_join(parts, ',');
+}
+
+/* ACTION_CREATE: A->count new desktops of A->pool, each on the host
+ * placement chooses. Returns how many were made. */
+static int
+create_placed(struct reconciler *r, struct cluster *cl, const struct action *a,
+              struct pool *const *pools, size_t n_pools, struct desk *const *desks,
+              size_t n_desks, const char *templates_dir)
+{
+    _cleanup_free_ uint64_t *fp = xmalloc0(sizeof(*fp) * (n_pools + 1));
+    _cleanup_free_ unsigned *vc = xmalloc0(sizeof(*vc) * (n_pools + 1));
+    _cleanup_free_ struct placement_host *ph = NULL;
+    _cleanup_free_ size_t *where = xmalloc0(sizeof(*where) * (a->count + 1));
+    const struct pool *p = NULL;
+    struct placement_request req;
+    size_t placed;
+    int made = 0;
+
+    for (size_t i = 0; i < n_pools; i++) {
+        pool_size(templates_dir, pools[i], &fp[i], &vc[i]);
+        if (streq(pools[i]->name, a->pool))
+            p = pools[i];
+    }
+    if (!p)
+        return 0;
+    cluster_count(cl, desks, n_desks, pools, fp, vc, n_pools);
+    ph = cluster_placement_hosts(cl, r->memory_overcommit);
+    req = (struct placement_request) {
+        .policy = p->placement,
+        .labels = p->host_labels,
+        .needs_local_qemu = pool_clone_effective(p) == POOL_CLONE_INSTANT,
+        .cpu_ratio = r->vcpus_per_cpu,
+    };
+    for (size_t i = 0; i < n_pools; i++)
+        if (pools[i] == p) {
+            req.footprint = fp[i];
+            req.vcpus = vc[i];
+        }
+    placed = placement_choose(ph, cl->n, &req, a->count, where);
+    pthread_mutex_lock(&r->lock);
+    if (placed < a->count && !strv_contains(r->unplaced, p->name)) {
+        _cleanup_free_ char *why = unplaced_reason(ph, cl->n, &req);
+
+        log_warning("No host has room for %zu more desktop(s) of pool '%s' (%s); it stays "
+                    "short until one has", a->count - placed, p->name, why);
+        ARRAY_GROW(r->unplaced, r->cap_unplaced, r->n_unplaced + 2);
+        r->unplaced[r->n_unplaced++] = xstrdup(p->name);
+        r->unplaced[r->n_unplaced] = NULL;
+    } else if (placed == a->count && strv_contains(r->unplaced, p->name)) {
+        log_notice("Pool '%s' can be placed again", p->name);
+        r->n_unplaced -= strv_remove(r->unplaced, p->name);
+    }
+    pthread_mutex_unlock(&r->lock);
+    for (size_t k = 0; k < placed; k++) {
+        _cleanup_(desk_freep) struct desk *d = NULL;
+        const char *host = ph[where[k]].name;
+        int q = store_desk_create_on(r->store, a->pool, r->instance, a->version, host, &d);
+
+        if (q < 0) {
+            log_error_errno(q, "Cannot add a desktop to pool '%s' on host '%s'", a->pool,
+                            host);
+            break;
+        }
+        log_debug("Desktop '%s' created in pool '%s' on host '%s'", d->name, a->pool, host);
+        made++;
+    }
+    return made;
+}
+
 static int
 pass_run(struct reconciler *r)
 {
@@ -573,20 +671,34 @@ pass_run(struct reconciler *r)
     size_t n_ops = 0, n_parents = 0;
     _cleanup_free_ char *templates_dir = NULL, *virt_type = NULL;
     uint64_t start = now_usec();
-    int done = 0, res;
+    struct cluster cl = { 0 };
+    unsigned host_lost_grace;
+    int done = 0, res, local_res;
 
     pthread_mutex_lock(&r->lock);
     templates_dir = xstrdup(r->templates_dir);
     virt_type = xstrdup(r->virt_type);
+    host_lost_grace = r->host_lost_grace;
     pthread_mutex_unlock(&r->lock);
 
     check_slow_libvirt(r);
     /* Observe libvirt before the store: anything created after the listing
      * has its row already, anything removed after it is gone for good. */
-    res = observe_libvirt(r, &doms, &n_doms, &vols, &n_vols);
+    local_res = observe_libvirt(r, &doms, &n_doms, &vols, &n_vols);
+    hosts_set_local_state(r->hosts, local_res >= 0, local_res >= 0 ? NULL :
+                          "the connection to libvirt is down");
+    res = cluster_observe(&cl, r->hosts, r->store, r->hv, local_res >= 0, TAKE_PTR(doms),
+                          n_doms, TAKE_PTR(vols), n_vols, r->prefix, r->storage_pool,
+                          host_lost_grace);
+    if (res >= 0 && local_res < 0 && cl.n <= 1)
+        res = local_res; /* the only host is away: as before there were hosts */
     if (res < 0)
         goto cleanup;
-    qsort(doms, n_doms, sizeof(*doms), hv_domain_cmp);
+    for (size_t i = 0; i < cl.n; i++)
+        if (streq(cl.h[i].row->name, HOST_LOCAL)) {
+            free(cl.h[i].view.virt_type);
+            cl.h[i].view.virt_type = xstrdup(virt_type);
+        }
 
     /* parents before pools: a parent seen failed comes with its pools'
      * fallback (one transaction), so no pool is seen still wanting it */
@@ -615,7 +727,22 @@ pass_run(struct reconciler *r)
     r->store_failing = false;
     pthread_mutex_unlock(&r->lock);
 
-    handle_orphans(r, doms, n_doms, vols, n_vols, desks, n_desks, parents, n_parents);
+    {
+        unsigned orphans = 0;
+        bool purge;
+
+        pthread_mutex_lock(&r->lock);
+        purge = r->purge_orphans;
+        r->purge_orphans = false;
+        pthread_mutex_unlock(&r->lock);
+        for (size_t i = 0; i < cl.n; i++)
+            if (cl.h[i].observed)
+                orphans += handle_orphans(r, &cl.h[i], desks, n_desks, parents, n_parents,
+                                          purge);
+        pthread_mutex_lock(&r->lock);
+        r->stats.orphans = orphans;
+        pthread_mutex_unlock(&r->lock);
+    }
 
     pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
     pp = xmalloc0(sizeof(*pp) * (n_parents + 1));
@@ -636,15 +763,11 @@ pass_run(struct reconciler *r)
             if (streq(r->waiting_pools[k], pools[i]->name))
                 waiting[i] = r->waiting_counts[k];
     for (size_t i = 0; i < n_desks; i++) {
-        const struct hv_domain *dom = domain_find(doms, n_doms, desks[i]->domain);
-
         pd[i] = (struct planner_desk) {
             .desk = desks[i],
             .busy = inflight_find(r, desks[i]->name) >= 0,
-            .dom_exists = dom != NULL,
-            .dom_active = dom && dom->active,
-            .dom_guest_shutdown = dom && dom->guest_shutdown,
         };
+        cluster_observe_desk(&cl, desks[i], &pd[i]);
     }
     for (size_t i = 0; i < n_parents; i++)
         pp[i] = (struct planner_parent) {
@@ -669,15 +792,20 @@ pass_run(struct reconciler *r)
     for (size_t i = 0; res >= 0 && i < n_actions; i++) {
         const struct action *a = &actions[i];
 
+        const struct cluster_host *h = cluster_find(&cl, a->host ? a->host : HOST_LOCAL);
+
         if (a->kind == ACTION_CREATE || a->kind == ACTION_REMOVE_POOL ||
             a->kind == ACTION_END_SESSION || a->kind == ACTION_OP_START ||
             a->kind == ACTION_OP_PROGRESS || a->kind == ACTION_OP_FINISH ||
-            a->kind == ACTION_RETRY || a->kind == ACTION_PARENT_CREATE)
+            a->kind == ACTION_RETRY || a->kind == ACTION_PARENT_CREATE ||
+            a->kind == ACTION_FORGET)
             continue; /* store-only: done below, outside the lock */
-        if (!r->virt_type && (a->kind == ACTION_BUILD || a->kind == ACTION_REPAIR ||
-                              a->kind == ACTION_REBASE || a->kind == ACTION_PARENT_BUILD))
+        if (!h || !h->observed)
+            continue; /* its host went away since it was listed */
+        if (!h->view.virt_type && (a->kind == ACTION_BUILD || a->kind == ACTION_REPAIR ||
+                                   a->kind == ACTION_REBASE || a->kind == ACTION_PARENT_BUILD))
             continue; /* they make domains: wait for the probe to say which type */
-        if (submit_locked(r, a) >= 0)
+        if (submit_locked(r, a, h) >= 0)
             done++;
     }
     pthread_mutex_unlock(&r->lock);
@@ -686,17 +814,7 @@ pass_run(struct reconciler *r)
         const struct action *a = &actions[i];
 
         if (a->kind == ACTION_CREATE) {
-            for (unsigned k = 0; k < a->count; k++) {
-                _cleanup_(desk_freep) struct desk *d = NULL;
-                int q = store_desk_create_at(r->store, a->pool, r->instance, a->version, &d);
-
-                if (q < 0) {
-                    log_error_errno(q, "Cannot add a desktop to pool '%s'", a->pool);
-                    break;
-                }
-                log_debug("Desktop '%s' created in pool '%s'", d->name, a->pool);
-                done++;
-            }
+            done += create_placed(r, &cl, a, pools, n_pools, desks, n_desks, templates_dir);
             pthread_mutex_lock(&r->lock);
             r->stats.actions[ACTION_CREATE] += a->count;
             pthread_mutex_unlock(&r->lock);
@@ -756,6 +874,25 @@ pass_run(struct reconciler *r)
             } else {
                 log_error_errno(q, "Cannot add a parent for pool '%s'", a->pool);
             }
+        } else if (a->kind == ACTION_FORGET) {
+            int q = store_desk_forget(r->store, a->desktop, a->from);
+
+            if (q >= 0) {
+                log_warning("Desktop '%s' given up: host '%s' has been unreachable for more "
+                            "than %u s; it is made again elsewhere, and its domain there is "
+                            "destroyed when the host is back", a->desktop, a->host,
+                            host_lost_grace);
+                (void) store_audit(r->store, "reconciler", "host.lost", a->pool, a->desktop,
+                                   NULL, a->host);
+                pthread_mutex_lock(&r->lock);
+                r->stats.actions[ACTION_FORGET]++;
+                pthread_mutex_unlock(&r->lock);
+                replan(r);
+                done++;
+            } else if (q != -ESTALE) {
+                log_error_errno(q, "Cannot give up desktop '%s' of lost host '%s'",
+                                a->desktop, a->host);
+            }
         } else if (a->kind == ACTION_RETRY) {
             if (store_desk_retry(r->store, a->desktop) >= 0) {
                 log_notice("Desktop '%s' was quarantined for the host's failure; trying it "
@@ -814,8 +951,7 @@ cleanup:
     session_list_free(sessions, n_sessions);
     desk_list_free(desks, n_desks);
     pool_list_free(pools, n_pools);
-    strv_free_n(vols, n_vols);
-    hv_domain_list_free(doms, n_doms);
+    cluster_done(&cl);
     return res < 0 ? res : done;
 }
 
@@ -891,7 +1027,16 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
     r->session_retention = c->session_retention;
     r->audit_retention = c->audit_retention;
     r->interval = c->reconcile_interval;
+    r->host_lost_grace = c->host_lost_grace;
+    r->vcpus_per_cpu = c->vcpus_per_cpu;
+    r->memory_overcommit = c->memory_overcommit;
     r->console_password_required = streq(c->console_password, "required");
+}
+
+static void
+hosts_wake(void *userdata)
+{
+    reconciler_wake(userdata);
 }
 
 int
@@ -916,6 +1061,8 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     pthread_cond_init(&r->cond, NULL);
     pthread_cond_init(&r->desk_ready, NULL);
     atomic_init(&r->stopping, false);
+    (void) hosts_new(c, s, h, &r->hosts);
+    hosts_set_wake(r->hosts, hosts_wake, r);
     r->worker = worker_new(c->max_concurrent);
     if (!r->worker) {
         int e = -errno;
@@ -947,9 +1094,16 @@ reconciler_set_virt_type_failed(struct reconciler *r, const char *why)
     pthread_mutex_unlock(&r->lock);
 }
 
+struct hosts *
+reconciler_get_hosts(struct reconciler *r)
+{
+    return r->hosts;
+}
+
 void
 reconciler_set_virt_type(struct reconciler *r, const char *virt_type)
 {
+    hosts_set_local_virt_type(r->hosts, virt_type);
     pthread_mutex_lock(&r->lock);
     free(r->virt_type);
     r->virt_type = xstrdup(virt_type);
@@ -1131,6 +1285,8 @@ reconciler_free(struct reconciler *r)
     if (r->thread_started)
         pthread_join(r->thread, NULL);
     r->worker = worker_free(r->worker);
+    r->hosts = hosts_free(r->hosts);
+    strv_free(r->unplaced);
     for (size_t i = 0; i < r->n_inflight; i++)
         free(r->inflight[i]);
     free(r->inflight);

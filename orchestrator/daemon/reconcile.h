@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "hosts.h"
 #include "hv.h"
 #include "planner.h"
 #include "store.h"
@@ -30,6 +31,8 @@ struct reconcile_stats {
  * negative errno. */
 int reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *virt_type,
                    struct reconciler **ret);
+/* The hosts it places desktops on (owned by it; the API shows them). */
+struct hosts *reconciler_get_hosts(struct reconciler *r);
 /* Starts the loop thread (a pass every reconcile_interval, or on wake). */
 int reconciler_start(struct reconciler *r);
 /* The domain type desktops get from now on (the probe finished). */

@@ -623,3 +623,80 @@ hv_snapshot_revert(struct hv *h, const char *domain, const char *snap, char **re
         return hv_last_error(reterr_msg);
     return 0;
 }
+
+/* --- the host (node) --- */
+
+static char *
+version_string(unsigned long v)
+{
+    return xasprintf("%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
+}
+
+void
+hv_node_info_done(struct hv_node_info *i)
+{
+    if (!i)
+        return;
+    free(i->hostname);
+    free(i->libvirt_version);
+    free(i->hypervisor);
+    *i = (struct hv_node_info) { 0 };
+}
+
+int
+hv_node_get_info(struct hv *h, struct hv_node_info *ret, char **reterr_msg)
+{
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    struct hv_node_info info = { 0 };
+    unsigned long long free_mem;
+    unsigned long v = 0;
+    virNodeInfo node;
+    const char *type;
+    char *hostname;
+    int r;
+
+    r = hv_conn_get(h, &conn, reterr_msg);
+    if (r < 0)
+        return r;
+    if (virNodeGetInfo(conn, &node) < 0)
+        return hv_last_error(reterr_msg);
+    info.memory = (uint64_t) node.memory << 10;
+    info.cpus = node.cpus;
+    free_mem = virNodeGetFreeMemory(conn);
+    info.free_memory = free_mem > 0 ? (uint64_t) free_mem : 0;
+    virResetLastError();
+    hostname = virConnectGetHostname(conn);
+    info.hostname = xstrdup(hostname ? hostname : "");
+    free(hostname);
+    virResetLastError();
+    if (virConnectGetLibVersion(conn, &v) == 0)
+        info.libvirt_version = version_string(v);
+    type = virConnectGetType(conn);
+    v = 0;
+    if (virConnectGetVersion(conn, &v) == 0 && type)
+        info.hypervisor = xasprintf("%s %s", type, version_string(v));
+    virResetLastError();
+    *ret = info;
+    return 0;
+}
+
+int
+hv_domain_get_rss(struct hv *h, const char *name, uint64_t *ret)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+    int r, n;
+
+    r = hv_domain_lookup(h, name, &dom, NULL);
+    if (r < 0)
+        return r;
+    n = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    if (n < 0)
+        return hv_last_error(NULL);
+    for (int i = 0; i < n; i++)
+        if (stats[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
+            *ret = (uint64_t) stats[i].val << 10;
+            return 0;
+        }
+    return -ENODATA;
+}

@@ -137,6 +137,21 @@ int hv_snapshot_create(struct hv *h, const char *domain, const char *snap, char 
 int hv_snapshot_exists(struct hv *h, const char *domain, const char *snap, bool *ret_exists);
 int hv_snapshot_revert(struct hv *h, const char *domain, const char *snap, char **reterr_msg);
 
+/* --- the host (hv.c) --- */
+struct hv_node_info {
+    uint64_t memory;        /* physical memory, bytes */
+    uint64_t free_memory;   /* bytes free now; 0 when the driver does not say */
+    unsigned cpus;          /* logical CPUs */
+    char *hostname;         /* "" when the driver does not say */
+    char *libvirt_version;  /* the daemon's, "9.0.0"; NULL when unknown */
+    char *hypervisor;       /* "QEMU 7.2.0"; NULL when unknown */
+};
+void hv_node_info_done(struct hv_node_info *i);
+int hv_node_get_info(struct hv *h, struct hv_node_info *ret, char **reterr_msg);
+/* The resident memory of running domain NAME's process (QEMU), bytes:
+ * its measured footprint. -ENODATA where the driver does not say (test://). */
+int hv_domain_get_rss(struct hv *h, const char *name, uint64_t *ret);
+
 /* --- storage (hv-storage.c) --- */
 /* Makes sure a directory storage pool NAME at DIR exists, is active and
  * autostarts. Creates DIR. Idempotent. */

@@ -376,6 +376,54 @@ tmpl_has_agent(const struct tmpl *t)
     return xpath_count(o) > 0;
 }
 
+/* The number in the text of the first node EXPR selects; 0 when none. */
+static uint64_t
+xpath_number(xmlDoc *doc, const char *expr, const char **ret_unit)
+{
+    _cleanup_(xml_xpath_object_freep) xmlXPathObject *o = xpath_eval(doc, expr);
+    _cleanup_(xml_freep) xmlChar *text = NULL;
+    xmlNode *n;
+
+    *ret_unit = NULL;
+    if (xpath_count(o) == 0)
+        return 0;
+    n = o->nodesetval->nodeTab[0];
+    text = xmlNodeGetContent(n);
+    if (n->type == XML_ELEMENT_NODE) {
+        xmlChar *unit = xmlGetProp(n, (const xmlChar *) "unit");
+
+        /* a unit other than these reads as KiB (libvirt's default) */
+        if (unit && (xmlStrcmp(unit, (const xmlChar *) "b") == 0 ||
+                     xmlStrcmp(unit, (const xmlChar *) "bytes") == 0))
+            *ret_unit = "b";
+        else if (unit && (xmlStrcmp(unit, (const xmlChar *) "M") == 0 ||
+                          xmlStrcmp(unit, (const xmlChar *) "MiB") == 0))
+            *ret_unit = "M";
+        else if (unit && (xmlStrcmp(unit, (const xmlChar *) "G") == 0 ||
+                          xmlStrcmp(unit, (const xmlChar *) "GiB") == 0))
+            *ret_unit = "G";
+        xmlFree(unit);
+    }
+    return text ? strtoull((const char *) text, NULL, 10) : 0;
+}
+
+void
+tmpl_get_size(const struct tmpl *t, uint64_t *ret_memory, unsigned *ret_vcpus)
+{
+    const char *unit;
+    uint64_t v = xpath_number(t->doc, "/domain/memory", &unit);
+
+    if (!unit)
+        v <<= 10;
+    else if (streq(unit, "M"))
+        v <<= 20;
+    else if (streq(unit, "G"))
+        v <<= 30;
+    *ret_memory = v;
+    v = xpath_number(t->doc, "/domain/vcpu", &unit);
+    *ret_vcpus = v > 0 && v < 4096 ? (unsigned) v : 1;
+}
+
 /* Frees the strings of M and zeroes it (NULL is fine). Cannot fail. */
 void
 desk_meta_done(struct desk_meta *m)

@@ -35,6 +35,10 @@ bool tmpl_has_data_disk(const struct tmpl *t);
  * (<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>). */
 bool tmpl_has_agent(const struct tmpl *t);
 
+/* The guest memory (<memory>, in bytes; 0 when absent) and vCPUs
+ * (<vcpu>, 1 when absent) of the template: what placement counts. */
+void tmpl_get_size(const struct tmpl *t, uint64_t *ret_memory, unsigned *ret_vcpus);
+
 /* deskpool's facts about a domain it owns, kept in the domain's
  * <metadata> under DP_METADATA_NS. */
 struct desk_meta {

@@ -89,7 +89,7 @@ placement_room(const struct placement_host *h, const struct placement_request *r
             *ret_limit = limit;
         return 0;
     }
-    if (r->footprint > 0) {
+    if (r->footprint > 0 && h->memory > 0) {
         uint64_t used = h->reserve + h->committed;
         uint64_t fit = h->memory > used ? (h->memory - used) / r->footprint : 0;
 

@@ -40,7 +40,8 @@ struct placement_host {
     bool draining;
     bool local_qemu;          /* can take instant clones */
     char *const *labels;      /* NULL-terminated "k=v", may be NULL */
-    uint64_t memory;          /* its physical memory, bytes */
+    uint64_t memory;          /* the memory its desktops may commit, bytes: physical
+                               * times the overcommit ratio (0: unknown, not counted) */
     uint64_t reserve;         /* bytes kept free for the host itself */
     uint64_t committed;       /* bytes its desktops take (their footprints) */
     unsigned desktops;        /* desktops placed on it */

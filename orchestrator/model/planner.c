@@ -66,6 +66,20 @@
  *   failed ones. A desktop with a previous incarnation left by an
  *   interrupted wipe gets RETIRE.
  *
+ *   Hosts (cluster.c fills in what each desktop's host is). A desktop on
+ *   a host that does not answer is unknown, not dead: nothing is planned
+ *   for it, its session goes on. Once the host is lost (unreachable past
+ *   host_lost_grace) its sessions end (host_lost) and each desktop nobody
+ *   owns gets FORGET (fenced there, its row dropped) and is not counted,
+ *   so CREATE makes it again elsewhere; a user's own desktop waits for its
+ *   host. On a drained host, idle desktops nobody owns are not counted
+ *   either: CREATE makes their replacements on other hosts; pending ones
+ *   are deleted at once and ready ones only while the pool's other ready
+ *   desktops cover its spares; released ones are deleted instead of
+ *   wiped; in-use ones stay until logoff or, when the drain gave a
+ *   warning, are logged off after it (host_drained). Which host a new
+ *   desktop goes to is placement's (placement.c), not the planner's.
+ *
  *   It must never: call libvirt, the store, or anything that blocks.
  */
 #include "config.h"
@@ -93,6 +107,7 @@ static const char *const action_kind_names[_ACTION_KIND_MAX] = {
     [ACTION_PARENT_BUILD] = "parent-build",
     [ACTION_PARENT_DELETE] = "parent-delete",
     [ACTION_RETIRE] = "retire",
+    [ACTION_FORGET] = "forget",
 };
 
 /* Marks on desktops, decided per pool before the per-desktop pass. */
@@ -154,7 +169,7 @@ plan_pick_victims(const struct planner_input *in, const char *pool, unsigned n,
             const struct desk *d = pd->desk;
             bool eligible;
 
-            if (pd->busy || victim[i] || !streq(d->pool, pool) || d->owner)
+            if (pd->busy || victim[i] || !streq(d->pool, pool) || d->owner || pd->host_down)
                 continue;
             eligible = pass == 0 ? desk_is_pending(d) : d->state == DESK_STATE_READY;
             if (!eligible)
@@ -162,6 +177,43 @@ plan_pick_victims(const struct planner_input *in, const char *pool, unsigned n,
             victim[i] = MARK_DELETE;
             n--;
         }
+    }
+}
+
+/* D is idle on a host it must leave: a drained one (not its user's own,
+ * and not in use), or a lost one (not a dedicated desktop: its data is
+ * there, it waits for its host). */
+static bool
+desk_is_leaving(const struct planner_desk *pd)
+{
+    const struct desk *d = pd->desk;
+
+    if (d->owner || d->state == DESK_STATE_DELETING)
+        return false;
+    if (pd->host_lost)
+        return true;
+    return pd->host_draining && !desk_state_is_in_use(d->state);
+}
+
+/* Marks the idle desktops of POOL on drained hosts for deletion but KEEP
+ * of the ready ones (the oldest stay); lost hosts' ones are forgotten by
+ * the per-desktop pass. */
+static void
+plan_drain_victims(const struct planner_input *in, const char *pool, unsigned keep,
+                   unsigned char *victim)
+{
+    for (size_t i = 0; i < in->n_desks; i++) {
+        const struct planner_desk *pd = &in->desks[i];
+        const struct desk *d = pd->desk;
+
+        if (pd->busy || !streq(d->pool, pool) || !desk_is_leaving(pd) || pd->host_lost ||
+            pd->host_down)
+            continue;
+        if (d->state == DESK_STATE_READY && keep > 0) {
+            keep--;
+            continue;
+        }
+        victim[i] = MARK_DELETE;
     }
 }
 
@@ -486,14 +538,25 @@ plan_pool(const struct planner_input *in, size_t pool_index, unsigned char *vict
     const struct pool *p = in->pools[pool_index];
     const struct op *op;
     unsigned total = 0, failed = 0, deleting = 0, reserved = 0, active, target;
+    unsigned leaving = 0, drain_ready = 0, ready_staying = 0;
     unsigned waiting = in->waiting ? in->waiting[pool_index] : 0;
 
     for (size_t i = 0; i < in->n_desks; i++) {
-        const struct desk *d = in->desks[i].desk;
+        const struct planner_desk *pd = &in->desks[i];
+        const struct desk *d = pd->desk;
 
         if (!streq(d->pool, p->name))
             continue;
         total++;
+        if (desk_is_leaving(pd)) {
+            /* replaced elsewhere: counts for nothing here */
+            leaving++;
+            if (pd->host_draining && d->state == DESK_STATE_READY)
+                drain_ready++;
+            continue;
+        }
+        if (d->state == DESK_STATE_READY && !pd->host_down)
+            ready_staying++;
         if (d->state == DESK_STATE_FAILED)
             failed++;
         else if (d->state == DESK_STATE_DELETING)
@@ -519,8 +582,16 @@ plan_pool(const struct planner_input *in, size_t pool_index, unsigned char *vict
         return;
     }
 
-    active = total - failed - deleting;
+    active = total - failed - deleting - leaving;
     target = pool_target_size(p, reserved, waiting, failed);
+    /* a drained host's spares go once their replacements are ready, so the
+     * pool's ready count holds (pending ones at once: they serve nobody) */
+    if (leaving > 0) {
+        unsigned need = target > reserved ? target - reserved : 0;
+        unsigned keep = need > ready_staying ? MIN(need - ready_staying, drain_ready) : 0;
+
+        plan_drain_victims(in, p->name, keep, victim);
+    }
     op = find_op(in, p->name);
     if (op) {
         /* an update sizes the pool itself */
@@ -598,6 +669,12 @@ session_must_end(const struct planner_input *in, const struct planner_desk **idx
         return SESSION_END_IDLE_TIMEOUT;
     if (in->now - x->created_at >= (int64_t) p->max_session)
         return SESSION_END_MAX_SESSION;
+    if (pd && pd->host_lost)
+        return SESSION_END_HOST_LOST;
+    if (pd && pd->host_down)
+        return -1; /* unknown, not dead: nothing is said about its domain */
+    if (pd && pd->host_draining && pd->drain_deadline > 0 && in->now >= pd->drain_deadline)
+        return SESSION_END_HOST_DRAINED;
     /* the desktop stopped under the user (not while an action holds it:
      * a wipe or rebuild stops domains on purpose): the user shut it down,
      * or it died (QEMU crashed or was killed, the domain went away) */
@@ -632,6 +709,7 @@ plan_desk(struct plan *out, enum action_kind kind, const struct desk *d)
     struct action *a = plan_add(out, kind, d->pool, d->name, 0);
 
     a->from = d->state;
+    a->host = d->host;
     return a;
 }
 
@@ -662,6 +740,13 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
 
         if (pd->busy)
             continue;
+        if (pd->host_down) {
+            /* unknown, not dead; once its host is lost a desktop nobody
+             * owns is given up there (fenced) and made again elsewhere */
+            if (pd->host_lost && !d->owner && d->state != DESK_STATE_DELETING)
+                plan_desk(&out, ACTION_FORGET, d);
+            continue;
+        }
         if (victim[i] == MARK_REBASE) {
             const struct op *o = find_op(in, d->pool);
             struct action *a = plan_desk(&out, ACTION_REBASE, d);
@@ -698,6 +783,11 @@ planner_plan(const struct planner_input *in, struct action **ret, size_t *ret_n)
                 source = d->parent; /* a clone restored before: finish it */
             }
             plan_desk(&out, ACTION_BUILD, d)->parent = source;
+            continue;
+        }
+        if (d->state == DESK_STATE_RELEASING && pd->host_draining && !d->owner) {
+            /* a released floating desktop on a drained host: not wiped */
+            plan_desk(&out, ACTION_DELETE, d)->reason = SESSION_END_HOST_DRAINED;
             continue;
         }
         if (d->state == DESK_STATE_RELEASING) {

@@ -28,6 +28,8 @@ enum action_kind {
     ACTION_PARENT_BUILD,  /* PARENT: boot it, run pre-freeze, save it */
     ACTION_PARENT_DELETE, /* PARENT: nothing uses or wants it: its files and row go */
     ACTION_RETIRE,        /* DESK: its previous incarnation goes (a wipe was interrupted) */
+    ACTION_FORGET,        /* DESK is on a lost host: fence its domain there, drop its row
+                           * (store only); the pool gets a new one elsewhere */
     _ACTION_KIND_MAX,
     _ACTION_KIND_INVALID = -EINVAL,
 };
@@ -39,6 +41,7 @@ struct action {
     enum action_kind kind;
     const char *pool;
     const char *desktop; /* its name; NULL for CREATE and REMOVE_POOL */
+    const char *host;    /* per-desktop actions: the desktop's host */
     unsigned count;     /* CREATE only */
     enum desk_state from;        /* per-desktop actions: the state it was planned from; the
                                   * action's first change is conditional on it */
@@ -66,6 +69,12 @@ struct planner_desk {
     bool dom_active;  /* ... and it is running */
     bool dom_guest_shutdown; /* ... it stopped because the guest powered off; else a
                               * stopped domain crashed or was killed */
+    bool host_down;   /* its host is unreachable: the dom_* fields say nothing, and
+                       * nothing can be done to it there */
+    bool host_lost;   /* ... for longer than host_lost_grace */
+    bool host_draining; /* its host is being drained */
+    int64_t drain_deadline; /* draining with a warning: when its user is logged off
+                             * (0: never) */
 };
 
 /* What the reconciler observed about one parent. */

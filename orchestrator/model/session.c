@@ -24,6 +24,8 @@ static const char *const session_end_names[_SESSION_END_MAX] = {
     [SESSION_END_ERROR] = "error",
     [SESSION_END_REBASE] = "rebase",
     [SESSION_END_DESKTOP_LOST] = "desktop_lost",
+    [SESSION_END_HOST_LOST] = "host_lost",
+    [SESSION_END_HOST_DRAINED] = "host_drained",
 };
 
 struct session *

@@ -24,6 +24,8 @@ enum session_end {
     SESSION_END_ERROR,          /* the console could not be set up */
     SESSION_END_REBASE,         /* forced off after a rebase's warning period */
     SESSION_END_DESKTOP_LOST,   /* the desktop died (its QEMU was killed, crashed) or went */
+    SESSION_END_HOST_LOST,      /* its host was unreachable past host_lost_grace */
+    SESSION_END_HOST_DRAINED,   /* its host is drained and the drain's warning ran out */
     _SESSION_END_MAX,
     _SESSION_END_INVALID = -EINVAL,
 };

@@ -166,3 +166,93 @@ store_host_count_desks(struct store *s, const char *name, unsigned *ret)
     *ret = (unsigned) n;
     return 0;
 }
+
+/* --- fences: desktops given up with their host --- */
+
+int
+store_desk_forget(struct store *s, const char *name, enum desk_state from)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    _cleanup_(desk_freep) struct desk *d = NULL;
+    int64_t now = store_now_sec();
+    int r;
+
+    if (!name || from < 0 || from >= _DESK_STATE_MAX)
+        return -EINVAL;
+    r = store_tx_begin(locked, &tx);
+    if (r < 0)
+        return r;
+    r = store_desk_get_locked(locked, name, &d);
+    if (r < 0)
+        return r;
+    if (d->state != from)
+        return -ESTALE;
+    r = store_session_end_on_desk_locked(locked, name, SESSION_END_HOST_LOST, "reconciler");
+    if (r < 0)
+        return r;
+    /* both incarnations (an instant clone's wipe may have been cut off) */
+    for (int i = 0; i < 2; i++) {
+        const char *dom = i == 0 ? d->domain : d->old_domain;
+
+        if (!dom)
+            continue;
+        r = store_run(locked,
+                      "INSERT INTO fences (host, desktop, domain, volume, created_at) "
+                      "VALUES (?, ?, ?, ?, ?)",
+                      "ssssl", d->host, d->name, dom, i == 0 ? d->volume : NULL, now);
+        if (r < 0)
+            return r;
+    }
+    r = store_run(locked, "DELETE FROM desktops WHERE name = ?", "s", name);
+    if (r < 0)
+        return r;
+    return store_tx_commit(&tx);
+}
+
+static int
+fence_from_row(sqlite3_stmt *st, struct fence **ret)
+{
+    struct fence *f = xmalloc0(sizeof(*f));
+
+    f->id = sqlite3_column_int64(st, 0);
+    f->host = store_column_strdup(st, 1);
+    f->desktop = store_column_strdup(st, 2);
+    f->domain = store_column_strdup(st, 3);
+    f->volume = store_column_strdup(st, 4);
+    f->created_at = sqlite3_column_int64(st, 5);
+    *ret = f;
+    return 0;
+}
+
+void
+fence_list_free(struct fence **f, size_t n)
+{
+    for (size_t i = 0; f && i < n; i++) {
+        free(f[i]->host);
+        free(f[i]->desktop);
+        free(f[i]->domain);
+        free(f[i]->volume);
+        free(f[i]);
+    }
+    free(f);
+}
+
+DEFINE_STORE_COLLECT(collect_fences, struct fence, fence_from_row, fence_list_free)
+
+DEFINE_STORE_LIST(list_fences, struct fence, collect_fences)
+
+int
+store_fence_list(struct store *s, const char *host, struct fence ***ret, size_t *ret_n)
+{
+    return list_fences(s, ret, ret_n,
+                       "SELECT id, host, desktop, domain, volume, created_at FROM fences "
+                       "WHERE ?1 IS NULL OR host = ?1 ORDER BY id",
+                       "s", host);
+}
+
+int
+store_fence_done(struct store *s, int64_t id)
+{
+    return store_update_one(s, "DELETE FROM fences WHERE id = ?", "l", id);
+}

@@ -194,6 +194,17 @@ static const char *const store_migrations[] = {
     "CREATE INDEX desktops_host ON desktops(host);"
     "ALTER TABLE pools ADD COLUMN placement TEXT NOT NULL DEFAULT 'spread';"
     "ALTER TABLE pools ADD COLUMN host_labels TEXT NOT NULL DEFAULT '';"
+    /* domains of desktops replaced while their host was lost: destroyed
+     * there before anything else runs on it when it comes back */
+    "CREATE TABLE fences ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  host TEXT NOT NULL,"
+    "  desktop TEXT NOT NULL,"
+    "  domain TEXT NOT NULL,"
+    "  volume TEXT,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX fences_host ON fences(host);"
     /* its URI is deskpoold's `uri` setting, whatever that is now */
     "INSERT INTO hosts (name, uri, created_at) VALUES ('local', '', strftime('%s', 'now'));",
     /* 7: append here. */

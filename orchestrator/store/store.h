@@ -90,6 +90,27 @@ int store_host_set_admin(struct store *s, const char *name, enum host_admin admi
 int store_host_remove(struct store *s, const char *name);
 int store_host_count_desks(struct store *s, const char *name, unsigned *ret);
 
+/* A desktop given up with its lost host (floating, a spare): in one
+ * transaction, conditional on FROM (-ESTALE), its session ends
+ * (host_lost), its domains are recorded as fences of its host and its row
+ * goes, so the planner replaces it elsewhere. */
+int store_desk_forget(struct store *s, const char *name, enum desk_state from);
+/* A domain to destroy on HOST (with its overlay) when the host is back,
+ * before anything else runs there: never two live copies of a desktop. */
+struct fence {
+    int64_t id;
+    char *host;
+    char *desktop;
+    char *domain;
+    char *volume;   /* its overlay's path, or NULL */
+    int64_t created_at;
+};
+void fence_list_free(struct fence **f, size_t n);
+/* HOST's fences (all when NULL), oldest first. */
+int store_fence_list(struct store *s, const char *host, struct fence ***ret, size_t *ret_n);
+/* Fence ID was carried out. */
+int store_fence_done(struct store *s, int64_t id);
+
 /* Desktops. store_desk_create() allocates the next sequence number of
  * POOL and inserts a desktop in state provisioning, named "POOL-SEQ",
  * domain "INSTANCE.POOL-SEQ", a fresh UUID, backed by the pool's image

@@ -48,6 +48,8 @@ test_conf(struct conf *c)
     (void) conf_set(c, "max_concurrent", "8", &err);
     /* the test driver cannot change a running domain's console */
     (void) conf_set(c, "console_password", "none", &err);
+    /* the test driver's host has 3 GiB: 5,000 desktops of 128 MiB overcommit it */
+    (void) conf_set(c, "memory_overcommit", "100000", &err);
     conf_finalize(c);
 }
 

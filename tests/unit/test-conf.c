@@ -429,7 +429,8 @@ TEST(key_iteration)
         "console_listen", "console_host", "console_password", "acquire_timeout",
         "console_ttl", "hook_timeout", "data_disk_size", "max_connections",
         "max_connections_per_address", "request_timeout", "session_retention",
-        "audit_retention",
+        "audit_retention", "host_lost_grace", "vcpus_per_cpu",
+        "memory_overcommit",
     };
     struct conf c;
     _cleanup_(conf_donep) struct conf *cp = &c;

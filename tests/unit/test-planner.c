@@ -284,7 +284,7 @@ TEST(action_kind_strings)
     static const char *const want[] = {
         "create", "build", "repair", "quarantine", "delete", "remove-pool", "end-session",
         "wipe", "rebase", "op-start", "op-progress", "op-finish", "retry",
-        "parent-create", "parent-build", "parent-delete", "retire",
+        "parent-create", "parent-build", "parent-delete", "retire", "forget",
     };
 
     ASSERT_EQ(_ACTION_KIND_MAX, ELEMENTSOF(want));
@@ -1126,6 +1126,136 @@ TEST(session_of_force_deleted_or_unknown_pool_ends)
     ASSERT_EQ(fx_action_of(f, d[0]), ACTION_DELETE);
 }
 
+/* Hosts: a desktop on a host that does not answer is unknown, not dead. */
+TEST(host_down_leaves_desktops_alone)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[3], s;
+
+    fx_pool(f, "p", 3, 0, 10);
+    f->now = 5000;
+    d[0] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[1] = fx_desk(f, "p", DESK_STATE_READY);
+    d[2] = fx_desk(f, "p", DESK_STATE_RELEASING);
+    s = fx_session(f, d[0], f->now, f->now);
+    for (size_t i = 0; i < 3; i++) {
+        /* what libvirt shows is unknown: not listed */
+        f->pd[d[i]].host_down = true;
+        f->pd[d[i]].dom_exists = false;
+        f->pd[d[i]].dom_active = false;
+    }
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s), -1);      /* not desktop_lost */
+    ASSERT_EQ(fx_action_of(f, d[1]), -1); /* not repaired */
+    ASSERT_EQ(fx_action_of(f, d[2]), -1); /* not wiped: it cannot be */
+    ASSERT_EQ(fx_create_count(f, "p"), 0); /* not replaced yet */
+}
+
+TEST(host_lost_forgets_floating_and_keeps_dedicated)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[4], s[2];
+
+    fx_pool(f, "p", 2, 1, 10);
+    f->now = 5000;
+    d[0] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[1] = fx_desk(f, "p", DESK_STATE_READY);
+    d[2] = fx_desk(f, "p", DESK_STATE_IN_USE); /* a user's own (dedicated) */
+    d[3] = fx_desk(f, "p", DESK_STATE_READY);  /* on a host that answers */
+    f->desks[d[2]].owner = (char *) "dr.who";
+    s[0] = fx_session(f, d[0], f->now, f->now);
+    s[1] = fx_session(f, d[2], f->now, f->now);
+    for (size_t i = 0; i < 3; i++) {
+        f->pd[d[i]].host_down = f->pd[d[i]].host_lost = true;
+        f->pd[d[i]].dom_exists = f->pd[d[i]].dom_active = false;
+    }
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s[0]), SESSION_END_HOST_LOST);
+    ASSERT_EQ(fx_end_of(f, s[1]), SESSION_END_HOST_LOST);
+    ASSERT_EQ(fx_action_of(f, d[0]), ACTION_FORGET);
+    ASSERT_EQ(fx_action_of(f, d[1]), ACTION_FORGET);
+    ASSERT_EQ(fx_action_of(f, d[2]), -1); /* its data is there: it waits */
+    ASSERT_EQ(fx_action_of(f, d[3]), -1);
+    /* counted: d2 (reserved) and d3; target = max(min 2, reserved 1 + spare 1) = 2 */
+    ASSERT_EQ(fx_create_count(f, "p"), 0);
+    f->pools[0].min = 4;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 2); /* the two given up are made again */
+    f->pd[d[1]].busy = true; /* a worker still holds it: not now */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, d[1]), -1);
+}
+
+TEST(host_drain_replaces_spares_first)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[5], s;
+
+    fx_pool(f, "p", 0, 3, 10);
+    f->now = 5000;
+    d[0] = fx_desk(f, "p", DESK_STATE_READY);
+    d[1] = fx_desk(f, "p", DESK_STATE_READY);
+    d[2] = fx_desk(f, "p", DESK_STATE_BOOTING);
+    d[3] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[4] = fx_desk(f, "p", DESK_STATE_READY); /* elsewhere */
+    s = fx_session(f, d[3], f->now, f->now);
+    for (size_t i = 0; i < 4; i++)
+        f->pd[d[i]].host_draining = true;
+    /* reserved 1 + spare 3 = 4: d4 and the in-use d3 count; 2 more elsewhere */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 2);
+    ASSERT_EQ(fx_action_of(f, d[2]), ACTION_DELETE); /* pending: serves nobody */
+    ASSERT_EQ(fx_action_of(f, d[0]), -1); /* ready: kept until replaced */
+    ASSERT_EQ(fx_action_of(f, d[1]), -1);
+    ASSERT_EQ(fx_action_of(f, d[3]), -1); /* in use: until logoff */
+    ASSERT_EQ(fx_end_of(f, s), -1);
+    /* one replacement ready elsewhere: one drained spare goes */
+    f->desks[d[2]].state = DESK_STATE_DELETING; /* the pending one is being deleted */
+    fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 1);
+    ASSERT_EQ((fx_action_of(f, d[0]) == ACTION_DELETE) + (fx_action_of(f, d[1]) == ACTION_DELETE),
+              1);
+    /* both ready elsewhere: both go */
+    fx_desk(f, "p", DESK_STATE_READY);
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_create_count(f, "p"), 0);
+    ASSERT_EQ(fx_action_of(f, d[0]), ACTION_DELETE);
+    ASSERT_EQ(fx_action_of(f, d[1]), ACTION_DELETE);
+}
+
+TEST(host_drain_released_deleted_warned_logged_off)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t d[3], s[2];
+
+    fx_pool(f, "p", 0, 0, 10);
+    f->now = 5000;
+    d[0] = fx_desk(f, "p", DESK_STATE_RELEASING);
+    d[1] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    d[2] = fx_desk(f, "p", DESK_STATE_IN_USE);
+    f->desks[d[2]].owner = (char *) "dr.who";
+    s[0] = fx_session(f, d[1], f->now, f->now);
+    s[1] = fx_session(f, d[2], f->now, f->now);
+    for (size_t i = 0; i < 3; i++) {
+        f->pd[d[i]].host_draining = true;
+        f->pd[d[i]].drain_deadline = 6000;
+    }
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, d[0]), ACTION_DELETE); /* not wiped there */
+    ASSERT_EQ(fx_end_of(f, s[0]), -1);
+    f->now = 6000;
+    f->sessions[s[0]].last_heartbeat = f->sessions[s[1]].last_heartbeat = f->now;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s[0]), SESSION_END_HOST_DRAINED);
+    ASSERT_EQ(fx_end_of(f, s[1]), SESSION_END_HOST_DRAINED);
+    f->pd[d[1]].drain_deadline = 0; /* no warning given: until logoff */
+    f->now = 6500;
+    f->sessions[s[0]].last_heartbeat = f->now;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_end_of(f, s[0]), -1);
+}
+
 TEST(dedicated_owned_desktops_are_reserved_and_kept)
 {
     _cleanup_(fx_freep) struct fx *f = fx_new();
@@ -1611,6 +1741,10 @@ main(void)
     RUN(session_desktop_lost_when_qemu_dies);
     RUN(host_failure_is_retried_not_kept);
     RUN(session_of_force_deleted_or_unknown_pool_ends);
+    RUN(host_down_leaves_desktops_alone);
+    RUN(host_lost_forgets_floating_and_keeps_dedicated);
+    RUN(host_drain_replaces_spares_first);
+    RUN(host_drain_released_deleted_warned_logged_off);
     RUN(dedicated_owned_desktops_are_reserved_and_kept);
     RUN(waiting_acquires_grow_the_pool_up_to_max);
     RUN(rebase_canary_first);

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cluster.c - what one reconcile pass sees of every host
+ *
+ * DESIGN
+ *   A pass observes each host that is up: this instance's domains and
+ *   volumes there (one listing per host, as for the single host before).
+ *   A host that does not answer is "down": what libvirt would show there
+ *   is unknown, so its desktops are left alone (the planner's host_down),
+ *   not taken for dead: a blip of the network must not cost a physician
+ *   the session. Down for longer than host_lost_grace it is "lost": the
+ *   planner ends its sessions (host_lost) and gives up its floating
+ *   desktops and spares (FORGET: store_desk_forget() records each domain
+ *   as a fence of that host and drops the row, and the pool makes a new
+ *   desktop elsewhere). Dedicated desktops wait for their host.
+ *
+ *   Fencing: when a host answers again, every fence of it is carried out
+ *   (domain destroyed and undefined, overlay deleted) in this pass before
+ *   the host counts as observed, so no action, repair or session can use
+ *   it while a replaced copy of a desktop still runs there. A fence that
+ *   fails keeps the host unobserved and is tried again next pass.
+ *
+ *   Placement inputs: each host's committed memory and vCPUs (what its
+ *   desktops take), desktop count, limits, labels and state. Placement
+ *   itself is pure (model/placement.c).
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "array.h"
+#include "cluster.h"
+#include "log.h"
+#include "strv.h"
+#include "util.h"
+
+static int
+hv_domain_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct hv_domain *) a)->name, ((const struct hv_domain *) b)->name);
+}
+
+static int
+cluster_host_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct cluster_host *) a)->row->name,
+                  ((const struct cluster_host *) b)->row->name);
+}
+
+/* Lists H's domains and volumes there; false when it does not answer. */
+static bool
+observe_one(struct cluster_host *h, const char *prefix, const char *storage_pool)
+{
+    if (!h->hv || !hv_is_alive(h->hv) || h->view.conn != HOST_CONN_UP)
+        return false;
+    if (hv_domain_list(h->hv, prefix, &h->doms, &h->n_doms) < 0)
+        return false;
+    if (hv_volume_list(h->hv, storage_pool, prefix, &h->vols, &h->n_vols) < 0) {
+        hv_domain_list_free(h->doms, h->n_doms);
+        h->doms = NULL;
+        h->n_doms = 0;
+        return false;
+    }
+    qsort(h->doms, h->n_doms, sizeof(*h->doms), hv_domain_cmp);
+    return true;
+}
+
+/* Carries out H's fences; false while one is left. */
+static bool
+fence_host(struct cluster_host *h, struct fence *const *f, size_t n_f, struct store *s,
+           const char *storage_pool)
+{
+    bool ok = true;
+
+    for (size_t i = 0; i < n_f; i++) {
+        _cleanup_free_ char *vol = NULL;
+        int r;
+
+        if (!streq(f[i]->host, h->row->name))
+            continue;
+        r = hv_domain_destroy(h->hv, f[i]->domain);
+        if (r >= 0 || r == -ENOENT)
+            r = hv_domain_undefine(h->hv, f[i]->domain);
+        if (r == -ENOENT)
+            r = 0;
+        if (r >= 0) {
+            vol = desk_volume_name(f[i]->domain);
+            r = hv_volume_delete(h->hv, storage_pool, vol);
+        }
+        if (r < 0) {
+            log_error_errno(r, "Cannot fence domain '%s' of desktop '%s' on host '%s' (it "
+                            "was replaced while the host was lost); nothing runs there "
+                            "until it is gone", f[i]->domain, f[i]->desktop, h->row->name);
+            ok = false;
+            continue;
+        }
+        log_notice("Fenced domain '%s' on host '%s': desktop '%s' was replaced while the "
+                   "host was lost", f[i]->domain, h->row->name, f[i]->desktop);
+        (void) store_audit(s, "reconciler", "host.fenced", NULL, f[i]->desktop, NULL,
+                           f[i]->domain);
+        (void) store_fence_done(s, f[i]->id);
+    }
+    return ok;
+}
+
+int
+cluster_observe(struct cluster *c, struct hosts *hs, struct store *s, struct hv *local,
+                bool local_ok, struct hv_domain *local_doms, size_t n_local_doms,
+                char **local_vols, size_t n_local_vols, const char *prefix,
+                const char *storage_pool, unsigned grace)
+{
+    struct host **rows = NULL;
+    struct fence **fences = NULL;
+    size_t n_rows = 0, n_fences = 0;
+    int r;
+
+    *c = (struct cluster) { .now = (int64_t) (now_realtime_usec() / 1000000ULL) };
+    r = store_host_list(s, &rows, &n_rows);
+    if (r >= 0)
+        r = store_fence_list(s, NULL, &fences, &n_fences);
+    if (r < 0) {
+        host_list_free(rows, n_rows);
+        hv_domain_list_free(local_doms, n_local_doms);
+        strv_free_n(local_vols, n_local_vols);
+        return r;
+    }
+    if (hs)
+        hosts_sync(hs, rows, n_rows);
+    c->h = xmalloc0(sizeof(*c->h) * (n_rows + 1));
+    for (size_t i = 0; i < n_rows; i++) {
+        struct cluster_host *h = &c->h[c->n++];
+        bool is_local = streq(rows[i]->name, HOST_LOCAL);
+
+        h->row = TAKE_PTR(rows[i]);
+        if (is_local) {
+            if (!hs || hosts_get_view(hs, HOST_LOCAL, &h->view) < 0)
+                h->view = (struct host_view) {
+                    .name = xstrdup(HOST_LOCAL), .uri = xstrdup(hv_uri(local)),
+                    .local_qemu = hv_is_local_qemu(local),
+                };
+            h->view.conn = local_ok ? HOST_CONN_UP : HOST_CONN_DOWN;
+            h->hv = hv_ref(local);
+            h->observed = local_ok;
+            h->doms = TAKE_PTR(local_doms);
+            h->n_doms = n_local_doms;
+            h->vols = TAKE_PTR(local_vols);
+            h->n_vols = n_local_vols;
+            qsort(h->doms, h->n_doms, sizeof(*h->doms), hv_domain_cmp);
+        } else if (hs && hosts_get_view(hs, h->row->name, &h->view) >= 0) {
+            h->hv = hosts_get_hv(hs, h->row->name);
+            h->observed = observe_one(h, prefix, storage_pool);
+        } else {
+            h->view = (struct host_view) { .name = xstrdup(h->row->name),
+                                           .conn = HOST_CONN_CONNECTING, .since = c->now };
+        }
+        if (h->observed && n_fences > 0)
+            h->observed = fence_host(h, fences, n_fences, s, storage_pool);
+        /* a host that never answered since the daemon started is as
+         * unknown as one that stopped answering */
+        h->lost = !h->observed && h->view.conn != HOST_CONN_UP &&
+                  c->now - h->view.since >= (int64_t) grace;
+    }
+    free(rows);
+    fence_list_free(fences, n_fences);
+    /* the local host's listing, when the store had no local row (cannot
+     * happen after migration 6, but nothing may leak) */
+    hv_domain_list_free(local_doms, local_doms ? n_local_doms : 0);
+    strv_free_n(local_vols, local_vols ? n_local_vols : 0);
+    qsort(c->h, c->n, sizeof(*c->h), cluster_host_cmp);
+    return 0;
+}
+
+void
+cluster_done(struct cluster *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct cluster_host *h = &c->h[i];
+
+        host_free(h->row);
+        host_view_done(&h->view);
+        hv_unref(h->hv);
+        hv_domain_list_free(h->doms, h->n_doms);
+        strv_free_n(h->vols, h->n_vols);
+    }
+    free(c->h);
+    *c = (struct cluster) { 0 };
+}
+
+const struct cluster_host *
+cluster_find(const struct cluster *c, const char *name)
+{
+    for (size_t i = 0; name && i < c->n; i++)
+        if (streq(c->h[i].row->name, name))
+            return &c->h[i];
+    return NULL;
+}
+
+void
+cluster_observe_desk(const struct cluster *c, const struct desk *d, struct planner_desk *pd)
+{
+    const struct cluster_host *h = cluster_find(c, d->host);
+    struct hv_domain key = { .name = d->domain };
+    const struct hv_domain *dom;
+
+    if (!h || !h->observed) {
+        pd->host_down = true;
+        pd->host_lost = h ? h->lost : false;
+        pd->host_draining = h && h->row->admin == HOST_ADMIN_DRAINING;
+        return;
+    }
+    dom = bsearch(&key, h->doms, h->n_doms, sizeof(*h->doms), hv_domain_cmp);
+    pd->dom_exists = dom != NULL;
+    pd->dom_active = dom && dom->active;
+    pd->dom_guest_shutdown = dom && dom->guest_shutdown;
+    if (h->row->admin == HOST_ADMIN_DRAINING) {
+        pd->host_draining = true;
+        if (h->row->drain_warn > 0)
+            pd->drain_deadline = h->row->drain_since + (int64_t) h->row->drain_warn;
+    }
+}
+
+void
+cluster_count(struct cluster *c, struct desk *const *desks, size_t n_desks,
+              struct pool *const *pools, const uint64_t *footprints, const unsigned *vcpus,
+              size_t n_pools)
+{
+    ssize_t last = -1;
+
+    for (size_t i = 0; i < c->n; i++) {
+        c->h[i].desktops = 0;
+        c->h[i].committed = 0;
+        c->h[i].vcpus = 0;
+    }
+    for (size_t i = 0; i < n_desks; i++) {
+        const struct desk *d = desks[i];
+        struct cluster_host *h = (struct cluster_host *) cluster_find(c, d->host);
+
+        if (!h || d->state == DESK_STATE_DELETING)
+            continue;
+        h->desktops++;
+        /* desktops come ordered by pool: remember the last one found */
+        if (last < 0 || !streq(pools[last]->name, d->pool)) {
+            last = -1;
+            for (size_t k = 0; k < n_pools && last < 0; k++)
+                if (streq(pools[k]->name, d->pool))
+                    last = (ssize_t) k;
+        }
+        if (last >= 0) {
+            h->committed += footprints[last];
+            h->vcpus += vcpus[last];
+        }
+    }
+}
+
+struct placement_host *
+cluster_placement_hosts(const struct cluster *c, unsigned overcommit)
+{
+    struct placement_host *p = xmalloc0(sizeof(*p) * (c->n + 1));
+
+    for (size_t i = 0; i < c->n; i++) {
+        const struct cluster_host *h = &c->h[i];
+        uint64_t mem = h->view.node.memory, reserve = h->row->reserve_memory;
+        /* what is left after the reserve, scaled by the overcommit ratio */
+        uint64_t usable = mem > reserve ? (mem - reserve) / 100 * overcommit : 0;
+
+        p[i] = (struct placement_host) {
+            .name = h->row->name,
+            .reachable = h->observed && h->view.virt_type != NULL,
+            .draining = h->row->admin == HOST_ADMIN_DRAINING,
+            .local_qemu = h->view.local_qemu,
+            .labels = h->row->labels,
+            .memory = mem > 0 ? reserve + usable : 0,
+            .reserve = h->row->reserve_memory,
+            .committed = h->committed,
+            .desktops = h->desktops,
+            .max_desktops = h->row->max_desktops,
+            .cpus = h->view.node.cpus,
+            .vcpus = h->vcpus,
+        };
+    }
+    return p;
+}

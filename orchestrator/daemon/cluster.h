@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cluster.h - what one reconcile pass sees of every host: its listing,
+ * whether it is up, lost or drained, its fences, and the inputs of
+ * placement. See cluster.c. */
+#pragma once
+
+#include "hosts.h"
+#include "placement.h"
+#include "planner.h"
+#include "store.h"
+
+struct cluster_host {
+    struct host *row;          /* the store's record (owned) */
+    struct host_view view;     /* what the daemon sees of it */
+    struct hv *hv;             /* a reference; NULL when not connected */
+    bool observed;             /* listed this pass and its fences done: its domains
+                                * are known and actions may run there */
+    bool lost;                 /* unreachable for longer than host_lost_grace */
+    struct hv_domain *doms;    /* this instance's domains there, sorted by name */
+    size_t n_doms;
+    char **vols;               /* this instance's volumes in its storage pool */
+    size_t n_vols;
+    unsigned desktops;         /* desktops on it (not being deleted), for placement */
+    uint64_t committed;        /* their footprints */
+    unsigned vcpus;            /* their vCPUs */
+};
+
+struct cluster {
+    struct cluster_host *h;    /* by name */
+    size_t n;
+    int64_t now;
+};
+
+/* Fills C from the store's hosts: the local host's listing (LOCAL_DOMS,
+ * LOCAL_VOLS, taken over: C frees them) when LOCAL_OK, every other host's
+ * listed here through HS (NULL: the local host only). Then carries out
+ * the fences of every host that answers, before anything else happens
+ * there: a host with a fence that failed is not observed this pass.
+ * GRACE: seconds before an unreachable host counts as lost. Returns 0, or
+ * a negative errno when the store cannot be read. */
+int cluster_observe(struct cluster *c, struct hosts *hs, struct store *s, struct hv *local,
+                    bool local_ok, struct hv_domain *local_doms, size_t n_local_doms,
+                    char **local_vols, size_t n_local_vols, const char *prefix,
+                    const char *storage_pool, unsigned grace);
+void cluster_done(struct cluster *c);
+
+/* Host NAME, NULL when the store has no such host. */
+const struct cluster_host *cluster_find(const struct cluster *c, const char *name);
+
+/* Fills PD's host_* and dom_* fields for desktop D from C. */
+void cluster_observe_desk(const struct cluster *c, const struct desk *d,
+                          struct planner_desk *pd);
+
+/* Counts DESKS against their hosts: FOOTPRINT(pool) and VCPUS(pool) give
+ * what one desktop of a pool takes (by pool index, POOLS in the same
+ * order as the arrays; a pool not found counts nothing). */
+void cluster_count(struct cluster *c, struct desk *const *desks, size_t n_desks,
+                   struct pool *const *pools, const uint64_t *footprints,
+                   const unsigned *vcpus, size_t n_pools);
+
+/* The placement inputs of every host (a new array, C's order). */
+/* OVERCOMMIT: percent of a host's memory its desktops may commit. */
+struct placement_host *cluster_placement_hosts(const struct cluster *c, unsigned overcommit);
