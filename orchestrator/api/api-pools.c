@@ -23,6 +23,7 @@ api_desk_to_json(const struct desk *d)
     json_add_string(o, "name", d->name);
     json_add_string(o, "pool", d->pool);
     json_add_string(o, "state", desk_state_to_string(d->state));
+    json_add_string(o, "host", d->host);
     json_add_string(o, "domain", d->domain);
     json_add_string(o, "uuid", d->uuid);
     json_add_string(o, "volume", d->volume);
@@ -75,6 +76,14 @@ pool_to_json(const struct pool *p, struct desk **desks, size_t n_desks, bool wit
     json_add_string(o, "clone", pool_clone_to_string(p->clone));
     json_add_string(o, "clone_effective", pool_clone_to_string(pool_clone_effective(p)));
     json_add_string(o, "clone_fallback", p->clone_fallback);
+    json_add_string(o, "placement", placement_policy_to_string(p->placement));
+    {
+        json_object *l = json_object_new_array();
+
+        for (size_t i = 0; p->host_labels && p->host_labels[i]; i++)
+            json_object_array_add(l, json_object_new_string(p->host_labels[i]));
+        json_object_object_add(o, "host_labels", l);
+    }
     for (size_t i = 0; i < n_desks; i++) {
         if (!streq(desks[i]->pool, p->name))
             continue;
@@ -247,6 +256,53 @@ get_policy(struct api_request *req, struct api_reply *reply, struct pool *p)
     return 0;
 }
 
+/* Reads the optional placement fields of the body into P: "placement"
+ * (spread, pack) and "host_labels" (["k=v", ...]: every host of the pool
+ * must have them). Returns 0, or negative errno with the reply filled. */
+static int
+get_placement(struct api_request *req, struct api_reply *reply, struct pool *p)
+{
+    _cleanup_free_ char *err = NULL, *joined = NULL;
+    const char *s = NULL;
+    json_object *v;
+    int r;
+
+    r = json_get_string(req->body, "placement", 16, &s, &err);
+    if (r < 0 && r != -ENOENT)
+        return reply_fail(reply, r, err);
+    if (r >= 0) {
+        p->placement = placement_policy_from_string(s);
+        if (p->placement < 0)
+            return reply_fail(reply, -EINVAL, "Field 'placement' must be \"spread\" or "
+                              "\"pack\".");
+    }
+    if (json_object_object_get_ex(req->body, "host_labels", &v)) {
+        size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+        _cleanup_(strv_freep) char **parts = xmalloc0(sizeof(char *) * (n + 1));
+        char **labels = NULL;
+
+        if (!json_object_is_type(v, json_type_array))
+            return reply_fail(reply, -EINVAL, "Field 'host_labels' must be an array of "
+                              "\"key=value\" strings.");
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(v, i);
+
+            if (!json_object_is_type(e, json_type_string) ||
+                strchr(json_object_get_string(e), ','))
+                return reply_fail(reply, -EINVAL, "Field 'host_labels' must be an array of "
+                                  "\"key=value\" strings.");
+            parts[i] = xstrdup(json_object_get_string(e));
+        }
+        joined = strv_join(parts, ',');
+        r = host_labels_parse(joined, &labels, &err);
+        if (r < 0)
+            return reply_fail(reply, r, err);
+        strv_free(p->host_labels);
+        p->host_labels = labels;
+    }
+    return 0;
+}
+
 /* The clone method the body asks for: 1 and *RET, 0 when absent, or a
  * negative errno with the reply filled. */
 static int
@@ -283,7 +339,7 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     static const char *const fields[] = { "name", "image", "image_version", "template", "mode",
                                           "min", "spare", "max", "groups", "idle_timeout",
                                           "max_session", "allow_device_redirection", "clone",
-                                          NULL };
+                                          "placement", "host_labels", NULL };
     struct store *s = req->api->deps.store;
     _cleanup_free_ char *err = NULL, *tdir = NULL, *tpath = NULL;
     _cleanup_(tmpl_freep) struct tmpl *t = NULL;
@@ -337,8 +393,11 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     if (clone_given < 0)
         return 0;
     r = get_policy(req, reply, &p);
+    if (r >= 0)
+        r = get_placement(req, reply, &p);
     if (r < 0) {
         strv_free(p.groups);
+        strv_free(p.host_labels);
         return 0;
     }
 
@@ -348,6 +407,7 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     r = tmpl_load_file(tpath, &t, &err);
     if (r == -ENOENT) {
         strv_free(p.groups);
+        strv_free(p.host_labels);
         return api_reply_errorf(reply, -EINVAL, "Template '%s' does not exist in '%s'.", tname,
                                 tdir);
     }
@@ -357,18 +417,21 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
         r = tmpl_check_lockdown(t, &err);
         if (r < 0) {
             strv_free(p.groups);
+            strv_free(p.host_labels);
             return api_reply_errorf(reply, -EINVAL, "%s Set allow_device_redirection to "
                                     "use this template anyway.", err);
         }
     }
     if (r < 0) {
         strv_free(p.groups);
+        strv_free(p.host_labels);
         return api_reply_error(reply, -EINVAL, err);
     }
     /* instant where it works, unless the operator says otherwise */
     r = clone_check(req, p.mode, t, &err);
     if (r < 0 && clone_given && clone == POOL_CLONE_INSTANT) {
         strv_free(p.groups);
+        strv_free(p.host_labels);
         return api_reply_error(reply, r, err);
     }
     p.clone = clone_given ? clone : r >= 0 ? POOL_CLONE_INSTANT : POOL_CLONE_BOOT;
@@ -379,6 +442,7 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     p.created_at = (int64_t) (now_realtime_usec() / 1000000ULL);
     r = store_pool_add(s, &p);
     strv_free(p.groups);
+    strv_free(p.host_labels);
     if (r == -EEXIST)
         return api_reply_errorf(reply, r, "Pool '%s' already exists.", name);
     if (r == -ENOENT)
@@ -401,7 +465,8 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
 {
     static const char *const fields[] = { "min", "spare", "max", "groups", "idle_timeout",
                                           "max_session", "allow_device_redirection",
-                                          "image_version", "clone", NULL };
+                                          "image_version", "clone", "placement", "host_labels",
+                                          NULL };
     struct store *s = req->api->deps.store;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_free_ char *err = NULL;
@@ -436,7 +501,7 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
     r = pool_validate_sizes(min, spare, max, &err);
     if (r < 0)
         return api_reply_error(reply, r, err);
-    if (get_policy(req, reply, p) < 0)
+    if (get_policy(req, reply, p) < 0 || get_placement(req, reply, p) < 0)
         return 0;
     if (clone_given && clone == POOL_CLONE_INSTANT) {
         _cleanup_(api_settings_done) struct api_settings set = { 0 };

@@ -42,6 +42,7 @@ struct api_settings {
     bool console_password_required;
     char *hooks_dir;
     unsigned hook_timeout;
+    unsigned host_lost_grace;
 };
 void api_settings_done(struct api_settings *s);
 /* A copy of the current settings (free with api_settings_done()). */
@@ -171,6 +172,15 @@ int api_pools_get(struct api_request *req, struct api_reply *reply);
 int api_pools_update(struct api_request *req, struct api_reply *reply);
 int api_pools_delete(struct api_request *req, struct api_reply *reply);
 int api_desktops_list(struct api_request *req, struct api_reply *reply);
+
+/* api-hosts.c */
+int api_hosts_list(struct api_request *req, struct api_reply *reply);
+int api_hosts_add(struct api_request *req, struct api_reply *reply);
+int api_hosts_get(struct api_request *req, struct api_reply *reply);
+int api_hosts_update(struct api_request *req, struct api_reply *reply);
+int api_hosts_drain(struct api_request *req, struct api_reply *reply);
+int api_hosts_undrain(struct api_request *req, struct api_reply *reply);
+int api_hosts_remove(struct api_request *req, struct api_reply *reply);
 
 /* api-parents.c */
 /* Parent P with its disk use and how many of DESKS are its clones. */

@@ -98,6 +98,40 @@ acquire_stop_waiting(struct api_request *req)
     req->wait_pool = NULL;
 }
 
+/* The hosts an acquire avoids, as comma-separated names: DOWN (not
+ * answering: never) and DRAINING (only as a last resort). Returns how
+ * many hosts answer. */
+static unsigned
+hosts_avoid(struct api_request *req, char **ret_down, char **ret_draining)
+{
+    struct hosts *hs = reconciler_get_hosts(req->api->deps.reconciler);
+    _cleanup_(strv_freep) char **down = NULL, **draining = NULL;
+    struct host **rows = NULL;
+    struct host_view *v;
+    size_t n = 0, n_rows = 0, n_down = 0, n_draining = 0;
+    unsigned up = 0;
+
+    v = hosts_list(hs, &n);
+    down = xmalloc0(sizeof(char *) * (n + 1));
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].conn == HOST_CONN_UP)
+            up++;
+        else
+            down[n_down++] = xstrdup(v[i].name);
+    }
+    host_view_list_free(v, n);
+    if (store_host_list(req->api->deps.store, &rows, &n_rows) >= 0) {
+        draining = xmalloc0(sizeof(char *) * (n_rows + 1));
+        for (size_t i = 0; i < n_rows; i++)
+            if (rows[i]->admin == HOST_ADMIN_DRAINING)
+                draining[n_draining++] = xstrdup(rows[i]->name);
+        host_list_free(rows, n_rows);
+    }
+    *ret_down = strv_join(down, ',');
+    *ret_draining = strv_join(draining, ',');
+    return up;
+}
+
 /* One try at a session: 0 with *ret, API_RETRY when the request must wait
  * for a desktop (the handler runs again, see api_retry()), or a negative
  * errno with a reply explaining why not. The wait ends at
@@ -108,13 +142,15 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
                 bool *ret_existing)
 {
     struct api_deps *d = &req->api->deps;
+    _cleanup_free_ char *down = NULL, *draining = NULL;
     uint64_t now = now_usec();
     int r;
 
     if (req->wait_deadline == 0)
         req->wait_deadline = now + (uint64_t) timeout * 1000000ULL;
-    r = store_session_acquire(d->store, p->name, q->user, q->client, api_actor(req), ret,
-                              ret_existing);
+    (void) hosts_avoid(req, &down, &draining);
+    r = store_session_acquire_on(d->store, p->name, q->user, q->client, api_actor(req), down,
+                                 draining, ret, ret_existing);
     if (r == -EAGAIN) {
         if (p->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, p))
             r = -EBUSY;
@@ -169,7 +205,8 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     _cleanup_(api_settings_done) struct api_settings set = { 0 };
     _cleanup_(session_freep) struct session *x = NULL;
     _cleanup_(pool_freep) struct pool *p = NULL;
-    _cleanup_free_ char *err = NULL, *body = NULL, *domain = NULL;
+    _cleanup_free_ char *err = NULL, *body = NULL, *domain = NULL, *desk_host = NULL;
+    _cleanup_(hv_unrefp) struct hv *h = NULL;
     struct api_acquire_req q = { 0 };
     struct console_grant g = { 0 };
     const char *pool = req->params[0];
@@ -200,7 +237,7 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     }
     /* no console can be opened while libvirt is away: say so, and hand
      * nothing out that would have to be taken back */
-    if (!hv_is_alive(d->hv)) {
+    if (!hosts_any_up(reconciler_get_hosts(d->reconciler))) {
         api_acquire_req_done(&q);
         api_reply_errorf(reply, -ENOTCONN, "deskpoold's connection to libvirt at '%s' is down "
                          "and being restored; try again shortly.", d->uri);
@@ -224,9 +261,13 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
         r = store_desk_get(d->store, x->desktop, &dk);
         domain = r >= 0 && dk->domain ? TAKE_PTR(dk->domain)
                                       : desk_domain_name(d->instance, x->desktop);
+        desk_host = r >= 0 && dk->host ? TAKE_PTR(dk->host) : xstrdup(HOST_LOCAL);
     }
-    r = console_grant(d->hv, domain, set.console_host, set.console_ttl,
-                      set.console_password_required, &g, &err);
+    h = hosts_get_hv(reconciler_get_hosts(d->reconciler), desk_host);
+    /* another host's consoles listen on its own address: the domain says it */
+    r = h ? console_grant(h, domain, streq(desk_host, HOST_LOCAL) ? set.console_host : NULL,
+                          set.console_ttl, set.console_password_required, &g, &err)
+          : -ENOTCONN;
     if (r < 0) {
         log_error_errno(r, "Cannot set up the console of desktop '%s' for session %s: %s",
                         x->desktop, x->id, strempty(err));
@@ -361,6 +402,7 @@ api_sessions_release(struct api_request *req, struct api_reply *reply)
     _cleanup_(api_settings_done) struct api_settings set = { 0 };
     _cleanup_(session_freep) struct session *x = NULL;
     _cleanup_(desk_freep) struct desk *desk = NULL;
+    _cleanup_(hv_unrefp) struct hv *h = NULL;
     _cleanup_free_ char *err = NULL;
     const char *id = req->params[0], *reason_s = api_query(req, "reason");
     enum session_end reason = SESSION_END_LOGOUT;
@@ -387,7 +429,8 @@ api_sessions_release(struct api_request *req, struct api_reply *reply)
     /* revoked at once, before the wipe gets to it */
     api_settings_get(req->api, &set);
     if (store_desk_get(d->store, x->desktop, &desk) >= 0 &&
-        console_revoke(d->hv, desk->domain, set.console_password_required, &err) < 0)
+        (h = hosts_get_hv(reconciler_get_hosts(d->reconciler), desk->host)) &&
+        console_revoke(h, desk->domain, set.console_password_required, &err) < 0)
         log_warning("Cannot revoke the console password of '%s' at once: %s; the wipe "
                     "will", desk->domain, strempty(err));
     log_info("Session %s of user '%s' on '%s' ended: %s", id, x->user, x->desktop,

@@ -106,6 +106,13 @@ static const struct api_route api_routes[] = {
     { "PATCH", "/v1/pools/{name}", api_pools_update, ROLES(API_ROLE_OPERATOR) },
     { "DELETE", "/v1/pools/{name}", api_pools_delete, ROLES(API_ROLE_OPERATOR) },
     { "GET", "/v1/desktops", api_desktops_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/hosts", api_hosts_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "POST", "/v1/hosts", api_hosts_add, ROLES(API_ROLE_OPERATOR) },
+    { "GET", "/v1/hosts/{name}", api_hosts_get, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "PATCH", "/v1/hosts/{name}", api_hosts_update, ROLES(API_ROLE_OPERATOR) },
+    { "DELETE", "/v1/hosts/{name}", api_hosts_remove, ROLES(API_ROLE_OPERATOR) },
+    { "POST", "/v1/hosts/{name}/drain", api_hosts_drain, ROLES(API_ROLE_OPERATOR) },
+    { "POST", "/v1/hosts/{name}/undrain", api_hosts_undrain, ROLES(API_ROLE_OPERATOR) },
     { "POST", "/v1/pools/{name}/sessions", api_sessions_acquire,
       ROLES(API_ROLE_BROKER, API_ROLE_OPERATOR) },
     { "GET", "/v1/sessions", api_sessions_list,
@@ -355,6 +362,7 @@ api_settings_from_conf(struct api_settings *s, const struct conf *c)
         .console_password_required = streq(c->console_password, "required"),
         .hooks_dir = xstrdup(c->hooks_dir),
         .hook_timeout = c->hook_timeout,
+        .host_lost_grace = c->host_lost_grace,
     };
 }
 

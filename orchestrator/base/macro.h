@@ -95,4 +95,6 @@ strempty(const char *s)
 /* Abort on out-of-memory: deskpool does not try to limp on without heap. */
 void *xmalloc0(size_t n);
 char *xstrdup(const char *s);
+/* The first N bytes of S (fewer at its NUL), a new string; aborts on OOM. */
+char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) _printf_(1, 2);

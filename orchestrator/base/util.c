@@ -41,6 +41,16 @@ xstrdup(const char *s)
 }
 
 char *
+xstrndup(const char *s, size_t n)
+{
+    char *p = strndup(s, n);
+
+    if (!p)
+        abort();
+    return p;
+}
+
+char *
 xasprintf(const char *fmt, ...)
 {
     va_list ap;

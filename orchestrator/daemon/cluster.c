@@ -154,6 +154,10 @@ cluster_observe(struct cluster *c, struct hosts *hs, struct store *s, struct hv 
         }
         if (h->observed && n_fences > 0)
             h->observed = fence_host(h, fences, n_fences, s, storage_pool);
+        if (h->row->console_address)
+            h->console_address = xstrdup(h->row->console_address);
+        else if (!is_local)
+            h->console_address = host_uri_hostname(h->row->uri);
         /* a host that never answered since the daemon started is as
          * unknown as one that stopped answering */
         h->lost = !h->observed && h->view.conn != HOST_CONN_UP &&
@@ -180,6 +184,7 @@ cluster_done(struct cluster *c)
         hv_unref(h->hv);
         hv_domain_list_free(h->doms, h->n_doms);
         strv_free_n(h->vols, h->n_vols);
+        free(h->console_address);
     }
     free(c->h);
     *c = (struct cluster) { 0 };
@@ -260,7 +265,8 @@ cluster_placement_hosts(const struct cluster *c, unsigned overcommit)
         const struct cluster_host *h = &c->h[i];
         uint64_t mem = h->view.node.memory, reserve = h->row->reserve_memory;
         /* what is left after the reserve, scaled by the overcommit ratio */
-        uint64_t usable = mem > reserve ? (mem - reserve) / 100 * overcommit : 0;
+        uint64_t left = mem > reserve ? mem - reserve : 0;
+        uint64_t usable = left / 100 * overcommit + left % 100 * overcommit / 100;
 
         p[i] = (struct placement_host) {
             .name = h->row->name,

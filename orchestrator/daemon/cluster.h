@@ -23,6 +23,7 @@ struct cluster_host {
     unsigned desktops;         /* desktops on it (not being deleted), for placement */
     uint64_t committed;        /* their footprints */
     unsigned vcpus;            /* their vCPUs */
+    char *console_address;     /* what its consoles listen on; NULL: console_listen */
 };
 
 struct cluster {

@@ -490,6 +490,27 @@ hosts_list(struct hosts *hs, size_t *ret_n)
     return v;
 }
 
+bool
+hosts_any_up(struct hosts *hs)
+{
+    struct hv *local = NULL;
+    bool up = false;
+
+    pthread_mutex_lock(&hs->lock);
+    for (size_t i = 0; i < hs->n && !up; i++) {
+        if (hs->e[i]->local)
+            local = hv_ref(hs->e[i]->hv);
+        else
+            up = hs->e[i]->conn == HOST_CONN_UP;
+    }
+    pthread_mutex_unlock(&hs->lock);
+    /* the local connection is watched by the reconciler: ask it directly */
+    if (!up && local)
+        up = hv_is_alive(local);
+    hv_unref(local);
+    return up;
+}
+
 void
 hosts_set_local_virt_type(struct hosts *hs, const char *virt_type)
 {

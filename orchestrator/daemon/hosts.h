@@ -54,6 +54,8 @@ struct hv *hosts_get_hv(struct hosts *hs, const char *name);
 int hosts_get_view(struct hosts *hs, const char *name, struct host_view *ret);
 /* Every host, by name. */
 struct host_view *hosts_list(struct hosts *hs, size_t *ret_n);
+/* True when at least one host's connection is up. */
+bool hosts_any_up(struct hosts *hs);
 /* The local host's domain type (the daemon's probe), and its connection
  * state as the reconciler last saw it (ERR: why not, NULL when up). */
 void hosts_set_local_virt_type(struct hosts *hs, const char *virt_type);

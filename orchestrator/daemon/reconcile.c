@@ -291,7 +291,8 @@ submit_locked(struct reconciler *r, const struct action *a, const struct cluster
         .boot_timeout = r->boot_timeout,
         .boot_delay = r->boot_delay,
         .console_password_required = r->console_password_required,
-        .console_listen = xstrdup(r->console_listen),
+        .console_listen = xstrdup(h && h->console_address ? h->console_address
+                                                          : r->console_listen),
         .hooks_dir = xstrdup(r->hooks_dir),
         .hook_timeout = r->hook_timeout,
         .data_disk_bytes = (uint64_t) r->data_disk_size << 20,

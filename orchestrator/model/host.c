@@ -28,6 +28,7 @@ host_free(struct host *h)
     free(h->uri);
     strv_free(h->labels);
     free(h->storage_dir);
+    free(h->console_address);
     free(h);
     return NULL;
 }
@@ -200,4 +201,27 @@ host_parse_size(const char *text, uint64_t *ret)
         return -ERANGE;
     *ret = (uint64_t) v << shift;
     return 0;
+}
+
+char *
+host_uri_hostname(const char *uri)
+{
+    const char *p = uri ? strstr(uri, "://") : NULL, *at, *end;
+
+    if (!p)
+        return NULL;
+    p += 3;
+    end = p + strcspn(p, "/?");
+    at = memchr(p, '@', (size_t) (end - p));
+    if (at)
+        p = at + 1;
+    if (*p == '[') { /* [v6]:port */
+        const char *close = memchr(p, ']', (size_t) (end - p));
+
+        if (!close)
+            return NULL;
+        return xstrndup(p + 1, (size_t) (close - p - 1));
+    }
+    end = p + strcspn(p, ":/?");
+    return end > p ? xstrndup(p, (size_t) (end - p)) : NULL;
 }

@@ -30,6 +30,9 @@ struct host {
     uint64_t reserve_memory;  /* bytes kept free for the host itself */
     char **labels;            /* NULL-terminated "key=value", sorted */
     char *storage_dir;        /* its overlay directory; NULL: the daemon's storage_dir */
+    char *console_address;    /* the address its desktops' consoles listen on, which
+                               * clients (the gateway) connect to; NULL: the local host's
+                               * console_listen, another host's name in its URI */
     unsigned drain_warn;      /* draining: seconds in-use desktops get before a forced
                                * logoff (0: they stay until their users log off) */
     int64_t drain_since;      /* unix seconds the drain began (0: not draining) */
@@ -57,6 +60,10 @@ bool host_labels_match(char *const *have, char *const *required);
  * URI: "driver[+transport]://[user@][host][:port]/path[?query]", no
  * spaces). -EINVAL with a sentence. */
 int host_validate(const char *name, const char *uri, char **reterr_msg);
+
+/* The host part of a libvirt URI ("kvm2" of "qemu+ssh://root@kvm2:22/system"),
+ * a new string; NULL when it has none (qemu:///system). */
+char *host_uri_hostname(const char *uri);
 
 /* "1024", "512M", "4G", "1T" (binary units; none = bytes) -> bytes. */
 int host_parse_size(const char *text, uint64_t *ret);

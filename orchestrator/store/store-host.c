@@ -41,6 +41,7 @@ host_from_row(sqlite3_stmt *st, struct host **ret)
     h->drain_warn = store_column_unsigned(st, 7);
     h->drain_since = sqlite3_column_int64(st, 8);
     h->created_at = sqlite3_column_int64(st, 9);
+    h->console_address = store_column_strdup(st, 10);
     *ret = TAKE_PTR(h);
     return 0;
 }
@@ -88,10 +89,10 @@ store_host_add(struct store *s, const struct host *h)
         return -EEXIST;
     r = store_run(locked,
                   "INSERT INTO hosts (name, uri, admin, max_desktops, reserve_memory, labels, "
-                  "storage_dir, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  "sssuUssl", h->name, h->uri, host_admin_to_string(HOST_ADMIN_ACTIVE),
+                  "storage_dir, created_at, console_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  "sssuUssls", h->name, h->uri, host_admin_to_string(HOST_ADMIN_ACTIVE),
                   h->max_desktops, h->reserve_memory, labels, h->storage_dir,
-                  h->created_at > 0 ? h->created_at : store_now_sec());
+                  h->created_at > 0 ? h->created_at : store_now_sec(), h->console_address);
     if (r < 0)
         return r;
     return store_tx_commit(&tx);

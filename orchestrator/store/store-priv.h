@@ -72,7 +72,7 @@ int store_query_text(struct store *s, const char *sql, char **ret);
     "state_since"
 #define HOST_COLUMNS                                                            \
     "name, uri, admin, max_desktops, reserve_memory, labels, storage_dir, drain_warn, " \
-    "drain_since, created_at"
+    "drain_since, created_at, console_address"
 #define AUDIT_COLUMNS "id, at, actor, action, pool, desktop, user, detail"
 
 int64_t store_now_sec(void);

@@ -186,6 +186,7 @@ static const char *const store_migrations[] = {
     "  reserve_memory INTEGER NOT NULL DEFAULT 0,"
     "  labels TEXT NOT NULL DEFAULT '',"
     "  storage_dir TEXT,"
+    "  console_address TEXT,"
     "  drain_warn INTEGER NOT NULL DEFAULT 0,"
     "  drain_since INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL"

@@ -83,8 +83,10 @@ session_find_active_locked(struct store *s, const char *pool, const char *user,
  * handed out now; -EIO when the user's own desktop is quarantined. */
 static int
 session_pick_desk_locked(struct store *s, const struct pool *p, const char *user,
-                         char **ret_desk)
+                         const char *down, const char *draining, char **ret_desk)
 {
+    _cleanup_free_ char *avoid_all = xasprintf(",%s,%s,", strempty(down), strempty(draining));
+    _cleanup_free_ char *avoid_down = xasprintf(",%s,", strempty(down));
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
     _cleanup_free_ char *name = NULL;
     enum desk_state state;
@@ -92,9 +94,9 @@ session_pick_desk_locked(struct store *s, const struct pool *p, const char *user
 
     if (p->mode == POOL_MODE_DEDICATED) {
         r = store_prepare(s, &st,
-                          "SELECT name, state FROM desktops WHERE pool = ? AND owner = ? "
-                          "ORDER BY seq LIMIT 1",
-                          "ss", p->name, user);
+                          "SELECT name, state, instr(?3, ',' || host || ',') > 0 "
+                          "FROM desktops WHERE pool = ?1 AND owner = ?2 ORDER BY seq LIMIT 1",
+                          "sss", p->name, user, avoid_down);
         if (r < 0)
             return r;
         r = store_step(s, st);
@@ -105,31 +107,49 @@ session_pick_desk_locked(struct store *s, const struct pool *p, const char *user
             state = desk_state_from_string((const char *) sqlite3_column_text(st, 1));
             if (state == DESK_STATE_FAILED)
                 return -EIO;
-            if (state != DESK_STATE_READY)
-                return -EAGAIN;
+            if (state != DESK_STATE_READY || sqlite3_column_int(st, 2))
+                return -EAGAIN; /* not ready, or its host does not answer */
             *ret_desk = TAKE_PTR(name);
             return 0;
         }
         store_stmt_release(TAKE_PTR(st));
     }
-    r = store_prepare(s, &st,
-                      "SELECT name FROM desktops WHERE pool = ? AND state = 'ready' "
-                      "AND owner IS NULL ORDER BY seq LIMIT 1",
-                      "s", p->name);
-    if (r < 0)
-        return r;
-    r = store_step(s, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -EAGAIN;
-    *ret_desk = store_column_strdup(st, 0);
-    return 0;
+    /* a drained host's desktop only when no other host has one; one on a
+     * host that does not answer never (its console cannot be opened) */
+    for (int pass = 0; pass < 2; pass++) {
+        r = store_prepare(s, &st,
+                          "SELECT name FROM desktops WHERE pool = ?1 AND state = 'ready' "
+                          "AND owner IS NULL AND instr(?2, ',' || host || ',') = 0 "
+                          "ORDER BY seq LIMIT 1",
+                          "ss", p->name, pass == 0 ? avoid_all : avoid_down);
+        if (r < 0)
+            return r;
+        r = store_step(s, st);
+        if (r < 0)
+            return r;
+        if (r > 0) {
+            *ret_desk = store_column_strdup(st, 0);
+            return 0;
+        }
+        store_stmt_release(TAKE_PTR(st));
+        if (!draining || !*draining)
+            break;
+    }
+    return -EAGAIN;
 }
 
 int
 store_session_acquire(struct store *s, const char *pool, const char *user, const char *client,
                       const char *actor, struct session **ret, bool *ret_existing)
+{
+    return store_session_acquire_on(s, pool, user, client, actor, NULL, NULL, ret,
+                                     ret_existing);
+}
+
+int
+store_session_acquire_on(struct store *s, const char *pool, const char *user,
+                         const char *client, const char *actor, const char *down,
+                         const char *draining, struct session **ret, bool *ret_existing)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
     _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
@@ -158,7 +178,7 @@ store_session_acquire(struct store *s, const char *pool, const char *user, const
         return 0; /* read only: the rollback at cleanup is harmless */
     }
 
-    r = session_pick_desk_locked(locked, p, user, &desk);
+    r = session_pick_desk_locked(locked, p, user, down, draining, &desk);
     if (r < 0)
         return r;
     /* the conditional UPDATE: only a ready desktop becomes assigned */

@@ -214,6 +214,12 @@ int store_parent_remove(struct store *s, const char *name);
 int store_session_acquire(struct store *s, const char *pool, const char *user,
                           const char *client, const char *actor, struct session **ret,
                           bool *ret_existing);
+/* The same, never on a desktop of the hosts in DOWN (comma-separated
+ * names, NULL: none: they do not answer), and on one of DRAINING's only
+ * when no other host has one ready. */
+int store_session_acquire_on(struct store *s, const char *pool, const char *user,
+                             const char *client, const char *actor, const char *down,
+                             const char *draining, struct session **ret, bool *ret_existing);
 int store_session_get(struct store *s, const char *id, struct session **ret);
 /* Sessions filtered by POOL, USER (NULL: any) and STATE (< 0: any),
  * oldest first (by created_at, then id). */
