@@ -39,7 +39,7 @@ fi
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "operator $(printf %s "$token" | sha256sum | cut -d' ' -f1) bench" >"$work/tokens"
 ctl() { "$B/deskpoolctl" --socket "$work/sock" "$@"; }
-"$B/deskpoold" --foreground --uri test:///default --state-dir "$work/state" --socket "$work/sock" \
+"$B/deskpoold" --foreground --uri test:///default --set memory_overcommit=100000 --state-dir "$work/state" --socket "$work/sock" \
     --instance "$inst" --templates-dir "$top/templates" --set storage_pool="$inst" \
     --set storage_dir="$work/overlays" --set tokens_file="$work/tokens" \
     --listen "127.0.0.1:$port" --set console_password=none --set boot_delay=0 \

@@ -30,7 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 ctl() { "$B/deskpoolctl" --socket "$work/sock" "$@"; }
-"$B/deskpoold" --foreground --uri test:///default --state-dir "$work/state" --socket "$work/sock" \
+"$B/deskpoold" --foreground --uri test:///default --set memory_overcommit=100000 --state-dir "$work/state" --socket "$work/sock" \
     --instance "$inst" --templates-dir "$top/templates" --set storage_pool="$inst" \
     --set storage_dir="$work/overlays" --set console_password=none --set boot_delay=0 \
     --set max_concurrent=8 --log-level warning 2>>"$work/daemon.log" &

@@ -156,7 +156,8 @@ tmpl="test"
 start_daemon() {
     # the test driver cannot change a running domain's devices: no console
     # passwords there (console_password=none, docs/config.md)
-    local uri=test:///default extra=(--set boot_delay=0 --set console_password=none)
+    local uri=test:///default extra=(--set boot_delay=0 --set console_password=none
+                                     --set memory_overcommit=100000)
     [ "$mode" = qemu ] && uri=qemu:///system && extra=()
     "$B/deskpoold" --foreground --uri "$uri" --state-dir "$work/state" --socket "$work/sock" \
         --instance "$inst" --templates-dir "$top/templates" --set storage_pool="$inst" \

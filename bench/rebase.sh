@@ -69,7 +69,8 @@ deadline() {
 }
 
 start_daemon() {
-    local uri=test:///default extra=(--set console_password=none --set boot_delay=0)
+    local uri=test:///default extra=(--set console_password=none --set boot_delay=0
+                                     --set memory_overcommit=100000)
     if [ "$mode" = qemu ]; then
         uri=qemu:///system
         extra=(--set virt_type=qemu)

@@ -14,7 +14,7 @@ work=$(mktemp -d /var/tmp/deskpool-bench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 inst=scale$$
-"$B/deskpoold" --foreground --uri test:///default --state-dir "$work/state" --socket "$work/sock" \
+"$B/deskpoold" --foreground --uri test:///default --set memory_overcommit=100000 --state-dir "$work/state" --socket "$work/sock" \
     --instance "$inst" --templates-dir "$top/templates" --set storage_pool="$inst" \
     --set storage_dir="$work/ov" --set boot_delay=0 --set reconcile_interval=1 \
     --log-level warning 2>"$work/log" &

@@ -8,6 +8,9 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <limits.h>
+
 #include "api-priv.h"
 #include "hosts.h"
 #include "log.h"
@@ -399,4 +402,179 @@ api_hosts_remove(struct api_request *req, struct api_reply *reply)
         json_add_string(o, "state", "removed");
         return api_reply_json(reply, 200, o);
     }
+}
+
+/* --- capacity: how many more desktops fit, and admission control --- */
+
+int
+api_capacity_load(struct api_request *req, struct api_capacity *ret)
+{
+    struct api_deps *d = &req->api->deps;
+    _cleanup_(api_settings_done) struct api_settings set = { 0 };
+    unsigned overcommit, grace;
+    int r;
+
+    *ret = (struct api_capacity) { 0 };
+    reconciler_get_placement_settings(d->reconciler, &overcommit, &ret->vcpus_per_cpu, &grace);
+    api_settings_get(req->api, &set);
+    ret->templates_dir = xstrdup(set.templates_dir);
+    r = cluster_view(&ret->cl, reconciler_get_hosts(d->reconciler), d->store, d->hv, grace);
+    if (r >= 0)
+        r = store_pool_list(d->store, &ret->pools, &ret->n_pools);
+    if (r >= 0)
+        r = store_desk_list(d->store, NULL, &ret->desks, &ret->n_desks);
+    if (r < 0) {
+        api_capacity_done(ret);
+        return r;
+    }
+    capacity_compute(&ret->cap, &ret->cl, ret->desks, ret->n_desks, ret->pools, ret->n_pools,
+                     ret->templates_dir, reconciler_get_footprints(d->reconciler), overcommit,
+                     ret->vcpus_per_cpu);
+    return 0;
+}
+
+void
+api_capacity_done(struct api_capacity *c)
+{
+    capacity_done(&c->cap);
+    cluster_done(&c->cl);
+    pool_list_free(c->pools, c->n_pools);
+    desk_list_free(c->desks, c->n_desks);
+    free(c->templates_dir);
+    *c = (struct api_capacity) { 0 };
+}
+
+static void
+add_fits(json_object *o, unsigned fits)
+{
+    if (fits == UINT_MAX)
+        json_object_object_add(o, "fits", NULL);
+    else
+        json_add_int(o, "fits", fits);
+}
+
+int
+api_capacity(struct api_request *req, struct api_reply *reply)
+{
+    _cleanup_(api_capacity_done) struct api_capacity c = { 0 };
+    const char *only = api_query(req, "pool");
+    json_object *o, *hosts, *pools;
+    bool found = !only;
+    int r;
+
+    if (only && !name_is_valid(only))
+        return api_reply_errorf(reply, -ENOENT, "No pool '%.64s'.", only);
+    r = api_capacity_load(req, &c);
+    if (r < 0)
+        return api_reply_error(reply, r, "Cannot read hosts, pools and desktops.");
+    hosts = json_object_new_array();
+    for (size_t i = 0; i < c.cap.n_hosts; i++) {
+        const struct placement_host *ph = &c.cap.ph[i];
+        const struct cluster_host *h = &c.cl.h[i];
+        json_object *e = json_object_new_object(), *per = json_object_new_array();
+
+        json_add_string(e, "name", ph->name);
+        json_add_string(e, "state", !ph->reachable ? "unreachable"
+                                    : ph->draining ? "draining" : "up");
+        json_add_int(e, "memory", (int64_t) h->view.node.memory);
+        json_add_int(e, "reserve_memory", (int64_t) ph->reserve);
+        json_add_int(e, "usable_memory", (int64_t) (ph->memory > ph->reserve
+                                                        ? ph->memory - ph->reserve : 0));
+        json_add_int(e, "committed_memory", (int64_t) ph->committed);
+        json_add_int(e, "desktops", ph->desktops);
+        json_add_int(e, "max_desktops", ph->max_desktops);
+        json_add_int(e, "cpus", ph->cpus);
+        json_add_int(e, "vcpus", ph->vcpus);
+        json_add_int(e, "ksm_saved", (int64_t) c.cap.ksm_saved[i]);
+        for (size_t p = 0; p < c.cap.n_pools; p++) {
+            json_object *x;
+            struct placement_host one = *ph;
+            enum placement_limit l;
+            unsigned fits;
+
+            if (only && !streq(only, c.pools[p]->name))
+                continue;
+            x = json_object_new_object();
+            one.footprint = c.cap.fp[p * c.cap.n_hosts + i];
+            fits = placement_room(&one, &c.cap.req[p], &l);
+            json_add_string(x, "pool", c.pools[p]->name);
+            json_add_string(x, "template", c.pools[p]->template);
+            json_add_int(x, "footprint", (int64_t) one.footprint);
+            json_add_string(x, "footprint_source",
+                            c.cap.measured[p * c.cap.n_hosts + i] ? "measured" : "template");
+            add_fits(x, fits);
+            json_add_string(x, "limit", placement_limit_to_string(l));
+            json_object_array_add(per, x);
+        }
+        json_object_object_add(e, "pools", per);
+        json_object_array_add(hosts, e);
+    }
+    pools = json_object_new_array();
+    for (size_t p = 0; p < c.cap.n_pools; p++) {
+        json_object *x;
+        unsigned n = 0;
+
+        if (only && !streq(only, c.pools[p]->name))
+            continue;
+        found = true;
+        x = json_object_new_object();
+        for (size_t k = 0; k < c.n_desks; k++)
+            n += streq(c.desks[k]->pool, c.pools[p]->name);
+        json_add_string(x, "pool", c.pools[p]->name);
+        add_fits(x, capacity_room(&c.cap, p, NULL, NULL));
+        json_add_int(x, "desktops", n);
+        json_add_int(x, "min", c.pools[p]->min);
+        json_add_int(x, "max", c.pools[p]->max);
+        json_object_array_add(pools, x);
+    }
+    if (!found) {
+        json_object_put(hosts);
+        json_object_put(pools);
+        return api_reply_errorf(reply, -ENOENT, "No pool '%s'.", only);
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "hosts", hosts);
+    json_object_object_add(o, "pools", pools);
+    return api_reply_json(reply, 200, o);
+}
+
+int
+api_admit(struct api_request *req, struct api_reply *reply, const struct pool *p, bool is_new)
+{
+    _cleanup_(api_capacity_done) struct api_capacity c = { 0 };
+    _cleanup_free_ char *detail = NULL;
+    struct placement_request want;
+    size_t pi = SIZE_MAX;
+    unsigned have = 0, need, room;
+    int r;
+
+    r = api_capacity_load(req, &c);
+    if (r < 0)
+        return reply_fail(reply, r, "Cannot read hosts, pools and desktops to check capacity.");
+    for (size_t i = 0; i < c.n_pools && !is_new; i++)
+        if (streq(c.pools[i]->name, p->name))
+            pi = i;
+    if (pi == SIZE_MAX) {
+        pi = c.cap.n_pools; /* not created yet */
+        capacity_request(c.templates_dir, p, c.vcpus_per_cpu, &want);
+    }
+    for (size_t k = 0; k < c.n_desks; k++)
+        if (streq(c.desks[k]->pool, p->name) && c.desks[k]->state != DESK_STATE_FAILED &&
+            c.desks[k]->state != DESK_STATE_DELETING)
+            have++;
+    need = p->min > have ? p->min - have : 0;
+    if (need == 0)
+        return 0;
+    room = capacity_room(&c.cap, pi, &want, &detail);
+    if (room >= need)
+        return 0;
+    {
+        _cleanup_free_ char *msg = xasprintf(
+            "Pool '%s' needs %u more desktop(s) for its min of %u, but the hosts have room "
+            "for %u once the other pools have theirs (%s). Add or free a host, or ask again "
+            "with overcommit.", p->name, need, p->min, room, strempty(detail));
+
+        api_reply_error_code(reply, -EEXIST, "insufficient_capacity", msg);
+    }
+    return -ENOSPC;
 }

@@ -303,6 +303,22 @@ get_placement(struct api_request *req, struct api_reply *reply, struct pool *p)
     return 0;
 }
 
+/* Whether the body asks to skip admission control ("overcommit": true):
+ * 1 or 0, or a negative errno with the reply filled. */
+static int
+get_overcommit(struct api_request *req, struct api_reply *reply)
+{
+    _cleanup_free_ char *err = NULL;
+    bool b = false;
+    int r = json_get_bool(req->body, "overcommit", &b, &err);
+
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return reply_fail(reply, r, err);
+    return b;
+}
+
 /* The clone method the body asks for: 1 and *RET, 0 when absent, or a
  * negative errno with the reply filled. */
 static int
@@ -339,7 +355,7 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     static const char *const fields[] = { "name", "image", "image_version", "template", "mode",
                                           "min", "spare", "max", "groups", "idle_timeout",
                                           "max_session", "allow_device_redirection", "clone",
-                                          "placement", "host_labels", NULL };
+                                          "placement", "host_labels", "overcommit", NULL };
     struct store *s = req->api->deps.store;
     _cleanup_free_ char *err = NULL, *tdir = NULL, *tpath = NULL;
     _cleanup_(tmpl_freep) struct tmpl *t = NULL;
@@ -348,7 +364,7 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     struct pool p = { .idle_timeout = POOL_DEFAULT_IDLE_TIMEOUT,
                       .max_session = POOL_DEFAULT_MAX_SESSION };
     enum pool_clone clone = POOL_CLONE_BOOT;
-    int clone_given;
+    int clone_given, overcommit = 0;
     json_object *v;
     int r;
 
@@ -395,6 +411,8 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     r = get_policy(req, reply, &p);
     if (r >= 0)
         r = get_placement(req, reply, &p);
+    if (r >= 0)
+        r = overcommit = get_overcommit(req, reply);
     if (r < 0) {
         strv_free(p.groups);
         strv_free(p.host_labels);
@@ -440,6 +458,12 @@ api_pools_create(struct api_request *req, struct api_reply *reply)
     p.image = (char *) image;
     p.template = (char *) tname;
     p.created_at = (int64_t) (now_realtime_usec() / 1000000ULL);
+    /* admission control: its min must fit, unless the operator says so */
+    if (!overcommit && api_admit(req, reply, &p, true) < 0) {
+        strv_free(p.groups);
+        strv_free(p.host_labels);
+        return 0;
+    }
     r = store_pool_add(s, &p);
     strv_free(p.groups);
     strv_free(p.host_labels);
@@ -466,14 +490,14 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
     static const char *const fields[] = { "min", "spare", "max", "groups", "idle_timeout",
                                           "max_session", "allow_device_redirection",
                                           "image_version", "clone", "placement", "host_labels",
-                                          NULL };
+                                          "overcommit", NULL };
     struct store *s = req->api->deps.store;
     _cleanup_(pool_freep) struct pool *p = NULL;
     _cleanup_free_ char *err = NULL;
     const char *name = req->params[0];
     unsigned min, spare, max;
     enum pool_clone clone = POOL_CLONE_BOOT;
-    int clone_given;
+    int clone_given, overcommit;
     json_object *v;
     int r;
 
@@ -517,6 +541,19 @@ api_pools_update(struct api_request *req, struct api_reply *reply)
         r = clone_check(req, p->mode, t, &err);
         if (r < 0)
             return api_reply_error(reply, r, err);
+    }
+    overcommit = get_overcommit(req, reply);
+    if (overcommit < 0)
+        return 0;
+    if (min > p->min && !overcommit) {
+        unsigned old_min = p->min;
+        int q;
+
+        p->min = min;
+        q = api_admit(req, reply, p, false);
+        p->min = old_min;
+        if (q < 0)
+            return 0;
     }
     p->min = min;
     p->spare = spare;

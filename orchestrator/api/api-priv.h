@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "api.h"
+#include "capacity.h"
 #include "api-request.h"
 #include "json-util.h"
 
@@ -174,6 +175,25 @@ int api_pools_delete(struct api_request *req, struct api_reply *reply);
 int api_desktops_list(struct api_request *req, struct api_reply *reply);
 
 /* api-hosts.c */
+/* Hosts as seen, pools, desktops and their capacity (capacity.c). */
+struct api_capacity {
+    struct cluster cl;
+    struct pool **pools;
+    size_t n_pools;
+    struct desk **desks;
+    size_t n_desks;
+    struct capacity cap;
+    char *templates_dir;
+    unsigned vcpus_per_cpu;
+};
+int api_capacity_load(struct api_request *req, struct api_capacity *ret);
+void api_capacity_done(struct api_capacity *c);
+int api_capacity(struct api_request *req, struct api_reply *reply);
+/* Admission control: 0 when pool P's min fits on its eligible hosts once
+ * the other pools have what they lack (IS_NEW: P is not in the store
+ * yet), else a negative errno with a 409 reply giving the numbers. */
+int api_admit(struct api_request *req, struct api_reply *reply, const struct pool *p,
+              bool is_new);
 int api_hosts_list(struct api_request *req, struct api_reply *reply);
 int api_hosts_add(struct api_request *req, struct api_reply *reply);
 int api_hosts_get(struct api_request *req, struct api_reply *reply);

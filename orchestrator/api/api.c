@@ -107,6 +107,7 @@ static const struct api_route api_routes[] = {
     { "DELETE", "/v1/pools/{name}", api_pools_delete, ROLES(API_ROLE_OPERATOR) },
     { "GET", "/v1/desktops", api_desktops_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "GET", "/v1/hosts", api_hosts_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/capacity", api_capacity, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "POST", "/v1/hosts", api_hosts_add, ROLES(API_ROLE_OPERATOR) },
     { "GET", "/v1/hosts/{name}", api_hosts_get, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "PATCH", "/v1/hosts/{name}", api_hosts_update, ROLES(API_ROLE_OPERATOR) },

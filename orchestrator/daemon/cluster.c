@@ -223,65 +223,33 @@ cluster_observe_desk(const struct cluster *c, const struct desk *d, struct plann
     }
 }
 
-void
-cluster_count(struct cluster *c, struct desk *const *desks, size_t n_desks,
-              struct pool *const *pools, const uint64_t *footprints, const unsigned *vcpus,
-              size_t n_pools)
+int
+cluster_view(struct cluster *c, struct hosts *hs, struct store *s, struct hv *local,
+             unsigned grace)
 {
-    ssize_t last = -1;
+    struct host **rows = NULL;
+    size_t n_rows = 0;
+    int r;
 
-    for (size_t i = 0; i < c->n; i++) {
-        c->h[i].desktops = 0;
-        c->h[i].committed = 0;
-        c->h[i].vcpus = 0;
+    *c = (struct cluster) { .now = (int64_t) (now_realtime_usec() / 1000000ULL) };
+    r = store_host_list(s, &rows, &n_rows);
+    if (r < 0)
+        return r;
+    c->h = xmalloc0(sizeof(*c->h) * (n_rows + 1));
+    for (size_t i = 0; i < n_rows; i++) {
+        struct cluster_host *h = &c->h[c->n++];
+
+        h->row = TAKE_PTR(rows[i]);
+        if (hosts_get_view(hs, h->row->name, &h->view) < 0)
+            h->view = (struct host_view) { .name = xstrdup(h->row->name),
+                                           .conn = HOST_CONN_CONNECTING, .since = c->now };
+        if (streq(h->row->name, HOST_LOCAL) && local && !hv_is_alive(local))
+            h->view.conn = HOST_CONN_DOWN;
+        h->hv = hosts_get_hv(hs, h->row->name);
+        h->observed = h->view.conn == HOST_CONN_UP;
+        h->lost = !h->observed && c->now - h->view.since >= (int64_t) grace;
     }
-    for (size_t i = 0; i < n_desks; i++) {
-        const struct desk *d = desks[i];
-        struct cluster_host *h = (struct cluster_host *) cluster_find(c, d->host);
-
-        if (!h || d->state == DESK_STATE_DELETING)
-            continue;
-        h->desktops++;
-        /* desktops come ordered by pool: remember the last one found */
-        if (last < 0 || !streq(pools[last]->name, d->pool)) {
-            last = -1;
-            for (size_t k = 0; k < n_pools && last < 0; k++)
-                if (streq(pools[k]->name, d->pool))
-                    last = (ssize_t) k;
-        }
-        if (last >= 0) {
-            h->committed += footprints[last];
-            h->vcpus += vcpus[last];
-        }
-    }
-}
-
-struct placement_host *
-cluster_placement_hosts(const struct cluster *c, unsigned overcommit)
-{
-    struct placement_host *p = xmalloc0(sizeof(*p) * (c->n + 1));
-
-    for (size_t i = 0; i < c->n; i++) {
-        const struct cluster_host *h = &c->h[i];
-        uint64_t mem = h->view.node.memory, reserve = h->row->reserve_memory;
-        /* what is left after the reserve, scaled by the overcommit ratio */
-        uint64_t left = mem > reserve ? mem - reserve : 0;
-        uint64_t usable = left / 100 * overcommit + left % 100 * overcommit / 100;
-
-        p[i] = (struct placement_host) {
-            .name = h->row->name,
-            .reachable = h->observed && h->view.virt_type != NULL,
-            .draining = h->row->admin == HOST_ADMIN_DRAINING,
-            .local_qemu = h->view.local_qemu,
-            .labels = h->row->labels,
-            .memory = mem > 0 ? reserve + usable : 0,
-            .reserve = h->row->reserve_memory,
-            .committed = h->committed,
-            .desktops = h->desktops,
-            .max_desktops = h->row->max_desktops,
-            .cpus = h->view.node.cpus,
-            .vcpus = h->vcpus,
-        };
-    }
-    return p;
+    free(rows);
+    qsort(c->h, c->n, sizeof(*c->h), cluster_host_cmp);
+    return 0;
 }

@@ -20,9 +20,6 @@ struct cluster_host {
     size_t n_doms;
     char **vols;               /* this instance's volumes in its storage pool */
     size_t n_vols;
-    unsigned desktops;         /* desktops on it (not being deleted), for placement */
-    uint64_t committed;        /* their footprints */
-    unsigned vcpus;            /* their vCPUs */
     char *console_address;     /* what its consoles listen on; NULL: console_listen */
 };
 
@@ -52,13 +49,8 @@ const struct cluster_host *cluster_find(const struct cluster *c, const char *nam
 void cluster_observe_desk(const struct cluster *c, const struct desk *d,
                           struct planner_desk *pd);
 
-/* Counts DESKS against their hosts: FOOTPRINT(pool) and VCPUS(pool) give
- * what one desktop of a pool takes (by pool index, POOLS in the same
- * order as the arrays; a pool not found counts nothing). */
-void cluster_count(struct cluster *c, struct desk *const *desks, size_t n_desks,
-                   struct pool *const *pools, const uint64_t *footprints,
-                   const unsigned *vcpus, size_t n_pools);
-
-/* The placement inputs of every host (a new array, C's order). */
-/* OVERCOMMIT: percent of a host's memory its desktops may commit. */
-struct placement_host *cluster_placement_hosts(const struct cluster *c, unsigned overcommit);
+/* The same from what the daemon sees of each host, without listing or
+ * fencing anything: a host counts as observed when its connection is up
+ * (the API's capacity answers). */
+int cluster_view(struct cluster *c, struct hosts *hs, struct store *s, struct hv *local,
+                 unsigned grace);

@@ -30,6 +30,7 @@
 
 #include "actions.h"
 #include "array.h"
+#include "capacity.h"
 #include "cluster.h"
 #include "log.h"
 #include "orphans.h"
@@ -50,6 +51,7 @@ struct reconciler {
     struct store *store;
     struct hv *hv;             /* the local host's connection */
     struct hosts *hosts;       /* every host's connection (the local one included) */
+    struct footprints *footprints; /* measured desktop footprints per host and template */
     struct worker *worker;
 
     pthread_mutex_t lock;      /* guards everything below */
@@ -556,22 +558,7 @@ replan(struct reconciler *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* What one desktop of pool P takes on a host: its template's memory and
- * vCPUs (0 and 1 when the template cannot be read). */
-static void
-pool_size(const char *templates_dir, const struct pool *p, uint64_t *ret_memory,
-          unsigned *ret_vcpus)
-{
-    _cleanup_free_ char *path = xasprintf("%s/%s.xml", templates_dir, p->template);
-    _cleanup_(tmpl_freep) struct tmpl *t = NULL;
-
-    *ret_memory = 0;
-    *ret_vcpus = 1;
-    if (tmpl_load_file(path, &t, NULL) >= 0)
-        tmpl_get_size(t, ret_memory, ret_vcpus);
-}
-
-/* Why no host takes a desktop of P: "kvm1: memory, kvm2: draining". */
+/* Why no host takes a desktop of REQ: "kvm1: memory, kvm2: draining". */
 static char *
 unplaced_reason(const struct placement_host *ph, size_t n, const struct placement_request *req)
 {
@@ -587,45 +574,29 @@ unplaced_reason(const struct placement_host *ph, size_t n, const struct placemen
 }
 
 /* ACTION_CREATE: A->count new desktops of A->pool, each on the host
- * placement chooses. Returns how many were made. */
+ * placement chooses, counted in CAP (capacity.c) so the next CREATE of
+ * this pass sees them. Returns how many were made. */
 static int
-create_placed(struct reconciler *r, struct cluster *cl, const struct action *a,
-              struct pool *const *pools, size_t n_pools, struct desk *const *desks,
-              size_t n_desks, const char *templates_dir)
+create_placed(struct reconciler *r, struct capacity *cap, const struct action *a)
 {
-    _cleanup_free_ uint64_t *fp = xmalloc0(sizeof(*fp) * (n_pools + 1));
-    _cleanup_free_ unsigned *vc = xmalloc0(sizeof(*vc) * (n_pools + 1));
-    _cleanup_free_ struct placement_host *ph = NULL;
     _cleanup_free_ size_t *where = xmalloc0(sizeof(*where) * (a->count + 1));
     const struct pool *p = NULL;
-    struct placement_request req;
-    size_t placed;
+    size_t placed, pi = 0;
     int made = 0;
 
-    for (size_t i = 0; i < n_pools; i++) {
-        pool_size(templates_dir, pools[i], &fp[i], &vc[i]);
-        if (streq(pools[i]->name, a->pool))
-            p = pools[i];
-    }
+    for (size_t i = 0; i < cap->n_pools && !p; i++)
+        if (streq(cap->pools[i]->name, a->pool)) {
+            p = cap->pools[i];
+            pi = i;
+        }
     if (!p)
         return 0;
-    cluster_count(cl, desks, n_desks, pools, fp, vc, n_pools);
-    ph = cluster_placement_hosts(cl, r->memory_overcommit);
-    req = (struct placement_request) {
-        .policy = p->placement,
-        .labels = p->host_labels,
-        .needs_local_qemu = pool_clone_effective(p) == POOL_CLONE_INSTANT,
-        .cpu_ratio = r->vcpus_per_cpu,
-    };
-    for (size_t i = 0; i < n_pools; i++)
-        if (pools[i] == p) {
-            req.footprint = fp[i];
-            req.vcpus = vc[i];
-        }
-    placed = placement_choose(ph, cl->n, &req, a->count, where);
+    for (size_t i = 0; i < cap->n_hosts; i++)
+        cap->ph[i].footprint = cap->fp[pi * cap->n_hosts + i];
+    placed = placement_apply(cap->ph, cap->n_hosts, &cap->req[pi], a->count, where);
     pthread_mutex_lock(&r->lock);
     if (placed < a->count && !strv_contains(r->unplaced, p->name)) {
-        _cleanup_free_ char *why = unplaced_reason(ph, cl->n, &req);
+        _cleanup_free_ char *why = unplaced_reason(cap->ph, cap->n_hosts, &cap->req[pi]);
 
         log_warning("No host has room for %zu more desktop(s) of pool '%s' (%s); it stays "
                     "short until one has", a->count - placed, p->name, why);
@@ -639,7 +610,7 @@ create_placed(struct reconciler *r, struct cluster *cl, const struct action *a,
     pthread_mutex_unlock(&r->lock);
     for (size_t k = 0; k < placed; k++) {
         _cleanup_(desk_freep) struct desk *d = NULL;
-        const char *host = ph[where[k]].name;
+        const char *host = cap->ph[where[k]].name;
         int q = store_desk_create_on(r->store, a->pool, r->instance, a->version, host, &d);
 
         if (q < 0) {
@@ -673,13 +644,17 @@ pass_run(struct reconciler *r)
     _cleanup_free_ char *templates_dir = NULL, *virt_type = NULL;
     uint64_t start = now_usec();
     struct cluster cl = { 0 };
-    unsigned host_lost_grace;
+    struct capacity cap = { 0 };
+    bool cap_ready = false;
+    unsigned host_lost_grace, memory_overcommit, vcpus_per_cpu;
     int done = 0, res, local_res;
 
     pthread_mutex_lock(&r->lock);
     templates_dir = xstrdup(r->templates_dir);
     virt_type = xstrdup(r->virt_type);
     host_lost_grace = r->host_lost_grace;
+    memory_overcommit = r->memory_overcommit;
+    vcpus_per_cpu = r->vcpus_per_cpu;
     pthread_mutex_unlock(&r->lock);
 
     check_slow_libvirt(r);
@@ -744,6 +719,7 @@ pass_run(struct reconciler *r)
         r->stats.orphans = orphans;
         pthread_mutex_unlock(&r->lock);
     }
+    footprints_sample(r->footprints, &cl, desks, n_desks, pools, n_pools);
 
     pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
     pp = xmalloc0(sizeof(*pp) * (n_parents + 1));
@@ -815,7 +791,12 @@ pass_run(struct reconciler *r)
         const struct action *a = &actions[i];
 
         if (a->kind == ACTION_CREATE) {
-            done += create_placed(r, &cl, a, pools, n_pools, desks, n_desks, templates_dir);
+            if (!cap_ready) {
+                capacity_compute(&cap, &cl, desks, n_desks, pools, n_pools, templates_dir,
+                                 r->footprints, memory_overcommit, vcpus_per_cpu);
+                cap_ready = true;
+            }
+            done += create_placed(r, &cap, a);
             pthread_mutex_lock(&r->lock);
             r->stats.actions[ACTION_CREATE] += a->count;
             pthread_mutex_unlock(&r->lock);
@@ -952,6 +933,7 @@ cleanup:
     session_list_free(sessions, n_sessions);
     desk_list_free(desks, n_desks);
     pool_list_free(pools, n_pools);
+    capacity_done(&cap);
     cluster_done(&cl);
     return res < 0 ? res : done;
 }
@@ -1063,6 +1045,7 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     pthread_cond_init(&r->desk_ready, NULL);
     atomic_init(&r->stopping, false);
     (void) hosts_new(c, s, h, &r->hosts);
+    r->footprints = footprints_new();
     hosts_set_wake(r->hosts, hosts_wake, r);
     r->worker = worker_new(c->max_concurrent);
     if (!r->worker) {
@@ -1099,6 +1082,23 @@ struct hosts *
 reconciler_get_hosts(struct reconciler *r)
 {
     return r->hosts;
+}
+
+struct footprints *
+reconciler_get_footprints(struct reconciler *r)
+{
+    return r->footprints;
+}
+
+void
+reconciler_get_placement_settings(struct reconciler *r, unsigned *ret_overcommit,
+                                  unsigned *ret_vcpus_per_cpu, unsigned *ret_grace)
+{
+    pthread_mutex_lock(&r->lock);
+    *ret_overcommit = r->memory_overcommit;
+    *ret_vcpus_per_cpu = r->vcpus_per_cpu;
+    *ret_grace = r->host_lost_grace;
+    pthread_mutex_unlock(&r->lock);
 }
 
 void
@@ -1287,6 +1287,7 @@ reconciler_free(struct reconciler *r)
         pthread_join(r->thread, NULL);
     r->worker = worker_free(r->worker);
     r->hosts = hosts_free(r->hosts);
+    r->footprints = footprints_free(r->footprints);
     strv_free(r->unplaced);
     for (size_t i = 0; i < r->n_inflight; i++)
         free(r->inflight[i]);

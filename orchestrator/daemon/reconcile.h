@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "footprint.h"
 #include "hosts.h"
 #include "hv.h"
 #include "planner.h"
@@ -33,6 +34,12 @@ int reconciler_new(const struct conf *c, struct store *s, struct hv *h, const ch
                    struct reconciler **ret);
 /* The hosts it places desktops on (owned by it; the API shows them). */
 struct hosts *reconciler_get_hosts(struct reconciler *r);
+/* The footprints it measures (owned by it), and the settings placement
+ * uses now (memory_overcommit, vcpus_per_cpu, host_lost_grace): what the
+ * API's capacity answers and admission control need. */
+struct footprints *reconciler_get_footprints(struct reconciler *r);
+void reconciler_get_placement_settings(struct reconciler *r, unsigned *ret_overcommit,
+                                       unsigned *ret_vcpus_per_cpu, unsigned *ret_grace);
 /* Starts the loop thread (a pass every reconcile_interval, or on wake). */
 int reconciler_start(struct reconciler *r);
 /* The domain type desktops get from now on (the probe finished). */

@@ -700,3 +700,33 @@ hv_domain_get_rss(struct hv *h, const char *name, uint64_t *ret)
         }
     return -ENODATA;
 }
+
+int
+hv_node_get_ksm(struct hv *h, uint64_t *ret_saved)
+{
+    _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
+    virTypedParameterPtr params = NULL;
+    int n = 0, r;
+    uint64_t sharing = 0;
+
+    r = hv_conn_get(h, &conn, NULL);
+    if (r < 0)
+        return r;
+    if (virNodeGetMemoryParameters(conn, NULL, &n, 0) < 0 || n <= 0) {
+        virResetLastError();
+        return -EOPNOTSUPP;
+    }
+    params = xmalloc0(sizeof(*params) * (size_t) n);
+    if (virNodeGetMemoryParameters(conn, params, &n, 0) < 0) {
+        free(params);
+        return hv_last_error(NULL);
+    }
+    for (int i = 0; i < n; i++)
+        if (streq(params[i].field, VIR_NODE_MEMORY_SHARED_PAGES_SHARING))
+            sharing = params[i].type == VIR_TYPED_PARAM_ULLONG ? params[i].value.ul
+                                                               : params[i].value.ui;
+    virTypedParamsFree(params, n);
+    /* KSM merges base pages: 4 KiB on the x86 hosts deskpool runs on */
+    *ret_saved = sharing * 4096;
+    return 0;
+}

@@ -148,6 +148,10 @@ struct hv_node_info {
 };
 void hv_node_info_done(struct hv_node_info *i);
 int hv_node_get_info(struct hv *h, struct hv_node_info *ret, char **reterr_msg);
+/* The memory KSM's merging saves on the host (libvirt's node memory
+ * parameter shm_pages_sharing), bytes; 0 when KSM is off. -EOPNOTSUPP
+ * where the driver does not say (test://). */
+int hv_node_get_ksm(struct hv *h, uint64_t *ret_saved);
 /* The resident memory of running domain NAME's process (QEMU), bytes:
  * its measured footprint. -ENODATA where the driver does not say (test://). */
 int hv_domain_get_rss(struct hv *h, const char *name, uint64_t *ret);

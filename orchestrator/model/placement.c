@@ -69,6 +69,12 @@ placement_limit_to_string(enum placement_limit l)
     return placement_limit_names[l];
 }
 
+static uint64_t
+footprint_of(const struct placement_host *h, const struct placement_request *r)
+{
+    return h->footprint > 0 ? h->footprint : r->footprint;
+}
+
 unsigned
 placement_room(const struct placement_host *h, const struct placement_request *r,
                enum placement_limit *ret_limit)
@@ -89,9 +95,9 @@ placement_room(const struct placement_host *h, const struct placement_request *r
             *ret_limit = limit;
         return 0;
     }
-    if (r->footprint > 0 && h->memory > 0) {
+    if (footprint_of(h, r) > 0 && h->memory > 0) {
         uint64_t used = h->reserve + h->committed;
-        uint64_t fit = h->memory > used ? (h->memory - used) / r->footprint : 0;
+        uint64_t fit = h->memory > used ? (h->memory - used) / footprint_of(h, r) : 0;
 
         room = (unsigned) MIN(fit, (uint64_t) UINT_MAX - 1);
         limit = PLACEMENT_LIMIT_MEMORY;
@@ -122,20 +128,17 @@ placement_room(const struct placement_host *h, const struct placement_request *r
 static uint64_t
 memory_left(const struct placement_host *h, const struct placement_request *r)
 {
-    uint64_t used = h->reserve + h->committed + r->footprint;
+    uint64_t used = h->reserve + h->committed + footprint_of(h, r);
 
     return h->memory > used ? h->memory - used : 0;
 }
 
 size_t
-placement_choose(const struct placement_host *hosts, size_t n_hosts,
-                 const struct placement_request *r, size_t count, size_t *ret)
+placement_apply(struct placement_host *h, size_t n_hosts, const struct placement_request *r,
+                size_t count, size_t *ret)
 {
-    _cleanup_free_ struct placement_host *h = xmalloc0(sizeof(*h) * (n_hosts + 1));
     size_t placed = 0;
 
-    for (size_t i = 0; i < n_hosts; i++)
-        h[i] = hosts[i];
     for (; placed < count; placed++) {
         ssize_t best = -1;
 
@@ -161,10 +164,22 @@ placement_choose(const struct placement_host *hosts, size_t n_hosts,
         }
         if (best < 0)
             break;
-        ret[placed] = (size_t) best;
-        h[best].committed += r->footprint;
+        if (ret)
+            ret[placed] = (size_t) best;
+        h[best].committed += footprint_of(&h[best], r);
         h[best].desktops++;
         h[best].vcpus += r->vcpus;
     }
     return placed;
+}
+
+size_t
+placement_choose(const struct placement_host *hosts, size_t n_hosts,
+                 const struct placement_request *r, size_t count, size_t *ret)
+{
+    _cleanup_free_ struct placement_host *h = xmalloc0(sizeof(*h) * (n_hosts + 1));
+
+    for (size_t i = 0; i < n_hosts; i++)
+        h[i] = hosts[i];
+    return placement_apply(h, n_hosts, r, count, ret);
 }

@@ -48,6 +48,8 @@ struct placement_host {
     unsigned max_desktops;    /* 0: no limit */
     unsigned cpus;            /* its logical CPUs */
     unsigned vcpus;           /* vCPUs of its desktops */
+    uint64_t footprint;       /* what one desktop of the request takes here, measured
+                               * (0: the request's footprint) */
 };
 
 /* What one new desktop needs. */
@@ -64,6 +66,12 @@ struct placement_request {
  * in *RET_LIMIT (may be NULL) what stops the one after them. Pure. */
 unsigned placement_room(const struct placement_host *h, const struct placement_request *r,
                         enum placement_limit *ret_limit);
+
+/* Places COUNT desktops like R on HOSTS as placement_choose() does and
+ * counts them against the hosts chosen (HOSTS is changed; RET may be
+ * NULL). Returns how many were placed. Pure. */
+size_t placement_apply(struct placement_host *hosts, size_t n_hosts,
+                       const struct placement_request *r, size_t count, size_t *ret);
 
 /* Chooses a host for each of COUNT new desktops, in turn, each choice
  * counted against the host for the next one (HOSTS is not changed):

@@ -95,7 +95,7 @@ harness_start() {
     sock=$T/sock
     # the host's /etc/deskpool (config file, hooks) must not leak into a test
     touch "$T/no-host.conf"
-    "$DESKPOOLD" --foreground --uri test:///default --state-dir "$T/state" --socket "$sock" \
+    "$DESKPOOLD" --foreground --uri test:///default --set memory_overcommit=100000 --state-dir "$T/state" --socket "$sock" \
         --config "$T/no-host.conf" --set hooks_dir="$T/no-hooks" --set tokens_file="$T/no-tokens" \
         --instance "$inst-$$" --templates-dir "$DP_SRCDIR/templates" \
         --set console_password=none "$@" >"$T/deskpoold.log" 2>&1 &

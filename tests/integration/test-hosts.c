@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,7 +86,9 @@ add_host(struct store *s, const char *name, unsigned mem_mib, unsigned max_deskt
 {
     _cleanup_free_ char *uri = host_file(name, mem_mib, 8), *err = NULL;
     _cleanup_(strv_freep) char **l = NULL;
-    struct host h = { .name = (char *) name, .max_desktops = max_desktops, .reserve_memory = reserve };
+    struct host h = {
+        .name = (char *) name, .max_desktops = max_desktops, .reserve_memory = reserve,
+    };
 
     if (!uri || host_labels_parse(labels, &l, &err) < 0)
         return -EINVAL;
@@ -331,6 +334,14 @@ TEST(scale_10_hosts_x_500)
     }
 }
 
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
 int
 main(void)
 {
@@ -353,11 +364,7 @@ main(void)
     RUN(scale_10_hosts_x_500);
     hv = hv_unref(hv);
     r = TESTS_DONE();
-    {
-        _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", tmpdir);
-    }
+    if (nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        fprintf(stderr, "cannot remove %s\n", tmpdir);
     return r;
 }
