@@ -73,6 +73,14 @@ static const struct option verb_options[] = {
     { "no-wait", no_argument, NULL, OPT_NO_WAIT },
     { "since", required_argument, NULL, OPT_SINCE },
     { "clone", required_argument, NULL, OPT_CLONE },
+    { "max-desktops", required_argument, NULL, OPT_MAX_DESKTOPS },
+    { "reserve-memory", required_argument, NULL, OPT_RESERVE_MEMORY },
+    { "labels", required_argument, NULL, OPT_LABELS },
+    { "storage-dir", required_argument, NULL, OPT_STORAGE_DIR },
+    { "console-address", required_argument, NULL, OPT_CONSOLE_ADDRESS },
+    { "placement", required_argument, NULL, OPT_PLACEMENT },
+    { "require-labels", required_argument, NULL, OPT_REQUIRE_LABELS },
+    { "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
     {}
 };
 
@@ -120,6 +128,14 @@ int64_t arg_warn = -1;           /* seconds */
 int64_t arg_batch = -1;
 bool arg_no_wait;
 const char *arg_since;
+int64_t arg_max_desktops = -1;   /* 0 = no limit */
+const char *arg_reserve_memory;  /* "4G" as typed; NULL = not given */
+const char *arg_labels;          /* "k=v,..."; "" = none; NULL = not given */
+const char *arg_storage_dir;
+const char *arg_console_address;
+const char *arg_placement;       /* "spread" or "pack"; NULL = not given */
+const char *arg_require_labels;  /* "k=v,..."; "" = none; NULL = not given */
+bool arg_overcommit;
 
 struct ctl_http_target target;
 struct ctl_progress *active_progress;
@@ -153,24 +169,29 @@ static const struct ctl_verb verbs[] = {
       "NAME --image I [--image-version N|latest] [--template T]\n"
       "      [--mode floating|dedicated] [--clone instant|boot] --min N --spare N --max N\n"
       "      [--groups G1,G2,...] [--idle-timeout DUR] [--max-session DUR]\n"
-      "      [--allow-device-redirection] [--wait [--timeout SEC]]",
+      "      [--allow-device-redirection] [--placement spread|pack]\n"
+      "      [--require-labels K=V,...] [--overcommit] [--wait [--timeout SEC]]",
       1, 1,
       F(OPT_IMAGE) | F(OPT_IMAGE_VERSION) | F(OPT_TEMPLATE) | F(OPT_MODE) | F(OPT_CLONE) |
-      SIZE_OPTS | POLICY_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_create,
+      SIZE_OPTS | POLICY_OPTS | PLACEMENT_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_create,
       "Create a pool; --wait waits until it is settled (see pool wait). Without\n"
       "      --groups everyone is entitled. DUR: 90, 90s, 15m, 12h, 1d. Without\n"
       "      --clone: instant clones where they work (floating pools on local QEMU),\n"
-      "      else booted desktops." },
+      "      else booted desktops. --placement: spread desktops over the hosts\n"
+      "      (default) or pack them; --require-labels: only hosts with these labels;\n"
+      "      --overcommit: accept a min that does not fit on the hosts." },
     { "pool", "resize", "NAME [--min N] [--spare N] [--max N] [--wait [--timeout SEC]]", 1, 1,
       SIZE_OPTS | F(OPT_WAIT) | F(OPT_TIMEOUT), verb_pool_resize,
       "Change a pool's sizes; --wait waits until it is settled." },
     { "pool", "set",
       "NAME [--image-version vN|latest] [--clone instant|boot] [--groups G1,G2,...]\n"
-      "      [--idle-timeout DUR] [--max-session DUR] [--allow-device-redirection yes|no]",
-      1, 1, POLICY_OPTS | F(OPT_IMAGE_VERSION) | F(OPT_CLONE), verb_pool_set,
+      "      [--idle-timeout DUR] [--max-session DUR] [--allow-device-redirection yes|no]\n"
+      "      [--placement spread|pack] [--require-labels K=V,...] [--overcommit]",
+      1, 1, POLICY_OPTS | PLACEMENT_OPTS | F(OPT_IMAGE_VERSION) | F(OPT_CLONE), verb_pool_set,
       "Change a pool's image version (a rebase follows), how it makes desktops\n"
-      "      (--clone instant again re-arms a pool that fell back to boot) or its\n"
-      "      session policy; --groups '' entitles everyone." },
+      "      (--clone instant again re-arms a pool that fell back to boot), its\n"
+      "      session policy or where its desktops go; --groups '' entitles everyone,\n"
+      "      --require-labels '' lets every host take them." },
     { "pool", "rebase",
       "NAME [--to vN|latest] [--policy wait-for-logoff|force-logoff] [--warn DUR]\n"
       "      [--batch N] [--wait [--timeout SEC]]", 1, 1,
@@ -189,6 +210,30 @@ static const struct ctl_verb verbs[] = {
       "Wait until a pool is settled (default timeout 600 s)." },
     { "desktop", "list", "[--pool P]", 0, 0, F(OPT_POOL), verb_desktop_list,
       "List desktops, of every pool or of pool P." },
+    { "host", "list", "", 0, 0, 0, verb_host_list,
+      "List the libvirt hosts desktops are placed on." },
+    { "host", "show", "NAME", 1, 1, 0, verb_host_show,
+      "Show a host: its connection, node facts, limits, labels and desktops." },
+    { "host", "add",
+      "NAME URI [--max-desktops N] [--reserve-memory SIZE] [--labels K=V,...]\n"
+      "      [--storage-dir DIR] [--console-address ADDR]", 2, 2,
+      HOST_LIMIT_OPTS | F(OPT_STORAGE_DIR) | F(OPT_CONSOLE_ADDRESS), verb_host_add,
+      "Add the libvirt host URI (qemu+ssh://root@kvm2/system); deskpoold connects\n"
+      "      to it and places desktops on it. SIZE: bytes, or N with K, M, G or T." },
+    { "host", "set", "NAME [--max-desktops N] [--reserve-memory SIZE] [--labels K=V,...]", 1,
+      1, HOST_LIMIT_OPTS, verb_host_set,
+      "Change a host's limits or labels; --max-desktops 0 is no limit, --labels ''\n"
+      "      removes every label." },
+    { "host", "drain", "NAME [--warn DUR]", 1, 1, F(OPT_WARN), verb_host_drain,
+      "Put no new desktops on a host and move its spares elsewhere; desktops in\n"
+      "      use stay until logoff or, with --warn, are logged off after DUR." },
+    { "host", "undrain", "NAME", 1, 1, 0, verb_host_undrain,
+      "Let a draining host take desktops again." },
+    { "host", "remove", "NAME", 1, 1, 0, verb_host_remove,
+      "Remove a host that has no desktops left (drain it first)." },
+    { "host", "capacity", "[--pool P]", 0, 0, F(OPT_POOL), verb_host_capacity,
+      "Show how many more desktops of each pool fit on each host, and the limit\n"
+      "      that stops them (FOOTPRINT * when measured; FITS - when none applies)." },
     { "operation", "list", "[--pool P] [--all]", 0, 0, F(OPT_POOL) | F(OPT_ALL),
       verb_operation_list,
       "List running rebase and refresh operations (--all: finished ones too)." },
@@ -467,6 +512,33 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
             break;
         case OPT_SINCE:
             arg_since = optarg;
+            break;
+        case OPT_MAX_DESKTOPS:
+            r = parse_size_option("--max-desktops", optarg, &arg_max_desktops);
+            break;
+        case OPT_RESERVE_MEMORY:
+            r = check_size_option("--reserve-memory", optarg);
+            arg_reserve_memory = optarg;
+            break;
+        case OPT_LABELS:
+            arg_labels = optarg;
+            break;
+        case OPT_STORAGE_DIR:
+            arg_storage_dir = optarg;
+            break;
+        case OPT_CONSOLE_ADDRESS:
+            arg_console_address = optarg;
+            break;
+        case OPT_PLACEMENT:
+            if (!streq(optarg, "spread") && !streq(optarg, "pack"))
+                r = usage_error("--placement takes spread or pack, not '%s'.", optarg);
+            arg_placement = optarg;
+            break;
+        case OPT_REQUIRE_LABELS:
+            arg_require_labels = optarg;
+            break;
+        case OPT_OVERCOMMIT:
+            arg_overcommit = true;
             break;
         default:
             assert(false);

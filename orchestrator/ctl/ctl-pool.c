@@ -317,6 +317,8 @@ verb_pool_create(char **args, _unused_ size_t n_args)
     json_object_object_add(body, "spare", json_object_new_int64(arg_spare));
     json_object_object_add(body, "max", json_object_new_int64(arg_max));
     r = policy_to_json(body);
+    if (r >= 0)
+        r = placement_to_json(body);
     if (r < 0)
         return r;
 
@@ -384,6 +386,7 @@ verb_pool_set(char **args, _unused_ size_t n_args)
     _cleanup_free_ char *max_session = NULL;
     _cleanup_free_ char *image = NULL;
     _cleanup_free_ char *runs = NULL;
+    _cleanup_free_ char *placement = NULL;
     unsigned version;
     int r;
 
@@ -391,10 +394,10 @@ verb_pool_set(char **args, _unused_ size_t n_args)
     if (r < 0)
         return r;
     if (!arg_groups && arg_idle_timeout < 0 && arg_max_session < 0 &&
-        arg_allow_redirection < 0 && !arg_image_version && !arg_clone)
+        arg_allow_redirection < 0 && !arg_image_version && !arg_clone && !placement_given())
         return usage_error("pool set: nothing to change; give --image-version, --clone, "
-                           "--groups, --idle-timeout, --max-session or "
-                           "--allow-device-redirection.");
+                           "--groups, --idle-timeout, --max-session, "
+                           "--allow-device-redirection, --placement or --require-labels.");
     body = json_object_new_object();
     if (arg_clone)
         json_object_object_add(body, "clone", json_object_new_string(arg_clone));
@@ -405,6 +408,8 @@ verb_pool_set(char **args, _unused_ size_t n_args)
         json_object_object_add(body, "image_version", version_to_json(version));
     }
     r = policy_to_json(body);
+    if (r >= 0)
+        r = placement_to_json(body);
     if (r < 0)
         return r;
 
@@ -417,10 +422,11 @@ verb_pool_set(char **args, _unused_ size_t n_args)
     groups = pool_groups_label(doc);
     idle = ctl_format_duration((uint64_t) MAX(jint(doc, "idle_timeout"), 0));
     max_session = ctl_format_duration((uint64_t) MAX(jint(doc, "max_session"), 0));
+    placement = placement_label(doc);
     printf("Pool '%s' changed: image %s, runs %s; %s clones; groups %s; idle timeout %s; max "
-           "session %s; device redirection %s.\n", strempty(jstr(doc, "name")), image, runs,
-           strempty(jstr(doc, "clone_effective")), groups, idle, max_session,
-           jbool(doc, "allow_device_redirection") ? "allowed" : "not allowed");
+           "session %s; device redirection %s; placement %s.\n", strempty(jstr(doc, "name")),
+           image, runs, strempty(jstr(doc, "clone_effective")), groups, idle, max_session,
+           jbool(doc, "allow_device_redirection") ? "allowed" : "not allowed", placement);
     return 0;
 }
 
@@ -469,6 +475,7 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     _cleanup_free_ char *groups = NULL;
     _cleanup_free_ char *idle = NULL;
     _cleanup_free_ char *max_session = NULL;
+    _cleanup_free_ char *placement = NULL;
     struct json_object *desktops;
     struct pool_counts c;
     int r;
@@ -486,6 +493,7 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     groups = pool_groups_label(doc);
     idle = seconds_label(jint(doc, "idle_timeout"));
     max_session = seconds_label(jint(doc, "max_session"));
+    placement = placement_label(doc);
     printf("Name:               %s\n", strempty(jstr(doc, "name")));
     printf("State:              %s\n", strempty(jstr(doc, "state")));
     printf("Mode:               %s\n", strempty(jstr(doc, "mode")));
@@ -503,6 +511,7 @@ verb_pool_show(char **args, _unused_ size_t n_args)
     printf("Idle timeout:       %s\n", idle);
     printf("Max session:        %s\n", max_session);
     printf("Device redirection: %s\n", yes_no(jbool(doc, "allow_device_redirection")));
+    printf("Placement:          %s\n", placement);
     printf("Desktops:           %" PRId64 " total, %" PRId64 " ready, %" PRId64 " busy, %"
            PRId64 " pending, %" PRId64 " failed, %" PRId64 " deleting\n", c.total, c.ready,
            c.busy, c.pending, c.failed, c.deleting);

@@ -4,9 +4,10 @@
  *
  * deskpoolctl is split by verb group, like systemd's src/systemctl/:
  * ctl-main.c (options, the command table, dispatch, health), ctl-image.c,
- * ctl-pool.c (pools and desktops), ctl-session.c (sessions and audit),
- * ctl-operation.c (rebase, refresh, operations) and ctl-util.c (the
- * helpers below); ctl-http.c talks libcurl, ctl-output.c prints tables.
+ * ctl-pool.c (pools and desktops), ctl-host.c (hosts, capacity and a pool's
+ * placement fields), ctl-session.c (sessions and audit), ctl-operation.c
+ * (rebase, refresh, operations) and ctl-util.c (the helpers below);
+ * ctl-http.c talks libcurl, ctl-output.c prints tables.
  */
 #pragma once
 
@@ -58,6 +59,14 @@ enum {
     OPT_NO_WAIT,
     OPT_SINCE,
     OPT_CLONE,
+    OPT_MAX_DESKTOPS,
+    OPT_RESERVE_MEMORY,
+    OPT_LABELS,
+    OPT_STORAGE_DIR,
+    OPT_CONSOLE_ADDRESS,
+    OPT_PLACEMENT,
+    OPT_REQUIRE_LABELS,
+    OPT_OVERCOMMIT,
     _OPT_MAX,
     /* global-only */
     OPT_SOCKET = 0x100,
@@ -66,7 +75,8 @@ enum {
     OPT_VERSION,
     OPT_INSTANCE,
 };
-#define F(o) (1U << (o))
+#define F(o) (UINT64_C(1) << (o))
+_Static_assert(_OPT_MAX <= 64, "struct ctl_verb's options mask has 64 bits");
 
 struct ctl_verb {
     const char *group;      /* "pool", or NULL for a top-level command */
@@ -74,7 +84,7 @@ struct ctl_verb {
     const char *synopsis;   /* what follows the command words in usage */
     unsigned min_args;
     unsigned max_args;
-    unsigned options;       /* F(OPT_*) accepted besides --json and --help */
+    uint64_t options;       /* F(OPT_*) accepted besides --json and --help */
     int (*run)(char **args, size_t n_args);
     const char *help;
 };
@@ -82,6 +92,8 @@ struct ctl_verb {
 #define SIZE_OPTS (F(OPT_MIN) | F(OPT_SPARE) | F(OPT_MAX))
 #define POLICY_OPTS (F(OPT_GROUPS) | F(OPT_IDLE_TIMEOUT) | F(OPT_MAX_SESSION) | \
                      F(OPT_ALLOW_REDIRECTION))
+#define PLACEMENT_OPTS (F(OPT_PLACEMENT) | F(OPT_REQUIRE_LABELS) | F(OPT_OVERCOMMIT))
+#define HOST_LIMIT_OPTS (F(OPT_MAX_DESKTOPS) | F(OPT_RESERVE_MEMORY) | F(OPT_LABELS))
 
 /* Global and command options (ctl-main.c). */
 extern const char *arg_socket;
@@ -116,6 +128,14 @@ extern int64_t arg_warn;                 /* seconds */
 extern int64_t arg_batch;
 extern bool arg_no_wait;
 extern const char *arg_since;            /* "DUR" or a time; NULL = not given */
+extern int64_t arg_max_desktops;         /* -1 not given, 0 no limit */
+extern const char *arg_reserve_memory;   /* "4G" as typed; NULL = not given */
+extern const char *arg_labels;           /* "k=v,k2=v2"; "" = none; NULL = not given */
+extern const char *arg_storage_dir;
+extern const char *arg_console_address;
+extern const char *arg_placement;        /* "spread" or "pack"; NULL = not given */
+extern const char *arg_require_labels;   /* "k=v,..."; "" = none; NULL = not given */
+extern bool arg_overcommit;
 
 extern struct ctl_http_target target;
 extern struct ctl_progress *active_progress;
@@ -139,6 +159,14 @@ int verb_pool_show(char **args, size_t n_args);
 int verb_pool_delete(char **args, size_t n_args);
 int verb_pool_wait(char **args, size_t n_args);
 int verb_desktop_list(char **args, size_t n_args);
+int verb_host_list(char **args, size_t n_args);
+int verb_host_show(char **args, size_t n_args);
+int verb_host_add(char **args, size_t n_args);
+int verb_host_set(char **args, size_t n_args);
+int verb_host_drain(char **args, size_t n_args);
+int verb_host_undrain(char **args, size_t n_args);
+int verb_host_remove(char **args, size_t n_args);
+int verb_host_capacity(char **args, size_t n_args);
 int verb_operation_list(char **args, size_t n_args);
 int verb_operation_show(char **args, size_t n_args);
 int verb_session_list(char **args, size_t n_args);
@@ -190,6 +218,18 @@ int check_principal(const char *what, const char *name);
 /* Add the session policy options that were given to a pool body. Returns
  * 0 or -EINVAL (reported). */
 int policy_to_json(struct json_object *body);
+/* Add the placement options that were given (--placement, --require-labels
+ * as "host_labels", --overcommit) to a pool body (ctl-host.c). Returns 0 or
+ * -EINVAL (reported) for a bad label. */
+int placement_to_json(struct json_object *body);
+/* True when one of those options was given. */
+bool placement_given(void);
+/* A pool's placement as people read it: "spread, on any host" or "pack,
+ * on hosts with gpu=yes,site=a". New string. */
+char *placement_label(struct json_object *pool);
+/* A size as typed for the server: digits with an optional K, M, G or T
+ * ("512M", "4G"). Returns 0, or -EINVAL (reported) naming OPT. */
+int check_size_option(const char *opt, const char *s);
 int check_name(const char *what, const char *name);
 /* An image version as typed: "vN" or "N" (N from 1), or "latest" (0) when
  * latest_ok. Returns 0 with *ret set, or -EINVAL (reported). */

@@ -6,7 +6,9 @@
 # in-memory test driver: no domains or volumes outside this process), then
 # runs deskpoolctl's error paths (exit status and stderr text) and success
 # paths, then broker sessions: acquired with curl as a broker would, listed,
-# shown and force-ended with deskpoolctl, and the audit log. Prints
+# shown and force-ended with deskpoolctl, the audit log, and hosts: a second
+# test-driver host (a node file of its own) added, limited, drained,
+# undrained and removed, and a pool's placement. Prints
 # "ok - NAME" / "not ok - NAME" per check and "N passed, N failed" at the
 # end; exits 1 on any failure. A missing daemon or CLI binary is a failure,
 # never a skip.
@@ -30,6 +32,8 @@ echo "not a disk image" >"$T/text.img"
 
 check "help" 0 "" ctl --help
 grep -q "pool create" "$T/out" || not_ok "help lists pool create"
+if grep -q "^  host capacity \[--pool P\]$" "$T/out"; then ok "help lists the host commands"; else
+    not_ok "help lists the host commands" "$(grep host "$T/out")"; fi
 check "version" 0 "" ctl --version
 check "pool --help" 0 "" ctl pool --help
 check "no command" 2 "^deskpoolctl: no command given" ctl
@@ -86,6 +90,32 @@ check "audit --limit 0" 2 "^deskpoolctl: audit: --limit must be at least 1\.$" \
 check "audit --limit x" 2 "^deskpoolctl: --limit: 'x' is not a number" \
     "$DESKPOOLCTL" --socket "$T/nowhere" audit --limit x
 check "session end without ID" 2 "expected 1 argument" ctl session end
+check "host add with a bad URI" 2 "^deskpoolctl: 'not-a-uri' is not a libvirt URI \(DRIVER" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host add bad not-a-uri
+check "host add with a bad size" 2 "^deskpoolctl: --reserve-memory: '4X' is not a size" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host add h test:///default --reserve-memory 4X
+check "host add with a bad label" 2 "^deskpoolctl: --labels: 'site' is not a label \(KEY=VALUE" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host add h test:///default --labels gpu=yes,site
+check "host set with a key twice" 2 "^deskpoolctl: --labels: label key 'a' is given twice\.$" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host set h --labels a=1,a=2
+check "host set bad --max-desktops" 2 "^deskpoolctl: --max-desktops: 'x' is not a number\.$" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host set h --max-desktops x
+check "host set without changes" 2 "^deskpoolctl: host set: nothing to change" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host set h
+check "host add with a relative --storage-dir" 2 "^deskpoolctl: --storage-dir: 'd' is not an" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host add h test:///default --storage-dir d
+check "host drain bad --warn" 2 "^deskpoolctl: --warn: '5x' is not a duration" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host drain h --warn 5x
+check "host show bad name" 2 "^deskpoolctl: 'Bad/Name' is not a valid host name" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host show Bad/Name
+check "host capacity bad pool" 2 "^deskpoolctl: 'Bad/Name' is not a valid pool name" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" host capacity --pool Bad/Name
+check "host list --labels" 2 "unknown option '--labels'" ctl host list --labels a=b
+check "bad --placement" 2 "^deskpoolctl: --placement takes spread or pack, not 'wide'\.$" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool create p --image g --min 1 --spare 1 --max 2 \
+    --placement wide
+check "bad --require-labels" 2 "^deskpoolctl: --require-labels: 'gpu' is not a label" \
+    "$DESKPOOLCTL" --socket "$T/nowhere" pool set p --require-labels gpu
 
 # ---- server-side refusals: exit 2 with the server's message --------------
 
@@ -296,6 +326,129 @@ check "audit --limit 100000 (every entry, page by page)" 0 "" ctl audit --limit 
 grep -q "session.forced" "$T/out" || not_ok "audit --limit 100000 lists the entries" "$(cat "$T/out")"
 
 check "pool delete sess" 0 "" ctl pool delete sess --force --wait --timeout 120
+
+# ---- hosts ---------------------------------------------------------------
+
+# expect_out NAME ERE: a line of $T/out matches ERE.
+expect_out() {
+    if grep -Eq -- "$2" "$T/out"; then ok "$1"; else not_ok "$1" "$(cat "$T/out")"; fi
+}
+
+# wait_host NAME PYTHON_EXPR: poll `host show NAME --json` for 10 s until
+# EXPR holds (d = the host); the last answer stays in $T/out.
+wait_host() {
+    for _ in $(seq 40); do
+        ctl --json host show "$1" >"$T/out" 2>"$T/err"
+        python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(not eval(sys.argv[2]))' "$T/out" "$2" 2>/dev/null && return 0
+        sleep 0.25
+    done
+    return 1
+}
+
+wait_host local "d['state'] == 'up'"
+check "host list" 0 "" ctl host list
+expect_out "host list header" "^NAME +STATE +URI +DESKTOPS +MEMORY +CPUS +VIRT +LABELS$"
+expect_out "host list shows local up" "^local +up +test:///default +[0-9]+ "
+check "host list --json" 0 "" ctl --json host list
+expect_json "host list --json has local" \
+    "[h['name'] for h in d['hosts'] if h['state'] == 'up'] == ['local']"
+
+# A second test-driver "host": its own node, 4 CPUs and 8 GiB.
+cat >"$T/kvm2.xml" <<'EOF'
+<node>
+  <cpu><mhz>2000</mhz><nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads></cpu>
+  <memory>8388608</memory>
+</node>
+EOF
+kvm2_uri="test://$T/kvm2.xml"
+check "host add" 0 "" ctl host add kvm2 "$kvm2_uri" --max-desktops 5 --reserve-memory 1G \
+    --labels site=a,gpu=yes
+expect_out "host add says so" "^Host 'kvm2' added: test://.*/kvm2\.xml, max desktops 5, \
+reserve memory 1\.0G, labels gpu=yes,site=a; state [a-z]+\.$"
+check "host show --json" 0 "" ctl --json host show kvm2
+expect_json "host show --json has the limits" \
+    "d['name'] == 'kvm2' and d['uri'] == '$kvm2_uri' and d['max_desktops'] == 5 and \
+d['reserve_memory'] == 1 << 30 and sorted(d['labels']) == ['gpu=yes', 'site=a'] and \
+d['admin'] == 'active' and d['counts']['total'] == 0"
+if wait_host kvm2 "d['state'] == 'up'"; then ok "kvm2 is up within 10 s"; else
+    not_ok "kvm2 is up within 10 s" "$(cat "$T/out")"; fi
+expect_json "kvm2 has the node file's memory and CPUs" \
+    "d['memory'] == 8 << 30 and d['cpus'] == 4 and d['connection'] == 'up'"
+check "host show" 0 "" ctl host show kvm2
+expect_out "host show shows the state" "^State: +up$"
+expect_out "host show shows max desktops" "^Max desktops: +5$"
+expect_out "host show shows the reserve" "^Reserve memory: +1\.0G$"
+expect_out "host show shows the labels" "^Labels: +gpu=yes,site=a$"
+expect_out "host show shows the desktops" \
+    "^Desktops: +0 total, 0 ready, 0 busy, 0 pending, 0 failed, 0 deleting$"
+check "host list with kvm2" 0 "" ctl host list
+expect_out "host list shows kvm2" \
+    "^kvm2 +up +test://.*/kvm2\.xml +0 +8\.0G +4 +[a-z]+ +gpu=yes,site=a$"
+check "host add of the same name again" 2 "^deskpoolctl: A host named 'kvm2' .* exists" \
+    ctl host add kvm2 "$kvm2_uri"
+check "host add of deskpoold's own URI" 2 "^deskpoolctl: 'test:///default' is deskpoold's own" \
+    ctl host add other test:///default
+check "host add with a bad URI" 2 "^deskpoolctl: 'bad' is not a libvirt URI" ctl host add bad bad
+check "host show of an unknown host" 2 "^deskpoolctl: No host 'nosuch'\.$" ctl host show nosuch
+check "host set" 0 "" ctl host set kvm2 --max-desktops 0 --labels '' --reserve-memory 512M
+expect_out "host set says so" \
+    "^Host 'kvm2' changed: max desktops no limit, reserve memory 512M, labels none\.$"
+check "host set --json" 0 "" ctl --json host set kvm2 --labels site=a --max-desktops 3
+expect_json "host set took effect" \
+    "d['labels'] == ['site=a'] and d['max_desktops'] == 3 and d['reserve_memory'] == 512 << 20"
+
+# A pool's placement: sent, stored, shown, changed (min 0: no desktop made).
+check "pool create with a placement" 0 "" ctl pool create placed --image g --template test \
+    --min 0 --spare 0 --max 1 --placement pack --require-labels site=a
+check "pool show --json (placement)" 0 "" ctl --json pool show placed
+expect_json "the placement was sent" "d['placement'] == 'pack' and d['host_labels'] == ['site=a']"
+check "pool show (placement)" 0 "" ctl pool show placed
+expect_out "pool show shows the placement" "^Placement: +pack, on hosts with site=a$"
+check "pool set placement" 0 "" ctl pool set placed --placement spread --require-labels ''
+expect_out "pool set prints the placement" "; placement spread, on any host\.$"
+check "pool delete placed" 0 "" ctl pool delete placed --wait --timeout 120
+# Admission control: a min no host can take is refused, unless --overcommit.
+check "pool create whose min does not fit" 2 "^deskpoolctl: Pool 'nofit' needs 1 more" \
+    ctl pool create nofit --image g --template test --min 1 --spare 0 --max 1 \
+    --require-labels gpu=none
+check "pool create --overcommit" 0 "" ctl pool create nofit --image g --template test \
+    --min 1 --spare 0 --max 1 --require-labels gpu=none --overcommit
+check "host capacity --pool nofit" 0 "" ctl host capacity --pool nofit
+expect_out "host capacity names the label limit" "^kvm2 +nofit +test +[0-9]+M\*? +0 +labels$"
+expect_out "host capacity says the min does not fit" \
+    "^Pool 'nofit': 0 more desktop\(s\) fit; it has 0 \(min 1, max 1\): its min does not fit\.$"
+check "pool delete nofit" 0 "" ctl pool delete nofit --wait --timeout 120
+
+check "host capacity" 0 "" ctl host capacity
+expect_out "host capacity header" "^HOST +POOL +TEMPLATE +FOOTPRINT +FITS +LIMIT$"
+expect_out "host capacity lists kvm2" "^kvm2 "
+check "host capacity --json" 0 "" ctl --json host capacity
+expect_json "host capacity --json has both hosts" \
+    "sorted(h['name'] for h in d['hosts']) == ['kvm2', 'local'] and isinstance(d['pools'], list)"
+
+check "host drain" 0 "" ctl host drain kvm2 --warn 60
+expect_out "host drain says so" "^Host 'kvm2' is draining: .* after a 1m warning\.$"
+check "host show after drain" 0 "" ctl --json host show kvm2
+expect_json "kvm2 is draining" \
+    "d['admin'] == 'draining' and d['state'] == 'draining' and d['drain_warn'] == 60 and \
+d['drain_since']"
+check "host show (draining)" 0 "" ctl host show kvm2
+expect_out "host show shows admin draining" "^Admin: +draining$"
+check "host undrain" 0 "" ctl host undrain kvm2
+expect_out "host undrain says so" "^Host 'kvm2' takes desktops again\.$"
+check "host show after undrain" 0 "" ctl --json host show kvm2
+expect_json "kvm2 is active again" "d['admin'] == 'active'"
+check "host remove local" 2 \
+    "^deskpoolctl: Host 'local' is deskpoold's own URI and cannot be removed" \
+    ctl host remove local
+check "host remove local --json" 2 "" ctl --json host remove local
+expect_json "host remove local --json prints the conflict" "d['error']['code'] == 'conflict'"
+check "host remove" 0 "" ctl host remove kvm2
+expect_out "host remove says so" "^Host 'kvm2' removed\.$"
+check "removed host is gone" 2 "^deskpoolctl: No host 'kvm2'" ctl host show kvm2
+check "host remove of an unknown host" 2 "^deskpoolctl: No host 'kvm2'" ctl host remove kvm2
 
 # ---- daemon gone: exit 1 -------------------------------------------------
 
