@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "actions.h"
+#include "host-image.h"
 #include "array.h"
 #include "clone.h"
 #include "console.h"
@@ -138,7 +139,7 @@ static int
 build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_msg)
 {
     _cleanup_(image_freep) struct image *img = NULL;
-    _cleanup_free_ char *vol = desk_volume_name(d->domain), *path = NULL;
+    _cleanup_free_ char *vol = desk_volume_name(d->domain), *path = NULL, *backing = NULL;
     int r;
 
     r = store_image_get(c->store, d->image, d->image_version, &img);
@@ -147,11 +148,16 @@ build_overlay(const struct action_ctx *c, const struct desk *d, char **reterr_ms
                                 d->image, d->image_version, d->name);
         return r;
     }
+    /* another host reads its own copy (host-image.c) */
+    r = host_image_ensure(c->store, c->hv, d->host, c->instance, c->storage_pool, img,
+                          &backing, reterr_msg);
+    if (r < 0)
+        return r;
     /* a booted desktop: no parent under its overlay */
     r = store_desk_set_parent(c->store, d->name, NULL);
     if (r < 0)
         return r;
-    r = action_fresh_overlay(c, d->domain, vol, img->path, img->virtual_size, &path,
+    r = action_fresh_overlay(c, d->domain, vol, backing, img->virtual_size, &path,
                              reterr_msg);
     if (r < 0)
         return r;

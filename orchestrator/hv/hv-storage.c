@@ -457,3 +457,146 @@ hv_volume_get_backing(struct hv *h, const char *pool_name, const char *vol, char
         return hv_last_error(NULL);
     return hv_xml_find_path(xml, "backingStore", ret_path);
 }
+
+/* Looks up VOL of POOL: 0 and the volume, -ENOENT, or another errno. */
+static int
+hv_vol_lookup(struct hv *h, const char *pool_name, const char *vol, virStorageVolPtr *ret)
+{
+    _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
+    int r;
+
+    r = hv_pool_lookup(h, pool_name, false, &pool, NULL);
+    if (r < 0)
+        return r;
+    if (virStoragePoolRefresh(pool, 0) < 0)
+        virResetLastError();
+    *ret = virStorageVolLookupByName(pool, vol);
+    return *ret ? 0 : hv_last_error(NULL);
+}
+
+int
+hv_volume_info(struct hv *h, const char *pool, const char *vol, char **ret_path,
+               uint64_t *ret_size)
+{
+    _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
+    virStorageVolInfo info;
+    char *path;
+    int r;
+
+    r = hv_vol_lookup(h, pool, vol, &v);
+    if (r < 0)
+        return r;
+    if (virStorageVolGetInfoFlags(v, &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0)
+        return hv_last_error(NULL);
+    path = virStorageVolGetPath(v);
+    if (!path)
+        return hv_last_error(NULL);
+    *ret_path = xstrdup(path);
+    free(path);
+    *ret_size = info.allocation > info.capacity ? info.allocation : info.capacity;
+    return 0;
+}
+
+int
+hv_volume_upload_fd(struct hv *h, const char *pool_name, const char *vol, int fd,
+                    uint64_t size, char **ret_path, char **reterr_msg)
+{
+    _cleanup_(hv_pool_freep) virStoragePoolPtr pool = NULL;
+    _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
+    _cleanup_(hv_stream_freep) virStreamPtr st = NULL;
+    _cleanup_free_ char *xml = NULL, *buf = NULL;
+    char *path = NULL;
+    uint64_t off = 0;
+    int r;
+
+    if (!hv_xml_safe(vol) || size == 0)
+        return hv_fail(-EINVAL, reterr_msg, "Invalid volume '%s' or size.", strempty(vol));
+    r = hv_pool_lookup(h, pool_name, false, &pool, reterr_msg);
+    if (r < 0)
+        return r;
+    /* raw to libvirt: the bytes are the image file's, qcow2 or not */
+    xml = xasprintf("<volume><name>%s</name><capacity unit='bytes'>%" PRIu64 "</capacity>"
+                    "<allocation unit='bytes'>0</allocation><target><format type='raw'/>"
+                    "<permissions><mode>0644</mode></permissions></target></volume>",
+                    vol, size);
+    r = hv_volume_new(pool, xml, &v, &path, reterr_msg);
+    if (r < 0)
+        return r;
+    buf = xmalloc0(HV_STREAM_CHUNK);
+    st = virStreamNew(virStorageVolGetConnect(v), 0);
+    if (!st || virStorageVolUpload(v, st, 0, size, 0) < 0) {
+        r = hv_last_error(reterr_msg);
+        goto fail;
+    }
+    while (off < size) {
+        ssize_t n = pread(fd, buf, (size_t) MIN(size - off, (uint64_t) HV_STREAM_CHUNK),
+                          (off_t) off);
+
+        if (n <= 0) {
+            r = hv_fail(n < 0 ? -errno : -EIO, reterr_msg, "Cannot read the image to upload.");
+            (void) virStreamAbort(st);
+            goto fail;
+        }
+        for (ssize_t sent = 0; sent < n;) {
+            int k = virStreamSend(st, buf + sent, (size_t) (n - sent));
+
+            if (k < 0) {
+                r = hv_last_error(reterr_msg);
+                (void) virStreamAbort(st);
+                goto fail;
+            }
+            sent += k;
+        }
+        off += (uint64_t) n;
+    }
+    if (virStreamFinish(st) < 0) {
+        r = hv_last_error(reterr_msg);
+        goto fail;
+    }
+    *ret_path = path;
+    return 0;
+fail:
+    virResetLastError();
+    (void) virStorageVolDelete(v, 0);
+    virResetLastError();
+    free(path);
+    return r;
+}
+
+int
+hv_volume_read(struct hv *h, const char *pool_name, const char *vol,
+               void (*cb)(const void *data, size_t len, void *userdata), void *userdata,
+               uint64_t *ret_bytes, char **reterr_msg)
+{
+    _cleanup_(hv_vol_freep) virStorageVolPtr v = NULL;
+    _cleanup_(hv_stream_freep) virStreamPtr st = NULL;
+    _cleanup_free_ char *buf = NULL;
+    uint64_t total = 0;
+    int r;
+
+    r = hv_vol_lookup(h, pool_name, vol, &v);
+    if (r < 0)
+        return hv_fail(r, reterr_msg, "No volume '%s' in pool '%s'.", vol, pool_name);
+    st = virStreamNew(virStorageVolGetConnect(v), 0);
+    if (!st || virStorageVolDownload(v, st, 0, 0, 0) < 0)
+        return hv_last_error(reterr_msg);
+    buf = xmalloc0(HV_STREAM_CHUNK);
+    for (;;) {
+        int n = virStreamRecv(st, buf, HV_STREAM_CHUNK);
+
+        if (n < 0) {
+            r = hv_last_error(reterr_msg);
+            (void) virStreamAbort(st);
+            virResetLastError();
+            return r;
+        }
+        if (n == 0)
+            break;
+        cb(buf, (size_t) n, userdata);
+        total += (uint64_t) n;
+    }
+    if (virStreamFinish(st) < 0)
+        return hv_last_error(reterr_msg);
+    *ret_bytes = total;
+    return 0;
+}

@@ -172,6 +172,22 @@ int hv_volume_create_blank(struct hv *h, const char *pool, const char *vol, uint
 /* Creates a raw volume holding DATA (LEN bytes, padded with zeros to SIZE). */
 int hv_volume_create_raw(struct hv *h, const char *pool, const char *vol, const void *data,
                          size_t len, uint64_t size, char **ret_path, char **reterr_msg);
+/* Copies the SIZE bytes of FD (an image file) into new volume VOL of
+ * POOL through libvirt's storage stream (virStorageVolUpload): works on a
+ * remote host with nothing but libvirtd. 0 and the path on the host;
+ * -EEXIST when VOL exists; on failure the volume is deleted. */
+int hv_volume_upload_fd(struct hv *h, const char *pool, const char *vol, int fd, uint64_t size,
+                        char **ret_path, char **reterr_msg);
+/* Reads VOL of POOL back through libvirt's storage stream
+ * (virStorageVolDownload), calling CB for each chunk: what the host
+ * really stores. 0 and the bytes read. */
+int hv_volume_read(struct hv *h, const char *pool, const char *vol,
+                   void (*cb)(const void *data, size_t len, void *userdata), void *userdata,
+                   uint64_t *ret_bytes, char **reterr_msg);
+/* VOL of POOL (refreshed first): its path on the host and its size in
+ * bytes (allocation or capacity, the larger). -ENOENT when absent. */
+int hv_volume_info(struct hv *h, const char *pool, const char *vol, char **ret_path,
+                   uint64_t *ret_size);
 /* 0 also when it did not exist. */
 int hv_volume_delete(struct hv *h, const char *pool, const char *vol);
 /* Names of the volumes of POOL starting with PREFIX (after a refresh). */

@@ -151,6 +151,9 @@ store_host_remove(struct store *s, const char *name)
         return r;
     if (r == 0)
         return -ENOENT;
+    r = store_run(locked, "DELETE FROM host_images WHERE host = ?", "s", name);
+    if (r < 0)
+        return r;
     return store_tx_commit(&tx);
 }
 
@@ -256,4 +259,43 @@ int
 store_fence_done(struct store *s, int64_t id)
 {
     return store_update_one(s, "DELETE FROM fences WHERE id = ?", "l", id);
+}
+
+/* --- image versions on hosts --- */
+
+int
+store_host_image_get(struct store *s, const char *host, const char *image, unsigned version,
+                     char **ret_path)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(locked, &st,
+                      "SELECT path FROM host_images WHERE host = ? AND image = ? AND version = ?",
+                      "ssu", host, image, version);
+    if (r < 0)
+        return r;
+    r = store_step(locked, st);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    *ret_path = store_column_strdup(st, 0);
+    return 0;
+}
+
+int
+store_host_image_add(struct store *s, const char *host, const char *image, unsigned version,
+                     const char *path, bool copied, uint64_t bytes, uint64_t ms)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    int r;
+
+    r = store_run(locked,
+                  "INSERT OR REPLACE INTO host_images (host, image, version, path, copied, "
+                  "bytes, ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  "ssusbUUl", host, image, version, path, copied, bytes, ms,
+                  store_now_sec());
+    return r < 0 ? r : 0;
 }

@@ -206,6 +206,18 @@ static const char *const store_migrations[] = {
     "  created_at INTEGER NOT NULL"
     ");"
     "CREATE INDEX fences_host ON fences(host);"
+    /* image versions copied to a host (or found there, checked) */
+    "CREATE TABLE host_images ("
+    "  host TEXT NOT NULL,"
+    "  image TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  copied INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  ms INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (host, image, version)"
+    ");"
     /* its URI is deskpoold's `uri` setting, whatever that is now */
     "INSERT INTO hosts (name, uri, created_at) VALUES ('local', '', strftime('%s', 'now'));",
     /* 7: append here. */

@@ -108,6 +108,13 @@ struct fence {
 void fence_list_free(struct fence **f, size_t n);
 /* HOST's fences (all when NULL), oldest first. */
 int store_fence_list(struct store *s, const char *host, struct fence ***ret, size_t *ret_n);
+/* Image IMAGE version VERSION on HOST: its path there (-ENOENT: not
+ * there yet), and the record of its copy (or of finding it there
+ * already, COPIED false: a pool the hosts share). */
+int store_host_image_get(struct store *s, const char *host, const char *image, unsigned version,
+                         char **ret_path);
+int store_host_image_add(struct store *s, const char *host, const char *image, unsigned version,
+                         const char *path, bool copied, uint64_t bytes, uint64_t ms);
 /* Fence ID was carried out. */
 int store_fence_done(struct store *s, int64_t id);
 

@@ -101,12 +101,20 @@ static int
 open_store(const char *name, struct store **ret)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s.db", tmpdir, name), *err = NULL;
+    /* a file that exists: another host gets the image through libvirt
+     * (the test driver cannot stream, so it is read where it is) */
+    _cleanup_free_ char *golden = xasprintf("%s/golden.qcow2", tmpdir);
     struct image img = {
-        .name = (char *) "img", .version = 1, .path = (char *) "/golden/img-v1.qcow2",
+        .name = (char *) "img", .version = 1, .path = golden,
         .sha256 = (char *) "00", .size = 1, .virtual_size = 64ULL << 20, .created_at = 1,
     };
+    FILE *f = fopen(golden, "we");
     int r;
 
+    if (!f)
+        return -errno;
+    fputs("QFI\xfb not really an image", f);
+    fclose(f);
     (void) unlink(path);
     r = store_open(path, ret, &err);
     if (r >= 0)
