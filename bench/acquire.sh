@@ -4,8 +4,8 @@
 #
 # deskpoold on libvirt's in-memory test:///default driver serves TCP with an
 # operator token; a floating pool of N ready desktops (min N, spare 0, max N;
-# default N 3000). wrk (-t 2 -c CONNECTIONS, default 100, for SECONDS,
-# default 2) posts acquires, one unique user per request (bench/acquire.lua).
+# default N 5000, the most a pool may hold). wrk (-t 2 -c CONNECTIONS, default 100, for SECONDS,
+# default 1) posts acquires, one unique user per request (bench/acquire.lua).
 # The run must be short enough that the pool is never exhausted, so that
 # every measured answer is a real acquire: the 201 and 503 counts are
 # printed, and the script fails when any answer is not a 201.
@@ -14,9 +14,9 @@
 # i.e. deskpoold's HTTP stack and token check alone. The issue's goal: p99 of
 # acquire under 20 ms at 100 concurrent clients.
 set -euo pipefail
-n=${1:-3000}
+n=${1:-5000}
 conns=${2:-100}
-secs=${3:-2}
+secs=${3:-1}
 threads=2
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${DP_BUILDDIR:-$top/build}

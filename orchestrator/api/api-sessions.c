@@ -67,23 +67,19 @@ session_to_json(const struct session *x, const struct console_grant *g)
 static bool
 pool_exhausted(struct store *s, const struct pool *p)
 {
-    struct desk **desks = NULL;
-    size_t n = 0, live = 0, coming = 0, failed = 0;
+    unsigned c[_DESK_STATE_MAX], live = 0, coming = 0, failed;
 
-    if (store_desk_list(s, p->name, &desks, &n) < 0)
+    if (store_pool_count_states(s, p->name, c) < 0)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        enum desk_state st = desks[i]->state;
+    failed = c[DESK_STATE_FAILED];
+    for (int i = 0; i < _DESK_STATE_MAX; i++) {
+        enum desk_state st = (enum desk_state) i;
 
-        if (st == DESK_STATE_FAILED)
-            failed++;
-        else if (st != DESK_STATE_DELETING)
-            live++;
-        if (st == DESK_STATE_READY || desk_state_is_pending(st) ||
-            st == DESK_STATE_RELEASING)
-            coming++;
+        if (st != DESK_STATE_FAILED && st != DESK_STATE_DELETING)
+            live += c[i];
+        if (st == DESK_STATE_READY || desk_state_is_pending(st) || st == DESK_STATE_RELEASING)
+            coming += c[i];
     }
-    desk_list_free(desks, n);
     return coming == 0 && live + failed >= p->max;
 }
 
@@ -96,40 +92,6 @@ acquire_stop_waiting(struct api_request *req)
     reconciler_add_waiting(req->api->deps.reconciler, req->wait_pool, -1);
     free(req->wait_pool);
     req->wait_pool = NULL;
-}
-
-/* The hosts an acquire avoids, as comma-separated names: DOWN (not
- * answering: never) and DRAINING (only as a last resort). Returns how
- * many hosts answer. */
-static unsigned
-hosts_avoid(struct api_request *req, char **ret_down, char **ret_draining)
-{
-    struct hosts *hs = reconciler_get_hosts(req->api->deps.reconciler);
-    _cleanup_(strv_freep) char **down = NULL, **draining = NULL;
-    struct host **rows = NULL;
-    struct host_view *v;
-    size_t n = 0, n_rows = 0, n_down = 0, n_draining = 0;
-    unsigned up = 0;
-
-    v = hosts_list(hs, &n);
-    down = xmalloc0(sizeof(char *) * (n + 1));
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].conn == HOST_CONN_UP)
-            up++;
-        else
-            down[n_down++] = xstrdup(v[i].name);
-    }
-    host_view_list_free(v, n);
-    if (store_host_list(req->api->deps.store, &rows, &n_rows) >= 0) {
-        draining = xmalloc0(sizeof(char *) * (n_rows + 1));
-        for (size_t i = 0; i < n_rows; i++)
-            if (rows[i]->admin == HOST_ADMIN_DRAINING)
-                draining[n_draining++] = xstrdup(rows[i]->name);
-        host_list_free(rows, n_rows);
-    }
-    *ret_down = strv_join(down, ',');
-    *ret_draining = strv_join(draining, ',');
-    return up;
 }
 
 /* One try at a session: 0 with *ret, API_RETRY when the request must wait
@@ -148,7 +110,7 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
 
     if (req->wait_deadline == 0)
         req->wait_deadline = now + (uint64_t) timeout * 1000000ULL;
-    (void) hosts_avoid(req, &down, &draining);
+    (void) hosts_avoid(reconciler_get_hosts(d->reconciler), &down, &draining);
     r = store_session_acquire_on(d->store, p->name, q->user, q->client, api_actor(req), down,
                                  draining, ret, ret_existing);
     if (r == -EAGAIN) {
@@ -293,7 +255,10 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
                  x->desktop, pool);
         hook_run_detached(set.hooks_dir, HOOK_POST_ASSIGN, &hi, set.hook_timeout);
     }
-    reconciler_wake(d->reconciler); /* spares may need replacing */
+    /* a pool with spares needs one made for each desktop handed out; one
+     * without has nothing to do now (the periodic pass sees the rest) */
+    if (!existing && p->spare > 0)
+        reconciler_wake(d->reconciler);
     r = api_reply_json(reply, existing ? 200 : 201, session_to_json(x, &g));
     console_grant_done(&g);
     return r;

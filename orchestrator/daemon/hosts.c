@@ -63,6 +63,7 @@ struct host_entry {
     unsigned n_ref;          /* under hs->lock: the list's and the thread's */
     char *name, *uri, *storage_dir;
     bool local;
+    bool draining;           /* as the store said at the last hosts_sync() */
     atomic_bool stop;        /* removed, or shutting down */
     /* under hs->lock */
     struct hv *hv;
@@ -373,11 +374,15 @@ hosts_sync(struct hosts *hs, struct host *const *rows, size_t n)
         struct host_entry *e;
         pthread_attr_t attr;
         pthread_t t;
+        ssize_t i = find_locked(hs, rows[k]->name);
 
-        if (streq(rows[k]->name, HOST_LOCAL) || find_locked(hs, rows[k]->name) >= 0)
+        if (i >= 0)
+            hs->e[i]->draining = rows[k]->admin == HOST_ADMIN_DRAINING;
+        if (streq(rows[k]->name, HOST_LOCAL) || i >= 0)
             continue;
         e = entry_new(hs, rows[k]->name, rows[k]->uri, rows[k]->storage_dir);
         e->n_ref = 2; /* the list's and the thread's */
+        e->draining = rows[k]->admin == HOST_ADMIN_DRAINING;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&t, &attr, entry_thread, e) != 0) {
@@ -488,6 +493,30 @@ hosts_list(struct hosts *hs, size_t *ret_n)
     qsort(v, n, sizeof(*v), view_cmp);
     *ret_n = n;
     return v;
+}
+
+unsigned
+hosts_avoid(struct hosts *hs, char **ret_down, char **ret_draining)
+{
+    _cleanup_(strv_freep) char **down = NULL, **draining = NULL;
+    size_t n_down = 0, n_draining = 0;
+    unsigned up = 0;
+
+    pthread_mutex_lock(&hs->lock);
+    down = xmalloc0(sizeof(char *) * (hs->n + 1));
+    draining = xmalloc0(sizeof(char *) * (hs->n + 1));
+    for (size_t i = 0; i < hs->n; i++) {
+        if (hs->e[i]->conn == HOST_CONN_UP)
+            up++;
+        else
+            down[n_down++] = xstrdup(hs->e[i]->name);
+        if (hs->e[i]->draining)
+            draining[n_draining++] = xstrdup(hs->e[i]->name);
+    }
+    pthread_mutex_unlock(&hs->lock);
+    *ret_down = strv_join(down, ',');
+    *ret_draining = strv_join(draining, ',');
+    return up;
 }
 
 bool

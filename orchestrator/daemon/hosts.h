@@ -54,6 +54,11 @@ struct hv *hosts_get_hv(struct hosts *hs, const char *name);
 int hosts_get_view(struct hosts *hs, const char *name, struct host_view *ret);
 /* Every host, by name. */
 struct host_view *hosts_list(struct hosts *hs, size_t *ret_n);
+/* The hosts an acquire avoids, as comma-separated names: *RET_DOWN those
+ * whose connection is not up (never), *RET_DRAINING those being drained
+ * (only when no other host has a desktop); from memory, no store read.
+ * Returns how many hosts are up. */
+unsigned hosts_avoid(struct hosts *hs, char **ret_down, char **ret_draining);
 /* True when at least one host's connection is up. */
 bool hosts_any_up(struct hosts *hs);
 /* The local host's domain type (the daemon's probe), and its connection

@@ -46,6 +46,11 @@
  * burst on 3000 desktops kept the loop busy a fifth of the CPU at 50 ms,
  * and a spare made 150 ms later does not matter next to a boot. */
 #define RECONCILE_MIN_GAP_MS 200
+/* ... and at least this many times the last pass took: at 5,000 desktops
+ * a pass takes 40-70 ms, and passes back to back under an acquire burst
+ * took a third of the 2 cores the acquires needed. 4: passes use at most
+ * a fifth of one core, whatever the size. */
+#define RECONCILE_GAP_PASSES 4
 
 struct reconciler {
     struct store *store;
@@ -979,7 +984,9 @@ reconciler_thread(void *userdata)
         clock_gettime(CLOCK_REALTIME, &deadline);
         gap = deadline;
         deadline.tv_sec += r->interval;
-        timespec_add_ms(&gap, RECONCILE_MIN_GAP_MS);
+        timespec_add_ms(&gap, MAX(RECONCILE_MIN_GAP_MS,
+                                  (unsigned) (r->stats.last_pass_seconds * 1000 *
+                                              RECONCILE_GAP_PASSES)));
         while (!r->wake && !atomic_load(&r->stopping))
             if (pthread_cond_timedwait(&r->cond, &r->lock, &deadline) == ETIMEDOUT)
                 break;

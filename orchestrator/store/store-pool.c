@@ -218,14 +218,16 @@ store_pool_update(struct store *s, const struct pool *p)
     return store_tx_commit(&tx);
 }
 
-/* Counts POOL's desktops that a user holds (desk_state_is_in_use()). */
+/* Counts POOL's desktops by state into COUNTS (_DESK_STATE_MAX of them;
+ * the index on (pool, state) answers without reading the rows). */
 static int
-pool_count_in_use_locked(struct store *s, const char *pool, unsigned *ret)
+pool_count_states_locked(struct store *s, const char *pool, unsigned *counts)
 {
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    unsigned n = 0;
     int r;
 
+    for (int i = 0; i < _DESK_STATE_MAX; i++)
+        counts[i] = 0;
     r = store_prepare(s, &st,
                       "SELECT state, COUNT(*) FROM desktops WHERE pool = ? GROUP BY state",
                       "s", pool);
@@ -238,13 +240,38 @@ pool_count_in_use_locked(struct store *s, const char *pool, unsigned *ret)
         if (r < 0)
             return r;
         if (r == 0)
-            break;
+            return 0;
         state = desk_state_from_string((const char *) sqlite3_column_text(st, 0));
         if (state < 0)
             return -EBADMSG;
-        if (desk_state_is_in_use(state))
-            n += store_column_unsigned(st, 1);
+        counts[state] = store_column_unsigned(st, 1);
     }
+}
+
+int
+store_pool_count_states(struct store *s, const char *pool, unsigned *counts)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+
+    if (!pool)
+        return -EINVAL;
+    return pool_count_states_locked(locked, pool, counts);
+}
+
+/* Counts POOL's desktops that a user holds (desk_state_is_in_use()). */
+static int
+pool_count_in_use_locked(struct store *s, const char *pool, unsigned *ret)
+{
+    unsigned counts[_DESK_STATE_MAX];
+    unsigned n = 0;
+    int r;
+
+    r = pool_count_states_locked(s, pool, counts);
+    if (r < 0)
+        return r;
+    for (int i = 0; i < _DESK_STATE_MAX; i++)
+        if (desk_state_is_in_use((enum desk_state) i))
+            n += counts[i];
     *ret = n;
     return 0;
 }

@@ -118,6 +118,9 @@ int store_host_image_add(struct store *s, const char *host, const char *image, u
 /* Fence ID was carried out. */
 int store_fence_done(struct store *s, int64_t id);
 
+/* POOL's desktops by state: COUNTS[state] (_DESK_STATE_MAX entries). */
+int store_pool_count_states(struct store *s, const char *pool, unsigned *counts);
+
 /* Desktops. store_desk_create() allocates the next sequence number of
  * POOL and inserts a desktop in state provisioning, named "POOL-SEQ",
  * domain "INSTANCE.POOL-SEQ", a fresh UUID, backed by the pool's image
