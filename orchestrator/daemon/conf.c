@@ -74,6 +74,7 @@ static const struct conf_key conf_keys[] = {
     D(host_lost_grace, "60", 5, 86400, true),
     U(vcpus_per_cpu, "0", 0, 256, true),
     U(memory_overcommit, "100", 10, 100000, true),
+    U(host_max_starts, "4", 1, 256, true),
 };
 
 #undef S

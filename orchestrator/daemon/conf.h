@@ -44,6 +44,7 @@ struct conf {
                                    * desktops are replaced elsewhere */
     unsigned vcpus_per_cpu;       /* vCPU overcommit: most vCPUs per host CPU (0: no limit) */
     unsigned memory_overcommit;   /* percent of a host's memory its desktops may commit */
+    unsigned host_max_starts;     /* guests started at once on one host (boot storms) */
 };
 
 /* Fills every key with its default. */

@@ -16,7 +16,7 @@
  *   versions), finds its domain type (remembered in the store per URI,
  *   else probed there by booting the probe guest, hv-probe.c), and only
  *   then calls it up. Then it watches the connection once a second and
- *   reconnects when it drops, backing off from 1 s to 30 s. Every change
+ *   reconnects when it drops, backing off from 1 s to 10 s. Every change
  *   of state, and every libvirt event on the host, wakes the reconciler.
  *
  *   Entries are reference-counted: a removed host's thread may be stuck
@@ -40,7 +40,7 @@
 #include "util.h"
 
 #define HOST_BACKOFF_MIN_SEC 1
-#define HOST_BACKOFF_MAX_SEC 30
+#define HOST_BACKOFF_MAX_SEC 10
 #define HOST_REFRESH_SEC 30     /* node facts re-read while up */
 #define HOSTS_FREE_WAIT_SEC 10  /* how long shutdown waits for connecting threads */
 

@@ -69,6 +69,8 @@ struct reconciler {
     size_t n_waiting, cap_waiting_pools, cap_waiting_counts;
     char **inflight;           /* desktop names with an action queued or running */
     size_t n_inflight, cap_inflight;
+    struct host_starts { char *host; unsigned n; } *starts; /* boots/restores in flight */
+    size_t n_starts, cap_starts;
     bool wake;
     bool purge_orphans;        /* one pass removes every orphan (--purge-orphans) */
     bool slow_warned;          /* the slow-libvirt warning was logged */
@@ -89,7 +91,7 @@ struct reconciler {
     unsigned hook_timeout, data_disk_size;
     unsigned boot_timeout, boot_delay, max_boot_failures, interval, host_failure_retry;
     unsigned session_retention, audit_retention; /* seconds; 0: keep forever */
-    unsigned host_lost_grace, vcpus_per_cpu, memory_overcommit;
+    unsigned host_lost_grace, vcpus_per_cpu, memory_overcommit, host_max_starts;
     char **unplaced;           /* NULL-terminated: pools whose "no host has room" was
                                 * logged (again once they could be placed) */
     size_t n_unplaced, cap_unplaced;
@@ -114,6 +116,7 @@ struct digest_cache {
 
 struct action_job {
     struct reconciler *r;
+    char *start_host;           /* a start (boot, restore) counted against this host */
     enum action_kind kind;
     enum desk_state from;       /* the state it was planned from */
     enum session_end reason;    /* DELETE: why a session on it ends */
@@ -139,8 +142,29 @@ action_job_free(void *userdata)
     free(j->ctx.virt_type);
     free(j->ctx.console_listen);
     free(j->ctx.hooks_dir);
+    free(j->start_host);
     hv_unref(j->ctx.hv);
     free(j);
+}
+
+/* --- starts in flight per host (lock held): the boot-storm limit --- */
+
+static bool
+action_starts_guests(enum action_kind k)
+{
+    return k == ACTION_BUILD || k == ACTION_REPAIR || k == ACTION_WIPE || k == ACTION_REBASE ||
+           k == ACTION_PARENT_BUILD;
+}
+
+static struct host_starts *
+starts_of(struct reconciler *r, const char *host)
+{
+    for (size_t i = 0; i < r->n_starts; i++)
+        if (streq(r->starts[i].host, host))
+            return &r->starts[i];
+    ARRAY_GROW(r->starts, r->cap_starts, r->n_starts + 1);
+    r->starts[r->n_starts] = (struct host_starts) { .host = xstrdup(host) };
+    return &r->starts[r->n_starts++];
 }
 
 /* --- the in-flight set (lock held) --- */
@@ -251,6 +275,8 @@ action_job_run(void *userdata)
         pthread_cond_broadcast(&r->desk_ready);
     }
     inflight_remove(r, j->desktop);
+    if (j->start_host)
+        starts_of(r, j->start_host)->n--;
     if (res < 0 && res != -ECANCELED && res != -ESTALE)
         r->stats.failures[j->kind]++;
     r->wake = true;
@@ -309,6 +335,10 @@ submit_locked(struct reconciler *r, const struct action *a, const struct cluster
         .desk_ready = notify_desk_ready,
         .userdata = r,
     };
+    if (action_starts_guests(a->kind)) {
+        j->start_host = xstrdup(h ? h->row->name : HOST_LOCAL);
+        starts_of(r, j->start_host)->n++;
+    }
     inflight_add(r, key);
     r->stats.actions[a->kind]++;
     if (worker_submit(r->worker, action_job_run, j, action_job_free) < 0) {
@@ -787,6 +817,11 @@ pass_run(struct reconciler *r)
         if (!h->view.virt_type && (a->kind == ACTION_BUILD || a->kind == ACTION_REPAIR ||
                                    a->kind == ACTION_REBASE || a->kind == ACTION_PARENT_BUILD))
             continue; /* they make domains: wait for the probe to say which type */
+        /* boot storms: at most host_max_starts guests started at once on
+         * one host; the rest wait for a later pass */
+        if (action_starts_guests(a->kind) &&
+            starts_of(r, h->row->name)->n >= r->host_max_starts)
+            continue;
         if (submit_locked(r, a, h) >= 0)
             done++;
     }
@@ -1020,6 +1055,7 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
     r->host_lost_grace = c->host_lost_grace;
     r->vcpus_per_cpu = c->vcpus_per_cpu;
     r->memory_overcommit = c->memory_overcommit;
+    r->host_max_starts = c->host_max_starts;
     r->console_password_required = streq(c->console_password, "required");
 }
 
@@ -1299,6 +1335,9 @@ reconciler_free(struct reconciler *r)
     for (size_t i = 0; i < r->n_inflight; i++)
         free(r->inflight[i]);
     free(r->inflight);
+    for (size_t i = 0; i < r->n_starts; i++)
+        free(r->starts[i].host);
+    free(r->starts);
     strv_free(r->orphans_reported);
     free(r->instance);
     free(r->prefix);

@@ -50,6 +50,8 @@ test_conf(struct conf *c)
     (void) conf_set(c, "console_password", "none", &err);
     /* the test driver's host has 3 GiB: 5,000 desktops of 128 MiB overcommit it */
     (void) conf_set(c, "memory_overcommit", "100000", &err);
+    /* the test driver "boots" at once: no boot storm to hold back */
+    (void) conf_set(c, "host_max_starts", "64", &err);
     conf_finalize(c);
 }
 
