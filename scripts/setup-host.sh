@@ -27,6 +27,7 @@ PACKAGES=(
     libmicrohttpd-dev libsqlite3-dev libssl-dev
     cpio e2fsprogs busybox-static qemu-guest-agent
     curl python3 valgrind
+    openssh-server openssh-client
     clang clang-tools libclang-rt-14-dev
 )
 URI=qemu:///system
