@@ -673,8 +673,11 @@ hv_node_get_info(struct hv *h, struct hv_node_info *ret, char **reterr_msg)
         info.libvirt_version = version_string(v);
     type = virConnectGetType(conn);
     v = 0;
-    if (virConnectGetVersion(conn, &v) == 0 && type)
-        info.hypervisor = xasprintf("%s %s", type, version_string(v));
+    if (virConnectGetVersion(conn, &v) == 0 && type) {
+        _cleanup_free_ char *ver = version_string(v);
+
+        info.hypervisor = xasprintf("%s %s", type, ver);
+    }
     virResetLastError();
     *ret = info;
     return 0;
