@@ -435,7 +435,7 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
             arg_mode = optarg;
             break;
         case OPT_CLONE:
-            if (!streq(optarg, "instant") && !streq(optarg, "boot"))
+            if (!optarg || (!streq(optarg, "instant") && !streq(optarg, "boot")))
                 r = usage_error("--clone takes instant or boot, not '%s'.", optarg);
             arg_clone = optarg;
             break;
@@ -530,7 +530,7 @@ parse_verb_argv(const struct ctl_verb *v, int argc, char *argv[], char ***ret_ar
             arg_console_address = optarg;
             break;
         case OPT_PLACEMENT:
-            if (!streq(optarg, "spread") && !streq(optarg, "pack"))
+            if (!optarg || (!streq(optarg, "spread") && !streq(optarg, "pack")))
                 r = usage_error("--placement takes spread or pack, not '%s'.", optarg);
             arg_placement = optarg;
             break;

@@ -134,7 +134,6 @@ host_image_ensure(struct store *s, struct hv *h, const char *host, const char *i
             free(*reterr_msg);
             *reterr_msg = NULL;
             path = xstrdup(img->path);
-            r = 0;
             goto record;
         }
         if (r < 0)
