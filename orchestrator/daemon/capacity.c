@@ -100,7 +100,9 @@ capacity_compute(struct capacity *cap, const struct cluster *cl, struct desk *co
 
         cap->ph[i] = (struct placement_host) {
             .name = h->row->name,
-            .reachable = h->observed && h->view.virt_type != NULL,
+            /* answering is enough: while its domain type is probed, desktops
+             * placed there wait for the probe (the reconciler) */
+            .reachable = h->observed,
             .draining = h->row->admin == HOST_ADMIN_DRAINING,
             .local_qemu = h->view.local_qemu,
             .labels = h->row->labels,

@@ -323,8 +323,8 @@ hosts_new(const struct conf *c, struct store *s, struct hv *local, struct hosts 
     e->local = true;
     e->hv = hv_ref(local);
     e->conn = HOST_CONN_UP;
-    if (hv_node_get_info(local, &e->node, NULL) >= 0)
-        e->refreshed = now_sec();
+    /* its facts come with the reconciler's first pass: no libvirt call
+     * here, where a slow libvirt would hold up the daemon's start */
     ARRAY_GROW(hs->e, hs->cap, 1);
     hs->e[hs->n++] = e;
     *ret = hs;

@@ -584,6 +584,18 @@ template_digest(struct reconciler *r, const char *templates_dir, const char *tna
     return e->digest;
 }
 
+/* The store could not be read this pass: logged once until it can again. */
+static void
+store_unreadable(struct reconciler *r, int err)
+{
+    pthread_mutex_lock(&r->lock);
+    if (!r->store_failing)
+        log_error_errno(err, "Cannot read the state store (%s); desktops are left as they are",
+                        store_health(r->store));
+    r->store_failing = true;
+    pthread_mutex_unlock(&r->lock);
+}
+
 /* The pass changed the store in a way that needs another plan at once. */
 static void
 replan(struct reconciler *r)
@@ -701,10 +713,15 @@ pass_run(struct reconciler *r)
     res = cluster_observe(&cl, r->hosts, r->store, r->hv, local_res >= 0, TAKE_PTR(doms),
                           n_doms, TAKE_PTR(vols), n_vols, r->prefix, r->storage_pool,
                           host_lost_grace);
-    if (res >= 0 && local_res < 0 && cl.n <= 1)
-        res = local_res; /* the only host is away: as before there were hosts */
-    if (res < 0)
+    if (res < 0) {
+        /* the hosts could not be read: the store's failure, not libvirt's */
+        store_unreadable(r, res);
         goto cleanup;
+    }
+    if (local_res < 0 && cl.n <= 1) {
+        res = local_res; /* the only host is away: as before there were hosts */
+        goto cleanup;
+    }
     for (size_t i = 0; i < cl.n; i++)
         if (streq(cl.h[i].row->name, HOST_LOCAL)) {
             free(cl.h[i].view.virt_type);
@@ -724,12 +741,7 @@ pass_run(struct reconciler *r)
     if (res >= 0)
         res = store_op_list(r->store, NULL, true, &ops, &n_ops);
     if (res < 0) {
-        pthread_mutex_lock(&r->lock);
-        if (!r->store_failing)
-            log_error_errno(res, "Cannot read the state store (%s); desktops are left as they "
-                            "are", store_health(r->store));
-        r->store_failing = true;
-        pthread_mutex_unlock(&r->lock);
+        store_unreadable(r, res);
         goto cleanup;
     }
     pthread_mutex_lock(&r->lock);
@@ -1088,6 +1100,9 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     pthread_cond_init(&r->desk_ready, NULL);
     atomic_init(&r->stopping, false);
     (void) hosts_new(c, s, h, &r->hosts);
+    /* from the configuration or the store (probed before): no probe comes */
+    if (virt_type)
+        hosts_set_local_virt_type(r->hosts, virt_type);
     r->footprints = footprints_new();
     hosts_set_wake(r->hosts, hosts_wake, r);
     r->worker = worker_new(c->max_concurrent);

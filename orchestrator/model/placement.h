@@ -24,7 +24,7 @@ enum placement_limit {
     PLACEMENT_LIMIT_MAX_DESKTOPS, /* the host's max_desktops */
     PLACEMENT_LIMIT_CPU,          /* vCPUs per core would pass the overcommit ratio */
     PLACEMENT_LIMIT_DRAINING,     /* the operator drains it */
-    PLACEMENT_LIMIT_UNREACHABLE,  /* not connected, or its domain type not known yet */
+    PLACEMENT_LIMIT_UNREACHABLE,  /* not connected, or not answering */
     PLACEMENT_LIMIT_LABELS,       /* it lacks a label the pool requires */
     PLACEMENT_LIMIT_DRIVER,       /* instant clones need the local QEMU driver */
     _PLACEMENT_LIMIT_MAX,
@@ -36,7 +36,7 @@ const char *placement_limit_to_string(enum placement_limit l);
 /* One host as placement sees it (the reconciler fills it in). */
 struct placement_host {
     const char *name;
-    bool reachable;           /* connected and its domain type known */
+    bool reachable;           /* its connection is up and it was listed this pass */
     bool draining;
     bool local_qemu;          /* can take instant clones */
     char *const *labels;      /* NULL-terminated "k=v", may be NULL */

@@ -207,4 +207,15 @@ check_both "pool sitea grows to 20, none on the host that does not answer" \
 api DELETE /v1/hosts/gone
 check "remove it: 200" [ "$STATUS" = 200 ]
 
+# --- a restart: the domain type comes from the store, not a probe ---
+dp_stop || fail_now "deskpoold did not stop"
+dp_start "$dir" "hosts$$" --listen "127.0.0.1:$port" --set tokens_file="$dir/tokens" \
+    --set console_password=none --set boot_delay=0 --set reconcile_interval=1 \
+    --set host_lost_grace=5 --set memory_overcommit=100 || fail_now "deskpoold did not restart"
+api GET /v1/hosts/local
+check "after a restart the local host shows its domain type (from the store)" \
+    jtrue "$BODY" "d['virt_type'] == 'test' and d['state'] == 'up'"
+pool again 1
+check "and a pool can be created at once (admission sees the host)" [ "$STATUS" = 201 ]
+
 t_finish
