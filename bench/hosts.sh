@@ -35,7 +35,8 @@ run() {
         --state-dir "$d/state" --socket "$d/sock" --instance "$inst" \
         --templates-dir "$top/templates" --set storage_pool="$inst" \
         --set storage_dir="$d/ov" --set boot_delay=0 --set reconcile_interval=1 \
-        --set max_concurrent=16 --set host_max_starts=16 --log-level error 2>"$d/log" &
+        --set max_concurrent=16 --set host_max_starts=16 --set console_password=none \
+        --log-level error 2>"$d/log" &
     pid=$!
     ctl() { "$B/deskpoolctl" --socket "$d/sock" "$@"; }
     for _ in $(seq 1 100); do ctl health >/dev/null 2>&1 && break; sleep 0.1; done
@@ -62,7 +63,7 @@ run() {
         else
             ctl pool resize big --min "$n" >/dev/null
         fi
-        ctl pool wait big --timeout 900 >/dev/null
+        ctl pool wait big --timeout 900 >/dev/null || { echo "hosts: pool big did not fill ($mode, $n)" >&2; exit 1; }
         local sum=0 v
         for _ in 1 2 3 4 5; do
             sleep 1.1
