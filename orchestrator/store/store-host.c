@@ -268,21 +268,11 @@ store_host_image_get(struct store *s, const char *host, const char *image, unsig
                      char **ret_path)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
 
-    r = store_prepare(locked, &st,
-                      "SELECT path FROM host_images WHERE host = ? AND image = ? AND version = ?",
-                      "ssu", host, image, version);
-    if (r < 0)
-        return r;
-    r = store_step(locked, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    *ret_path = store_column_strdup(st, 0);
-    return 0;
+    return store_query_str(locked, ret_path,
+                           "SELECT path FROM host_images WHERE host = ? AND image = ? "
+                           "AND version = ?",
+                           "ssu", host, image, version);
 }
 
 int

@@ -105,6 +105,9 @@ int store_exec_va(struct store *s, sqlite3_stmt **ret, const char *sql, const ch
 int store_run(struct store *s, const char *sql, const char *types, ...);
 /* One integer: 1 and *ret for a row, 0 for none, or a negative errno. */
 int store_query_int(struct store *s, int64_t *ret, const char *sql, const char *types, ...);
+/* One text value (a new string, NULL for SQL NULL): 0, -ENOENT without a
+ * row, or a negative errno. */
+int store_query_str(struct store *s, char **ret, const char *sql, const char *types, ...);
 /* The one shape of a single-row update: takes the lock, runs SQL (an
  * UPDATE of one row, whose WHERE names it) in its own transaction.
  * Returns 0, -ENOENT when no row matched, or a negative errno. */

@@ -373,6 +373,24 @@ store_query_int(struct store *s, int64_t *ret, const char *sql, const char *type
 }
 
 int
+store_query_str(struct store *s, char **ret, const char *sql, const char *types, ...)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    va_list ap;
+    int r;
+
+    va_start(ap, types);
+    r = store_exec_va(s, &st, sql, types, ap);
+    va_end(ap);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -ENOENT;
+    *ret = store_column_strdup(st, 0);
+    return 0;
+}
+
+int
 store_update_one(struct store *s, const char *sql, const char *types, ...)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
@@ -551,19 +569,8 @@ int
 store_meta_get(struct store *s, const char *key, char **ret_value)
 {
     _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-    int r;
 
-    r = store_prepare(locked, &st, "SELECT value FROM meta WHERE key = ?", "s", key);
-    if (r < 0)
-        return r;
-    r = store_step(locked, st);
-    if (r < 0)
-        return r;
-    if (r == 0)
-        return -ENOENT;
-    *ret_value = store_column_strdup(st, 0);
-    return 0;
+    return store_query_str(locked, ret_value, "SELECT value FROM meta WHERE key = ?", "s", key);
 }
 
 int
