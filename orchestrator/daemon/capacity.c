@@ -176,12 +176,27 @@ capacity_hosts_for(const struct capacity *cap, size_t p)
     return h;
 }
 
+char *
+capacity_describe(const struct placement_host *h, size_t n, const struct placement_request *req)
+{
+    _cleanup_(strv_freep) char **parts = xmalloc0(sizeof(char *) * (n + 1));
+
+    for (size_t i = 0; i < n; i++) {
+        enum placement_limit l;
+        unsigned room = placement_room(&h[i], req, &l);
+
+        parts[i] = room == UINT_MAX ? xasprintf("%s: no limit", h[i].name)
+                                    : xasprintf("%s: %u (%s)", h[i].name, room,
+                                                placement_limit_to_string(l));
+    }
+    return strv_join(parts, ',');
+}
+
 unsigned
 capacity_room(const struct capacity *cap, size_t p, const struct placement_request *req,
               char **ret_detail)
 {
     _cleanup_free_ struct placement_host *h = xmalloc0(sizeof(*h) * (cap->n_hosts + 1));
-    _cleanup_(strv_freep) char **parts = xmalloc0(sizeof(char *) * (cap->n_hosts + 1));
     size_t total = 0;
     bool unlimited = false;
 
@@ -198,20 +213,16 @@ capacity_room(const struct capacity *cap, size_t p, const struct placement_reque
     if (p < cap->n_pools)
         req = &cap->req[p];
     for (size_t i = 0; i < cap->n_hosts; i++) {
-        enum placement_limit l;
         unsigned room;
 
         h[i].footprint = p < cap->n_pools ? cap->fp[p * cap->n_hosts + i] : 0;
-        room = placement_room(&h[i], req, &l);
-        if (room == UINT_MAX) {
+        room = placement_room(&h[i], req, NULL);
+        if (room == UINT_MAX)
             unlimited = true;
-            parts[i] = xasprintf("%s: no limit", h[i].name);
-            continue;
-        }
-        total += room;
-        parts[i] = xasprintf("%s: %u (%s)", h[i].name, room, placement_limit_to_string(l));
+        else
+            total += room;
     }
     if (ret_detail)
-        *ret_detail = strv_join(parts, ',');
+        *ret_detail = capacity_describe(h, cap->n_hosts, req);
     return unlimited ? UINT_MAX : (unsigned) MIN(total, (size_t) UINT_MAX - 1);
 }

@@ -35,6 +35,12 @@ void capacity_done(struct capacity *cap);
  * each with P's footprint there). */
 struct placement_host *capacity_hosts_for(const struct capacity *cap, size_t p);
 
+/* How many desktops like REQ each of the N hosts H takes and what stops
+ * the next: "NAME: N (LIMIT)" or "NAME: no limit", comma-separated (a
+ * new string), for messages. */
+char *capacity_describe(const struct placement_host *h, size_t n,
+                        const struct placement_request *req);
+
 /* What one desktop of pool P asks of placement: its template's <memory>
  * and <vcpu> (from TEMPLATES_DIR), its placement policy and labels, and
  * whether it needs the local QEMU driver (instant clones). */

@@ -605,21 +605,6 @@ replan(struct reconciler *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Why no host takes a desktop of REQ: "kvm1: memory, kvm2: draining". */
-static char *
-unplaced_reason(const struct placement_host *ph, size_t n, const struct placement_request *req)
-{
-    _cleanup_(strv_freep) char **parts = xmalloc0(sizeof(char *) * (n + 1));
-
-    for (size_t i = 0; i < n; i++) {
-        enum placement_limit l;
-
-        (void) placement_room(&ph[i], req, &l);
-        parts[i] = xasprintf("%s: %s", ph[i].name, placement_limit_to_string(l));
-    }
-    return strv_join(parts, ',');
-}
-
 /* ACTION_CREATE: A->count new desktops of A->pool, each on the host
  * placement chooses, counted in CAP (capacity.c) so the next CREATE of
  * this pass sees them. Returns how many were made. */
@@ -643,7 +628,7 @@ create_placed(struct reconciler *r, struct capacity *cap, const struct action *a
     placed = placement_apply(cap->ph, cap->n_hosts, &cap->req[pi], a->count, where);
     pthread_mutex_lock(&r->lock);
     if (placed < a->count && !strv_contains(r->unplaced, p->name)) {
-        _cleanup_free_ char *why = unplaced_reason(cap->ph, cap->n_hosts, &cap->req[pi]);
+        _cleanup_free_ char *why = capacity_describe(cap->ph, cap->n_hosts, &cap->req[pi]);
 
         log_warning("No host has room for %zu more desktop(s) of pool '%s' (%s); it stays "
                     "short until one has", a->count - placed, p->name, why);
