@@ -56,6 +56,15 @@ host_to_json(const struct host *h, const struct host_view *v, struct desk **desk
     json_add_int(o, "free_memory", (int64_t) v->node.free_memory);
     json_add_int(o, "cpus", v->node.cpus);
     json_add_int(o, "reconnects", v->reconnects);
+    {
+        json_object *w = json_object_new_object();
+
+        json_add_int(w, "events", (int64_t) v->watch.events);
+        json_add_int(w, "full_listings", (int64_t) v->watch.full);
+        json_add_int(w, "watched_listings", (int64_t) v->watch.cached);
+        json_add_int(w, "rereads", (int64_t) v->watch.rereads);
+        json_object_object_add(o, "observation", w);
+    }
     json_add_int(o, "max_desktops", h->max_desktops);
     json_add_int(o, "reserve_memory", (int64_t) h->reserve_memory);
     for (size_t i = 0; h->labels && h->labels[i]; i++)

@@ -197,6 +197,31 @@ api_metrics(struct api_request *req, struct api_reply *reply)
                "deskpool_libvirt_up %d\n",
             st.running, st.queued, st.orphans, (unsigned long long) st.orphans_removed,
             st.libvirt_ok ? 1 : 0);
+    {
+        size_t n_views = 0;
+        struct host_view *views = hosts_list(reconciler_get_hosts(d->reconciler), &n_views);
+
+        fprintf(f, "# HELP deskpool_libvirt_events_total Lifecycle events received, by host.\n"
+                   "# TYPE deskpool_libvirt_events_total counter\n");
+        for (size_t i = 0; i < n_views; i++)
+            fprintf(f, "deskpool_libvirt_events_total{host=\"%s\"} %llu\n", views[i].name,
+                    (unsigned long long) views[i].watch.events);
+        fprintf(f, "# HELP deskpool_libvirt_listings_total Domain listings of a host: full, "
+                   "or answered from its events (watched).\n"
+                   "# TYPE deskpool_libvirt_listings_total counter\n");
+        for (size_t i = 0; i < n_views; i++)
+            fprintf(f, "deskpool_libvirt_listings_total{host=\"%s\",kind=\"full\"} %llu\n"
+                       "deskpool_libvirt_listings_total{host=\"%s\",kind=\"watched\"} %llu\n",
+                    views[i].name, (unsigned long long) views[i].watch.full, views[i].name,
+                    (unsigned long long) views[i].watch.cached);
+        fprintf(f, "# HELP deskpool_libvirt_rereads_total Domains read again after an event "
+                   "or a change of deskpool's.\n"
+                   "# TYPE deskpool_libvirt_rereads_total counter\n");
+        for (size_t i = 0; i < n_views; i++)
+            fprintf(f, "deskpool_libvirt_rereads_total{host=\"%s\"} %llu\n", views[i].name,
+                    (unsigned long long) views[i].watch.rereads);
+        host_view_list_free(views, n_views);
+    }
     fclose(f);
     pool_list_free(pools, n_pools);
     desk_list_free(desks, n_desks);

@@ -2,8 +2,10 @@
 /* cluster.c - what one reconcile pass sees of every host
  *
  * DESIGN
- *   A pass observes each host that is up: this instance's domains and
- *   volumes there (one listing per host, as for the single host before).
+ *   A pass observes each host that is up: this instance's domains there
+ *   (cluster_list_host(): from the connection's lifecycle events, reading
+ *   only the domains that changed, with a full listing of domains and
+ *   volumes every libvirt_resync_interval as the safety net; hv-watch.c).
  *   A host that does not answer is "down": what libvirt would show there
  *   is unknown, so its desktops are left alone (the planner's host_down),
  *   not taken for dead: a blip of the network must not cost a physician
@@ -34,33 +36,66 @@
 #include "util.h"
 
 static int
-hv_domain_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct hv_domain *) a)->name, ((const struct hv_domain *) b)->name);
-}
-
-static int
 cluster_host_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct cluster_host *) a)->row->name,
                   ((const struct cluster_host *) b)->row->name);
 }
 
-/* Lists H's domains and volumes there; false when it does not answer. */
-static bool
-observe_one(struct cluster_host *h, const char *prefix, const char *storage_pool)
+void
+cluster_listing_done(struct cluster_listing *l)
 {
+    hv_domain_list_free(l->doms, l->n_doms);
+    strv_free_n(l->vols, l->n_vols);
+    *l = (struct cluster_listing) { 0 };
+}
+
+int
+cluster_list_host(struct hv *hv, const char *prefix, const char *storage_pool,
+                  uint64_t max_age_usec, struct cluster_listing *ret)
+{
+    struct cluster_listing l = { 0 };
+    int r;
+
+    r = hv_domain_list_watched(hv, prefix, max_age_usec, &l.doms, &l.n_doms, &l.full);
+    if (r < 0)
+        return r;
+    if (l.full) {
+        r = hv_volume_list(hv, storage_pool, prefix, &l.vols, &l.n_vols);
+        if (r < 0) {
+            /* the volumes must be listed again with the domains */
+            hv_watch_invalidate(hv);
+            cluster_listing_done(&l);
+            return r;
+        }
+    }
+    *ret = l;
+    return 0;
+}
+
+static void
+cluster_host_take(struct cluster_host *h, struct cluster_listing *l)
+{
+    h->doms = TAKE_PTR(l->doms);
+    h->n_doms = l->n_doms;
+    h->vols = TAKE_PTR(l->vols);
+    h->n_vols = l->n_vols;
+    h->full = l->full;
+    *l = (struct cluster_listing) { 0 };
+}
+
+/* Lists host H; false when it does not answer. */
+static bool
+observe_one(struct cluster_host *h, const char *prefix, const char *storage_pool,
+            uint64_t max_age_usec)
+{
+    struct cluster_listing l = { 0 };
+
     if (!h->hv || !hv_is_alive(h->hv) || h->view.conn != HOST_CONN_UP)
         return false;
-    if (hv_domain_list(h->hv, prefix, &h->doms, &h->n_doms) < 0)
+    if (cluster_list_host(h->hv, prefix, storage_pool, max_age_usec, &l) < 0)
         return false;
-    if (hv_volume_list(h->hv, storage_pool, prefix, &h->vols, &h->n_vols) < 0) {
-        hv_domain_list_free(h->doms, h->n_doms);
-        h->doms = NULL;
-        h->n_doms = 0;
-        return false;
-    }
-    qsort(h->doms, h->n_doms, sizeof(*h->doms), hv_domain_cmp);
+    cluster_host_take(h, &l);
     return true;
 }
 
@@ -104,9 +139,8 @@ fence_host(struct cluster_host *h, struct fence *const *f, size_t n_f, struct st
 
 int
 cluster_observe(struct cluster *c, struct hosts *hs, struct store *s, struct hv *local,
-                bool local_ok, struct hv_domain *local_doms, size_t n_local_doms,
-                char **local_vols, size_t n_local_vols, const char *prefix,
-                const char *storage_pool, unsigned grace)
+                bool local_ok, struct cluster_listing *local_listing, const char *prefix,
+                const char *storage_pool, uint64_t max_age_usec, unsigned grace)
 {
     struct host **rows = NULL;
     struct fence **fences = NULL;
@@ -119,8 +153,7 @@ cluster_observe(struct cluster *c, struct hosts *hs, struct store *s, struct hv 
         r = store_fence_list(s, NULL, &fences, &n_fences);
     if (r < 0) {
         host_list_free(rows, n_rows);
-        hv_domain_list_free(local_doms, n_local_doms);
-        strv_free_n(local_vols, n_local_vols);
+        cluster_listing_done(local_listing);
         return r;
     }
     if (hs)
@@ -140,14 +173,10 @@ cluster_observe(struct cluster *c, struct hosts *hs, struct store *s, struct hv 
             h->view.conn = local_ok ? HOST_CONN_UP : HOST_CONN_DOWN;
             h->hv = hv_ref(local);
             h->observed = local_ok;
-            h->doms = TAKE_PTR(local_doms);
-            h->n_doms = n_local_doms;
-            h->vols = TAKE_PTR(local_vols);
-            h->n_vols = n_local_vols;
-            qsort(h->doms, h->n_doms, sizeof(*h->doms), hv_domain_cmp);
+            cluster_host_take(h, local_listing);
         } else if (hs && hosts_get_view(hs, h->row->name, &h->view) >= 0) {
             h->hv = hosts_get_hv(hs, h->row->name);
-            h->observed = observe_one(h, prefix, storage_pool);
+            h->observed = observe_one(h, prefix, storage_pool, max_age_usec);
         } else {
             h->view = (struct host_view) { .name = xstrdup(h->row->name),
                                            .conn = HOST_CONN_CONNECTING, .since = c->now };
@@ -167,8 +196,7 @@ cluster_observe(struct cluster *c, struct hosts *hs, struct store *s, struct hv 
     fence_list_free(fences, n_fences);
     /* the local host's listing, when the store had no local row (cannot
      * happen after migration 6, but nothing may leak) */
-    hv_domain_list_free(local_doms, local_doms ? n_local_doms : 0);
-    strv_free_n(local_vols, local_vols ? n_local_vols : 0);
+    cluster_listing_done(local_listing);
     qsort(c->h, c->n, sizeof(*c->h), cluster_host_cmp);
     return 0;
 }

@@ -75,6 +75,7 @@ static const struct conf_key conf_keys[] = {
     U(vcpus_per_cpu, "0", 0, 256, true),
     U(memory_overcommit, "100", 10, 100000, true),
     U(host_max_starts, "4", 1, 256, true),
+    D(libvirt_resync_interval, "60", 1, 86400, true),
 };
 
 #undef S

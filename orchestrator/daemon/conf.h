@@ -45,6 +45,8 @@ struct conf {
     unsigned vcpus_per_cpu;       /* vCPU overcommit: most vCPUs per host CPU (0: no limit) */
     unsigned memory_overcommit;   /* percent of a host's memory its desktops may commit */
     unsigned host_max_starts;     /* guests started at once on one host (boot storms) */
+    unsigned libvirt_resync_interval; /* seconds between full listings of a host; in
+                                       * between, its lifecycle events say what changed */
 };
 
 /* Fills every key with its default. */

@@ -457,6 +457,8 @@ view_copy_locked(const struct host_entry *e, struct host_view *v)
         },
         .reconnects = e->hv ? hv_reconnects(e->hv) : 0,
     };
+    if (e->hv)
+        hv_watch_get_stats(e->hv, &v->watch);
 }
 
 int

@@ -33,6 +33,7 @@ struct host_view {
     bool local_qemu;          /* instant clones can run there */
     struct hv_node_info node; /* as last read while up */
     unsigned reconnects;
+    struct hv_watch_stats watch; /* how its domains were observed (hv-watch.c) */
 };
 void host_view_done(struct host_view *v);
 void host_view_list_free(struct host_view *v, size_t n);

@@ -73,11 +73,14 @@ struct reconciler {
     size_t n_starts, cap_starts;
     bool wake;
     bool purge_orphans;        /* one pass removes every orphan (--purge-orphans) */
+    bool listed_full;          /* a pass listed every host in full (the first must) */
     bool slow_warned;          /* the slow-libvirt warning was logged */
     bool store_failing;        /* the last pass could not read the store (logged once) */
     char *slow_warning;        /* its text, for health; NULL when libvirt is quick */
     char **orphans_reported;   /* NULL-terminated: orphans logged once already */
     size_t n_orphans_reported, cap_orphans_reported;
+    struct host_orphans { char *host; unsigned n; } *orphan_counts; /* as last listed */
+    size_t n_orphan_counts, cap_orphan_counts;
     bool replan;               /* the last pass added rows: plan again at once */
     struct reconcile_stats stats;
     struct digest_cache *digests; /* template digests by file (parents) */
@@ -92,6 +95,7 @@ struct reconciler {
     unsigned boot_timeout, boot_delay, max_boot_failures, interval, host_failure_retry;
     unsigned session_retention, audit_retention; /* seconds; 0: keep forever */
     unsigned host_lost_grace, vcpus_per_cpu, memory_overcommit, host_max_starts;
+    unsigned resync_interval;          /* libvirt_resync_interval */
     char **unplaced;           /* NULL-terminated: pools whose "no host has room" was
                                 * logged (again once they could be placed) */
     size_t n_unplaced, cap_unplaced;
@@ -350,6 +354,19 @@ submit_locked(struct reconciler *r, const struct action *a, const struct cluster
 
 /* --- observing libvirt --- */
 
+/* The orphan count last found on HOST (0 for a host not listed in full
+ * yet). Only the reconcile thread uses it. */
+static unsigned *
+orphan_count_of(struct reconciler *r, const char *host)
+{
+    for (size_t i = 0; i < r->n_orphan_counts; i++)
+        if (streq(r->orphan_counts[i].host, host))
+            return &r->orphan_counts[i].n;
+    ARRAY_GROW(r->orphan_counts, r->cap_orphan_counts, r->n_orphan_counts + 1);
+    r->orphan_counts[r->n_orphan_counts] = (struct host_orphans) { .host = xstrdup(host) };
+    return &r->orphan_counts[r->n_orphan_counts++].n;
+}
+
 /* Orphans (orphans.c) on host H, among DESKS (all hosts': the ones on H
  * are picked here) and PARENTS (local host only): reported once each and
  * left alone, unless PURGE (the operator's --purge-orphans, one pass).
@@ -412,13 +429,14 @@ libvirt_lost(struct reconciler *r, int err, const char *why)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* The domains and overlay volumes of this instance. Reconnects first when
- * the connection is gone, and recreates the storage pool when it (or its
- * directory) went away, logging both. Returns 0 or a negative errno
- * (logged once per outage). */
+/* The local host's domains and (on a full listing) overlay volumes of this
+ * instance: cluster_list_host(), in full when the last full listing is
+ * MAX_AGE_USEC old (0: now). Reconnects first when the connection
+ * is gone, and recreates the storage pool when it (or its directory) went
+ * away, logging both. Returns 0 or a negative errno (logged once per
+ * outage). */
 static int
-observe_libvirt(struct reconciler *r, struct hv_domain **doms, size_t *n_doms,
-                char ***vols, size_t *n_vols)
+observe_libvirt(struct reconciler *r, uint64_t max_age_usec, struct cluster_listing *ret)
 {
     _cleanup_free_ char *err = NULL;
     int res;
@@ -431,13 +449,8 @@ observe_libvirt(struct reconciler *r, struct hv_domain **doms, size_t *n_doms,
         }
         log_notice("Reconnected to libvirt at '%s'", hv_uri(r->hv));
     }
-    res = hv_domain_list(r->hv, r->prefix, doms, n_doms);
-    if (res < 0) {
-        libvirt_lost(r, res, "listing domains failed");
-        return res;
-    }
-    res = hv_volume_list(r->hv, r->storage_pool, r->prefix, vols, n_vols);
-    if (res < 0 && res != -ENOTCONN) {
+    res = cluster_list_host(r->hv, r->prefix, r->storage_pool, max_age_usec, ret);
+    if (res < 0 && res != -ENOTCONN && hv_is_alive(r->hv)) {
         /* the pool was removed, or its directory (libvirt stops a pool whose
          * refresh fails): make it again, empty volumes are rebuilt anyway */
         int q = hv_storage_pool_ensure(r->hv, r->storage_pool, r->storage_dir, &err);
@@ -445,17 +458,14 @@ observe_libvirt(struct reconciler *r, struct hv_domain **doms, size_t *n_doms,
         if (q >= 0) {
             log_warning_errno(res, "Storage pool '%s' was gone or unusable; recreated at '%s'",
                               r->storage_pool, r->storage_dir);
-            res = hv_volume_list(r->hv, r->storage_pool, r->prefix, vols, n_vols);
+            res = cluster_list_host(r->hv, r->prefix, r->storage_pool, 0, ret);
         } else {
             log_error_errno(q, "Cannot recreate storage pool '%s' at '%s': %s",
                             r->storage_pool, r->storage_dir, strempty(err));
         }
     }
     if (res < 0) {
-        hv_domain_list_free(*doms, *n_doms);
-        *doms = NULL;
-        *n_doms = 0;
-        libvirt_lost(r, res, "listing volumes failed");
+        libvirt_lost(r, res, "listing domains or volumes failed");
         return res;
     }
     pthread_mutex_lock(&r->lock);
@@ -659,8 +669,7 @@ create_placed(struct reconciler *r, struct capacity *cap, const struct action *a
 static int
 pass_run(struct reconciler *r)
 {
-    struct hv_domain *doms = NULL;
-    char **vols = NULL;
+    struct cluster_listing local = { 0 };
     struct pool **pools = NULL;
     struct desk **desks = NULL;
     struct session **sessions = NULL;
@@ -671,7 +680,7 @@ pass_run(struct reconciler *r)
     struct planner_parent *pp = NULL;
     const char **digests = NULL;
     struct action *actions = NULL;
-    size_t n_doms = 0, n_vols = 0, n_pools = 0, n_desks = 0, n_actions = 0, n_sessions = 0;
+    size_t n_pools = 0, n_desks = 0, n_actions = 0, n_sessions = 0;
     size_t n_ops = 0, n_parents = 0;
     _cleanup_free_ char *templates_dir = NULL, *virt_type = NULL;
     uint64_t start = now_usec();
@@ -679,6 +688,8 @@ pass_run(struct reconciler *r)
     struct capacity cap = { 0 };
     bool cap_ready = false;
     unsigned host_lost_grace, memory_overcommit, vcpus_per_cpu;
+    uint64_t max_age_usec;
+    bool purge;
     int done = 0, res, local_res;
 
     pthread_mutex_lock(&r->lock);
@@ -687,17 +698,20 @@ pass_run(struct reconciler *r)
     host_lost_grace = r->host_lost_grace;
     memory_overcommit = r->memory_overcommit;
     vcpus_per_cpu = r->vcpus_per_cpu;
+    /* --purge-orphans needs every volume: a full listing of every host */
+    purge = r->purge_orphans;
+    r->purge_orphans = false;
+    max_age_usec = purge || !r->listed_full ? 0 : (uint64_t) r->resync_interval * 1000000ULL;
     pthread_mutex_unlock(&r->lock);
 
     check_slow_libvirt(r);
     /* Observe libvirt before the store: anything created after the listing
      * has its row already, anything removed after it is gone for good. */
-    local_res = observe_libvirt(r, &doms, &n_doms, &vols, &n_vols);
+    local_res = observe_libvirt(r, max_age_usec, &local);
     hosts_set_local_state(r->hosts, local_res >= 0, local_res >= 0 ? NULL :
                           "the connection to libvirt is down");
-    res = cluster_observe(&cl, r->hosts, r->store, r->hv, local_res >= 0, TAKE_PTR(doms),
-                          n_doms, TAKE_PTR(vols), n_vols, r->prefix, r->storage_pool,
-                          host_lost_grace);
+    res = cluster_observe(&cl, r->hosts, r->store, r->hv, local_res >= 0, &local, r->prefix,
+                          r->storage_pool, max_age_usec, host_lost_grace);
     if (res < 0) {
         /* the hosts could not be read: the store's failure, not libvirt's */
         store_unreadable(r, res);
@@ -736,18 +750,21 @@ pass_run(struct reconciler *r)
     pthread_mutex_unlock(&r->lock);
 
     {
+        /* orphans need the volumes: hosts listed in full this pass (every
+         * libvirt_resync_interval); the others count as last listed */
         unsigned orphans = 0;
-        bool purge;
 
+        for (size_t i = 0; i < cl.n; i++) {
+            unsigned *n = orphan_count_of(r, cl.h[i].row->name);
+
+            if (cl.h[i].observed && cl.h[i].full)
+                *n = handle_orphans(r, &cl.h[i], desks, n_desks, parents, n_parents, purge);
+            orphans += *n;
+        }
+        purge = false; /* done: every host that answers was listed in full */
         pthread_mutex_lock(&r->lock);
-        purge = r->purge_orphans;
-        r->purge_orphans = false;
-        pthread_mutex_unlock(&r->lock);
-        for (size_t i = 0; i < cl.n; i++)
-            if (cl.h[i].observed)
-                orphans += handle_orphans(r, &cl.h[i], desks, n_desks, parents, n_parents,
-                                          purge);
-        pthread_mutex_lock(&r->lock);
+        if (max_age_usec == 0)
+            r->listed_full = true;
         r->stats.orphans = orphans;
         pthread_mutex_unlock(&r->lock);
     }
@@ -952,6 +969,8 @@ pass_run(struct reconciler *r)
 
 cleanup:
     pthread_mutex_lock(&r->lock);
+    if (purge)
+        r->purge_orphans = true; /* not done this pass: the next one */
     r->stats.passes++;
     r->stats.last_pass_seconds = (double) (now_usec() - start) / 1e6;
     r->stats.max_pass_seconds = MAX(r->stats.max_pass_seconds, r->stats.last_pass_seconds);
@@ -1053,6 +1072,7 @@ reconciler_apply(struct reconciler *r, const struct conf *c)
     r->vcpus_per_cpu = c->vcpus_per_cpu;
     r->memory_overcommit = c->memory_overcommit;
     r->host_max_starts = c->host_max_starts;
+    r->resync_interval = c->libvirt_resync_interval;
     r->console_password_required = streq(c->console_password, "required");
 }
 
@@ -1339,6 +1359,9 @@ reconciler_free(struct reconciler *r)
         free(r->starts[i].host);
     free(r->starts);
     strv_free(r->orphans_reported);
+    for (size_t i = 0; i < r->n_orphan_counts; i++)
+        free(r->orphan_counts[i].host);
+    free(r->orphan_counts);
     free(r->instance);
     free(r->prefix);
     free(r->storage_pool);

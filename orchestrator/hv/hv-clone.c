@@ -392,6 +392,7 @@ fsync_path(const char *path, bool dir)
 int
 hv_parent_save(struct hv *h, const char *domain, const char *path, char **reterr_msg)
 {
+    HV_TOUCH_ON_RETURN(h, domain);
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     _cleanup_free_ char *xml = NULL, *dir_copy = NULL;
     struct hv_saved_image check = {};
@@ -839,6 +840,7 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
     t_restored = now_usec() - f.t0;
     if (r < 0)
         r = hv_last_error(&restore_err);
+    hv_touch(h, name);
     /* not hv_note_duration(): that flags calls that should take
      * milliseconds; a restore takes seconds by nature */
     /* the feeder never outlives this: every path below has it joined */
@@ -887,6 +889,7 @@ hv_clone_restore_full(struct hv *h, const char *saved_path, const char *clone_xm
 int
 hv_clone_destroy(struct hv *h, const char *name)
 {
+    HV_TOUCH_ON_RETURN(h, name);
     _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     int r;

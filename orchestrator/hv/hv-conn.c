@@ -65,6 +65,8 @@ struct hv_link {
     bool closed;               /* libvirt said the connection is gone */
     int lifecycle_id, agent_id; /* -1: not registered */
     bool close_registered;
+    struct hv_watch *watch;    /* what the lifecycle events say (hv-watch.c); set
+                                * once at open, freed with the link */
 };
 
 static struct hv_link *
@@ -92,6 +94,7 @@ hv_link_unref(void *opaque)
 
     if (!l || __atomic_sub_fetch(&l->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
         return;
+    hv_watch_unref(l->watch);
     pthread_cond_destroy(&l->agent_cond);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -100,11 +103,13 @@ hv_link_unref(void *opaque)
 /* ---- libvirt's callbacks (event loop thread) ---- */
 
 static int
-hv_link_lifecycle(virConnectPtr conn _unused_, virDomainPtr dom _unused_, int event _unused_,
+hv_link_lifecycle(virConnectPtr conn _unused_, virDomainPtr dom, int event _unused_,
                   int detail _unused_, void *opaque)
 {
     struct hv_link *l = opaque;
 
+    /* the name came with the event: no round trip */
+    hv_watch_mark(l->watch, virDomainGetName(dom), true);
     pthread_mutex_lock(&l->lock);
     if (l->cb)
         l->cb(l->userdata);
@@ -171,6 +176,7 @@ hv_link_open(struct hv *h, const char *uri, struct hv_link **ret, char **reterr_
     l->n_ref = 1;
     l->conn = conn;
     l->lifecycle_id = l->agent_id = -1;
+    l->watch = hv_watch_new();
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->agent_cond, NULL);
 
@@ -342,6 +348,42 @@ hv_conn_get(struct hv *h, virConnectPtr *ret, char **reterr_msg)
     return 0;
 }
 
+int
+hv_conn_get_watch(struct hv *h, virConnectPtr *ret_conn, struct hv_watch **ret_watch)
+{
+    int r = hv_conn_get(h, ret_conn, NULL);
+
+    if (r < 0)
+        return r;
+    *ret_watch = hv_watch_get(h);
+    if (!*ret_watch) {
+        virConnectClose(*ret_conn);
+        *ret_conn = NULL;
+        return -ENOTCONN;
+    }
+    return 0;
+}
+
+struct hv_watch *
+hv_watch_get(struct hv *h)
+{
+    struct hv_watch *w;
+
+    pthread_mutex_lock(&h->lock);
+    w = h->link ? hv_watch_ref(h->link->watch) : NULL;
+    pthread_mutex_unlock(&h->lock);
+    return w;
+}
+
+void
+hv_touch(struct hv *h, const char *name)
+{
+    struct hv_watch *w = hv_watch_get(h);
+
+    hv_watch_mark(w, name, false);
+    hv_watch_unref(w);
+}
+
 /* False when the connection is gone: libvirt's close callback fired, or
  * (remote URIs) the keepalive expired. */
 bool
@@ -386,6 +428,10 @@ hv_reconnect(struct hv *h, char **reterr_msg)
     l->userdata = h->userdata;
     pthread_mutex_unlock(&l->lock);
     old = h->link;
+    /* the new link's watch starts empty (invalid): what happened while
+     * the connection was down is unknown, so the next listing is full */
+    if (old)
+        hv_watch_carry_stats(l->watch, old->watch);
     h->link = l;
     h->reconnects++;
     pthread_mutex_unlock(&h->lock);

@@ -36,6 +36,42 @@ struct hv {
 int hv_conn_get(struct hv *h, virConnectPtr *ret, char **reterr_msg);
 DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(virConnectPtr, virConnectClose, hv_conn_putp)
 
+/* --- the domain watch (hv-watch.c); one per link --- */
+struct hv_watch;
+struct hv_watch *hv_watch_new(void);
+struct hv_watch *hv_watch_ref(struct hv_watch *w);
+void hv_watch_unref(struct hv_watch *w);
+/* Marks domain NAME as changed (EVENT: libvirt said so; else our own
+ * call did). Names outside the watched prefix are ignored. NULL W: no-op. */
+void hv_watch_mark(struct hv_watch *w, const char *name, bool event);
+/* Adds FROM's counters to TO's (a reconnect keeps them monotonic). */
+void hv_watch_carry_stats(struct hv_watch *to, struct hv_watch *from);
+/* The current link's watch with a reference of the caller's, also while
+ * the link is closed; NULL before the first connection. */
+struct hv_watch *hv_watch_get(struct hv *h);
+/* hv_conn_get() and the same link's watch: 0, or -ENOTCONN. */
+int hv_conn_get_watch(struct hv *h, virConnectPtr *ret_conn, struct hv_watch **ret_watch);
+
+/* Our own hv_* calls that change domain NAME (define, start, stop,
+ * undefine, save, restore, revert, suspend, resume) call this before
+ * returning, success or not: the next watched listing reads NAME again,
+ * whether or not libvirt's event has arrived by then. */
+void hv_touch(struct hv *h, const char *name);
+
+struct hv_touch_scope {
+    struct hv *h;
+    const char *name;
+};
+static inline void
+hv_touch_scope_end(struct hv_touch_scope *t)
+{
+    hv_touch(t->h, t->name);
+}
+/* Touches NAME when the enclosing function returns, on every path. */
+#define HV_TOUCH_ON_RETURN(h, name) \
+    _cleanup_(hv_touch_scope_end) _unused_ struct hv_touch_scope hv_touch_scope_ = \
+        { (h), (name) }
+
 /* Records that a libvirt call WHAT, started at START_USEC (now_usec()),
  * took too long, for hv_get_slow(). */
 void hv_note_duration(struct hv *h, const char *what, uint64_t start_usec);

@@ -119,6 +119,7 @@ static int
 hv_probe_type(struct hv *h, const char *type, const char *name, const char *disk,
               unsigned timeout_sec, const atomic_bool *cancel, char **reterr_msg)
 {
+    HV_TOUCH_ON_RETURN(h, name);
     _cleanup_(hv_conn_putp) virConnectPtr conn = NULL;
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     _cleanup_free_ char *xml = NULL;

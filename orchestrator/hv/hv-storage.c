@@ -115,11 +115,17 @@ hv_pool_lookup(struct hv *h, const char *name, bool refresh, virStoragePoolPtr *
     if (r < 0)
         return r;
     pool = virStoragePoolLookupByName(conn, name);
-    if (!pool)
-        return hv_last_error(reterr_msg);
+    if (!pool) {
+        r = hv_last_error(reterr_msg);
+        /* the pool is gone: the next listing is full, and remakes it */
+        hv_watch_invalidate(h);
+        return r;
+    }
     if (refresh && virStoragePoolRefresh(pool, 0) < 0) {
+        r = hv_last_error(reterr_msg);
         virStoragePoolFree(pool);
-        return hv_last_error(reterr_msg);
+        hv_watch_invalidate(h);
+        return r;
     }
     *ret = pool;
     return 0;
@@ -210,16 +216,22 @@ hv_pool_for_new_volume(struct hv *h, const char *pool_name, const char *vol,
     return 0;
 }
 
-/* Creates a volume of POOL from XML; *ret_v and its path (the caller's). */
+/* Creates a volume of POOL from XML; *ret_v and its path (the caller's).
+ * A failure makes H's next listing full: the pool or its directory may be
+ * gone, and a full listing checks and remakes it. */
 static int
-hv_volume_new(virStoragePoolPtr pool, const char *xml, virStorageVolPtr *ret_v,
+hv_volume_new(struct hv *h, virStoragePoolPtr pool, const char *xml, virStorageVolPtr *ret_v,
               char **ret_path, char **reterr_msg)
 {
     virStorageVolPtr v = virStorageVolCreateXML(pool, xml, 0);
     char *path;
 
-    if (!v)
-        return hv_last_error(reterr_msg);
+    if (!v) {
+        int r = hv_last_error(reterr_msg);
+
+        hv_watch_invalidate(h);
+        return r;
+    }
     path = virStorageVolGetPath(v);
     if (!path) {
         int r = hv_last_error(reterr_msg);
@@ -279,7 +291,7 @@ hv_volume_create_overlay(struct hv *h, const char *pool_name, const char *vol,
                     "</permissions></target><backingStore><path>%s</path>"
                     "<format type='qcow2'/></backingStore></volume>",
                     vol, capacity, backing);
-    return hv_volume_new(pool, xml, &v, ret_path, reterr_msg);
+    return hv_volume_new(h, pool, xml, &v, ret_path, reterr_msg);
 }
 
 /* Creates VOL in POOL as an empty qcow2 volume of CAPACITY bytes (a data
@@ -304,7 +316,7 @@ hv_volume_create_blank(struct hv *h, const char *pool_name, const char *vol, uin
                     "<allocation unit='bytes'>0</allocation><target><format type='qcow2'/>"
                     "<permissions><mode>" HV_VOLUME_MODE "</mode></permissions></target></volume>",
                     vol, capacity);
-    return hv_volume_new(pool, xml, &v, ret_path, reterr_msg);
+    return hv_volume_new(h, pool, xml, &v, ret_path, reterr_msg);
 }
 
 /* Sends LEN bytes of DATA into a fresh upload stream of V. */
@@ -359,7 +371,7 @@ hv_volume_create_raw(struct hv *h, const char *pool_name, const char *vol, const
                     "<allocation unit='bytes'>0</allocation><target><format type='raw'/>"
                     "<permissions><mode>" HV_VOLUME_MODE "</mode></permissions></target></volume>",
                     vol, size);
-    r = hv_volume_new(pool, xml, &v, &path, reterr_msg);
+    r = hv_volume_new(h, pool, xml, &v, &path, reterr_msg);
     if (r < 0)
         return r;
     if (len > 0) {
@@ -519,7 +531,7 @@ hv_volume_upload_fd(struct hv *h, const char *pool_name, const char *vol, int fd
                     "<allocation unit='bytes'>0</allocation><target><format type='raw'/>"
                     "<permissions><mode>0644</mode></permissions></target></volume>",
                     vol, size);
-    r = hv_volume_new(pool, xml, &v, &path, reterr_msg);
+    r = hv_volume_new(h, pool, xml, &v, &path, reterr_msg);
     if (r < 0)
         return r;
     buf = xmalloc0(HV_STREAM_CHUNK);

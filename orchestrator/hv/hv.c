@@ -199,6 +199,12 @@ hv_domain_lookup(struct hv *h, const char *name, virDomainPtr *ret, char **reter
     return 0;
 }
 
+int
+hv_domain_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct hv_domain *) a)->name, ((const struct hv_domain *) b)->name);
+}
+
 void
 hv_domain_list_free(struct hv_domain *d, size_t n)
 {
@@ -231,7 +237,10 @@ hv_domain_define(struct hv *h, const char *xml, unsigned flags, char **reterr_ms
     if (!(flags & HV_DEFINE_VALIDATE)) {
         dom = virDomainDefineXMLFlags(conn, xml, 0);
         hv_note_duration(h, "virDomainDefineXML", t0);
-        return dom ? 0 : hv_last_error(reterr_msg);
+        if (!dom)
+            return hv_last_error(reterr_msg);
+        hv_touch(h, virDomainGetName(dom));
+        return 0;
     }
     dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
     if (!dom) {
@@ -244,6 +253,7 @@ hv_domain_define(struct hv *h, const char *xml, unsigned flags, char **reterr_ms
             return hv_last_error(reterr_msg);
     }
     hv_note_duration(h, "virDomainDefineXML", t0);
+    hv_touch(h, virDomainGetName(dom));
     return 0;
 }
 
@@ -252,6 +262,7 @@ hv_domain_define(struct hv *h, const char *xml, unsigned flags, char **reterr_ms
 int
 hv_domain_start(struct hv *h, const char *name, char **reterr_msg)
 {
+    HV_TOUCH_ON_RETURN(h, name);
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     int r;
 
@@ -274,6 +285,7 @@ hv_domain_start(struct hv *h, const char *name, char **reterr_msg)
 int
 hv_domain_destroy(struct hv *h, const char *name)
 {
+    HV_TOUCH_ON_RETURN(h, name);
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     int r;
 
@@ -307,6 +319,7 @@ hv_domain_destroy_dom(virDomainPtr dom)
 int
 hv_domain_undefine(struct hv *h, const char *name)
 {
+    HV_TOUCH_ON_RETURN(h, name);
     static const unsigned flag_sets[] = {
         VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
             VIR_DOMAIN_UNDEFINE_NVRAM,
@@ -500,6 +513,7 @@ hv_domain_update_device_live(struct hv *h, const char *name, const char *xml,
 int
 hv_domain_resume(struct hv *h, const char *name, char **reterr_msg)
 {
+    HV_TOUCH_ON_RETURN(h, name);
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     int r;
 
@@ -516,6 +530,7 @@ hv_domain_resume(struct hv *h, const char *name, char **reterr_msg)
 int
 hv_domain_suspend(struct hv *h, const char *name, char **reterr_msg)
 {
+    HV_TOUCH_ON_RETURN(h, name);
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     int r;
 
@@ -561,6 +576,7 @@ hv_domain_agent_ping(struct hv *h, const char *name, int timeout_sec)
 int
 hv_snapshot_create(struct hv *h, const char *domain, const char *snap, char **reterr_msg)
 {
+    HV_TOUCH_ON_RETURN(h, domain);
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     _cleanup_(hv_snapshot_freep) virDomainSnapshotPtr s = NULL;
     _cleanup_free_ char *xml = NULL;
@@ -609,6 +625,7 @@ hv_snapshot_exists(struct hv *h, const char *domain, const char *snap, bool *ret
 int
 hv_snapshot_revert(struct hv *h, const char *domain, const char *snap, char **reterr_msg)
 {
+    HV_TOUCH_ON_RETURN(h, domain);
     _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
     _cleanup_(hv_snapshot_freep) virDomainSnapshotPtr s = NULL;
     int r;

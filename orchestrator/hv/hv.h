@@ -104,8 +104,32 @@ int hv_domain_destroy(struct hv *h, const char *name);
 int hv_domain_undefine(struct hv *h, const char *name);
 /* -ENOENT when there is no such domain. */
 int hv_domain_is_active(struct hv *h, const char *name, bool *ret_active);
-/* Every domain whose name starts with PREFIX. */
+/* Every domain whose name starts with PREFIX: a full listing. */
 int hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t *ret_n);
+/* Orders struct hv_domain by name (for qsort() and bsearch()). */
+int hv_domain_cmp(const void *a, const void *b);
+
+/* --- the domain watch (hv-watch.c) --- */
+/* The same as hv_domain_list(), sorted by name, answered from what the
+ * connection's lifecycle events said since its last full listing: only
+ * the domains an event or one of our own calls touched are read again.
+ * A full listing when the watch has none yet (first call, a new
+ * connection, another PREFIX, hv_watch_invalidate()) or its last one is
+ * MAX_AGE_USEC old or more (0: always). *RET_FULL (may be NULL) says
+ * which it was. */
+int hv_domain_list_watched(struct hv *h, const char *prefix, uint64_t max_age_usec,
+                           struct hv_domain **ret, size_t *ret_n, bool *ret_full);
+/* Makes the next watched listing a full one. */
+void hv_watch_invalidate(struct hv *h);
+struct hv_watch_stats {
+    uint64_t events;   /* lifecycle events received */
+    uint64_t full;     /* full listings */
+    uint64_t cached;   /* listings answered from the watch */
+    uint64_t rereads;  /* domains read again after an event or a change of ours */
+    size_t pending;    /* domains marked and not read again yet */
+};
+/* Counters since hv_open(), over reconnections. Cannot fail. */
+void hv_watch_get_stats(struct hv *h, struct hv_watch_stats *ret);
 /* Our metadata element (namespace NS_URI) as XML; -ENOENT when absent. */
 int hv_domain_get_metadata(struct hv *h, const char *name, const char *ns_uri,
                            char **ret_xml);

@@ -10,7 +10,10 @@
 #      wrote is gone), never handed out unwiped;
 #   3. ... during a rebase: the operation finishes, every desktop runs v2;
 #   4. the QEMU process of an in-use desktop killed with -9: its session
-#      ends with reason desktop_lost and the desktop is ready again;
+#      ends with reason desktop_lost and the desktop is ready again; seen
+#      through libvirt's lifecycle event, not a full listing (both daemons
+#      run with libvirt_resync_interval=3600, so every case here also checks
+#      that the watched listings stay true: GET /v1/check lists in full);
 #   5. the overlay directory full (a 1 MB tmpfs): provisioning fails with
 #      "No space left on device" as last_error, the desktop is quarantined
 #      (no tight loop), and it recovers by itself once there is room;
@@ -68,7 +71,7 @@ disconnected() { out=$(health); [ "${out##*$'\n'}" = 503 ] && grep -q '"libvirt"
 connected() { out=$(health); [ "${out##*$'\n'}" = 200 ] && grep -q '"libvirt":"connected"' <<<"$out"; }
 
 dp_start "$dir" "$inst" --set boot_timeout=90 --set reconcile_interval=2 \
-    || fail_now "deskpoold did not start on qemu:///system"
+    --set libvirt_resync_interval=3600 || fail_now "deskpoold did not start on qemu:///system"
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add failed"
 ctl pool create f --image tiny --template tiny --mode floating --clone boot --min 2 --spare 0 --max 3 >/dev/null \
     || fail_now "pool create failed"
@@ -133,9 +136,17 @@ kdom=$(desk_field f "$kdesk" domain)
 api POST "/v1/sessions/$sid/heartbeat"
 qpid=$(pgrep -f "guest=$kdom," | head -n 1)
 [ -n "$qpid" ] || fail_now "no QEMU process for $kdom"
+metric() { curl -s --max-time 10 --unix-socket "$DP_SOCK" http://localhost/metrics | awk -v k="$1" '$1 == k {print $2}'; }
+full0=$(metric 'deskpool_libvirt_listings_total{host="local",kind="full"}')
+events0=$(metric 'deskpool_libvirt_events_total{host="local"}')
 kill -9 "$qpid"
 lost() { api GET "/v1/sessions/$sid" && jtrue "$BODY" "d['state'] == 'ended' and d['end_reason'] == 'desktop_lost'"; }
 check "the session ends with reason desktop_lost" wait_for 30 lost
+full1=$(metric 'deskpool_libvirt_listings_total{host="local",kind="full"}')
+events1=$(metric 'deskpool_libvirt_events_total{host="local"}')
+via_event() { [ -n "$full0" ] && [ "$full0" = "$full1" ] && [ "$events1" -gt "$events0" ]; }
+check "... seen through a lifecycle event ($events0 -> $events1 events), no full listing ($full0 -> $full1)" \
+    via_event
 back() { [ "$(desk_field f "$kdesk" state 2>/dev/null)" = ready ]; }
 check "$kdesk is ready again (wiped)" wait_for 120 back
 api POST "/v1/sessions/$sid/heartbeat"
@@ -151,7 +162,8 @@ odir=$dir/o
 mkdir -p "$odir"
 dp_start "$odir" "$inst2" --set storage_dir="$dir/full" --set storage_pool="$inst2" \
     --set boot_timeout=90 --set max_boot_failures=2 --set host_failure_retry=5 \
-    --set reconcile_interval=1 || fail_now "second deskpoold did not start"
+    --set reconcile_interval=1 --set libvirt_resync_interval=3600 \
+    || fail_now "second deskpoold did not start"
 probed() { api GET /healthz && [ "$(jget "$BODY" "d['virt_type']")" = qemu ]; }
 wait_for 120 probed || not_ok "the second daemon's probe did not finish: $BODY"
 ctl image add tiny "$GUEST/golden-v1.qcow2" >/dev/null || fail_now "image add (second daemon)"

@@ -483,6 +483,109 @@ TEST(qemu_detect)
     ASSERT_EQ(nv, 0);
 }
 
+/* Finds NAME in the watched listing of H (prefix hvdev-w): 1 running, 0
+ * shut off, -1 absent. *RET_FULL says whether it was a full listing. */
+static int
+watched_state(struct hv *hh, const char *name, uint64_t max_age, bool *ret_full)
+{
+    struct hv_domain *d = NULL;
+    size_t n = 0;
+    int st = -1;
+
+    if (hv_domain_list_watched(hh, "hvdev-w", max_age, &d, &n, ret_full) < 0)
+        return -2;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(d[i - 1].name, d[i].name) >= 0)
+            st = -3; /* not sorted */
+        else if (streq(d[i].name, name) && st != -3)
+            st = d[i].active;
+    }
+    hv_domain_list_free(d, n);
+    return st;
+}
+
+/* Waits until H has received more than EVENTS lifecycle events. */
+static bool
+wait_events(struct hv *hh, uint64_t events)
+{
+    struct hv_watch_stats st;
+
+    for (int i = 0; i < 500; i++) {
+        hv_watch_get_stats(hh, &st);
+        if (st.events > events)
+            return true;
+        sleep_ms(10);
+    }
+    return false;
+}
+
+TEST(watch)
+{
+    _cleanup_free_ char *x1 = xasprintf(dom_xml_fmt, "hvdev-w1", "");
+    _cleanup_free_ char *x2 = xasprintf(dom_xml_fmt, "hvdev-w2", "");
+    _cleanup_free_ char *xo = xasprintf(dom_xml_fmt, "hvdev-x1", "");
+    const uint64_t hour = 3600ULL * 1000000ULL;
+    struct hv *other = NULL;
+    struct hv_watch_stats st0, st;
+    bool full = false;
+
+    /* the first listing is full, later ones come from the watch */
+    ASSERT_EQ(watched_state(h, "hvdev-w1", hour, &full), -1);
+    ASSERT_TRUE(full);
+    hv_watch_get_stats(h, &st0);
+    ASSERT_EQ(watched_state(h, "hvdev-w1", hour, &full), -1);
+    ASSERT_FALSE(full);
+    hv_watch_get_stats(h, &st);
+    ASSERT_EQ(st.cached, st0.cached + 1);
+    ASSERT_EQ(st.rereads, st0.rereads); /* nothing changed: nothing read */
+
+    /* our own changes show at once, without waiting for libvirt's event */
+    ASSERT_OK(hv_domain_define(h, x1, 0, NULL));
+    ASSERT_EQ(watched_state(h, "hvdev-w1", hour, &full), 0);
+    ASSERT_FALSE(full);
+    ASSERT_OK(hv_domain_start(h, "hvdev-w1", NULL));
+    ASSERT_EQ(watched_state(h, "hvdev-w1", hour, &full), 1);
+    ASSERT_FALSE(full);
+    hv_watch_get_stats(h, &st);
+    ASSERT_TRUE(st.rereads >= st0.rereads + 2);
+
+    /* changes behind our back (another connection to the same driver)
+     * arrive as lifecycle events */
+    ASSERT_OK(hv_open("test:///default", &other, NULL));
+    hv_watch_get_stats(h, &st0);
+    ASSERT_OK(hv_domain_destroy(other, "hvdev-w1"));
+    ASSERT_TRUE(wait_events(h, st0.events));
+    ASSERT_EQ(watched_state(h, "hvdev-w1", hour, &full), 0);
+    ASSERT_FALSE(full);
+    hv_watch_get_stats(h, &st0);
+    ASSERT_OK(hv_domain_undefine(other, "hvdev-w1"));
+    ASSERT_TRUE(wait_events(h, st0.events));
+    ASSERT_EQ(watched_state(h, "hvdev-w1", hour, &full), -1);
+    hv_watch_get_stats(h, &st0);
+    ASSERT_OK(hv_domain_define(other, xo, 0, NULL)); /* not ours: another prefix */
+    ASSERT_OK(hv_domain_define(other, x2, 0, NULL));
+    ASSERT_TRUE(wait_events(h, st0.events + 1));
+    ASSERT_EQ(watched_state(h, "hvdev-w2", hour, &full), 0);
+    ASSERT_EQ(watched_state(h, "hvdev-x1", hour, &full), -1);
+    ASSERT_FALSE(full);
+    hv_watch_get_stats(h, &st);
+    ASSERT_EQ(st.pending, 0);
+
+    /* the safety net: a full listing when asked, or when the last is old */
+    hv_watch_invalidate(h);
+    ASSERT_EQ(watched_state(h, "hvdev-w2", hour, &full), 0);
+    ASSERT_TRUE(full);
+    ASSERT_EQ(watched_state(h, "hvdev-w2", 0, &full), 0);
+    ASSERT_TRUE(full);
+    ASSERT_EQ(watched_state(h, "hvdev-w2", hour, &full), 0);
+    ASSERT_FALSE(full);
+
+    ASSERT_OK(hv_domain_undefine(other, "hvdev-w2"));
+    ASSERT_OK(hv_domain_undefine(other, "hvdev-x1"));
+    other = hv_unref(other);
+    ASSERT_EQ(watched_state(h, "hvdev-w2", 0, &full), -1);
+}
+
 int
 main(void)
 {
@@ -511,6 +614,7 @@ main(void)
     RUN(domains);
     RUN(undefine_running);
     RUN(events);
+    RUN(watch);
     RUN(detect_test);
     h = hv_unref(h);
 
