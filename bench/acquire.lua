@@ -1,9 +1,9 @@
 -- SPDX-License-Identifier: LGPL-2.1-or-later
 -- acquire.lua - wrk script for bench/acquire.sh.
 --
--- BENCH_MODE=acquire: POST /v1/pools/$BENCH_POOL/sessions with a unique user
--- per request (thread id + counter), bearer $BENCH_TOKEN, counting the
--- answers by status. BENCH_MODE=healthz: GET /healthz, the HTTP stack
+-- BENCH_MODE=acquire: POST /v1/pools/POOL/sessions with a unique user per
+-- request (thread id + counter), bearer $BENCH_TOKEN, counting the answers
+-- by status; POOL takes turns among the comma-separated $BENCH_POOLS. BENCH_MODE=healthz: GET /healthz, the HTTP stack
 -- alone. done() prints one machine-readable line:
 --   RESULT requests=N seconds=S rps=R p50_ms=A p90_ms=B p99_ms=C max_ms=D s201=.. s200=.. s503=.. other=..
 local threads = {}
@@ -16,13 +16,15 @@ end
 
 function init(args)
     mode = os.getenv("BENCH_MODE") or "acquire"
-    pool = os.getenv("BENCH_POOL") or "bench"
+    paths = {}
+    for p in string.gmatch(os.getenv("BENCH_POOLS") or "bench", "[^,]+") do
+        table.insert(paths, "/v1/pools/" .. p .. "/sessions")
+    end
     s201, s200, s503, other = 0, 0, 0, 0
     headers = {
         ["Content-Type"] = "application/json",
         ["Authorization"] = "Bearer " .. (os.getenv("BENCH_TOKEN") or ""),
     }
-    path = "/v1/pools/" .. pool .. "/sessions"
 end
 
 function request()
@@ -30,6 +32,7 @@ function request()
         return wrk.format("GET", "/healthz")
     end
     local body = string.format('{"user":"u%d-%d","client":"wrk"}', tid, counter)
+    local path = paths[counter % #paths + 1]
     counter = counter + 1
     return wrk.format("POST", path, headers, body)
 end

@@ -2,9 +2,11 @@
 /* api-sessions.c - the broker's routes: acquire, release, heartbeat
  *
  * DESIGN
- *   Acquire is one store transaction (store_session_acquire(): a
- *   conditional UPDATE moves a ready desktop to assigned, so two requests
- *   can never get the same desktop), then the console: a one-time password
+ *   Acquire is one store transaction (store_session_acquire_on(): it reads
+ *   the pool, checks the user's entitlement, and a conditional UPDATE
+ *   moves a ready desktop to assigned, so two requests can never get the
+ *   same desktop; it also returns the desktop's domain and host), then
+ *   the console: a one-time password
  *   on the running domain (console.c). When no desktop can be handed out
  *   the request either fails at once (503 pool_exhausted: the pool is at
  *   max and nothing is on its way) or registers as waiting demand, which
@@ -94,14 +96,26 @@ acquire_stop_waiting(struct api_request *req)
     req->wait_pool = NULL;
 }
 
-/* One try at a session: 0 with *ret, API_RETRY when the request must wait
- * for a desktop (the handler runs again, see api_retry()), or a negative
- * errno with a reply explaining why not. The wait ends at
- * req->wait_deadline, set on the first run. */
+/* Answers 403 for USER not entitled to POOL, with the audit entry. */
+static void
+acquire_denied(struct api_request *req, struct api_reply *reply, const char *pool,
+               const char *user)
+{
+    (void) store_audit(req->api->deps.store, api_actor(req), "session.denied", pool, NULL,
+                       user, "no entitled group");
+    log_notice("User '%s' is not entitled to pool '%s'", user, pool);
+    api_reply_errorf(reply, -EPERM, "User '%s' is in no group entitled to pool '%s'.", user,
+                     pool);
+}
+
+/* One try at a session: 0 with *RET filled, API_RETRY when the request
+ * must wait for a desktop (the handler runs again, see api_retry()), or a
+ * negative errno with a reply explaining why not. One store transaction
+ * reads the pool, checks the entitlement and assigns the desktop. The
+ * wait ends at req->wait_deadline, set on the first run. */
 static int
-acquire_session(struct api_request *req, struct api_reply *reply, const struct pool *p,
-                const struct api_acquire_req *q, unsigned timeout, struct session **ret,
-                bool *ret_existing)
+acquire_session(struct api_request *req, struct api_reply *reply, const char *pool,
+                const struct api_acquire_req *q, unsigned timeout, struct store_acquired *ret)
 {
     struct api_deps *d = &req->api->deps;
     _cleanup_free_ char *down = NULL, *draining = NULL;
@@ -111,10 +125,15 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
     if (req->wait_deadline == 0)
         req->wait_deadline = now + (uint64_t) timeout * 1000000ULL;
     (void) hosts_avoid(reconciler_get_hosts(d->reconciler), &down, &draining);
-    r = store_session_acquire_on(d->store, p->name, q->user, q->client, api_actor(req), down,
-                                 draining, ret, ret_existing);
+    r = store_session_acquire_on(d->store, &(struct store_acquire) {
+                                     .pool = pool, .user = q->user, .client = q->client,
+                                     .actor = api_actor(req), .down = down,
+                                     .draining = draining,
+                                     .groups = (const char *const *) q->groups,
+                                     .n_groups = q->n_groups, .check_groups = true,
+                                 }, ret);
     if (r == -EAGAIN) {
-        if (p->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, p))
+        if (ret->pool->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, ret->pool))
             r = -EBUSY;
         else if (req->cancelled)
             r = -ESHUTDOWN;
@@ -124,8 +143,8 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
     if (r == -EAGAIN) {
         /* the planner grows the pool for waiting acquires */
         if (!req->wait_pool) {
-            req->wait_pool = xstrdup(p->name);
-            reconciler_add_waiting(d->reconciler, p->name, +1);
+            req->wait_pool = xstrdup(pool);
+            reconciler_add_waiting(d->reconciler, pool, +1);
         }
         return api_retry(req);
     }
@@ -133,13 +152,16 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
     switch (r) {
     case 0:
         return 0;
+    case -EPERM:
+        acquire_denied(req, reply, pool, q->user);
+        return r;
     case -EBUSY:
         api_reply_error_code(reply, -EAGAIN, "pool_exhausted", "Pool has no free desktop and "
                              "is at its maximum size.");
         return r;
     case -ETIMEDOUT:
         api_reply_errorf(reply, -EAGAIN, "No desktop of pool '%s' became ready within %u s; "
-                         "try again.", p->name, timeout);
+                         "try again.", pool, timeout);
         reply->retry_after = ACQUIRE_RETRY_AFTER;
         return r;
     case -ESHUTDOWN:
@@ -147,15 +169,39 @@ acquire_session(struct api_request *req, struct api_reply *reply, const struct p
         return r;
     case -EIO:
         api_reply_errorf(reply, -EAGAIN, "The desktop of user '%s' in pool '%s' is "
-                         "quarantined; an operator must look at it.", q->user, p->name);
+                         "quarantined; an operator must look at it.", q->user, pool);
         return r;
     default:
         if (r == -ENOENT)
-            api_reply_errorf(reply, r, "No pool '%s'.", p->name);
+            api_reply_errorf(reply, r, "No pool '%s'.", pool);
         else
-            api_reply_errorf(reply, r, "Cannot acquire a desktop of pool '%s'.", p->name);
+            api_reply_errorf(reply, r, "Cannot acquire a desktop of pool '%s'.", pool);
         return r;
     }
+}
+
+/* libvirt is away on every host: the same answers as an acquire for an
+ * unknown pool or a user not entitled, else 503 (nothing is handed out
+ * that would have to be taken back: no console can be opened). */
+static int
+acquire_no_host(struct api_request *req, struct api_reply *reply, const char *pool,
+                const struct api_acquire_req *q)
+{
+    _cleanup_(pool_freep) struct pool *p = NULL;
+    int r;
+
+    r = store_pool_get(req->api->deps.store, pool, &p);
+    if (r < 0)
+        return api_reply_errorf(reply, r, r == -ENOENT ? "No pool '%s'." :
+                                "Cannot read pool '%s'.", pool);
+    if (!pool_entitled(p, (const char *const *) q->groups, q->n_groups)) {
+        acquire_denied(req, reply, pool, q->user);
+        return 0;
+    }
+    api_reply_errorf(reply, -ENOTCONN, "deskpoold's connection to libvirt at '%s' is down "
+                     "and being restored; try again shortly.", req->api->deps.uri);
+    reply->retry_after = ACQUIRE_RETRY_AFTER;
+    return 0;
 }
 
 /* The acquire: returns API_RETRY while it waits for a desktop. The pool
@@ -165,14 +211,13 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
 {
     struct api_deps *d = &req->api->deps;
     _cleanup_(api_settings_done) struct api_settings set = { 0 };
-    _cleanup_(session_freep) struct session *x = NULL;
-    _cleanup_(pool_freep) struct pool *p = NULL;
-    _cleanup_free_ char *err = NULL, *body = NULL, *domain = NULL, *desk_host = NULL;
+    _cleanup_(store_acquired_done) struct store_acquired a = { 0 };
+    _cleanup_free_ char *err = NULL, *body = NULL;
     _cleanup_(hv_unrefp) struct hv *h = NULL;
     struct api_acquire_req q = { 0 };
     struct console_grant g = { 0 };
-    const char *pool = req->params[0];
-    bool existing = false;
+    const char *pool = req->params[0], *domain, *desk_host;
+    struct session *x;
     int r;
 
     if (!req->body)
@@ -181,50 +226,25 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     r = api_acquire_req_parse(body, strlen(body), &q, &err);
     if (r < 0)
         return api_reply_error(reply, r, err);
-
-    r = store_pool_get(d->store, pool, &p);
-    if (r < 0) {
-        api_acquire_req_done(&q);
-        return api_reply_errorf(reply, r, r == -ENOENT ? "No pool '%s'." :
-                                "Cannot read pool '%s'.", pool);
-    }
-    if (!pool_entitled(p, (const char *const *) q.groups, q.n_groups)) {
-        (void) store_audit(d->store, api_actor(req), "session.denied", pool, NULL, q.user,
-                           "no entitled group");
-        log_notice("User '%s' is not entitled to pool '%s'", q.user, pool);
-        api_reply_errorf(reply, -EPERM, "User '%s' is in no group entitled to pool '%s'.",
-                         q.user, pool);
-        api_acquire_req_done(&q);
-        return 0;
-    }
-    /* no console can be opened while libvirt is away: say so, and hand
-     * nothing out that would have to be taken back */
     if (!hosts_any_up(reconciler_get_hosts(d->reconciler))) {
+        r = acquire_no_host(req, reply, pool, &q);
         api_acquire_req_done(&q);
-        api_reply_errorf(reply, -ENOTCONN, "deskpoold's connection to libvirt at '%s' is down "
-                         "and being restored; try again shortly.", d->uri);
-        reply->retry_after = ACQUIRE_RETRY_AFTER;
-        return 0;
+        return r;
     }
     api_settings_get(req->api, &set);
-    r = acquire_session(req, reply, p, &q, set.acquire_timeout, &x, &existing);
+    r = acquire_session(req, reply, pool, &q, set.acquire_timeout, &a);
     api_acquire_req_done(&q);
     if (r == API_RETRY)
         return r;
     if (r < 0)
         return 0;
+    x = a.session;
 
     /* the console: a fresh one-time password, also for a repeated acquire.
-     * The domain is the desktop's current one: an instant clone alternates
-     * between two names (desk.h), so it is read, not derived. */
-    {
-        _cleanup_(desk_freep) struct desk *dk = NULL;
-
-        r = store_desk_get(d->store, x->desktop, &dk);
-        domain = r >= 0 && dk->domain ? TAKE_PTR(dk->domain)
-                                      : desk_domain_name(d->instance, x->desktop);
-        desk_host = r >= 0 && dk->host ? TAKE_PTR(dk->host) : xstrdup(HOST_LOCAL);
-    }
+     * The domain is the desktop's current one (the transaction read it):
+     * an instant clone alternates between two names (desk.h). */
+    domain = a.domain ? a.domain : "";
+    desk_host = a.host ? a.host : HOST_LOCAL;
     h = hosts_get_hv(reconciler_get_hosts(d->reconciler), desk_host);
     /* another host's consoles listen on its own address: the domain says it */
     r = h ? console_grant(h, domain, streq(desk_host, HOST_LOCAL) ? set.console_host : NULL,
@@ -233,7 +253,7 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     if (r < 0) {
         log_error_errno(r, "Cannot set up the console of desktop '%s' for session %s: %s",
                         x->desktop, x->id, strempty(err));
-        if (!existing)
+        if (!a.existing)
             (void) store_session_end(d->store, x->id, SESSION_END_ERROR, "deskpoold", NULL);
         reconciler_wake(d->reconciler);
         if (r == -ENOTCONN) {
@@ -247,7 +267,7 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     }
     if (g.expires > 0)
         (void) store_session_set_password_expiry(d->store, x->id, g.expires);
-    if (!existing) {
+    if (!a.existing) {
         struct hook_info hi = { .pool = pool, .desktop = x->desktop, .domain = domain,
                                 .user = x->user, .session = x->id, .detail = x->client };
 
@@ -257,9 +277,9 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     }
     /* a pool with spares needs one made for each desktop handed out; one
      * without has nothing to do now (the periodic pass sees the rest) */
-    if (!existing && p->spare > 0)
+    if (!a.existing && a.pool->spare > 0)
         reconciler_wake(d->reconciler);
-    r = api_reply_json(reply, existing ? 200 : 201, session_to_json(x, &g));
+    r = api_reply_json(reply, a.existing ? 200 : 201, session_to_json(x, &g));
     console_grant_done(&g);
     return r;
 }

@@ -404,6 +404,7 @@ action_build(const struct action_ctx *c, const char *name, const char *parent,
         build_failed(c, d, r, *reterr_msg);
         return r;
     }
+    console_warm(c->hv, d->domain);
     r = store_desk_set_state(c->store, name, DESK_STATE_BOOTING, DESK_STATE_READY);
     if (r >= 0) {
         struct hook_info hi = { .pool = d->pool, .desktop = d->name, .domain = d->domain };
@@ -544,6 +545,7 @@ action_wipe(const struct action_ctx *c, const char *name, const char *parent,
             return r;
     }
     if (!(p->mode == POOL_MODE_FLOATING && parent)) {
+        console_warm(c->hv, d->domain);
         r = store_desk_set_state(c->store, name, DESK_STATE_RELEASING, DESK_STATE_READY);
         if (r < 0)
             return r;

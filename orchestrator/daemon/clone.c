@@ -346,8 +346,10 @@ clone_wipe(const struct action_ctx *c, const struct desk *d, const struct tmpl *
         r = clone_make(c, &next_d, p, next, uuid_str, reterr_msg);
     if (r >= 0)
         r = clone_settle(c, &next_d, next, parent, t, reterr_msg);
-    if (r >= 0)
+    if (r >= 0) {
+        console_warm(c->hv, next);
         r = store_desk_set_state(c->store, d->name, DESK_STATE_RELEASING, DESK_STATE_READY);
+    }
     if (r >= 0) {
         log_info("Desktop '%s' wiped: cloned again from '%s' as '%s', ready in %.2f s",
                  d->name, parent, next, (double) (now_usec() - t0) / 1e6);

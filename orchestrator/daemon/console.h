@@ -28,3 +28,11 @@ int console_grant(struct hv *h, const char *domain, const char *host, unsigned t
  * already: no client can connect any more. 0 also when the domain does not
  * run or the driver cannot change devices and passwords are off. */
 int console_revoke(struct hv *h, const char *domain, bool require_password, char **reterr_msg);
+
+/* Reads DOMAIN's console into the cache, so that the acquire that hands
+ * it out need not (called just before a desktop becomes ready). Best
+ * effort: a failure leaves the grant to read it. */
+void console_warm(struct hv *h, const char *domain);
+
+/* Drops every cached <graphics> element (console.c, DESIGN): at exit. */
+void console_cache_free(void);

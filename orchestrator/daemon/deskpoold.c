@@ -29,6 +29,7 @@
 
 #include "api.h"
 #include "conf.h"
+#include "console.h"
 #include "hv.h"
 #include "image-import.h"
 #include "log.h"
@@ -707,6 +708,7 @@ daemon_stop(struct daemon *d)
         (void) hv_set_event_callback(d->hv, NULL, NULL);
     d->reconciler = reconciler_free(d->reconciler);
     d->hv = hv_unref(d->hv);
+    console_cache_free();
     d->store = store_close(d->store);
     free(d->virt_type);
     d->virt_type = NULL;

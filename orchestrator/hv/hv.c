@@ -364,6 +364,21 @@ hv_domain_is_active(struct hv *h, const char *name, bool *ret_active)
     return 0;
 }
 
+int
+hv_domain_get_id(struct hv *h, const char *name, unsigned *ret_id)
+{
+    _cleanup_(hv_domain_freep) virDomainPtr dom = NULL;
+    int r;
+
+    r = hv_domain_lookup(h, name, &dom, NULL);
+    if (r < 0)
+        return r;
+    /* the id came with the lookup: no second round trip */
+    *ret_id = virDomainGetID(dom);
+    virResetLastError();
+    return *ret_id == (unsigned) -1 ? -ESRCH : 0;
+}
+
 /* Every domain (persistent or transient) whose name starts with PREFIX
  * (NULL: all). The array is the caller's: hv_domain_list_free(). */
 int

@@ -104,6 +104,11 @@ int hv_domain_destroy(struct hv *h, const char *name);
 int hv_domain_undefine(struct hv *h, const char *name);
 /* -ENOENT when there is no such domain. */
 int hv_domain_is_active(struct hv *h, const char *name, bool *ret_active);
+/* The id of running domain NAME: libvirt gives a new one to every start
+ * of its process (boot, restore, a revert that restarts QEMU), so it tells
+ * a console port still valid from one that may have moved. -ESRCH when it
+ * is shut off, -ENOENT when missing. One round trip. */
+int hv_domain_get_id(struct hv *h, const char *name, unsigned *ret_id);
 /* Every domain whose name starts with PREFIX: a full listing. */
 int hv_domain_list(struct hv *h, const char *prefix, struct hv_domain **ret, size_t *ret_n);
 /* Orders struct hv_domain by name (for qsort() and bsearch()). */

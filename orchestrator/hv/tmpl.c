@@ -939,9 +939,10 @@ tmpl_graphics_done(struct tmpl_graphics *g)
 }
 
 /* Parses DOMAIN_XML (at most 1 MiB, same safe parser as templates) and
- * finds its first <devices>/<graphics>. Returns 0 with the document and
- * the node (owned by the document), -EINVAL (not XML, DOCTYPE, too
- * large, not a <domain>) or -ENOENT (no graphics). */
+ * finds its first <devices>/<graphics>; DOMAIN_XML may also be a bare
+ * <graphics> element (tmpl_graphics_element()). Returns 0 with the
+ * document and the node (owned by the document), -EINVAL (not XML,
+ * DOCTYPE, too large, not a <domain>) or -ENOENT (no graphics). */
 static int
 graphics_find(const char *domain_xml, xmlDoc **ret_doc, xmlNode **ret_node)
 {
@@ -961,9 +962,11 @@ graphics_find(const char *domain_xml, xmlDoc **ret_doc, xmlNode **ret_node)
      * element alone, cut out of libvirt's own formatting (<devices>
      * follows <metadata>; a raw '<' only ever starts markup), parses in
      * a tenth of the time; anything unexpected takes the whole document. */
-    dev = strncmp(domain_xml + strspn(domain_xml, " \t\r\n"), "<domain ", 8) == 0
-              ? strstr(domain_xml, "<devices>") : NULL;
-    g = dev ? strstr(dev, "<graphics ") : NULL;
+    g = domain_xml + strspn(domain_xml, " \t\r\n");
+    if (strncmp(g, "<graphics ", 10) != 0) {
+        dev = strncmp(g, "<domain ", 8) == 0 ? strstr(domain_xml, "<devices>") : NULL;
+        g = dev ? strstr(dev, "<graphics ") : NULL;
+    }
     end = g ? strpbrk(g, ">") : NULL;
     if (end && end > g && end[-1] != '/')
         end = strstr(end, "</graphics>") ? strstr(end, "</graphics>") + strlen("</graphics>") - 1
@@ -1049,6 +1052,34 @@ tmpl_graphics_parse(const char *domain_xml, struct tmpl_graphics *ret)
     if (listen && *listen)
         g.listen = xstrdup((const char *) listen);
     *ret = g;
+    return 0;
+}
+
+int
+tmpl_graphics_element(const char *domain_xml, char **ret_xml)
+{
+    _cleanup_(xml_doc_freep) xmlDoc *doc = NULL, *out = NULL;
+    _cleanup_(xml_buffer_freep) xmlBuffer *buf = NULL;
+    xmlNode *node, *copy;
+    int r;
+
+    r = graphics_find(domain_xml, &doc, &node);
+    if (r < 0)
+        return r;
+    out = xmlNewDoc(BAD_CAST "1.0");
+    buf = xmlBufferCreate();
+    if (!out || !buf)
+        abort();
+    copy = xmlDocCopyNode(node, out, 1);
+    if (!copy)
+        abort();
+    xmlDocSetRootElement(out, copy);
+    /* the password is the session's, never kept */
+    xmlUnsetProp(copy, BAD_CAST "passwd");
+    xmlUnsetProp(copy, BAD_CAST "passwdValidTo");
+    if (xmlNodeDump(buf, out, copy, 0, 0) < 0)
+        abort();
+    *ret_xml = xstrdup((const char *) xmlBufferContent(buf));
     return 0;
 }
 

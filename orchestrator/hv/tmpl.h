@@ -106,6 +106,11 @@ void tmpl_graphics_done(struct tmpl_graphics *g);
  * running domain). -ENOENT when it has no <graphics>, -EINVAL when the
  * XML does not parse. */
 int tmpl_graphics_parse(const char *domain_xml, struct tmpl_graphics *ret);
+/* The first <graphics> element of DOMAIN_XML on its own, without its
+ * password attributes: what tmpl_graphics_parse() and
+ * tmpl_graphics_password_xml() accept in place of the whole domain (a
+ * console cache keeps it). 0, -ENOENT or -EINVAL. */
+int tmpl_graphics_element(const char *domain_xml, char **ret_xml);
 
 /* The first <graphics> element of DOMAIN_XML, unchanged but for
  * passwd=PASSWORD and passwdValidTo=VALID_TO (UTC, libvirt's

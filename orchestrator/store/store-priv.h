@@ -9,6 +9,15 @@
 
 #include "store.h"
 
+/* An acquire waiting for its batch (store-session.c). */
+struct store_acquire_job {
+    const struct store_acquire *q;
+    struct store_acquired *ret;
+    int result;
+    bool done;
+    struct store_acquire_job *next;
+};
+
 struct store {
     sqlite3 *db;          /* one connection, SQLITE_OPEN_FULLMUTEX */
     pthread_mutex_t lock; /* held for the whole of every public call; guards db and
@@ -16,6 +25,13 @@ struct store {
     int version;          /* schema version after migrations */
     atomic_bool corrupt;  /* SQLite said the file is damaged; stays set */
     atomic_bool full;     /* the last write failed for want of space */
+    /* group commit of acquires (store_session_acquire_on()) */
+    pthread_mutex_t acq_lock; /* guards the queue and the leader flag; taken
+                               * before s->lock, never under it */
+    pthread_cond_t acq_cond;  /* broadcast when a batch is done */
+    struct store_acquire_job *acq_head, **acq_tail;
+    bool acq_leader;          /* a thread is running a batch */
+    uint64_t acq_batches;     /* batches run (tests) */
 };
 
 /* The one wrapper of each SQLite destructor. A statement from

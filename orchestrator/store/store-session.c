@@ -142,18 +142,54 @@ int
 store_session_acquire(struct store *s, const char *pool, const char *user, const char *client,
                       const char *actor, struct session **ret, bool *ret_existing)
 {
-    return store_session_acquire_on(s, pool, user, client, actor, NULL, NULL, ret,
-                                     ret_existing);
+    struct store_acquire q = { .pool = pool, .user = user, .client = client, .actor = actor };
+    struct store_acquired a = { 0 };
+    int r;
+
+    r = store_session_acquire_on(s, &q, &a);
+    if (r >= 0) {
+        *ret = TAKE_PTR(a.session);
+        *ret_existing = a.existing;
+    }
+    store_acquired_done(&a);
+    return r;
 }
 
-int
-store_session_acquire_on(struct store *s, const char *pool, const char *user,
-                         const char *client, const char *actor, const char *down,
-                         const char *draining, struct session **ret, bool *ret_existing)
+void
+store_acquired_done(struct store_acquired *a)
 {
-    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
-    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
-    _cleanup_(pool_freep) struct pool *p = NULL;
+    session_free(a->session);
+    pool_free(a->pool);
+    free(a->domain);
+    free(a->host);
+    *a = (struct store_acquired) { 0 };
+}
+
+/* The current domain and host of desktop DESK into RET. */
+static int
+acquired_desk_locked(struct store *s, const char *desk, struct store_acquired *ret)
+{
+    _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+    int r;
+
+    r = store_prepare(s, &st, "SELECT domain, host FROM desktops WHERE name = ?", "s", desk);
+    if (r < 0)
+        return r;
+    r = store_step(s, st);
+    if (r <= 0)
+        return r < 0 ? r : -ENOENT;
+    ret->domain = store_column_strdup(st, 0);
+    ret->host = store_column_strdup(st, 1);
+    return 0;
+}
+
+/* One acquire inside the batch's transaction (see store_session_acquire_on()).
+ * *WROTE is set once it changed a row: a failure after that is the
+ * whole batch's. */
+static int
+acquire_one_locked(struct store *s, const struct store_acquire *q, struct store_acquired *ret,
+                   bool *wrote)
+{
     _cleanup_(session_freep) struct session *x = NULL;
     _cleanup_free_ char *desk = NULL;
     char id[UUID_STR_LEN];
@@ -161,56 +197,131 @@ store_session_acquire_on(struct store *s, const char *pool, const char *user,
     int64_t now = store_now_sec();
     int r;
 
-    if (!pool || !user)
+    *wrote = false;
+    if (!q->pool || !q->user)
         return -EINVAL;
-    r = store_tx_begin(locked, &tx);
+    r = store_pool_get_live_locked(s, q->pool, &ret->pool);
     if (r < 0)
         return r;
-    r = store_pool_get_live_locked(locked, pool, &p);
-    if (r < 0)
-        return r;
-    r = session_find_active_locked(locked, pool, user, &x);
+    if (q->check_groups && !pool_entitled(ret->pool, q->groups, q->n_groups))
+        return -EPERM;
+    r = session_find_active_locked(s, q->pool, q->user, &x);
     if (r < 0)
         return r;
     if (r > 0) {
-        *ret = TAKE_PTR(x);
-        *ret_existing = true;
-        return 0; /* read only: the rollback at cleanup is harmless */
+        r = acquired_desk_locked(s, x->desktop, ret);
+        if (r < 0)
+            return r;
+        ret->session = TAKE_PTR(x);
+        ret->existing = true;
+        return 0;
     }
 
-    r = session_pick_desk_locked(locked, p, user, down, draining, &desk);
+    r = session_pick_desk_locked(s, ret->pool, q->user, q->down, q->draining, &desk);
     if (r < 0)
         return r;
     /* the conditional UPDATE: only a ready desktop becomes assigned */
-    r = store_run(locked,
+    r = store_run(s,
                   "UPDATE desktops SET state = 'assigned', state_since = ?, "
                   "owner = CASE WHEN ? THEN ? ELSE owner END "
                   "WHERE name = ? AND state = 'ready'",
-                  "lbss", now, p->mode == POOL_MODE_DEDICATED, user, desk);
+                  "lbss", now, ret->pool->mode == POOL_MODE_DEDICATED, q->user, desk);
     if (r < 0)
         return r;
     if (r == 0)
         return -EAGAIN;
+    *wrote = true;
     uuid_generate_random(uuid);
     uuid_unparse_lower(uuid, id);
-    r = store_run(locked,
+    r = store_run(s,
                   "INSERT INTO sessions (id, pool, desktop, user, client, state, created_at, "
                   "last_heartbeat) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
-                  "sssssll", id, pool, desk, user, client, now, now);
+                  "sssssll", id, q->pool, desk, q->user, q->client, now, now);
     if (r < 0)
         return r;
-    r = store_audit_locked(locked, actor, "session.acquire", pool, desk, user, id);
+    r = store_audit_locked(s, q->actor, "session.acquire", q->pool, desk, q->user, id);
     if (r < 0)
         return r;
-    r = store_session_get_locked(locked, id, &x);
+    r = store_session_get_locked(s, id, &x);
     if (r < 0)
         return r;
-    r = store_tx_commit(&tx);
+    r = acquired_desk_locked(s, desk, ret);
     if (r < 0)
         return r;
-    *ret = TAKE_PTR(x);
-    *ret_existing = false;
+    ret->session = TAKE_PTR(x);
+    ret->existing = false;
     return 0;
+}
+
+/* Runs BATCH (linked through next) in one transaction. */
+static void
+acquire_batch(struct store *s, struct store_acquire_job *batch)
+{
+    _cleanup_(store_unlockp) struct store *locked = store_lock(s);
+    _cleanup_(store_tx_rollbackp) struct store *tx = NULL;
+    int fatal = 0, r;
+
+    r = store_tx_begin(locked, &tx);
+    for (struct store_acquire_job *j = batch; j; j = j->next) {
+        bool wrote = false;
+
+        if (r < 0 || fatal < 0) {
+            j->result = fatal < 0 ? fatal : r;
+            continue;
+        }
+        j->result = acquire_one_locked(locked, j->q, j->ret, &wrote);
+        if (j->result < 0 && wrote)
+            fatal = j->result; /* half an acquire: none of the batch may stay */
+    }
+    if (r >= 0 && fatal == 0)
+        fatal = store_tx_commit(&tx);
+    if (fatal == 0)
+        return;
+    /* rolled back (at cleanup): no acquire of the batch happened */
+    for (struct store_acquire_job *j = batch; j; j = j->next)
+        if (j->result >= 0 || j->result == fatal) {
+            store_acquired_done(j->ret);
+            j->result = fatal;
+        }
+}
+
+int
+store_session_acquire_on(struct store *s, const struct store_acquire *q,
+                         struct store_acquired *ret)
+{
+    struct store_acquire_job job = { .q = q, .ret = ret };
+    struct store_acquire_job *batch;
+
+    *ret = (struct store_acquired) { 0 };
+    pthread_mutex_lock(&s->acq_lock);
+    *s->acq_tail = &job;
+    s->acq_tail = &job.next;
+    while (!job.done && s->acq_leader)
+        pthread_cond_wait(&s->acq_cond, &s->acq_lock);
+    if (job.done) {
+        pthread_mutex_unlock(&s->acq_lock);
+        return job.result;
+    }
+    /* the leader: every acquire queued so far (this one too) in one
+     * transaction, then the next waiter leads */
+    s->acq_leader = true;
+    batch = s->acq_head;
+    s->acq_head = NULL;
+    s->acq_tail = &s->acq_head;
+    pthread_mutex_unlock(&s->acq_lock);
+
+    acquire_batch(s, batch);
+
+    pthread_mutex_lock(&s->acq_lock);
+    for (struct store_acquire_job *j = batch, *next; j; j = next) {
+        next = j->next; /* J lives on its waiter's stack: gone once done is seen */
+        j->done = true;
+    }
+    s->acq_batches++;
+    s->acq_leader = false;
+    pthread_cond_broadcast(&s->acq_cond);
+    pthread_mutex_unlock(&s->acq_lock);
+    return job.result;
 }
 
 int

@@ -528,6 +528,9 @@ store_open(const char *path, struct store **ret, char **reterr_msg)
         free(s);
         return r;
     }
+    pthread_mutex_init(&s->acq_lock, NULL);
+    pthread_cond_init(&s->acq_cond, NULL);
+    s->acq_tail = &s->acq_head;
     s->db = TAKE_PTR(db);
     s->version = version;
     log_debug("Opened state database '%s' (schema version %d).", path, version);
@@ -542,6 +545,8 @@ store_close(struct store *s)
         return NULL;
     stmt_cache_drop(s->db);
     sqlite3_close_v2(s->db);
+    pthread_cond_destroy(&s->acq_cond);
+    pthread_mutex_destroy(&s->acq_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
     return NULL;

@@ -224,12 +224,30 @@ int store_parent_remove(struct store *s, const char *name);
 int store_session_acquire(struct store *s, const char *pool, const char *user,
                           const char *client, const char *actor, struct session **ret,
                           bool *ret_existing);
-/* The same, never on a desktop of the hosts in DOWN (comma-separated
- * names, NULL: none: they do not answer), and on one of DRAINING's only
- * when no other host has one ready. */
-int store_session_acquire_on(struct store *s, const char *pool, const char *user,
-                             const char *client, const char *actor, const char *down,
-                             const char *draining, struct session **ret, bool *ret_existing);
+/* The acquire the broker's route makes: the same, never on a desktop of
+ * the hosts in DOWN (comma-separated names, NULL: none: they do not
+ * answer), and on one of DRAINING's only when no other host has one
+ * ready. With CHECK_GROUPS, -EPERM when the pool is not entitled to any
+ * of GROUPS. RET gets the pool as the transaction read it (also on a
+ * failure after it was read: -EAGAIN, -EPERM), and on success the session
+ * and its desktop's current domain and host; free it with
+ * store_acquired_done() whatever the result. */
+struct store_acquire {
+    const char *pool, *user, *client, *actor;
+    const char *down, *draining;
+    const char *const *groups;
+    size_t n_groups;
+    bool check_groups;
+};
+struct store_acquired {
+    struct session *session;
+    bool existing;           /* the user's session from before: nothing changed */
+    struct pool *pool;
+    char *domain, *host;
+};
+int store_session_acquire_on(struct store *s, const struct store_acquire *q,
+                             struct store_acquired *ret);
+void store_acquired_done(struct store_acquired *a);
 int store_session_get(struct store *s, const char *id, struct session **ret);
 /* Sessions filtered by POOL, USER (NULL: any) and STATE (< 0: any),
  * oldest first (by created_at, then id). */

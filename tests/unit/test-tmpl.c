@@ -730,6 +730,39 @@ TEST(graphics_parse)
     ASSERT_NULL(g.type);
 }
 
+TEST(graphics_element)
+{
+    static const char dom[] =
+        "<domain type='qemu' id='7'><name>d</name><devices>"
+        "<graphics type='vnc' port='5903' autoport='yes' listen='10.0.0.5' "
+        "passwd='secret1' passwdValidTo='2001-01-01T00:00:00'>"
+        "<listen type='address' address='10.0.0.5'/></graphics>"
+        "<graphics type='spice' port='5910'/></devices></domain>";
+    _cleanup_free_ char *el = NULL, *xml = NULL, *err = NULL;
+    struct tmpl_graphics g = {};
+
+    /* the first element alone, without the password: what the console
+     * cache keeps */
+    ASSERT_OK(tmpl_graphics_element(dom, &el));
+    ASSERT_STREQ(el, "<graphics type=\"vnc\" port=\"5903\" autoport=\"yes\" "
+                 "listen=\"10.0.0.5\"><listen type=\"address\" address=\"10.0.0.5\"/>"
+                 "</graphics>");
+    ASSERT_NULL(strstr(el, "secret1"));
+    /* ... and both readers take it for the whole domain */
+    ASSERT_OK(tmpl_graphics_parse(el, &g));
+    ASSERT_STREQ(g.type, "vnc");
+    ASSERT_EQ(g.port, 5903);
+    ASSERT_STREQ(g.listen, "10.0.0.5");
+    tmpl_graphics_done(&g);
+    ASSERT_OK(tmpl_graphics_password_xml(el, "Zz9yXx8w", 0, &xml, &err));
+    ASSERT_TRUE(strstr(xml, "<graphics type=\"vnc\" port=\"5903\" autoport=\"yes\" "
+                            "listen=\"10.0.0.5\" passwd=\"Zz9yXx8w\">"));
+    free(el);
+    el = NULL;
+    ASSERT_ERROR(tmpl_graphics_element("<domain><devices/></domain>", &el), ENOENT);
+    ASSERT_ERROR(tmpl_graphics_element("<graphics", &el), EINVAL);
+}
+
 TEST(graphics_password_xml)
 {
     static const char spice[] =
@@ -1125,6 +1158,7 @@ main(void)
     RUN(virt_xml_validate);
     RUN(fill_graphics_listen);
     RUN(graphics_parse);
+    RUN(graphics_element);
     RUN(graphics_password_xml);
     RUN(graphics_password_qemu);
     RUN(fill_parent);
