@@ -1071,6 +1071,99 @@ acq_thread(void *userdata)
     return NULL;
 }
 
+struct batch_acq {
+    struct store *store;
+    const char *user;
+    struct session *x;
+    bool existing;
+    int r;
+};
+
+static void *
+batch_acq_thread(void *userdata)
+{
+    struct batch_acq *b = userdata;
+
+    b->r = store_session_acquire(b->store, "gc", b->user, NULL, "t", &b->x, &b->existing);
+    return NULL;
+}
+
+static size_t
+queued(struct store *s)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&s->acq_lock);
+    for (struct store_acquire_job *j = s->acq_head; j; j = j->next)
+        n++;
+    pthread_mutex_unlock(&s->acq_lock);
+    return n;
+}
+
+static bool
+leading(struct store *s)
+{
+    bool l;
+
+    pthread_mutex_lock(&s->acq_lock);
+    l = s->acq_leader;
+    pthread_mutex_unlock(&s->acq_lock);
+    return l;
+}
+
+/* Group commit: acquires that queue while a batch runs go in the next
+ * batch together; two of one user get one session, others their own. */
+TEST(sessions_acquire_group_commit)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    struct batch_acq b[4];
+    pthread_t t[4];
+    uint64_t batches0;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "gc", "base", 0, 100));
+    for (unsigned i = 0; i < 4; i++) {
+        _cleanup_(desk_freep) struct desk *d = NULL;
+
+        ASSERT_OK(store_desk_create(s, "gc", "dp", &d));
+        ASSERT_OK(make_ready(s, d->name));
+    }
+    batches0 = s->acq_batches;
+    /* hold the store: the first acquire leads and waits for it, the other
+     * three queue behind it */
+    pthread_mutex_lock(&s->lock);
+    b[0] = (struct batch_acq) { .store = s, .user = "first" };
+    ASSERT_EQ(pthread_create(&t[0], NULL, batch_acq_thread, &b[0]), 0);
+    for (int i = 0; i < 500 && !leading(s); i++)
+        usleep(2000);
+    ASSERT_TRUE(leading(s));
+    b[1] = (struct batch_acq) { .store = s, .user = "dup" };
+    b[2] = (struct batch_acq) { .store = s, .user = "dup" };
+    b[3] = (struct batch_acq) { .store = s, .user = "other" };
+    for (unsigned i = 1; i < 4; i++)
+        ASSERT_EQ(pthread_create(&t[i], NULL, batch_acq_thread, &b[i]), 0);
+    for (int i = 0; i < 500 && queued(s) < 3; i++)
+        usleep(2000);
+    ASSERT_EQ(queued(s), 3);
+    pthread_mutex_unlock(&s->lock);
+    for (unsigned i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+
+    ASSERT_EQ(s->acq_batches - batches0, 2); /* {first}, then the three together */
+    for (unsigned i = 0; i < 4; i++)
+        ASSERT_OK(b[i].r);
+    ASSERT_STREQ(b[1].x->id, b[2].x->id);
+    ASSERT_TRUE(b[1].existing != b[2].existing);
+    ASSERT_FALSE(streq(b[0].x->desktop, b[1].x->desktop));
+    ASSERT_FALSE(streq(b[3].x->desktop, b[1].x->desktop));
+    ASSERT_FALSE(streq(b[3].x->desktop, b[0].x->desktop));
+    ASSERT_OK(query_str(s, "SELECT count(*) FROM sessions WHERE state = 'active'", "3"));
+    ASSERT_OK(query_str(s, "SELECT count(*) FROM desktops WHERE state = 'assigned'", "3"));
+    for (unsigned i = 0; i < 4; i++)
+        session_free(b[i].x);
+}
+
 TEST(sessions_acquire_race)
 {
     _cleanup_(store_closep) struct store *s = NULL;
@@ -1610,6 +1703,7 @@ main(void)
     RUN(sessions_floating);
     RUN(sessions_dedicated);
     RUN(sessions_acquire_race);
+    RUN(sessions_acquire_group_commit);
     RUN(sessions_end_race);
     RUN(delete_conditional);
     RUN(sessions_expire_heartbeat);
