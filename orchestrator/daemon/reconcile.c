@@ -340,8 +340,12 @@ submit_locked(struct reconciler *r, const struct action *a, const struct cluster
         .userdata = r,
     };
     if (action_starts_guests(a->kind)) {
+        struct host_starts *st;
+
         j->start_host = xstrdup(h ? h->row->name : HOST_LOCAL);
-        starts_of(r, j->start_host)->n++;
+        st = starts_of(r, j->start_host);
+        st->n++;
+        r->stats.max_starts = MAX(r->stats.max_starts, st->n);
     }
     inflight_add(r, key);
     r->stats.actions[a->kind]++;

@@ -22,6 +22,7 @@ struct reconcile_stats {
     uint64_t orphans_removed;     /* by --purge-orphans */
     unsigned orphans;             /* orphans seen by the last pass and left alone */
     unsigned running, queued;     /* worker */
+    unsigned max_starts;          /* most guest starts in flight on one host at once */
     bool libvirt_ok;              /* the last pass could talk to libvirt */
 };
 

@@ -296,6 +296,49 @@ TEST(placement_drain_and_fill)
     }
 }
 
+/* Boot storms: with host_max_starts 2 and every boot taking a second, no
+ * host ever has more than 2 guests starting, and each reaches 2. */
+TEST(boot_storm_limit)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_free_ char *err = NULL;
+    struct reconciler *r = NULL;
+    struct reconcile_stats st;
+    struct conf c;
+    uint64_t t0;
+
+    test_conf(&c);
+    (void) conf_set(&c, "host_max_starts", "2", &err);
+    (void) conf_set(&c, "boot_delay", "1", &err);
+    (void) conf_set(&c, "max_concurrent", "16", &err);
+    ASSERT_OK(open_store("storm", &s));
+    ASSERT_OK(add_host(s, "s1", 4096, 100, 0, NULL));
+    ASSERT_OK(add_host(s, "s2", 4096, 100, 0, NULL));
+    ASSERT_OK(reconciler_new(&c, s, hv, "test", &r));
+    conf_done(&c);
+    ASSERT_OK(wait_hosts_up(r, 2));
+    ASSERT_OK(add_pool(s, "storm", 12, 0, PLACEMENT_SPREAD, NULL));
+    t0 = now_usec();
+    for (int i = 0; i < 600 && count_on(s, "storm", "s1", DESK_STATE_READY) +
+                                  count_on(s, "storm", "s2", DESK_STATE_READY) < 12; i++) {
+        (void) reconciler_pass(r);
+        usleep(50 * 1000);
+    }
+    ASSERT_EQ(count_on(s, "storm", "s1", DESK_STATE_READY), 6);
+    ASSERT_EQ(count_on(s, "storm", "s2", DESK_STATE_READY), 6);
+    reconciler_get_stats(r, &st);
+    ASSERT_EQ(st.max_starts, 2);
+    printf("# 12 desktops on 2 hosts, 2 starts at a time each, 1 s per boot: %.1f s\n",
+           seconds_since(t0));
+    ASSERT_OK(store_pool_mark_deleting(s, "storm", true));
+    for (int i = 0; i < 200 && count_on(s, "storm", "s1", -1) + count_on(s, "storm", "s2", -1);
+         i++) {
+        (void) reconciler_pass(r);
+        usleep(20 * 1000);
+    }
+    r = reconciler_free(r);
+}
+
 TEST(scale_10_hosts_x_500)
 {
     _cleanup_(store_closep) struct store *s = NULL;
@@ -371,6 +414,7 @@ main(void)
         return 1;
     }
     RUN(placement_drain_and_fill);
+    RUN(boot_storm_limit);
     RUN(scale_10_hosts_x_500);
     hv = hv_unref(hv);
     r = TESTS_DONE();
