@@ -16,3 +16,8 @@ void array_grow(void **p, size_t *alloc, size_t need, size_t elem_size);
 
 #define ARRAY_GROW(p, alloc, need) \
     array_grow((void **) &(p), &(alloc), (need), sizeof(*(p)))
+
+/* Binary search in BASE, N elements of SIZE bytes sorted by their first
+ * member, a NUL-terminated string (strcmp() order): the index of KEY with
+ * *FOUND true, else where KEY would go with *FOUND false. */
+size_t array_find_name(const void *base, size_t n, size_t size, const char *key, bool *found);

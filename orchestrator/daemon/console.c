@@ -46,28 +46,6 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct console_cached *cache; /* sorted by key */
 static size_t n_cache, cap_cache;
 
-static size_t
-cache_find_locked(const char *key, bool *found)
-{
-    size_t lo = 0, hi = n_cache;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(cache[mid].key, key);
-
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
-}
-
 /* The cached element for KEY at ID and RECONNECTS (a copy), or NULL. */
 static char *
 cache_get(const char *key, unsigned id, unsigned reconnects)
@@ -77,7 +55,7 @@ cache_get(const char *key, unsigned id, unsigned reconnects)
     size_t i;
 
     pthread_mutex_lock(&cache_lock);
-    i = cache_find_locked(key, &found);
+    i = array_find_name(cache, n_cache, sizeof(*cache), key, &found);
     if (found && cache[i].id == id && cache[i].reconnects == reconnects)
         g = xstrdup(cache[i].graphics);
     pthread_mutex_unlock(&cache_lock);
@@ -94,7 +72,7 @@ cache_put(const char *key, unsigned id, unsigned reconnects, const char *graphic
     size_t i;
 
     pthread_mutex_lock(&cache_lock);
-    i = cache_find_locked(key, &found);
+    i = array_find_name(cache, n_cache, sizeof(*cache), key, &found);
     if (found) {
         free(cache[i].graphics);
         if (graphics) {

@@ -104,31 +104,6 @@ hv_watch_unref(struct hv_watch *w)
     free(w);
 }
 
-/* Index of NAME in the sorted array BASE of N elements of SIZE bytes whose
- * first member is the name; *FOUND says whether it is there, else the
- * index is where it would go. */
-static size_t
-find_name(const void *base, size_t n, size_t size, const char *name, bool *found)
-{
-    size_t lo = 0, hi = n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(*(char *const *) ((const char *) base + mid * size), name);
-
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
-}
-
 static void
 mark_locked(struct hv_watch *w, const char *name)
 {
@@ -138,7 +113,7 @@ mark_locked(struct hv_watch *w, const char *name)
     if (!w->prefix || strncmp(name, w->prefix, strlen(w->prefix)) != 0)
         return;
     w->seq++;
-    i = find_name(w->marks, w->n_marks, sizeof(*w->marks), name, &found);
+    i = array_find_name(w->marks, w->n_marks, sizeof(*w->marks), name, &found);
     if (found) {
         w->marks[i].seq = w->seq;
         return;
@@ -213,7 +188,7 @@ static void
 cache_put(struct hv_watch *w, const char *name, struct hv_domain *d)
 {
     bool found;
-    size_t i = find_name(w->doms, w->n_doms, sizeof(*w->doms), name, &found);
+    size_t i = array_find_name(w->doms, w->n_doms, sizeof(*w->doms), name, &found);
 
     if (found) {
         free(w->doms[i].name);
@@ -299,7 +274,7 @@ reread_marked(struct hv_watch *w, virConnectPtr conn)
         pthread_mutex_lock(&w->lock);
         w->stats.rereads++;
         cache_put(w, todo[i].name, k > 0 ? &d : NULL);
-        j = find_name(w->marks, w->n_marks, sizeof(*w->marks), todo[i].name, &found);
+        j = array_find_name(w->marks, w->n_marks, sizeof(*w->marks), todo[i].name, &found);
         if (found && w->marks[j].seq == todo[i].seq) {
             free(w->marks[j].name);
             memmove(&w->marks[j], &w->marks[j + 1],

@@ -1055,31 +1055,50 @@ tmpl_graphics_parse(const char *domain_xml, struct tmpl_graphics *ret)
     return 0;
 }
 
+/* A copy of NODE as the root of a new document: *RET_OUT and *RET_COPY. */
+static void
+graphics_copy(xmlNode *node, xmlDoc **ret_out, xmlNode **ret_copy)
+{
+    xmlDoc *out = xmlNewDoc(BAD_CAST "1.0");
+    xmlNode *copy;
+
+    if (!out)
+        abort();
+    copy = xmlDocCopyNode(node, out, 1);
+    if (!copy)
+        abort();
+    xmlDocSetRootElement(out, copy);
+    *ret_out = out;
+    *ret_copy = copy;
+}
+
+/* COPY of document OUT as text without an XML declaration (a new string);
+ * FORMAT indents it. */
+static char *
+graphics_dump(xmlDoc *out, xmlNode *copy, bool format)
+{
+    _cleanup_(xml_buffer_freep) xmlBuffer *buf = xmlBufferCreate();
+
+    if (!buf || xmlNodeDump(buf, out, copy, 0, format) < 0)
+        abort();
+    return xstrdup((const char *) xmlBufferContent(buf));
+}
+
 int
 tmpl_graphics_element(const char *domain_xml, char **ret_xml)
 {
     _cleanup_(xml_doc_freep) xmlDoc *doc = NULL, *out = NULL;
-    _cleanup_(xml_buffer_freep) xmlBuffer *buf = NULL;
     xmlNode *node, *copy;
     int r;
 
     r = graphics_find(domain_xml, &doc, &node);
     if (r < 0)
         return r;
-    out = xmlNewDoc(BAD_CAST "1.0");
-    buf = xmlBufferCreate();
-    if (!out || !buf)
-        abort();
-    copy = xmlDocCopyNode(node, out, 1);
-    if (!copy)
-        abort();
-    xmlDocSetRootElement(out, copy);
+    graphics_copy(node, &out, &copy);
     /* the password is the session's, never kept */
     xmlUnsetProp(copy, BAD_CAST "passwd");
     xmlUnsetProp(copy, BAD_CAST "passwdValidTo");
-    if (xmlNodeDump(buf, out, copy, 0, 0) < 0)
-        abort();
-    *ret_xml = xstrdup((const char *) xmlBufferContent(buf));
+    *ret_xml = graphics_dump(out, copy, false);
     return 0;
 }
 
@@ -1108,7 +1127,6 @@ tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t
                            char **ret_xml, char **reterr_msg)
 {
     _cleanup_(xml_doc_freep) xmlDoc *doc = NULL, *out = NULL;
-    _cleanup_(xml_buffer_freep) xmlBuffer *buf = NULL;
     xmlNode *node, *copy;
     int r;
 
@@ -1121,14 +1139,7 @@ tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t
     if (r < 0)
         return set_error(reterr_msg, r, "The domain XML cannot be parsed.");
 
-    out = xmlNewDoc(BAD_CAST "1.0");
-    buf = xmlBufferCreate();
-    if (!out || !buf)
-        abort();
-    copy = xmlDocCopyNode(node, out, 1);
-    if (!copy)
-        abort();
-    xmlDocSetRootElement(out, copy);
+    graphics_copy(node, &out, &copy);
     xmlSetProp(copy, BAD_CAST "passwd", BAD_CAST password);
     if (valid_to > 0) {
         time_t t = (time_t) valid_to;
@@ -1141,9 +1152,7 @@ tmpl_graphics_password_xml(const char *domain_xml, const char *password, int64_t
         xmlSetProp(copy, BAD_CAST "passwdValidTo", BAD_CAST when);
     } else
         xmlUnsetProp(copy, BAD_CAST "passwdValidTo");
-    if (xmlNodeDump(buf, out, copy, 0, 1) < 0)
-        abort();
-    *ret_xml = xstrdup((const char *) xmlBufferContent(buf));
+    *ret_xml = graphics_dump(out, copy, true);
     return 0;
 }
 
@@ -1292,8 +1301,6 @@ tmpl_interface_xml(const struct tmpl *t, unsigned index, const char *mac, char *
             xmlAddChild(copy, mac_node);
     }
     xmlSetProp(mac_node, BAD_CAST "address", BAD_CAST mac);
-    if (xmlNodeDump(buf, out, copy, 0, 1) < 0)
-        abort();
-    *ret_xml = xstrdup((const char *) xmlBufferContent(buf));
+    *ret_xml = graphics_dump(out, copy, true);
     return 0;
 }
