@@ -272,6 +272,10 @@ acquire_batch(struct store *s, struct store_acquire_job *batch)
         j->result = acquire_one_locked(locked, j->q, j->ret, &wrote);
         if (j->result < 0 && wrote)
             fatal = j->result; /* half an acquire: none of the batch may stay */
+        else if (sqlite3_get_autocommit(locked->db))
+            /* SQLite rolled the transaction back by itself (an I/O error,
+             * a full disk): what follows must not run outside it */
+            fatal = j->result < 0 ? j->result : -EIO;
     }
     if (r >= 0 && fatal == 0)
         fatal = store_tx_commit(&tx);
