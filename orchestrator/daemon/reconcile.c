@@ -79,7 +79,11 @@ struct reconciler {
     char *slow_warning;        /* its text, for health; NULL when libvirt is quick */
     char **orphans_reported;   /* NULL-terminated: orphans logged once already */
     size_t n_orphans_reported, cap_orphans_reported;
-    struct host_orphans { char *host; unsigned n; } *orphan_counts; /* as last listed */
+    struct host_orphans {      /* orphans left alone per host, as last seen */
+        char *host;
+        unsigned volumes;      /* at its last full listing (volumes need one) */
+        unsigned others;       /* domains and saved images, at its last pass */
+    } *orphan_counts;
     size_t n_orphan_counts, cap_orphan_counts;
     bool replan;               /* the last pass added rows: plan again at once */
     struct reconcile_stats stats;
@@ -358,26 +362,28 @@ submit_locked(struct reconciler *r, const struct action *a, const struct cluster
 
 /* --- observing libvirt --- */
 
-/* The orphan count last found on HOST (0 for a host not listed in full
- * yet). Only the reconcile thread uses it. */
-static unsigned *
+/* The orphan counts last found on HOST (0 before it was seen). Only the
+ * reconcile thread uses them. */
+static struct host_orphans *
 orphan_count_of(struct reconciler *r, const char *host)
 {
     for (size_t i = 0; i < r->n_orphan_counts; i++)
         if (streq(r->orphan_counts[i].host, host))
-            return &r->orphan_counts[i].n;
+            return &r->orphan_counts[i];
     ARRAY_GROW(r->orphan_counts, r->cap_orphan_counts, r->n_orphan_counts + 1);
     r->orphan_counts[r->n_orphan_counts] = (struct host_orphans) { .host = xstrdup(host) };
-    return &r->orphan_counts[r->n_orphan_counts++].n;
+    return &r->orphan_counts[r->n_orphan_counts++];
 }
 
 /* Orphans (orphans.c) on host H, among DESKS (all hosts': the ones on H
  * are picked here) and PARENTS (local host only): reported once each and
  * left alone, unless PURGE (the operator's --purge-orphans, one pass).
- * Returns how many were left alone. */
+ * Volumes only when H was listed in full this pass. Returns how many were
+ * left alone, *RET_VOLUMES of them volumes. */
 static unsigned
 handle_orphans(struct reconciler *r, const struct cluster_host *h, struct desk **desks,
-               size_t n_desks, struct parent **parents, size_t n_parents, bool purge)
+               size_t n_desks, struct parent **parents, size_t n_parents, bool purge,
+               unsigned *ret_volumes)
 {
     _cleanup_free_ struct desk **mine = xmalloc0(sizeof(*mine) * (n_desks + 1));
     bool local = streq(h->row->name, HOST_LOCAL);
@@ -395,6 +401,7 @@ handle_orphans(struct reconciler *r, const struct cluster_host *h, struct desk *
     if (purge)
         removed = orphans_remove(h->hv, r->storage_pool, &o);
     left = purge ? 0 : (unsigned) (o.n_domains + o.n_volumes + o.n_files);
+    *ret_volumes = purge ? 0 : (unsigned) o.n_volumes;
     pthread_mutex_lock(&r->lock);
     r->stats.orphans_removed += removed;
     for (size_t i = 0; !purge && i < o.n_domains + o.n_volumes + o.n_files; i++) {
@@ -754,16 +761,24 @@ pass_run(struct reconciler *r)
     pthread_mutex_unlock(&r->lock);
 
     {
-        /* orphans need the volumes: hosts listed in full this pass (every
-         * libvirt_resync_interval); the others count as last listed */
+        /* orphan domains and saved images every pass; orphan volumes need
+         * the volumes, listed only in full listings (every
+         * libvirt_resync_interval): in between they count as last seen */
         unsigned orphans = 0;
 
         for (size_t i = 0; i < cl.n; i++) {
-            unsigned *n = orphan_count_of(r, cl.h[i].row->name);
+            struct host_orphans *n = orphan_count_of(r, cl.h[i].row->name);
 
-            if (cl.h[i].observed && cl.h[i].full)
-                *n = handle_orphans(r, &cl.h[i], desks, n_desks, parents, n_parents, purge);
-            orphans += *n;
+            if (cl.h[i].observed) {
+                unsigned volumes = 0,
+                         left = handle_orphans(r, &cl.h[i], desks, n_desks, parents,
+                                               n_parents, purge, &volumes);
+
+                n->others = left - volumes;
+                if (cl.h[i].full)
+                    n->volumes = volumes;
+            }
+            orphans += n->others + n->volumes;
         }
         purge = false; /* done: every host that answers was listed in full */
         pthread_mutex_lock(&r->lock);
