@@ -324,6 +324,15 @@ verb_host_show(char **args, _unused_ size_t n_args)
     else
         printf("CPUs:             -\n");
     printf("Reconnects:       %" PRId64 "\n", jint(doc, "reconnects"));
+    {
+        struct json_object *o = jget(doc, "observation");
+
+        /* how the reconcile passes saw its domains (lifecycle events) */
+        if (o)
+            printf("Observation:      %" PRId64 " events, %" PRId64 " full listings, %" PRId64
+                   " from events, %" PRId64 " domains read again\n", jint(o, "events"),
+                   jint(o, "full_listings"), jint(o, "watched_listings"), jint(o, "rereads"));
+    }
     printf("Max desktops:     %s\n", max);
     printf("Reserve memory:   %s\n", reserve);
     printf("Labels:           %s\n", labels);

@@ -381,6 +381,8 @@ expect_out "host show shows the state" "^State: +up$"
 expect_out "host show shows max desktops" "^Max desktops: +5$"
 expect_out "host show shows the reserve" "^Reserve memory: +1\.0G$"
 expect_out "host show shows the labels" "^Labels: +gpu=yes,site=a$"
+expect_out "host show shows how its domains are observed" \
+    "^Observation: +[0-9]+ events, [0-9]+ full listings, [0-9]+ from events, [0-9]+ domains read again$"
 expect_out "host show shows the desktops" \
     "^Desktops: +0 total, 0 ready, 0 busy, 0 pending, 0 failed, 0 deleting$"
 check "host list with kvm2" 0 "" ctl host list
