@@ -249,42 +249,42 @@ read_one(virConnectPtr conn, const char *name, struct hv_domain *ret)
 static int
 reread_marked(struct hv_watch *w, virConnectPtr conn)
 {
-    struct hv_watch_mark *todo;
+    struct hv_watch_mark *pending;
     size_t n;
     int r = 0;
 
     pthread_mutex_lock(&w->lock);
     n = w->n_marks;
-    todo = xmalloc0(sizeof(*todo) * (n + 1));
+    pending = xmalloc0(sizeof(*pending) * (n + 1));
     for (size_t i = 0; i < n; i++)
-        todo[i] = (struct hv_watch_mark) { xstrdup(w->marks[i].name), w->marks[i].seq };
+        pending[i] = (struct hv_watch_mark) { xstrdup(w->marks[i].name), w->marks[i].seq };
     pthread_mutex_unlock(&w->lock);
 
     for (size_t i = 0; i < n; i++) {
         struct hv_domain d = { 0 };
-        int k = r < 0 ? r : read_one(conn, todo[i].name, &d);
+        int k = r < 0 ? r : read_one(conn, pending[i].name, &d);
         bool found;
         size_t j;
 
         if (k < 0) {
             r = k;
-            free(todo[i].name);
+            free(pending[i].name);
             continue;
         }
         pthread_mutex_lock(&w->lock);
         w->stats.rereads++;
-        cache_put(w, todo[i].name, k > 0 ? &d : NULL);
-        j = array_find_name(w->marks, w->n_marks, sizeof(*w->marks), todo[i].name, &found);
-        if (found && w->marks[j].seq == todo[i].seq) {
+        cache_put(w, pending[i].name, k > 0 ? &d : NULL);
+        j = array_find_name(w->marks, w->n_marks, sizeof(*w->marks), pending[i].name, &found);
+        if (found && w->marks[j].seq == pending[i].seq) {
             free(w->marks[j].name);
             memmove(&w->marks[j], &w->marks[j + 1],
                     (w->n_marks - j - 1) * sizeof(*w->marks));
             w->n_marks--;
         }
         pthread_mutex_unlock(&w->lock);
-        free(todo[i].name);
+        free(pending[i].name);
     }
-    free(todo);
+    free(pending);
     return r;
 }
 
