@@ -26,6 +26,7 @@ enum api_role {
     API_ROLE_READER,   /* GET only */
     API_ROLE_BROKER,   /* sessions */
     API_ROLE_OPERATOR, /* everything */
+    API_ROLE_GATEWAY,  /* the browser console gateway: redeems tickets, watches sessions */
     _API_ROLE_MAX,
 };
 
@@ -39,6 +40,8 @@ struct api_settings {
     char *templates_dir;
     char *console_host;
     unsigned console_ttl;
+    char *console_gateway_url;   /* "" = no browser URLs */
+    unsigned console_ticket_ttl;
     unsigned acquire_timeout;
     bool console_password_required;
     char *hooks_dir;
@@ -211,6 +214,20 @@ int api_parents_json(struct store *s, const char *image, const char *template,
 
 /* api-sessions.c */
 int api_sessions_acquire(struct api_request *req, struct api_reply *reply);
+/* Session ids are UUIDs; anything else cannot name one (api-sessions.c). */
+bool api_session_id_is_valid(const char *id);
+/* api-console.c: a one-time password on the console of DOMAIN on host
+ * DESK_HOST (NULL: local), valid TTL seconds. -ENOTCONN when the host has
+ * no connection. */
+struct console_grant;
+int api_console_grant(struct api_request *req, const struct api_settings *set,
+                      const char *domain, const char *desk_host, unsigned ttl,
+                      struct console_grant *ret, char **reterr_msg);
+/* Adds browser_url, websocket_url and ticket_expires to CONNECTION. */
+void api_console_add_links(json_object *connection, const char *gateway_url,
+                           const char *ticket, int64_t expires);
+int api_console_redeem(struct api_request *req, struct api_reply *reply);
+int api_console_watch(struct api_request *req, struct api_reply *reply);
 int api_sessions_list(struct api_request *req, struct api_reply *reply);
 int api_sessions_get(struct api_request *req, struct api_reply *reply);
 int api_sessions_release(struct api_request *req, struct api_reply *reply);

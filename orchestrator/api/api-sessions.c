@@ -31,12 +31,21 @@
 #include "hook.h"
 #include "log.h"
 #include "name.h"
+#include "ticket.h"
 #include "util.h"
 
 #define ACQUIRE_RETRY_AFTER 10
 
+/* A browser's way to the console: the ticket and the gateway's URL. */
+struct session_links {
+    const char *gateway_url;
+    const char *ticket;
+    int64_t expires;
+};
+
 static json_object *
-session_to_json(const struct session *x, const struct console_grant *g)
+session_to_json(const struct session *x, const struct console_grant *g,
+                const struct session_links *links)
 {
     json_object *o = json_object_new_object();
 
@@ -59,6 +68,8 @@ session_to_json(const struct session *x, const struct console_grant *g)
         json_add_int(c, "port", g->port);
         json_add_string(c, "password", g->password);
         json_add_time(c, "password_expires", g->expires);
+        if (links && links->ticket)
+            api_console_add_links(c, links->gateway_url, links->ticket, links->expires);
         json_object_object_add(o, "connection", c);
     }
     return o;
@@ -115,7 +126,8 @@ acquire_denied(struct api_request *req, struct api_reply *reply, const char *poo
  * wait ends at req->wait_deadline, set on the first run. */
 static int
 acquire_session(struct api_request *req, struct api_reply *reply, const char *pool,
-                const struct api_acquire_req *q, unsigned timeout, struct store_acquired *ret)
+                const struct api_acquire_req *q, unsigned timeout, const struct ticket *t,
+                int64_t ticket_expires, struct store_acquired *ret)
 {
     struct api_deps *d = &req->api->deps;
     _cleanup_free_ char *down = NULL, *draining = NULL;
@@ -131,6 +143,8 @@ acquire_session(struct api_request *req, struct api_reply *reply, const char *po
                                      .draining = draining,
                                      .groups = (const char *const *) q->groups,
                                      .n_groups = q->n_groups, .check_groups = true,
+                                     .ticket_hash = t ? t->hash : NULL,
+                                     .ticket_expires = ticket_expires,
                                  }, ret);
     if (r == -EAGAIN) {
         if (ret->pool->mode == POOL_MODE_FLOATING && pool_exhausted(d->store, ret->pool))
@@ -213,10 +227,11 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     _cleanup_(api_settings_done) struct api_settings set = { 0 };
     _cleanup_(store_acquired_done) struct store_acquired a = { 0 };
     _cleanup_free_ char *err = NULL, *body = NULL;
-    _cleanup_(hv_unrefp) struct hv *h = NULL;
     struct api_acquire_req q = { 0 };
     struct console_grant g = { 0 };
-    const char *pool = req->params[0], *domain, *desk_host;
+    const char *pool = req->params[0], *domain;
+    struct ticket t = { .text = { 0 } };
+    int64_t ticket_expires = 0;
     struct session *x;
     int r;
 
@@ -232,7 +247,18 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
         return r;
     }
     api_settings_get(req->api, &set);
-    r = acquire_session(req, reply, pool, &q, set.acquire_timeout, &a);
+    /* a browser console ticket, written with the session (ticket.c) */
+    if (set.console_gateway_url[0] != '\0') {
+        r = ticket_new(&t);
+        if (r < 0) {
+            api_acquire_req_done(&q);
+            return api_reply_errorf(reply, -EIO, "Cannot make a console ticket: no random "
+                                    "numbers from the kernel.");
+        }
+        ticket_expires = (int64_t) time(NULL) + set.console_ticket_ttl;
+    }
+    r = acquire_session(req, reply, pool, &q, set.acquire_timeout,
+                        ticket_expires ? &t : NULL, ticket_expires, &a);
     api_acquire_req_done(&q);
     if (r == API_RETRY)
         return r;
@@ -244,12 +270,7 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
      * The domain is the desktop's current one (the transaction read it):
      * an instant clone alternates between two names (desk.h). */
     domain = a.domain ? a.domain : "";
-    desk_host = a.host ? a.host : HOST_LOCAL;
-    h = hosts_get_hv(reconciler_get_hosts(d->reconciler), desk_host);
-    /* another host's consoles listen on its own address: the domain says it */
-    r = h ? console_grant(h, domain, streq(desk_host, HOST_LOCAL) ? set.console_host : NULL,
-                          set.console_ttl, set.console_password_required, &g, &err)
-          : -ENOTCONN;
+    r = api_console_grant(req, &set, domain, a.host, set.console_ttl, &g, &err);
     if (r < 0) {
         log_error_errno(r, "Cannot set up the console of desktop '%s' for session %s: %s",
                         x->desktop, x->id, strempty(err));
@@ -279,8 +300,13 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
      * without has nothing to do now (the periodic pass sees the rest) */
     if (!a.existing && a.pool->spare > 0)
         reconciler_wake(d->reconciler);
-    r = api_reply_json(reply, a.existing ? 200 : 201, session_to_json(x, &g));
+    r = api_reply_json(reply, a.existing ? 200 : 201,
+                       session_to_json(x, &g, &(struct session_links) {
+                                           .gateway_url = set.console_gateway_url,
+                                           .ticket = ticket_expires ? t.text : NULL,
+                                           .expires = ticket_expires }));
     console_grant_done(&g);
+    explicit_bzero(&t, sizeof(t));
     return r;
 }
 
@@ -295,9 +321,8 @@ api_sessions_acquire(struct api_request *req, struct api_reply *reply)
     return r;
 }
 
-/* Session ids are UUIDs; anything else cannot name one. */
-static bool
-session_id_is_valid(const char *id)
+bool
+api_session_id_is_valid(const char *id)
 {
     size_t n = strlen(id);
 
@@ -345,7 +370,7 @@ api_sessions_list(struct api_request *req, struct api_reply *reply)
         return 0;
     /* the cursor: created_at.id of the last session shown */
     if (pg.after && (api_cursor_parse(pg.after, &after_created, &after_id) < 0 || !after_id ||
-                     !session_id_is_valid(after_id)))
+                     !api_session_id_is_valid(after_id)))
         return api_reply_bad_cursor(reply);
     /* one more than shown tells whether a next page exists */
     r = store_session_list_page(req->api->deps.store, pool, user, state, after_created,
@@ -355,7 +380,7 @@ api_sessions_list(struct api_request *req, struct api_reply *reply)
     shown = MIN(n, (size_t) pg.limit);
     arr = json_object_new_array();
     for (size_t i = 0; i < shown; i++)
-        json_object_array_add(arr, session_to_json(list[i], NULL));
+        json_object_array_add(arr, session_to_json(list[i], NULL, NULL));
     o = json_object_new_object();
     json_object_object_add(o, "sessions", arr);
     api_add_next(o, n > shown ? api_cursor_format(list[shown - 1]->created_at,
@@ -371,13 +396,13 @@ api_sessions_get(struct api_request *req, struct api_reply *reply)
     const char *id = req->params[0];
     int r;
 
-    if (!session_id_is_valid(id))
+    if (!api_session_id_is_valid(id))
         return api_reply_errorf(reply, -ENOENT, "No session '%.40s'.", id);
     r = store_session_get(req->api->deps.store, id, &x);
     if (r < 0)
         return api_reply_errorf(reply, r, r == -ENOENT ? "No session '%s'." :
                                 "Cannot read session '%s'.", id);
-    return api_reply_json(reply, 200, session_to_json(x, NULL));
+    return api_reply_json(reply, 200, session_to_json(x, NULL, NULL));
 }
 
 int
@@ -393,7 +418,7 @@ api_sessions_release(struct api_request *req, struct api_reply *reply)
     enum session_end reason = SESSION_END_LOGOUT;
     int r;
 
-    if (!session_id_is_valid(id))
+    if (!api_session_id_is_valid(id))
         return api_reply_errorf(reply, -ENOENT, "No session '%.40s'.", id);
     if (reason_s) {
         if (!streq(reason_s, "forced") && !streq(reason_s, "logout"))
@@ -421,7 +446,7 @@ api_sessions_release(struct api_request *req, struct api_reply *reply)
     log_info("Session %s of user '%s' on '%s' ended: %s", id, x->user, x->desktop,
              session_end_to_string(reason));
     reconciler_wake(d->reconciler);
-    return api_reply_json(reply, 200, session_to_json(x, NULL));
+    return api_reply_json(reply, 200, session_to_json(x, NULL, NULL));
 }
 
 int
@@ -431,7 +456,7 @@ api_sessions_heartbeat(struct api_request *req, struct api_reply *reply)
     const char *id = req->params[0];
     int r;
 
-    if (!session_id_is_valid(id))
+    if (!api_session_id_is_valid(id))
         return api_reply_errorf(reply, -ENOENT, "No session '%.40s'.", id);
     r = store_session_heartbeat(req->api->deps.store, id, &x);
     if (r == -ESTALE)
@@ -440,7 +465,7 @@ api_sessions_heartbeat(struct api_request *req, struct api_reply *reply)
     if (r < 0)
         return api_reply_errorf(reply, r, r == -ENOENT ? "No session '%s'." :
                                 "Cannot record the heartbeat of session '%s'.", id);
-    return api_reply_json(reply, 200, session_to_json(x, NULL));
+    return api_reply_json(reply, 200, session_to_json(x, NULL, NULL));
 }
 
 int

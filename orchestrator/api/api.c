@@ -127,6 +127,8 @@ static const struct api_route api_routes[] = {
     { "GET", "/v1/audit", api_audit_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "POST", "/v1/pools/{name}/rebase", api_pools_rebase, ROLES(API_ROLE_OPERATOR) },
     { "POST", "/v1/refresh", api_refresh, ROLES(API_ROLE_OPERATOR) },
+    { "POST", "/v1/console/redeem", api_console_redeem, ROLES(API_ROLE_GATEWAY) },
+    { "POST", "/v1/console/watch", api_console_watch, ROLES(API_ROLE_GATEWAY) },
     { "GET", "/v1/operations", api_operations_list, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "GET", "/v1/operations/{id}", api_operations_get,
       ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
@@ -139,6 +141,7 @@ static const char *const api_role_names[_API_ROLE_MAX] = {
     [API_ROLE_READER] = "reader",
     [API_ROLE_BROKER] = "broker",
     [API_ROLE_OPERATOR] = "operator",
+    [API_ROLE_GATEWAY] = "gateway",
 };
 
 enum api_call_state {
@@ -348,6 +351,7 @@ api_settings_done(struct api_settings *s)
 {
     free(s->templates_dir);
     free(s->console_host);
+    free(s->console_gateway_url);
     free(s->hooks_dir);
     *s = (struct api_settings) { 0 };
 }
@@ -359,6 +363,8 @@ api_settings_from_conf(struct api_settings *s, const struct conf *c)
         .templates_dir = xstrdup(c->templates_dir),
         .console_host = xstrdup(c->console_host),
         .console_ttl = c->console_ttl,
+        .console_gateway_url = xstrdup(c->console_gateway_url),
+        .console_ticket_ttl = c->console_ticket_ttl,
         .acquire_timeout = c->acquire_timeout,
         .console_password_required = streq(c->console_password, "required"),
         .hooks_dir = xstrdup(c->hooks_dir),
@@ -374,6 +380,7 @@ api_settings_get(struct api *a, struct api_settings *ret)
     *ret = a->settings;
     ret->templates_dir = xstrdup(a->settings.templates_dir);
     ret->console_host = xstrdup(a->settings.console_host);
+    ret->console_gateway_url = xstrdup(a->settings.console_gateway_url);
     ret->hooks_dir = xstrdup(a->settings.hooks_dir);
     pthread_mutex_unlock(&a->lock);
 }
@@ -588,7 +595,7 @@ api_tokens_load(const char *path, struct api_token **ret, size_t *ret_n, char **
             if (streq(role, api_role_names[i]))
                 role_i = i;
         if (role_i < 0) {
-            *reterr_msg = xasprintf("%s:%u: unknown role '%s' (reader, broker, operator).",
+            *reterr_msg = xasprintf("%s:%u: unknown role '%s' (reader, broker, operator, gateway).",
                                     path, lineno, role);
             return -EINVAL;
         }

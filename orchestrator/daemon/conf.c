@@ -55,6 +55,7 @@ static const struct conf_key conf_keys[] = {
     S(console_listen, "127.0.0.1", false),
     S(console_host, "", true),
     S(console_password, "required", false),
+    S(console_gateway_url, "", true),
     U(max_concurrent, "4", 1, 256, true),
     D(boot_timeout, "120", 1, 86400, true),
     D(boot_delay, "10", 0, 3600, true),
@@ -64,6 +65,7 @@ static const struct conf_key conf_keys[] = {
     D(virt_probe_timeout, "15", 1, 600, false),
     D(acquire_timeout, "60", 0, 3600, true),
     D(console_ttl, "300", 10, 86400, true),
+    D(console_ticket_ttl, "60", 1, 3600, true),
     D(hook_timeout, "30", 1, 3600, true),
     U(data_disk_size, "1024", 16, 4194304, true),
     U(max_connections, "1024", 16, 65536, false),
@@ -91,6 +93,30 @@ conf_key_find(const char *name)
     return NULL;
 }
 
+/* "" (no gateway), or SCHEME://HOST[:PORT][/PATH] with scheme http or
+ * https, printable ASCII without spaces, quotes, '?', '#' or a trailing
+ * '/': deskpoold appends "/desktop?ticket=..." to it. */
+static bool
+conf_gateway_url_is_valid(const char *v)
+{
+    const char *rest;
+
+    if (v[0] == '\0')
+        return true;
+    if (strncmp(v, "https://", 8) == 0)
+        rest = v + 8;
+    else if (strncmp(v, "http://", 7) == 0)
+        rest = v + 7;
+    else
+        return false;
+    if (rest[0] == '\0' || rest[0] == '/' || v[strlen(v) - 1] == '/')
+        return false;
+    for (const char *p = rest; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("?#\"'<>\\`{}|^", *p))
+            return false;
+    return true;
+}
+
 static int
 conf_key_set(struct conf *c, const struct conf_key *k, const char *value, char **reterr_msg)
 {
@@ -113,6 +139,13 @@ conf_key_set(struct conf *c, const struct conf_key *k, const char *value, char *
             !streq(value, "none")) {
             *reterr_msg = xasprintf("console_password must be 'required' or 'none', not '%s'.",
                                     value);
+            return -EINVAL;
+        }
+        if (streq(k->name, "console_gateway_url") && !conf_gateway_url_is_valid(value)) {
+            *reterr_msg = xasprintf("console_gateway_url must be empty or an http:// or "
+                                    "https:// URL with a host and no query, fragment or "
+                                    "trailing slash (like https://gw.example.org:6443), "
+                                    "not '%s'.", value);
             return -EINVAL;
         }
         if (streq(k->name, "instance") && !name_is_valid(value)) {

@@ -24,6 +24,7 @@ struct conf {
     char *console_listen;   /* the only address desktop consoles listen on */
     char *console_host;     /* address clients are told to connect to; "" = console_listen */
     char *console_password; /* "required" or "none" (drivers without device updates) */
+    char *console_gateway_url; /* the browser gateway's base URL; "" = no browser URLs */
     unsigned max_concurrent;      /* concurrent clone/boot operations */
     unsigned boot_timeout;        /* seconds until a boot counts as failed */
     unsigned boot_delay;          /* seconds of running = ready, without agent */
@@ -33,6 +34,7 @@ struct conf {
     unsigned virt_probe_timeout;  /* seconds a virt type probe may take */
     unsigned acquire_timeout;     /* seconds an acquire may wait for a desktop */
     unsigned console_ttl;         /* seconds a one-time console password is valid */
+    unsigned console_ticket_ttl;  /* seconds a browser console ticket is valid */
     unsigned hook_timeout;        /* seconds a hook may run */
     unsigned data_disk_size;      /* MiB of a dedicated desktop's data disk */
     unsigned max_connections;     /* REST connections per listener */

@@ -561,6 +561,10 @@ prune_history(struct reconciler *r)
         if (k < PRUNE_BATCH)
             break;
     }
+    /* console tickets are kept an hour past their expiry, for the record */
+    k = store_ticket_prune(r->store, now - PRUNE_INTERVAL_SEC);
+    if (k < 0)
+        log_warning_errno(k, "Cannot remove expired console tickets from the store, ignoring");
     if (sessions + audits > 0)
         log_info("Removed %u ended sessions and %u audit entries past their retention",
                  sessions, audits);

@@ -224,6 +224,14 @@ int store_desk_missed_locked(struct store *s, const char *name);
  * caller's transaction: 1 when one ended, 0 when there was none. */
 int store_session_end_on_desk_locked(struct store *s, const char *desk,
                                      enum session_end reason, const char *actor);
+/* Session ID inside the caller's lock. */
+int store_session_get_locked(struct store *s, const char *id, struct session **ret);
+/* The current domain and host of desktop DESK into RET (store-session.c). */
+int store_acquired_desk_locked(struct store *s, const char *desk, struct store_acquired *ret);
+/* Records a console ticket's SHA-256 HASH (hex) for SESSION, valid until
+ * EXPIRES (unix seconds), inside the caller's transaction (store-ticket.c). */
+int store_ticket_add_locked(struct store *s, const char *hash, const char *session,
+                            int64_t expires);
 /* Appends to the audit log inside the caller's transaction. */
 int store_audit_locked(struct store *s, const char *actor, const char *action,
                        const char *pool, const char *desktop, const char *user,

@@ -220,7 +220,17 @@ static const char *const store_migrations[] = {
     ");"
     /* its URI is deskpoold's `uri` setting, whatever that is now */
     "INSERT INTO hosts (name, uri, created_at) VALUES ('local', '', strftime('%s', 'now'));",
-    /* 7: append here. */
+    /* 7: console tickets for the browser gateway: only a ticket's SHA-256 is
+     * kept (store-ticket.c) */
+    "CREATE TABLE console_tickets ("
+    "  hash TEXT PRIMARY KEY NOT NULL,"
+    "  session TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX console_tickets_expires ON console_tickets(expires_at);",
+    /* 8: append here. */
 };
 
 int

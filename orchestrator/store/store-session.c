@@ -48,7 +48,7 @@ DEFINE_STORE_COLLECT(collect_sessions, struct session, session_from_row, session
 
 DEFINE_STORE_FETCH(fetch_session, struct session, session_from_row)
 
-static int
+int
 store_session_get_locked(struct store *s, const char *id, struct session **ret)
 {
     return fetch_session(s, ret, "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?", "s",
@@ -165,9 +165,8 @@ store_acquired_done(struct store_acquired *a)
     *a = (struct store_acquired) { 0 };
 }
 
-/* The current domain and host of desktop DESK into RET. */
-static int
-acquired_desk_locked(struct store *s, const char *desk, struct store_acquired *ret)
+int
+store_acquired_desk_locked(struct store *s, const char *desk, struct store_acquired *ret)
 {
     _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
     int r;
@@ -209,9 +208,15 @@ acquire_one_locked(struct store *s, const struct store_acquire *q, struct store_
     if (r < 0)
         return r;
     if (r > 0) {
-        r = acquired_desk_locked(s, x->desktop, ret);
+        r = store_acquired_desk_locked(s, x->desktop, ret);
         if (r < 0)
             return r;
+        if (q->ticket_hash) {
+            *wrote = true;
+            r = store_ticket_add_locked(s, q->ticket_hash, x->id, q->ticket_expires);
+            if (r < 0)
+                return r;
+        }
         ret->session = TAKE_PTR(x);
         ret->existing = true;
         return 0;
@@ -242,10 +247,15 @@ acquire_one_locked(struct store *s, const struct store_acquire *q, struct store_
     r = store_audit_locked(s, q->actor, "session.acquire", q->pool, desk, q->user, id);
     if (r < 0)
         return r;
+    if (q->ticket_hash) {
+        r = store_ticket_add_locked(s, q->ticket_hash, id, q->ticket_expires);
+        if (r < 0)
+            return r;
+    }
     r = store_session_get_locked(s, id, &x);
     if (r < 0)
         return r;
-    r = acquired_desk_locked(s, desk, ret);
+    r = store_acquired_desk_locked(s, desk, ret);
     if (r < 0)
         return r;
     ret->session = TAKE_PTR(x);

@@ -238,6 +238,10 @@ struct store_acquire {
     const char *const *groups;
     size_t n_groups;
     bool check_groups;
+    /* a console ticket for the session (new or existing): its SHA-256
+     * (hex) and expiry (unix seconds); NULL: none */
+    const char *ticket_hash;
+    int64_t ticket_expires;
 };
 struct store_acquired {
     struct session *session;
@@ -249,6 +253,23 @@ int store_session_acquire_on(struct store *s, const struct store_acquire *q,
                              struct store_acquired *ret);
 void store_acquired_done(struct store_acquired *a);
 int store_session_get(struct store *s, const char *id, struct session **ret);
+
+/* Console tickets (store-ticket.c). Redeems the ticket whose SHA-256 is
+ * HASH (hex): one conditional UPDATE marks it used when it is unused, not
+ * expired and its session active; *RET gets the session and its desktop's
+ * domain and host, and the audit log "console.open" by ACTOR. -EACCES when
+ * refused, with *RET_REFUSAL a static reason for the log ("unknown",
+ * "already used", "expired", "session ended") and *RET_REFUSED_SESSION
+ * the ticket's session when it is known (free it). */
+int store_ticket_redeem(struct store *s, const char *hash, const char *actor,
+                        struct store_acquired *ret, const char **ret_refusal,
+                        char **ret_refused_session);
+/* The ids of IDS_JSON (a JSON array of session ids) that are not active
+ * sessions: ended or unknown. */
+int store_sessions_inactive(struct store *s, const char *ids_json, char ***ret,
+                            size_t *ret_n);
+/* Removes the tickets that expired before BEFORE. Returns how many. */
+int store_ticket_prune(struct store *s, int64_t before);
 /* Sessions filtered by POOL, USER (NULL: any) and STATE (< 0: any),
  * oldest first (by created_at, then id). */
 int store_session_list(struct store *s, const char *pool, const char *user, int state,

@@ -208,6 +208,28 @@ TEST(set_strings)
     msg = NULL;
     ASSERT_STREQ(c.instance, "lab-1");
 
+    /* the gateway's base URL: deskpoold appends /desktop?ticket=... */
+    ASSERT_STREQ(c.console_gateway_url, "");
+    ASSERT_OK(conf_set(&c, "console_gateway_url", "https://gw.example.org:6443", &msg));
+    ASSERT_STREQ(c.console_gateway_url, "https://gw.example.org:6443");
+    ASSERT_OK(conf_set(&c, "console_gateway_url", "http://10.0.0.1/vdi", &msg));
+    ASSERT_OK(conf_set(&c, "console_gateway_url", "", &msg));
+    ASSERT_NULL(msg);
+    {
+        static const char *const bad[] = {
+            "gw.example.org", "ftp://gw", "https://", "https:///x", "https://gw/",
+            "https://gw/?a=1", "https://gw#x", "https://g w", "https://gw\"x",
+            "javascript:alert(1)", "https://gw/<script>",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+            ASSERT_ERROR(conf_set(&c, "console_gateway_url", bad[i], &msg), EINVAL);
+            ASSERT_NOT_NULL(strstr(msg, "console_gateway_url"));
+            free(msg);
+            msg = NULL;
+        }
+    }
+    ASSERT_STREQ(c.console_gateway_url, "");
+
     /* over-long strings */
     memset(huge, 'x', 4999);
     ASSERT_ERROR(conf_set(&c, "state_dir", huge, &msg), EINVAL);
@@ -426,8 +448,9 @@ TEST(key_iteration)
         "socket", "listen", "tokens_file", "templates_dir", "hooks_dir", "log_level",
         "log_file", "virt_type", "max_concurrent", "boot_timeout", "boot_delay",
         "max_boot_failures", "host_failure_retry", "reconcile_interval", "virt_probe_timeout",
-        "console_listen", "console_host", "console_password", "acquire_timeout",
-        "console_ttl", "hook_timeout", "data_disk_size", "max_connections",
+        "console_listen", "console_host", "console_password", "console_gateway_url",
+        "acquire_timeout", "console_ttl", "console_ticket_ttl", "hook_timeout",
+        "data_disk_size", "max_connections",
         "max_connections_per_address", "request_timeout", "session_retention",
         "audit_retention", "host_lost_grace", "vcpus_per_cpu",
         "memory_overcommit", "host_max_starts", "libvirt_resync_interval",

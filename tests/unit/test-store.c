@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store-priv.h"
+#include "ticket.h"
 #include "tests.h"
 #include "util.h"
 
@@ -96,9 +97,9 @@ TEST(migrations_fresh)
     _cleanup_(store_closep) struct store *s = NULL;
 
     ASSERT_OK(open_fresh(&s));
-    ASSERT_EQ(store_schema_version(s), 6);
-    ASSERT_EQ(store_schema_latest(), 6);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "6"));
+    ASSERT_EQ(store_schema_version(s), 7);
+    ASSERT_EQ(store_schema_latest(), 7);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "7"));
     ASSERT_OK(query_str(s, "PRAGMA journal_mode", "wal"));
     ASSERT_OK(query_str(s, "PRAGMA foreign_keys", "1"));
     ASSERT_OK(query_str(s, "PRAGMA synchronous", "1")); /* NORMAL */
@@ -106,7 +107,7 @@ TEST(migrations_fresh)
     ASSERT_OK(query_str(s,
                         "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                         "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
-                        "audit,desktops,fences,host_images,hosts,images,meta,operations,"
+                        "audit,console_tickets,desktops,fences,host_images,hosts,images,meta,operations,"
                         "parents,pools,sessions"));
     ASSERT_OK(query_str(s,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
@@ -128,8 +129,8 @@ TEST(migrations_reopen)
     s = store_close(s);
 
     ASSERT_OK(store_open(path, &s, NULL));
-    ASSERT_EQ(store_schema_version(s), 6);
-    ASSERT_OK(query_str(s, "PRAGMA user_version", "6"));
+    ASSERT_EQ(store_schema_version(s), 7);
+    ASSERT_OK(query_str(s, "PRAGMA user_version", "7"));
     ASSERT_OK(store_meta_get(s, "host", &value));
     ASSERT_STREQ(value, "beta");
     ASSERT_OK(store_image_get(s, "base", 0, &img));
@@ -1334,6 +1335,112 @@ TEST(sessions_expire_heartbeat)
     ASSERT_EQ(x->end_reason, SESSION_END_IDLE_TIMEOUT);
 }
 
+/* Console tickets (issue 10): written with the acquire, redeemed once,
+ * refused when used, expired, unknown or its session ended; only the hash
+ * is stored. */
+TEST(console_tickets)
+{
+    _cleanup_(store_closep) struct store *s = NULL;
+    _cleanup_(desk_freep) struct desk *d1 = NULL, *d2 = NULL;
+    struct store_acquired a = { 0 }, b = { 0 }, r = { 0 };
+    struct ticket t1, t2, t3, t4;
+    const char *why = NULL;
+    char *sess = NULL, **ended = NULL, *ids = NULL;
+    size_t n_ended = 0;
+    int64_t now = (int64_t) time(NULL), count = -1;
+
+    ASSERT_OK(open_fresh(&s));
+    ASSERT_OK(add_image(s, "base", 1));
+    ASSERT_OK(add_pool(s, "f", "base", 0, 10));
+    ASSERT_OK(store_desk_create(s, "f", "dp", &d1));
+    ASSERT_OK(make_ready(s, d1->name));
+    ASSERT_OK(store_desk_create(s, "f", "dp", &d2));
+    ASSERT_OK(make_ready(s, d2->name));
+    ASSERT_OK(ticket_new(&t1));
+    ASSERT_OK(ticket_new(&t2));
+    ASSERT_OK(ticket_new(&t3));
+    ASSERT_OK(ticket_new(&t4));
+    ASSERT_TRUE(ticket_is_valid(t1.text));
+    ASSERT_FALSE(streq(t1.text, t2.text));
+
+    ASSERT_OK(store_session_acquire_on(s, &(struct store_acquire) {
+                                           .pool = "f", .user = "alice", .actor = "t",
+                                           .ticket_hash = t1.hash,
+                                           .ticket_expires = now + 60 }, &a));
+    ASSERT_FALSE(a.existing);
+    /* the same user again: the same session, a second ticket */
+    ASSERT_OK(store_session_acquire_on(s, &(struct store_acquire) {
+                                           .pool = "f", .user = "alice", .actor = "t",
+                                           .ticket_hash = t2.hash,
+                                           .ticket_expires = now - 1 }, &b));
+    ASSERT_TRUE(b.existing);
+    ASSERT_STREQ(a.session->id, b.session->id);
+    /* only hashes are stored */
+    ASSERT_EQ(store_query_int(s, &count, "SELECT COUNT(*) FROM console_tickets WHERE "
+                              "session = ? AND hash IN (?, ?)", "sss", a.session->id,
+                              t1.hash, t2.hash), 1);
+    ASSERT_EQ(count, 2);
+    ASSERT_EQ(store_query_int(s, &count, "SELECT COUNT(*) FROM console_tickets WHERE "
+                              "hash = ? OR hash = ?", "ss", t1.text, t2.text), 1);
+    ASSERT_EQ(count, 0);
+
+    /* redeemed once: the session, its desktop's domain and host */
+    ASSERT_OK(store_ticket_redeem(s, t1.hash, "gateway", &r, &why, &sess));
+    ASSERT_STREQ(r.session->id, a.session->id);
+    ASSERT_STREQ(r.session->desktop, d1->name);
+    ASSERT_STREQ(r.domain, a.domain);
+    ASSERT_STREQ(r.host, "local");
+    ASSERT_NULL(why);
+    store_acquired_done(&r);
+    /* twice: refused */
+    ASSERT_ERROR(store_ticket_redeem(s, t1.hash, "gateway", &r, &why, &sess), EACCES);
+    ASSERT_STREQ(why, "already used");
+    ASSERT_STREQ(sess, a.session->id);
+    free(sess);
+    ASSERT_NULL(r.session);
+    /* expired */
+    ASSERT_ERROR(store_ticket_redeem(s, t2.hash, "gateway", &r, &why, &sess), EACCES);
+    ASSERT_STREQ(why, "expired");
+    free(sess);
+    /* never made */
+    ASSERT_ERROR(store_ticket_redeem(s, t3.hash, "gateway", &r, &why, &sess), EACCES);
+    ASSERT_STREQ(why, "unknown");
+    ASSERT_NULL(sess);
+    ASSERT_ERROR(store_ticket_redeem(s, "short", "gateway", &r, &why, &sess), EINVAL);
+
+    /* the watch: an active session is not listed, unknown ids are */
+    ids = xasprintf("[\"%s\",\"%s\"]", a.session->id,
+                    "00000000-0000-4000-8000-000000000000");
+    ASSERT_OK(store_sessions_inactive(s, ids, &ended, &n_ended));
+    ASSERT_EQ(n_ended, 1u);
+    ASSERT_STREQ(ended[0], "00000000-0000-4000-8000-000000000000");
+    strv_free_n(ended, n_ended);
+
+    /* a valid ticket of a session that ends is dead */
+    store_acquired_done(&b);
+    ASSERT_OK(store_session_acquire_on(s, &(struct store_acquire) {
+                                           .pool = "f", .user = "alice", .actor = "t",
+                                           .ticket_hash = t4.hash,
+                                           .ticket_expires = now + 60 }, &b));
+    ASSERT_OK(store_session_end(s, a.session->id, SESSION_END_LOGOUT, "t", NULL));
+    ASSERT_ERROR(store_ticket_redeem(s, t4.hash, "gateway", &r, &why, &sess), EACCES);
+    ASSERT_STREQ(why, "session ended");
+    free(sess);
+    ASSERT_OK(store_sessions_inactive(s, ids, &ended, &n_ended));
+    ASSERT_EQ(n_ended, 2u);
+    strv_free_n(ended, n_ended);
+    free(ids);
+    /* the redeem was audited */
+    ASSERT_EQ(store_query_int(s, &count, "SELECT COUNT(*) FROM audit WHERE action = "
+                              "'console.open'", ""), 1);
+    ASSERT_EQ(count, 1);
+    /* pruned after expiry */
+    ASSERT_EQ(store_ticket_prune(s, now + 61), 3);
+    ASSERT_EQ(store_ticket_prune(s, now + 61), 0);
+    store_acquired_done(&a);
+    store_acquired_done(&b);
+}
+
 /* issue 11 #8: a damaged store is refused at open with a sentence that
  * says so (not "Bad message" at the first write), and met later it shows
  * in store_health() and as -EBADMSG */
@@ -1707,6 +1814,7 @@ main(void)
     RUN(sessions_end_race);
     RUN(delete_conditional);
     RUN(sessions_expire_heartbeat);
+    RUN(console_tickets);
     r = TESTS_DONE();
     if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
         perror("removing the temporary directory");
