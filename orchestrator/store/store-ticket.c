@@ -99,20 +99,13 @@ store_ticket_redeem(struct store *s, const char *hash, const char *actor,
         return -EACCES;
     }
     id = store_column_strdup(st, 0);
-    sqlite3_finalize(TAKE_PTR(st));
+    store_stmt_release(TAKE_PTR(st)); /* back to the statement cache */
     r = store_session_get_locked(locked, id, &x);
-    if (r < 0)
-        return r;
-    r = store_prepare(locked, &st, "SELECT domain, host FROM desktops WHERE name = ?", "s",
-                      x->desktop);
-    if (r < 0)
-        return r;
-    r = store_step(locked, st);
-    if (r <= 0)
-        return r < 0 ? r : -ENOENT;
-    ret->domain = store_column_strdup(st, 0);
-    ret->host = store_column_strdup(st, 1);
-    r = store_audit_locked(locked, actor, "console.open", x->pool, x->desktop, x->user, x->id);
+    if (r >= 0)
+        r = store_acquired_desk_locked(locked, x->desktop, ret);
+    if (r >= 0)
+        r = store_audit_locked(locked, actor, "console.open", x->pool, x->desktop, x->user,
+                               x->id);
     if (r >= 0)
         r = store_tx_commit(&tx);
     if (r < 0) {
