@@ -195,6 +195,19 @@ while [ -z "$port" ]; do
     usleep 100000
 done
 
+# Something to see on the VGA console (the browser console tests compare
+# noVNC's canvas with libvirt's screenshot): white on blue, no cursor (it
+# blinks), no blanking (the kernel's default blanks it after 10 minutes).
+if [ -c /dev/tty1 ]; then
+    {
+        printf '\033[9;0]\033[?25l\033[1;37;44m\033[2J\033[H\n'
+        printf '  deskpool tiny desktop\n\n'
+        printf '  disk version  %s\n' "$(cat /mnt/etc/desk-version 2>/dev/null)"
+        printf '  host name     %s\n\n' "$(hostname)"
+        printf '  \033[30;42m        \033[30;43m        \033[30;41m        \033[1;37;44m\n'
+        printf '\n  This is the guest'"'"'s own VGA text console.\n'
+    } >/dev/tty1 2>/dev/null
+fi
 say "version $(cat /mnt/etc/desk-version 2>/dev/null), agent starting on $port"
 while :; do
     qemu-ga -m virtio-serial -p "$port" -t /run -f /run/qemu-ga.pid >/dev/null 2>&1
