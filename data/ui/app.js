@@ -37,6 +37,7 @@
     let selectedPool = null;
     let confirming = null; // {id, until}: a force logoff waiting for its second click
     let sessionsCache = [];
+    let generation = 0;    // a new token or none: answers to earlier requests are dropped
 
     function $(id) { return document.getElementById(id); }
 
@@ -152,6 +153,7 @@
     // Back to the token form with MSG (null: none); no data stays on the page.
     function showLogin(msg) {
         stopPolling();
+        generation++;
         token = null;
         role = null;
         history = null;
@@ -159,6 +161,9 @@
         sessionStorage.removeItem(TOKEN_KEY);
         for (const id of ['pools', 'operations', 'sessions-body', 'pool-detail'])
             clear($(id));
+        delete $('pool-detail').dataset.pool;
+        $('pool-detail').hidden = true;
+        $('sessions-message').hidden = true;
         for (const id of ['chart-acquires', 'chart-ready', 'chart-latency'])
             clear($(id));
         $('dash').hidden = true;
@@ -179,6 +184,7 @@
     }
 
     async function start() {
+        const gen = ++generation;
         let who;
 
         try {
@@ -193,6 +199,8 @@
             setTimeout(() => { if (token) start(); }, POLL_MS);
             return;
         }
+        if (gen !== generation)
+            return;
         role = who.role;
         $('login').hidden = true;
         $('dash').hidden = false;
@@ -212,12 +220,15 @@
             return;
         busy = true;
         setRefresh('busy');
+        const gen = generation;
         try {
             const [pools, sessions, ops] = await Promise.all([
                 api('GET', '/v1/pools'),
                 api('GET', '/v1/sessions?limit=1000'),
                 api('GET', '/v1/operations?limit=30'),
             ]);
+            if (gen !== generation)
+                return;
             renderPools(pools.pools);
             renderSessions(sessions.sessions);
             renderOperations(ops.operations);
@@ -227,6 +238,8 @@
                 const [h, health] = await Promise.all([
                     api('GET', '/v1/history'), api('GET', '/healthz', false),
                 ]);
+                if (gen !== generation)
+                    return;
                 history = h;
                 lastHistory = Date.now();
                 renderHistory();
@@ -235,7 +248,9 @@
             hideBanner();
             setRefresh('ok', 'updated ' + new Date().toLocaleTimeString());
         } catch (e) {
-            if (e.status === 401 || e.status === 403) {
+            if (gen !== generation) {
+                // answered for a token given up meanwhile: nothing to show
+            } else if (e.status === 401 || e.status === 403) {
                 showLogin(refused(e));
             } else if (e.status === 0) {
                 showBanner('deskpoold API unreachable: ' + e.message + ' The figures below are ' +
@@ -345,6 +360,7 @@
     function closeDetail() {
         selectedPool = null;
         clear($('pool-detail'));
+        delete $('pool-detail').dataset.pool;
         $('pool-detail').hidden = true;
         for (const c of document.querySelectorAll('.pool.selected'))
             c.classList.remove('selected');
@@ -363,7 +379,7 @@
             }
             throw e;
         }
-        if (selectedPool !== name)
+        if (selectedPool !== name || !token)
             return;
         const box = $('pool-detail');
         const rows = (p.desktops || []).map((d) => el('tr', { 'data-desktop': d.name },
