@@ -28,6 +28,7 @@ PACKAGES=(
     cpio e2fsprogs busybox-static qemu-guest-agent
     curl python3 valgrind
     openssh-server openssh-client
+    chromium chromium-driver python3-selenium
     clang clang-tools libclang-rt-14-dev
 )
 URI=qemu:///system

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* api-metrics.c - /healthz and /metrics (Prometheus text format 0.0.4)
+/* api-metrics.c - /healthz, /metrics (Prometheus text format 0.0.4),
+ * /v1/history and /v1/whoami
  *
  * Health answers 200 while libvirt can be observed, 503 otherwise, so a
  * load balancer or monitoring can tell. Metrics are computed at scrape
  * time from the store and the reconciler's counters; nothing is cached.
+ * The history is the reconciler's in-memory ring (history.c): per minute
+ * for the last six hours, what the dashboard draws. Whoami tells a
+ * client (the dashboard) the role of its token.
  */
 #include "config.h"
 
 #include <stdio.h>
 
 #include "api-priv.h"
+#include "history.h"
 #include "strv.h"
 #include "util.h"
 
@@ -229,4 +234,69 @@ api_metrics(struct api_request *req, struct api_reply *reply)
     reply->body = buf;
     reply->content_type = "text/plain; version=0.0.4";
     return 0;
+}
+
+/* A latency in ms with 0.1 ms shown: json-c would print 17 digits. */
+static json_object *
+history_ms(double ms)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.1f", ms);
+    return json_object_new_double_s(ms, buf);
+}
+
+int
+api_history(struct api_request *req, struct api_reply *reply)
+{
+    struct history *h = reconciler_get_history(req->api->deps.reconciler);
+    _cleanup_(history_snapshot_done) struct history_snapshot s = { 0 };
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+    history_snapshot(h, (int64_t) (now_realtime_usec() / 1000000ULL), &s);
+    json_add_int(o, "interval", HISTORY_INTERVAL_SEC);
+    json_add_int(o, "max_samples", HISTORY_SLOTS);
+    json_add_int(o, "max_pools", HISTORY_MAX_POOLS);
+    json_add_int(o, "pools_left_out", history_dropped_pools(h));
+    for (size_t i = 0; i < s.n; i++) {
+        const struct history_sample *x = &s.samples[i];
+        json_object *j = json_object_new_object(), *pools = json_object_new_object();
+
+        json_add_time(j, "at", x->at);
+        json_add_int(j, "acquires", x->acquires);
+        json_add_int(j, "acquire_failures", x->acquire_failures);
+        if (x->has_latency) {
+            json_object *l = json_object_new_object();
+
+            json_object_object_add(l, "p50", history_ms(x->p50_ms));
+            json_object_object_add(l, "p99", history_ms(x->p99_ms));
+            json_object_object_add(l, "max", history_ms(x->max_ms));
+            json_object_object_add(j, "latency_ms", l);
+        } else {
+            json_object_object_add(j, "latency_ms", NULL);
+        }
+        for (size_t k = 0; k < HISTORY_MAX_POOLS; k++) {
+            json_object *p;
+
+            if (!(x->pools_present & (UINT64_C(1) << k)))
+                continue;
+            p = json_object_new_object();
+            json_add_int(p, "ready", x->ready[k]);
+            json_add_int(p, "in_use", x->in_use[k]);
+            json_object_object_add(pools, s.names[k], p);
+        }
+        json_object_object_add(j, "pools", pools);
+        json_object_array_add(arr, j);
+    }
+    json_object_object_add(o, "samples", arr);
+    return api_reply_json(reply, 200, o);
+}
+
+int
+api_whoami(struct api_request *req, struct api_reply *reply)
+{
+    json_object *o = json_object_new_object();
+
+    json_add_string(o, "role", api_actor(req));
+    return api_reply_json(reply, 200, o);
 }

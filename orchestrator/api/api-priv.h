@@ -101,6 +101,7 @@ struct api_request {
     bool cancelled;                          /* deskpoold is stopping: answer now */
     uint64_t wait_deadline;                  /* the handler's own (monotonic usec), 0: unset */
     char *wait_pool;                         /* acquire: the pool it counts as waiting for */
+    uint64_t first_run;                      /* acquire: monotonic usec of its first run */
 };
 
 struct api_reply {
@@ -109,6 +110,7 @@ struct api_reply {
     const char *content_type;
     unsigned retry_after;   /* seconds, for a Retry-After header; 0 = none */
     int err;                /* the negative errno of an error answer, for the log */
+    bool ui_file;           /* a dashboard file: no-store and the browser's security headers */
 };
 
 typedef int (*api_handler)(struct api_request *req, struct api_reply *reply);
@@ -248,3 +250,8 @@ int api_check(struct api_request *req, struct api_reply *reply);
 /* api-metrics.c */
 int api_healthz(struct api_request *req, struct api_reply *reply);
 int api_metrics(struct api_request *req, struct api_reply *reply);
+int api_history(struct api_request *req, struct api_reply *reply);
+int api_whoami(struct api_request *req, struct api_reply *reply);
+
+/* api-ui.c */
+int api_ui_file(struct api_request *req, struct api_reply *reply);

@@ -28,6 +28,7 @@
 #include "api-error.h"
 #include "api-priv.h"
 #include "console.h"
+#include "history.h"
 #include "hook.h"
 #include "log.h"
 #include "name.h"
@@ -310,14 +311,31 @@ sessions_acquire(struct api_request *req, struct api_reply *reply)
     return r;
 }
 
+/* Counts the answered acquire in the dashboard's history: its latency from
+ * the handler's first run to the answer, or a failure. */
+static void
+acquire_count(struct api_request *req, const struct api_reply *reply)
+{
+    bool ok = reply->status == 200 || reply->status == 201;
+
+    history_record_acquire(reconciler_get_history(req->api->deps.reconciler),
+                           (int64_t) (now_realtime_usec() / 1000000ULL),
+                           now_usec() - req->first_run, ok);
+}
+
 int
 api_sessions_acquire(struct api_request *req, struct api_reply *reply)
 {
-    int r = sessions_acquire(req, reply);
+    int r;
 
+    if (req->runs == 0)
+        req->first_run = now_usec();
+    r = sessions_acquire(req, reply);
     /* every answer, whichever path gave it, ends the wait */
-    if (r != API_RETRY)
+    if (r != API_RETRY) {
         acquire_stop_waiting(req);
+        acquire_count(req, reply);
+    }
     return r;
 }
 

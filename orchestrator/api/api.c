@@ -134,6 +134,12 @@ static const struct api_route api_routes[] = {
       ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
     { "DELETE", "/v1/images/{name}/versions/{version}", api_images_retire,
       ROLES(API_ROLE_OPERATOR) },
+    /* the operator dashboard: its files are open (they hold no data) */
+    { "GET", "/ui", api_ui_file, NULL },
+    { "GET", "/ui/{id}", api_ui_file, NULL },
+    { "GET", "/v1/history", api_history, ROLES(API_ROLE_READER, API_ROLE_OPERATOR) },
+    { "GET", "/v1/whoami", api_whoami,
+      ROLES(API_ROLE_READER, API_ROLE_BROKER, API_ROLE_OPERATOR) },
 };
 
 static const char *const api_role_names[_API_ROLE_MAX] = {
@@ -935,6 +941,12 @@ api_answer(struct api_call *call)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, reply->content_type);
     if (reply->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (reply->ui_file) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    }
     /* every 503 tells the client when to come back: libvirt reconnecting,
      * a store that cannot be read, a pool being filled */
     if (reply->status == 503 && reply->retry_after == 0)

@@ -18,6 +18,7 @@ struct api_deps {
     const char *uri;
     const char *storage_pool;
     const char *images_dir;
+    const char *ui_dir;         /* the dashboard's files (/ui/); NULL: none */
 };
 
 /* Binds C's socket (trusted callers: operator) and, when set, C's listen

@@ -49,6 +49,7 @@ static const struct conf_key conf_keys[] = {
     S(tokens_file, DP_SYSCONF_DIR "/tokens", true),
     S(templates_dir, DP_TEMPLATES_DIR, true),
     S(hooks_dir, DP_HOOKS_DIR, true),
+    S(ui_dir, DP_UI_DIR, false),
     S(log_level, "info", true),
     S(log_file, "", false),
     S(virt_type, "auto", false),

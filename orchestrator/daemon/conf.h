@@ -18,6 +18,7 @@ struct conf {
     char *tokens_file;      /* bearer tokens for TCP */
     char *templates_dir;
     char *hooks_dir;
+    char *ui_dir;           /* the dashboard's static files, served at /ui/ */
     char *log_level;
     char *log_file;         /* "" = stderr */
     char *virt_type;        /* "auto" or a libvirt domain type */

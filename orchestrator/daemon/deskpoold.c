@@ -679,6 +679,7 @@ daemon_start(struct daemon *d)
             .instance = d->conf.instance, .uri = d->conf.uri,
             .storage_pool = d->conf.storage_pool,
             .images_dir = d->conf.images_dir,
+            .ui_dir = d->conf.ui_dir,
         };
 
         r = api_start(&deps, &d->conf, &d->api, &err);

@@ -32,6 +32,7 @@
 #include "array.h"
 #include "capacity.h"
 #include "cluster.h"
+#include "history.h"
 #include "log.h"
 #include "orphans.h"
 #include "parent-build.h"
@@ -57,6 +58,7 @@ struct reconciler {
     struct hv *hv;             /* the local host's connection */
     struct hosts *hosts;       /* every host's connection (the local one included) */
     struct footprints *footprints; /* measured desktop footprints per host and template */
+    struct history *history;   /* the dashboard's last hours (its own lock) */
     struct worker *worker;
 
     pthread_mutex_t lock;      /* guards everything below */
@@ -681,6 +683,28 @@ create_placed(struct reconciler *r, struct capacity *cap, const struct action *a
     return made;
 }
 
+/* Each pool's ready and in-use (assigned, in_use) desktops, for the
+ * dashboard's history of this minute. */
+static void
+history_sample(struct reconciler *r, struct pool *const *pools, size_t n_pools,
+               struct desk *const *desks, size_t n_desks)
+{
+    _cleanup_free_ struct history_pool_count *c = xmalloc0(sizeof(*c) * (n_pools + 1));
+
+    for (size_t i = 0; i < n_pools; i++)
+        c[i].name = pools[i]->name;
+    for (size_t k = 0; k < n_desks; k++)
+        for (size_t i = 0; i < n_pools; i++) {
+            if (!streq(desks[k]->pool, pools[i]->name))
+                continue;
+            c[i].ready += desks[k]->state == DESK_STATE_READY;
+            c[i].in_use += desks[k]->state == DESK_STATE_ASSIGNED ||
+                           desks[k]->state == DESK_STATE_IN_USE;
+            break;
+        }
+    history_sample_pools(r->history, (int64_t) (now_realtime_usec() / 1000000ULL), c, n_pools);
+}
+
 static int
 pass_run(struct reconciler *r)
 {
@@ -792,6 +816,7 @@ pass_run(struct reconciler *r)
         pthread_mutex_unlock(&r->lock);
     }
     footprints_sample(r->footprints, &cl, desks, n_desks, pools, n_pools);
+    history_sample(r, pools, n_pools, desks, n_desks);
 
     pd = xmalloc0(sizeof(*pd) * (n_desks + 1));
     pp = xmalloc0(sizeof(*pp) * (n_parents + 1));
@@ -1132,6 +1157,7 @@ reconciler_new(const struct conf *c, struct store *s, struct hv *h, const char *
     if (virt_type)
         hosts_set_local_virt_type(r->hosts, virt_type);
     r->footprints = footprints_new();
+    r->history = history_new();
     hosts_set_wake(r->hosts, hosts_wake, r);
     r->worker = worker_new(c->max_concurrent);
     if (!r->worker) {
@@ -1168,6 +1194,12 @@ struct hosts *
 reconciler_get_hosts(struct reconciler *r)
 {
     return r->hosts;
+}
+
+struct history *
+reconciler_get_history(struct reconciler *r)
+{
+    return r->history;
 }
 
 struct footprints *
@@ -1374,6 +1406,7 @@ reconciler_free(struct reconciler *r)
     r->worker = worker_free(r->worker);
     r->hosts = hosts_free(r->hosts);
     r->footprints = footprints_free(r->footprints);
+    r->history = history_free(r->history);
     strv_free(r->unplaced);
     for (size_t i = 0; i < r->n_inflight; i++)
         free(r->inflight[i]);

@@ -39,6 +39,8 @@ struct hosts *reconciler_get_hosts(struct reconciler *r);
  * uses now (memory_overcommit, vcpus_per_cpu, host_lost_grace): what the
  * API's capacity answers and admission control need. */
 struct footprints *reconciler_get_footprints(struct reconciler *r);
+/* The dashboard's history (history.c): lives as long as R. */
+struct history *reconciler_get_history(struct reconciler *r);
 void reconciler_get_placement_settings(struct reconciler *r, unsigned *ret_overcommit,
                                        unsigned *ret_vcpus_per_cpu, unsigned *ret_grace);
 /* Starts the loop thread (a pass every reconcile_interval, or on wake). */

@@ -453,7 +453,7 @@ TEST(key_iteration)
         "data_disk_size", "max_connections",
         "max_connections_per_address", "request_timeout", "session_retention",
         "audit_retention", "host_lost_grace", "vcpus_per_cpu",
-        "memory_overcommit", "host_max_starts", "libvirt_resync_interval",
+        "memory_overcommit", "host_max_starts", "libvirt_resync_interval", "ui_dir",
     };
     struct conf c;
     _cleanup_(conf_donep) struct conf *cp = &c;
