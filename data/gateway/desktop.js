@@ -69,16 +69,32 @@ sock._eventHandlers.close = (e) => {
     onSockClose(e);
 };
 
-// The first frame: Display.flip() ends every FramebufferUpdate (and runs
-// again from the render queue when images were still decoding).
+// The first frame: the end of the first FramebufferUpdate (RFB's
+// _framebufferUpdate() returns true), once Display drew it - flip() ends
+// every update and runs again from the render queue when images were
+// still decoding. The flips of the initial resize do not count.
 const display = rfb._display;
-const flip = display.flip.bind(display);
-display.flip = (fromQueue) => {
-    flip(fromQueue);
-    if (deskpool.firstFrameAt === null && (fromQueue || display._renderQ.length === 0)) {
+let updateDone = false;
+function firstFrame() {
+    if (deskpool.firstFrameAt === null && updateDone && display._renderQ.length === 0) {
         deskpool.firstFrameAt = performance.now();
         document.documentElement.dataset.firstFrame = "1";
     }
+}
+const fbu = rfb._framebufferUpdate.bind(rfb);
+rfb._framebufferUpdate = () => {
+    const done = fbu();
+    if (done && !updateDone) {
+        updateDone = true;
+        firstFrame();
+    }
+    return done;
+};
+const flip = display.flip.bind(display);
+display.flip = (fromQueue) => {
+    flip(fromQueue);
+    if (fromQueue)
+        firstFrame();
 };
 
 rfb.addEventListener("connect", () => {

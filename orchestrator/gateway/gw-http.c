@@ -144,10 +144,13 @@ http_ended(struct lws *wsi, struct gw *gw)
     _cleanup_free_ char *a = NULL;
     _cleanup_free_ char *b = NULL;
     _cleanup_free_ char *c = NULL;
-    char reason[16] = "";
+    char arg[32] = "";
+    const char *reason;
     size_t len, k = 0;
 
-    if (lws_get_urlarg_by_name(wsi, "reason=", reason, sizeof(reason)))
+    /* lws 4.1 returns a pointer into ARG, past "reason=" */
+    reason = lws_get_urlarg_by_name(wsi, "reason=", arg, sizeof(arg));
+    if (reason)
         for (size_t i = 0; i < ELEMENTSOF(gw_ended_reasons); i++)
             if (streq(reason, gw_ended_reasons[i].reason))
                 k = i;

@@ -394,7 +394,8 @@ ws_established(struct lws *wsi, struct gw_stream_pss *pss)
     struct gw *gw = gw_of(wsi);
     struct gw_stream *s = xmalloc0(sizeof(*s));
     char peer[64] = "";
-    char ticket[GW_URLARG_MAX] = "";
+    char arg[GW_URLARG_MAX] = "";
+    const char *ticket;
 
     s->gw = gw;
     s->ws = wsi;
@@ -422,9 +423,10 @@ ws_established(struct lws *wsi, struct gw_stream_pss *pss)
     s->admitted = true;
     gw->n_admitted++;
 
-    if (!lws_get_urlarg_by_name(wsi, "ticket=", ticket, sizeof(ticket)) ||
-        !gw_ticket_valid(ticket)) {
-        explicit_bzero(ticket, sizeof(ticket));
+    /* lws 4.1 returns a pointer into ARG, past "ticket=" */
+    ticket = lws_get_urlarg_by_name(wsi, "ticket=", arg, sizeof(arg));
+    if (!ticket || !gw_ticket_valid(ticket)) {
+        explicit_bzero(arg, sizeof(arg));
         log_notice("Stream %" PRIu64 " from %s refused: no well-formed ticket.", s->id,
                    s->peer);
         stream_close(s, GW_CLOSE_TICKET, "ticket refused", "malformed ticket");
@@ -432,7 +434,7 @@ ws_established(struct lws *wsi, struct gw_stream_pss *pss)
     }
     s->state = GW_STREAM_REDEEMING;
     gw_deskpoold_redeem(gw->dp, s->id, ticket);
-    explicit_bzero(ticket, sizeof(ticket));
+    explicit_bzero(arg, sizeof(arg));
     log_info("Stream %" PRIu64 " from %s: redeeming its ticket.", s->id, s->peer);
 }
 
@@ -542,7 +544,9 @@ gw_stream_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             handle_events(gw);
         return 0;
     default:
-        return 0;
+        /* being the vhost's default protocol, this one gets the plain HTTP
+         * connections too (file completions of the noVNC mounts...) */
+        return gw_http_callback(wsi, reason, user, in, len);
     }
 }
 
