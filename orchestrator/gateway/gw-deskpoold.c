@@ -146,14 +146,17 @@ gw_event_free(struct gw_event *e)
 static int
 get_name(json_object *o, const char *field, char **ret, char **reterr_msg)
 {
+    _cleanup_free_ char *err = NULL;
     const char *s;
     int r;
 
-    r = json_get_string(o, field, GW_NAME_MAX, &s, reterr_msg);
-    if (r == -ENOENT && reterr_msg)
-        *reterr_msg = xasprintf("the answer has no '%s'.", field);
-    if (r < 0)
+    r = json_get_string(o, field, GW_NAME_MAX, &s, &err);
+    if (r < 0) {
+        if (reterr_msg)
+            *reterr_msg = r == -ENOENT ? xasprintf("the answer has no '%s'.", field) :
+                                         TAKE_PTR(err);
         return -EINVAL;
+    }
     *ret = xstrdup(s);
     return 0;
 }
@@ -162,14 +165,19 @@ int
 gw_redeem_parse(const char *body, size_t len, struct gw_redeem *r, char **reterr_msg)
 {
     _cleanup_json_ json_object *root = NULL;
+    _cleanup_free_ char *ignored = NULL;
+    _cleanup_free_ char *ignored2 = NULL;
     json_object *conn, *pw;
     const char *proto;
     unsigned port;
     int k;
 
-    k = json_parse_object(body, len, &root, reterr_msg);
-    if (k < 0)
+    k = json_parse_object(body, len, &root, &ignored);
+    if (k < 0) {
+        if (reterr_msg)
+            *reterr_msg = TAKE_PTR(ignored);
         return -EINVAL;
+    }
     if (get_name(root, "session", &r->session, reterr_msg) < 0 ||
         get_name(root, "pool", &r->pool, reterr_msg) < 0 ||
         get_name(root, "desktop", &r->desktop, reterr_msg) < 0 ||
@@ -181,14 +189,15 @@ gw_redeem_parse(const char *body, size_t len, struct gw_redeem *r, char **reterr
             *reterr_msg = xstrdup("the answer has no 'connection' object.");
         return -EINVAL;
     }
-    if (json_get_string(conn, "protocol", 16, &proto, NULL) < 0 || !streq(proto, "vnc")) {
+    /* json-util.c's getters need somewhere to put their sentence */
+    if (json_get_string(conn, "protocol", 16, &proto, &ignored) < 0 || !streq(proto, "vnc")) {
         if (reterr_msg)
             *reterr_msg = xstrdup("the console's protocol is not 'vnc'.");
         return -EINVAL;
     }
     if (get_name(conn, "host", &r->host, reterr_msg) < 0)
         return -EINVAL;
-    if (json_get_uint(conn, "port", 65535, &port, NULL) < 0 || port == 0) {
+    if (json_get_uint(conn, "port", 65535, &port, &ignored2) < 0 || port == 0) {
         if (reterr_msg)
             *reterr_msg = xstrdup("the console's 'port' is not a port number.");
         return -EINVAL;
@@ -215,10 +224,11 @@ watch_parse(const char *body, size_t len, char ***ret)
 {
     _cleanup_json_ json_object *root = NULL;
     _cleanup_(strv_freep) char **v = NULL;
+    _cleanup_free_ char *err = NULL;
     json_object *a;
     size_t n;
 
-    if (json_parse_object(body, len, &root, NULL) < 0)
+    if (json_parse_object(body, len, &root, &err) < 0)
         return -EINVAL;
     if (!json_object_object_get_ex(root, "ended", &a) || !json_object_is_type(a, json_type_array))
         return -EINVAL;
