@@ -23,7 +23,7 @@ t_require_binaries
 export DP_URI=qemu:///system
 export DP_TEMPLATES=$DP_SRCDIR/templates
 GUEST=/var/lib/deskpool/tiny-guest
-GATEWAY=${DP_GATEWAY:-$DP_BUILDDIR/deskpool-gateway}
+GATEWAY=${DESKPOOL_GATEWAY:-$DP_BUILDDIR/deskpool-gateway}
 DP_PYTHON=${DP_PYTHON:-/usr/bin/python3}
 [ -x "$GATEWAY" ] || fail_now "deskpool-gateway binary missing at $GATEWAY (build first)"
 [ -x "$DP_PYTHON" ] || fail_now "$DP_PYTHON is missing (apt-get install python3)"

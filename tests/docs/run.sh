@@ -24,3 +24,9 @@ for opt in $("$DESKPOOLCTL" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
     man_opt=${opt//-/\\\\-}
     check "deskpoolctl $opt is in docs/deskpoolctl.1" grep -q -- "$man_opt" "$DP_SRCDIR/docs/deskpoolctl.1"
 done
+GATEWAY=${DESKPOOL_GATEWAY:-$DP_BUILDDIR/deskpool-gateway}
+for opt in $("$GATEWAY" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+    man_opt=${opt//-/\\\\-}
+    check "deskpool-gateway $opt is in docs/deskpool-gateway.8" grep -q -- "$man_opt" "$DP_SRCDIR/docs/deskpool-gateway.8"
+    check "deskpool-gateway $opt is in docs/gateway.md" grep -q -- "$opt" "$DP_SRCDIR/docs/gateway.md"
+done
