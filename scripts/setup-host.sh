@@ -28,7 +28,8 @@ PACKAGES=(
     cpio e2fsprogs busybox-static qemu-guest-agent
     curl python3 valgrind
     openssh-server openssh-client
-    chromium chromium-driver python3-selenium
+    libwebsockets-dev novnc openssl
+    chromium chromium-driver python3-selenium python3-pil
     clang clang-tools libclang-rt-14-dev
 )
 URI=qemu:///system
