@@ -11,8 +11,8 @@
 //
 // window.deskpool is for browser tests and benchmarks: state
 // ("connecting", "connected", "ended"), and performance.now() stamps:
-// startAt (this module ran), connectAt (noVNC's "connect", after
-// ServerInit), firstFrameAt (the first FramebufferUpdate drawn), closeCode.
+// startAt (this module ran), wsOpenAt (the websocket opened), connectAt
+// (noVNC's "connect", after ServerInit), firstFrameAt (the first FramebufferUpdate drawn), closeCode.
 import RFB from "/novnc/core/rfb.js";
 
 const CLOSE_SESSION_ENDED = 4001;
@@ -21,6 +21,7 @@ const CLOSE_TICKET = 4003;
 const deskpool = {
     state: "connecting",
     startAt: performance.now(),
+    wsOpenAt: null,
     connectAt: null,
     firstFrameAt: null,
     closeCode: null,
@@ -67,6 +68,13 @@ const onSockClose = sock._eventHandlers.close;
 sock._eventHandlers.close = (e) => {
     deskpool.closeCode = e.code;
     onSockClose(e);
+};
+// ... and when the websocket opened (TLS and upgrade done; the gateway then
+// redeems the ticket and authenticates to the desktop before RFB starts)
+const onSockOpen = sock._eventHandlers.open;
+sock._eventHandlers.open = (e) => {
+    deskpool.wsOpenAt = performance.now();
+    onSockOpen(e);
 };
 
 // The first frame: the end of the first FramebufferUpdate (RFB's
