@@ -106,15 +106,18 @@ t_cleanup() {
     [ -n "${DP_KEEP:-}" ] || for d in "${T_TMPDIRS[@]}"; do rm -rf "$d"; done
 }
 
-# Sanitizer or valgrind reports in any daemon log are failures.
+# Sanitizer or valgrind reports in any daemon's log (every *.log of the
+# suite's directories: deskpoold's daemon.log, the gateway's) are failures.
 t_check_daemon_logs() {
-    local d
+    local d f
     for d in "${T_TMPDIRS[@]}"; do
-        [ -f "$d/daemon.log" ] || continue
-        if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|definitely lost: [1-9]' "$d/daemon.log"; then
-            not_ok "sanitizer/valgrind report in $d/daemon.log"
-            grep -E -A 12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$d/daemon.log" | head -n 30
-        fi
+        for f in "$d"/*.log; do
+            [ -f "$f" ] || continue
+            if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|definitely lost: [1-9]' "$f"; then
+                not_ok "sanitizer/valgrind report in $f"
+                grep -E -A 12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 30
+            fi
+        done
     done
 }
 
