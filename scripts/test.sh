@@ -179,14 +179,17 @@ check syntax-check "$BUILD_DIR/syntax-check.log" make -s syntax-check
 
 # the systemd unit, as systemd would read it (ExecStart pointed at this build)
 unit_verify() {
-    local u=$BUILD_DIR/unit-check/deskpoold.service out
+    local name u out
     command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (apt-get install systemd)"; return 1; }
-    mkdir -p "${u%/*}"
-    sed "s|^ExecStart=[^ ]*|ExecStart=$BUILD_DIR/deskpoold|" "$BUILD_DIR/data/deskpoold.service" >"$u"
-    out=$(systemd-analyze verify "$u" 2>&1)
-    [ -z "$out" ] || { echo "$out"; return 1; }
+    for name in deskpoold deskpool-gateway; do
+        u=$BUILD_DIR/unit-check/$name.service
+        mkdir -p "${u%/*}"
+        sed "s|^ExecStart=[^ ]*|ExecStart=$BUILD_DIR/$name|" "$BUILD_DIR/data/$name.service" >"$u"
+        out=$(systemd-analyze verify "$u" 2>&1)
+        [ -z "$out" ] || { echo "$name.service: $out"; return 1; }
+    done
 }
-check "systemd unit (systemd-analyze verify)" "$BUILD_DIR/unit-verify.log" unit_verify
+check "systemd units (systemd-analyze verify)" "$BUILD_DIR/unit-verify.log" unit_verify
 
 # make distcheck: the tarball builds out of tree, installs and uninstalls
 # every file, and its `make check` passes without QEMU (e2e suites skipped)
