@@ -5,9 +5,10 @@
  *   Acquire is one store transaction (store_session_acquire_on(): it reads
  *   the pool, checks the user's entitlement, and a conditional UPDATE
  *   moves a ready desktop to assigned, so two requests can never get the
- *   same desktop; it also returns the desktop's domain and host), then
- *   the console: a one-time password
- *   on the running domain (console.c). When no desktop can be handed out
+ *   same desktop; it also returns the desktop's domain and host, and
+ *   writes the browser's console ticket when console_gateway_url is set:
+ *   api-console.c), then the console: a one-time password on the running
+ *   domain (console.c). When no desktop can be handed out
  *   the request either fails at once (503 pool_exhausted: the pool is at
  *   max and nothing is on its way) or registers as waiting demand, which
  *   makes the planner grow the pool, and waits for a desktop to become
