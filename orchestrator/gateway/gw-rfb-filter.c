@@ -53,8 +53,8 @@
  * ServerCutText, which QEMU's VNC server sends only when the guest has a
  * clipboard peer (a qemu-vdagent channel with <clipboard
  * copypaste='yes'/>), and tmpl_check_lockdown() refuses such a template
- * unless the pool allows redirection. The page ignores noVNC's clipboard
- * events anyway.
+ * unless the pool sets allow_device_redirection (deskpool's templates
+ * have none). The page ignores noVNC's clipboard events anyway.
  */
 #include "config.h"
 
