@@ -17,10 +17,18 @@
  *   takes the events in LWS_CALLBACK_EVENT_WAIT_CANCELLED. Streams are
  *   named by id, never by pointer: a stream may be gone when its answer
  *   arrives.
- *   The watch set has a generation counter; libcurl's progress callback
- *   (called about once a second even when idle) aborts a poll whose set
- *   is stale or when the client stops, and the thread reissues it. With
- *   no session to watch there is no poll. When deskpoold cannot be
+ *   The watch set has a generation counter. The watch thread runs its
+ *   long poll on a curl multi handle and sleeps in curl_multi_poll();
+ *   gw_deskpoold_watch() (a new set) and gw_deskpoold_free() (stop) call
+ *   curl_multi_wakeup(), which is thread-safe, so the thread sees a stale
+ *   generation within milliseconds, drops the poll and reissues it (a
+ *   wakeup with no poll in flight makes the next curl_multi_poll() return
+ *   at once, which is harmless). libcurl's progress callback, used before,
+ *   runs only about once a second on an idle transfer: a session that
+ *   started streaming just before could wait that long to be watched.
+ *   The redeem workers keep blocking easy handles; their progress
+ *   callback only aborts them when the client stops. With no session to
+ *   watch there is no poll. When deskpoold cannot be
  *   reached the watch thread logs a warning (the first failure, then at
  *   most once a minute) and retries with a backoff doubling from 1 s to
  *   30 s; streams stay open meanwhile.
@@ -50,9 +58,6 @@
 #define GW_WATCH_WARN_EVERY_USEC (60ULL * 1000 * 1000)
 #define GW_NAME_MAX 256
 
-DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(CURL *, curl_easy_cleanup, curl_easy_cleanupp)
-DEFINE_TRIVIAL_CLEANUP_FUNC_FULL(struct curl_slist *, curl_slist_free_all, curl_slist_free_allp)
-
 struct redeem_job {
     uint64_t stream_id;
     char ticket[GW_TICKET_LEN + 1];
@@ -78,6 +83,7 @@ struct gw_deskpoold {
     size_t n_workers;
     pthread_t watcher;
     bool watcher_started;
+    CURLM *multi;         /* the watch thread's; curl_multi_wakeup() from any thread */
 };
 
 struct http_answer {
@@ -87,11 +93,9 @@ struct http_answer {
     bool too_big;
 };
 
-/* What the progress callback checks: abort when the client stops or,
- * for the watch, when the set changed. */
+/* What the redeem's progress callback checks: abort when the client stops. */
 struct abort_check {
     struct gw_deskpoold *dp;
-    uint64_t gen;         /* UINT64_MAX: do not check the generation */
 };
 
 bool
@@ -271,29 +275,42 @@ progress_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ult
     bool abort_it;
 
     pthread_mutex_lock(&a->dp->lock);
-    abort_it = a->dp->stop || (a->gen != UINT64_MAX && a->gen != a->dp->watch_gen);
+    abort_it = a->dp->stop;
     pthread_mutex_unlock(&a->dp->lock);
     return abort_it ? 1 : 0;
 }
 
-/* POST BODY to PATH. Returns 0 with the status and body (NUL-terminated,
- * possibly empty), -ECANCELED when aborted, or another negative errno
- * with a sentence (no secrets in it). */
-static int
-dp_post(struct gw_deskpoold *dp, const char *path, const char *body, long timeout_sec,
-        struct abort_check *abort_check, long *ret_status, char **ret_body, char **reterr_msg)
+/* One POST in the making; request_done() frees it. */
+struct request {
+    CURL *curl;
+    struct curl_slist *headers;
+    char *url;
+    struct http_answer answer;
+};
+
+static void
+request_done(struct request *rq)
 {
-    _cleanup_(curl_easy_cleanupp) CURL *curl = NULL;
-    _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
-    _cleanup_free_ char *url = NULL;
-    struct http_answer b = { 0 };
+    if (rq->curl)
+        curl_easy_cleanup(rq->curl);
+    curl_slist_free_all(rq->headers);
+    free(rq->url);
+    free(rq->answer.data);
+    *rq = (struct request) { 0 };
+}
+
+/* Sets up RQ (zeroed) to POST BODY to PATH within TIMEOUT_SEC. Returns 0
+ * or a negative errno with a sentence; RQ needs request_done() either way. */
+static int
+request_init(struct gw_deskpoold *dp, struct request *rq, const char *path, const char *body,
+             long timeout_sec, char **reterr_msg)
+{
     struct curl_slist *h;
-    long status = 0;
     CURLcode c;
 
-    url = xasprintf("%s%s", dp->url, path);
-    curl = curl_easy_init();
-    if (!curl) {
+    rq->url = xasprintf("%s%s", dp->url, path);
+    rq->curl = curl_easy_init();
+    if (!rq->curl) {
         *reterr_msg = xstrdup("cannot initialise libcurl.");
         return -ENOMEM;
     }
@@ -306,46 +323,50 @@ dp_post(struct gw_deskpoold *dp, const char *path, const char *body, long timeou
         *reterr_msg = xstrdup("cannot build the request headers.");
         return -ENOMEM;
     }
-    headers = h;
+    rq->headers = h;
 
-    c = curl_easy_setopt(curl, CURLOPT_URL, url);
+    c = curl_easy_setopt(rq->curl, CURLOPT_URL, rq->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        c = curl_easy_setopt(rq->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+        c = curl_easy_setopt(rq->curl, CURLOPT_PROTOCOLS,
+                             (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        c = curl_easy_setopt(rq->curl, CURLOPT_NOSIGNAL, 1L);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        c = curl_easy_setopt(rq->curl, CURLOPT_HTTPHEADER, rq->headers);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        c = curl_easy_setopt(rq->curl, CURLOPT_POSTFIELDS, body);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_sec);
+        c = curl_easy_setopt(rq->curl, CURLOPT_TIMEOUT, timeout_sec);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, MIN(timeout_sec, 5L));
+        c = curl_easy_setopt(rq->curl, CURLOPT_CONNECTTIMEOUT, MIN(timeout_sec, 5L));
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, answer_write_cb);
+        c = curl_easy_setopt(rq->curl, CURLOPT_WRITEFUNCTION, answer_write_cb);
     if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-    if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
-    if (c == CURLE_OK)
-        c = curl_easy_setopt(curl, CURLOPT_XFERINFODATA, abort_check);
+        c = curl_easy_setopt(rq->curl, CURLOPT_WRITEDATA, &rq->answer);
     if (c == CURLE_OK && dp->cacert)
-        c = curl_easy_setopt(curl, CURLOPT_CAINFO, dp->cacert);
+        c = curl_easy_setopt(rq->curl, CURLOPT_CAINFO, dp->cacert);
     if (c != CURLE_OK) {
         *reterr_msg = xasprintf("cannot set up the request: %s.", curl_easy_strerror(c));
         return -EINVAL;
     }
+    return 0;
+}
 
-    c = curl_easy_perform(curl);
+/* RQ's transfer ended with C. Returns 0 with the status and body
+ * (NUL-terminated, possibly empty), -ECANCELED when a callback aborted
+ * it, or another negative errno with a sentence (no secrets in it). */
+static int
+request_result(struct gw_deskpoold *dp, struct request *rq, CURLcode c, long timeout_sec,
+               long *ret_status, char **ret_body, char **reterr_msg)
+{
+    long status = 0;
+
     if (c != CURLE_OK) {
-        free(b.data);
         if (c == CURLE_ABORTED_BY_CALLBACK)
             return -ECANCELED;
         if (c == CURLE_OPERATION_TIMEDOUT) {
@@ -353,7 +374,7 @@ dp_post(struct gw_deskpoold *dp, const char *path, const char *body, long timeou
                                     timeout_sec);
             return -ETIMEDOUT;
         }
-        if (b.too_big) {
+        if (rq->answer.too_big) {
             *reterr_msg = xasprintf("deskpoold's answer is larger than %u bytes.",
                                     GW_DESKPOOLD_RESPONSE_MAX);
             return -EFBIG;
@@ -362,10 +383,104 @@ dp_post(struct gw_deskpoold *dp, const char *path, const char *body, long timeou
                                 curl_easy_strerror(c));
         return -EIO;
     }
-    (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    (void) curl_easy_getinfo(rq->curl, CURLINFO_RESPONSE_CODE, &status);
     *ret_status = status;
-    *ret_body = b.data ? b.data : xstrdup("");
+    *ret_body = rq->answer.data ? TAKE_PTR(rq->answer.data) : xstrdup("");
     return 0;
+}
+
+/* POST BODY to PATH, blocking (redeem workers); the progress callback
+ * aborts it when the client stops. Returns as request_result(). */
+static int
+dp_post(struct gw_deskpoold *dp, const char *path, const char *body, long timeout_sec,
+        struct abort_check *abort_check, long *ret_status, char **ret_body, char **reterr_msg)
+{
+    _cleanup_(request_done) struct request rq = { 0 };
+    CURLcode c;
+    int r;
+
+    r = request_init(dp, &rq, path, body, timeout_sec, reterr_msg);
+    if (r < 0)
+        return r;
+    c = curl_easy_setopt(rq.curl, CURLOPT_NOPROGRESS, 0L);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(rq.curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+    if (c == CURLE_OK)
+        c = curl_easy_setopt(rq.curl, CURLOPT_XFERINFODATA, abort_check);
+    if (c != CURLE_OK) {
+        *reterr_msg = xasprintf("cannot set up the request: %s.", curl_easy_strerror(c));
+        return -EINVAL;
+    }
+    c = curl_easy_perform(rq.curl);
+    return request_result(dp, &rq, c, timeout_sec, ret_status, ret_body, reterr_msg);
+}
+
+/* Whether the watch for generation GEN must give up: the client stops or
+ * the set changed. */
+static bool
+watch_stale(struct gw_deskpoold *dp, uint64_t gen)
+{
+    bool stale;
+
+    pthread_mutex_lock(&dp->lock);
+    stale = dp->stop || dp->watch_gen != gen;
+    pthread_mutex_unlock(&dp->lock);
+    return stale;
+}
+
+/* The watch's POST of BODY for set generation GEN, on the multi handle:
+ * curl_multi_poll() sleeps until the socket has something or
+ * gw_deskpoold_watch() / gw_deskpoold_free() call curl_multi_wakeup(), so
+ * a stale poll is dropped at once. Returns as request_result(). */
+static int
+watch_post(struct gw_deskpoold *dp, const char *body, uint64_t gen, long *ret_status,
+           char **ret_body, char **reterr_msg)
+{
+    _cleanup_(request_done) struct request rq = { 0 };
+    long timeout_sec = GW_WATCH_WAIT_SEC + 10;
+    CURLcode result = CURLE_OK;
+    CURLMcode mc;
+    CURLMsg *msg;
+    int running = 1, left;
+    int r;
+
+    r = request_init(dp, &rq, "/v1/console/watch", body, timeout_sec, reterr_msg);
+    if (r < 0)
+        return r;
+    mc = curl_multi_add_handle(dp->multi, rq.curl);
+    if (mc != CURLM_OK) {
+        *reterr_msg = xasprintf("cannot start the request: %s.", curl_multi_strerror(mc));
+        return -EIO;
+    }
+    for (;;) {
+        mc = curl_multi_perform(dp->multi, &running);
+        if (mc != CURLM_OK || running == 0)
+            break;
+        if (watch_stale(dp, gen)) {
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        /* libcurl shortens the wait to its own timers (timeouts) */
+        mc = curl_multi_poll(dp->multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK)
+            break;
+    }
+    if (mc == CURLM_OK && result == CURLE_OK) {
+        result = CURLE_GOT_NOTHING;
+        for (;;) {
+            msg = curl_multi_info_read(dp->multi, &left);
+            if (!msg)
+                break;
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == rq.curl)
+                result = msg->data.result;
+        }
+    }
+    (void) curl_multi_remove_handle(dp->multi, rq.curl);
+    if (mc != CURLM_OK) {
+        *reterr_msg = xasprintf("the watch's transfer failed: %s.", curl_multi_strerror(mc));
+        return -EIO;
+    }
+    return request_result(dp, &rq, result, timeout_sec, ret_status, ret_body, reterr_msg);
 }
 
 static void
@@ -389,7 +504,7 @@ redeem_one(struct gw_deskpoold *dp, struct redeem_job *job)
     _cleanup_free_ char *body = NULL;
     _cleanup_free_ char *answer = NULL;
     _cleanup_free_ char *err = NULL;
-    struct abort_check ac = { .dp = dp, .gen = UINT64_MAX };
+    struct abort_check ac = { .dp = dp };
     struct gw_event *e;
     long status = 0;
     int r;
@@ -487,7 +602,7 @@ watch_thread(void *userdata)
         _cleanup_free_ char *answer = NULL;
         _cleanup_free_ char *err = NULL;
         _cleanup_(strv_freep) char **ended = NULL;
-        struct abort_check ac = { .dp = dp };
+        uint64_t gen;
         json_object *a;
         long status = 0;
         int r;
@@ -496,7 +611,7 @@ watch_thread(void *userdata)
             pthread_cond_wait(&dp->cond, &dp->lock);
             continue;
         }
-        ac.gen = dp->watch_gen;
+        gen = dp->watch_gen;
         req = json_object_new_object();
         a = json_object_new_array();
         for (char **s = dp->watch_set; *s; s++)
@@ -506,8 +621,7 @@ watch_thread(void *userdata)
         body = json_to_string_dup(req);
         pthread_mutex_unlock(&dp->lock);
 
-        r = dp_post(dp, "/v1/console/watch", body, GW_WATCH_WAIT_SEC + 10, &ac, &status, &answer,
-                    &err);
+        r = watch_post(dp, body, gen, &status, &answer, &err);
         if (r >= 0 && status != 200) {
             err = xasprintf("deskpoold answered the watch with HTTP %ld.", status);
             r = -EIO;
@@ -530,7 +644,7 @@ watch_thread(void *userdata)
                             "open streams stay open: %s", failures, backoff, err);
                 last_warn = now;
             }
-            watch_sleep(dp, backoff, ac.gen, false);
+            watch_sleep(dp, backoff, gen, false);
             continue;
         }
         if (failures > 0)
@@ -548,7 +662,7 @@ watch_thread(void *userdata)
             pthread_mutex_lock(&dp->lock);
             /* give the service thread time to close them and change the set,
              * rather than be told the same at once */
-            watch_sleep(dp, 1, ac.gen, true);
+            watch_sleep(dp, 1, gen, true);
         }
     }
     pthread_mutex_unlock(&dp->lock);
@@ -572,6 +686,9 @@ gw_deskpoold_new(const char *url, const char *token, const char *cacert, gw_wake
     dp->userdata = userdata;
     pthread_mutex_init(&dp->lock, NULL);
     pthread_cond_init(&dp->cond, NULL);
+    dp->multi = curl_multi_init();
+    if (!dp->multi)
+        return gw_deskpoold_free(dp);
     return dp;
 }
 
@@ -606,6 +723,8 @@ gw_deskpoold_free(struct gw_deskpoold *dp)
     dp->stop = true;
     pthread_cond_broadcast(&dp->cond);
     pthread_mutex_unlock(&dp->lock);
+    if (dp->multi)
+        (void) curl_multi_wakeup(dp->multi);
     for (size_t i = 0; i < dp->n_workers; i++)
         pthread_join(dp->workers[i], NULL);
     if (dp->watcher_started)
@@ -617,6 +736,8 @@ gw_deskpoold_free(struct gw_deskpoold *dp)
         explicit_bzero(j, sizeof(*j));
         free(j);
     }
+    if (dp->multi)
+        (void) curl_multi_cleanup(dp->multi);
     gw_event_free(dp->events);
     strv_free(dp->watch_set);
     pthread_cond_destroy(&dp->cond);
@@ -660,6 +781,9 @@ gw_deskpoold_watch(struct gw_deskpoold *dp, char *const *sessions)
     dp->watch_gen++;
     pthread_cond_broadcast(&dp->cond);
     pthread_mutex_unlock(&dp->lock);
+    /* a poll in flight returns from curl_multi_poll() and sees the new
+     * generation; with none in flight, the next poll returns at once */
+    (void) curl_multi_wakeup(dp->multi);
 }
 
 struct gw_event *

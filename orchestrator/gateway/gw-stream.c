@@ -14,7 +14,9 @@
  *     SERVER_AUTH    gw-vnc.c authenticates to the VNC server;
  *     CLIENT_AUTH    gw-vnc.c plays an RFB server offering None to the
  *                    browser (VNC bytes that came early are held);
- *     RELAY          bytes both ways, unchanged;
+ *     RELAY          the browser's bytes through gw-rfb-filter.c (no
+ *                    clipboard; a message it refuses closes the stream
+ *                    with 1008), the desktop's unchanged;
  *     CLOSING        a close code is set, the websocket closes on its
  *                    next WRITEABLE.
  *   The VNC side is an lws raw client: lws_client_connect_via_info() with
@@ -39,14 +41,16 @@
  *   gw-deskpoold.c's watch whenever it changes; an ended session closes
  *   its streams with 4001.
  *   Logging: one line per stream opened, VNC authentication and close
- *   (reason, duration, bytes each way). Never a ticket, a password or a
- *   query string.
+ *   (reason, duration, bytes each way), the first clipboard message
+ *   dropped and how many in all, a refused message. Never a ticket, a
+ *   password, a query string or clipboard content.
  */
 #include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "gw-rfb-filter.h"
 #include "gw.h"
 #include "log.h"
 #include "util.h"
@@ -80,6 +84,8 @@ struct gw_stream {
     struct gw_vnc_client vc;
     struct gw_buf hs_in;  /* handshake input, either side */
     struct gw_buf held;   /* VNC bytes that followed its SecurityResult */
+    struct gw_rfb_filter rf;  /* the browser's messages, from ClientInit on */
+    struct gw_buf filtered;   /* what the filter let through, on its way to to_vnc */
     struct gw_buf to_vnc;
     struct gw_buf to_ws;
     bool ws_paused;
@@ -198,6 +204,9 @@ stream_free(struct gw_stream *s)
                    s->id, s->close_why ? s->close_why : "the browser closed it",
                    s->close_code ? s->close_code : 1000, ms / 1000, (unsigned) (ms % 1000),
                    s->bytes_to_vnc, s->bytes_to_ws);
+    if (s->rf.cut_dropped > 0)
+        log_notice("Stream %" PRIu64 " dropped %" PRIu64 " clipboard message(s) from the "
+                   "browser in all.", s->id, s->rf.cut_dropped);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -215,6 +224,8 @@ stream_free(struct gw_stream *s)
     gw_vnc_server_done(&s->vs);
     gw_buf_clear(&s->hs_in);
     gw_buf_clear(&s->held);
+    gw_rfb_filter_done(&s->rf);
+    gw_buf_clear(&s->filtered);
     gw_buf_clear(&s->to_vnc);
     gw_buf_clear(&s->to_ws);
     free(s->peer);
@@ -371,12 +382,48 @@ write_chunk(struct lws *wsi, struct gw_buf *b, enum lws_write_protocol proto)
     return (int) n;
 }
 
+/* Browser bytes after its security handshake: through the RFB filter
+ * (gw-rfb-filter.c), then what it lets through to the desktop. A message
+ * the filter refuses closes the stream (1008) and nothing of what came
+ * with it is relayed. Returns false when the stream is closing. */
+static bool
+relay_to_vnc(struct gw_stream *s, const uint8_t *in, size_t len)
+{
+    _cleanup_free_ char *err = NULL;
+    uint64_t cut_dropped = s->rf.cut_dropped;
+    uint64_t encodings_removed = s->rf.encodings_removed;
+    bool ok;
+    int r;
+
+    r = gw_rfb_filter_feed(&s->rf, in, len, &s->filtered, &err);
+    if (r < 0) {
+        gw_buf_consume(&s->filtered, s->filtered.len);
+        log_warning("Stream %" PRIu64 " from %s closed for a policy violation: %s", s->id,
+                    s->peer, err);
+        stream_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "policy violation",
+                     "the browser sent an RFB message the gateway refuses");
+        return false;
+    }
+    if (cut_dropped == 0 && s->rf.cut_dropped > 0)
+        log_notice("Stream %" PRIu64 ": clipboard data from the browser dropped.", s->id);
+    if (encodings_removed == 0 && s->rf.encodings_removed > 0)
+        log_debug("Stream %" PRIu64 ": the clipboard pseudo-encoding taken out of the "
+                  "browser's SetEncodings.", s->id);
+    if (s->filtered.len == 0)
+        return true;
+    s->bytes_to_vnc += s->filtered.len;
+    ok = queue_to_vnc(s, gw_buf_head(&s->filtered), s->filtered.len);
+    gw_buf_consume(&s->filtered, s->filtered.len);
+    return ok;
+}
+
 /* The browser-side handshake is done: relay from now on. */
 static void
 stream_start_relay(struct gw_stream *s)
 {
     s->state = GW_STREAM_RELAY;
-    if (s->hs_in.len > 0 && !queue_to_vnc(s, gw_buf_head(&s->hs_in), s->hs_in.len))
+    gw_rfb_filter_init(&s->rf);
+    if (s->hs_in.len > 0 && !relay_to_vnc(s, gw_buf_head(&s->hs_in), s->hs_in.len))
         return;
     gw_buf_clear(&s->hs_in);
     if (s->held.len > 0 && !queue_to_ws(s, gw_buf_head(&s->held), s->held.len))
@@ -446,8 +493,7 @@ ws_receive(struct gw_stream *s, const uint8_t *in, size_t len)
 
     switch (s->state) {
     case GW_STREAM_RELAY:
-        s->bytes_to_vnc += len;
-        (void) queue_to_vnc(s, in, len);
+        (void) relay_to_vnc(s, in, len);
         return 0;
     case GW_STREAM_CLIENT_AUTH:
         if (s->hs_in.len + len > GW_CHUNK) {

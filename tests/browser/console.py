@@ -224,6 +224,60 @@ with Browser(tap, timeout=40) as b:
     wait_ended(b, "releasing the floating session ends its console too", "ended",
                "session has ended")
 
+    # ------------------------------------------------------------ clipboard
+    # A hand-made RFB client in the page (not noVNC): after the handshakes
+    # it sends ClientCutText, plain and Extended Clipboard, a SetEncodings
+    # of the Extended Clipboard pseudo-encoding alone, then asks for a
+    # frame (the desktop answering shows the stream stayed in step), then
+    # a message type the gateway does not know.
+    s2b, _ = acquire("web", "dr.two")   # the same session, a new ticket
+    b.get(GW + "/ended")
+    res = b.js_async("""
+const done = arguments[arguments.length - 1];
+const ws = new WebSocket(arguments[0]);
+ws.binaryType = "arraybuffer";
+let got = new Uint8Array(0), step = 0, framed = false;
+const send = a => ws.send(new Uint8Array(a));
+const u32 = n => [n >>> 24 & 255, n >>> 16 & 255, n >>> 8 & 255, n & 255];
+ws.onmessage = e => {
+    const d = new Uint8Array(e.data), m = new Uint8Array(got.length + d.length);
+    m.set(got); m.set(d, got.length); got = m;
+    if (step === 0 && got.length >= 12) {
+        got = got.slice(12); send(Array.from(new TextEncoder().encode("RFB 003.008\\n"))); step = 1;
+    }
+    if (step === 1 && got.length >= 2) { got = got.slice(2); send([1]); step = 2; }
+    if (step === 2 && got.length >= 4) { got = got.slice(4); send([1]); step = 3; }
+    if (step === 3 && got.length >= 24) {
+        const nameLen = (got[20] << 24 | got[21] << 16 | got[22] << 8 | got[23]) >>> 0;
+        if (got.length < 24 + nameLen) return;
+        got = got.slice(24 + nameLen); step = 4;
+        const text = Array.from(new TextEncoder().encode("patient 4711 clipboard"));
+        send([6, 0, 0, 0, ...u32(text.length), ...text]);
+        send([6, 0, 0, 0, ...u32(-8 >>> 0), ...u32(0x10000001), 1, 2, 3, 4]);
+        send([2, 0, 0, 1, ...u32(0xc0a1e5ce)]);
+        send([3, 0, 0, 0, 0, 0, 0, 16, 0, 16]);
+        return;
+    }
+    if (step === 4 && got.length > 0) { framed = true; step = 5; send([7, 0, 0, 0]); }
+};
+ws.onclose = e => done({code: e.code, step: step, framed: framed});
+setTimeout(() => { try { ws.close(); } catch (x) {} }, 20000);
+""", s2b["connection"]["websocket_url"])
+    tap.check("the desktop answers after the clipboard messages (%s)" % res,
+              res and res["framed"])
+    tap.check_eq("a message type the gateway does not know closes the stream with 1008",
+                 res and res["code"], 1008)
+    time.sleep(0.3)
+    log = gw_log()
+    tap.check("the gateway logged the clipboard drop once",
+              len(re.findall(r"Stream \d+: clipboard data from the browser dropped", log)) == 1)
+    tap.check("... and counted both clipboard messages",
+              re.search(r"Stream \d+ dropped 2 clipboard message\(s\)", log) is not None)
+    tap.check("the gateway logged the refused message",
+              re.search(r"closed for a policy violation: the browser sent an RFB message of "
+                        r"type 7", log) is not None)
+    tap.check("no clipboard text in the gateway's log", "patient 4711" not in log)
+
     # ------------------------------------------------------------ secrets
     s4, _ = acquire("web", "dr.four")
     st, red = call("POST", "/v1/console/redeem", GWTOKEN,

@@ -13,6 +13,9 @@
 #   - releasing a session closes its open console at once (a dedicated
 #     desktop, which keeps running: only the gateway's watch can close it)
 #     and the page shows "session ended";
+#   - the gateway drops a hand-made client's clipboard messages (logged
+#     once), the desktop still answers, and an unknown message type closes
+#     the stream with 1008;
 #   - no ticket or VNC password in the logs of deskpoold, the gateway,
 #     libvirtd or QEMU.
 # Needs root, libvirtd, chromium, chromium-driver, python3-selenium,

@@ -107,8 +107,8 @@ TEST(migrations_fresh)
     ASSERT_OK(query_str(s,
                         "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                         "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
-                        "audit,console_tickets,desktops,fences,host_images,hosts,images,meta,operations,"
-                        "parents,pools,sessions"));
+                        "audit,console_tickets,desktops,fences,host_images,hosts,images,meta,"
+                        "operations,parents,pools,sessions"));
     ASSERT_OK(query_str(s,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                         "AND name = 'desktops_pool'",
