@@ -621,8 +621,22 @@ api_pools_delete(struct api_request *req, struct api_reply *reply)
     log_notice("Pool '%s' marked for deletion%s", name, force ? " (forced)" : "");
     (void) store_audit(s, api_actor(req), force ? "pool.delete-forced" : "pool.delete", name,
                        NULL, NULL, NULL);
+    /* the answer is read before the reconciler is woken: a pool without
+     * desktops is removed by its next pass, and a pass may have run
+     * already; gone, the pool is answered as deleted, not as never there
+     * (cli/run.sh met that race once) */
+    r = reply_pool(req, reply, name, 202);
+    if (reply->status == 404) {
+        json_object *o = json_object_new_object();
+
+        free(reply->body);
+        reply->body = NULL;
+        json_add_string(o, "name", name);
+        json_add_string(o, "state", "deleted");
+        r = api_reply_json(reply, 202, o);
+    }
     reconciler_wake(req->api->deps.reconciler);
-    return reply_pool(req, reply, name, 202);
+    return r;
 }
 
 /* Whether desktop D comes after position (POOL, SEQ) in the list's order

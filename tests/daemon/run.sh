@@ -56,11 +56,11 @@ check "SIGHUP with a bad file keeps the running configuration" wait_for 10 refus
 check "daemon still serves after a refused reload" api GET /healthz
 
 # --- one daemon per state directory, one per socket ---
-out=$("$D" --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/other.sock" \
+out=$("$D" --config /dev/null --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/other.sock" \
     --instance "dmn$$" 2>&1); rc=$?
 check_both "second daemon on the same state dir is refused" [ $rc = 1 ] -- grep -q "Another deskpoold uses the state directory" <<<"$out"
 t_tmpdir dir2
-out=$("$D" --foreground --uri test:///default --state-dir "$dir2/state" --socket "$DP_SOCK" \
+out=$("$D" --config /dev/null --foreground --uri test:///default --state-dir "$dir2/state" --socket "$DP_SOCK" \
     --instance "dmn2$$" --set storage_pool="dmn2$$" --set storage_dir="$dir2/ov" 2>&1); rc=$?
 check_both "second daemon on a served socket is refused" [ $rc = 1 ] -- grep -q "Another deskpoold is serving" <<<"$out"
 
@@ -70,20 +70,25 @@ wait "$first_pid"; rc=$?
 check "SIGTERM: exit status 0" [ $rc = 0 ]
 check "SIGTERM: socket removed" [ ! -e "$DP_SOCK" ]
 check "SIGTERM: logged the shutdown" grep -q "deskpoold stopped" "$dir/daemon.log"
-out=$("$D" --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/x.sock" \
+out=$("$D" --config /dev/null --foreground --uri test:///default --state-dir "$dir/state" --socket "$dir/x.sock" \
     --instance "renamed$$" 2>&1); rc=$?
 check_both "a state dir refuses another instance name" [ $rc = 1 ] -- grep -q "belongs to instance" <<<"$out"
 
 # --- forking into the background: the parent returns once it serves ---
 t_tmpdir dir3
-"$D" --uri test:///default --state-dir "$dir3/state" --socket "$dir3/sock" --instance "bg$$" \
+# (--config: the host's /etc/deskpool/deskpoold.conf, e.g. the demo's with
+# its listen address in use, must not reach the test)
+touch "$dir3/none.conf"
+"$D" --config "$dir3/none.conf" --uri test:///default --state-dir "$dir3/state" \
+    --socket "$dir3/sock" --instance "bg$$" \
     --set storage_pool="bg$$" --set storage_dir="$dir3/ov" --set tokens_file="$dir3/none"; rc=$?
 check "background start returns 0" [ $rc = 0 ]
 check "socket is served when the parent returns" curl -sf --unix-socket "$dir3/sock" http://localhost/healthz -o /dev/null
 bgpid=$(pgrep -f -- "--instance bg$$" | head -n 1)
 check "the daemon logs to STATE_DIR/deskpoold.log" grep -q "started" "$dir3/state/deskpoold.log"
 [ -n "$bgpid" ] && kill "$bgpid"
-"$D" --uri test:///nonexistent-driver-xyz --state-dir "$dir3/state2" --socket "$dir3/sock2" --instance "bg$$" 2>/dev/null; rc=$?
+"$D" --config "$dir3/none.conf" --uri test:///nonexistent-driver-xyz --state-dir "$dir3/state2" \
+    --socket "$dir3/sock2" --instance "bg$$" 2>/dev/null; rc=$?
 check "background start that fails returns 1" [ $rc = 1 ]
 
 # --- TCP with bearer tokens and roles ---

@@ -39,7 +39,7 @@ export DP_URI="test://$dir/host.xml"
 metric() { curl -s --unix-socket "$DP_SOCK" http://localhost/metrics | awk -v m="$1" '$1 == m {print $2}'; }
 
 # --- a new store refuses to start, touching nothing ---
-out=$(timeout 20 "$DESKPOOLD" --foreground --uri "$DP_URI" --state-dir "$dir/state" --socket "$dir/sock" \
+out=$(timeout 20 "$DESKPOOLD" --config /dev/null --foreground --uri "$DP_URI" --state-dir "$dir/state" --socket "$dir/sock" \
     --instance "$inst" --set storage_pool="$inst" --set storage_dir="$dir/overlays" \
     --templates-dir "$DP_SRCDIR/templates" 2>&1); rc=$?
 check "new store next to this instance's objects: exit 1 ($rc)" [ $rc = 1 ]
@@ -49,7 +49,7 @@ check "the refusal counts 1 domain and 2 volumes (not someone else's domain)" \
     grep -q 'holds 1 domains and 2 volumes' <<<"$out"
 check "nothing was removed" bash -c "! grep -q 'Removed orphan' <<<\"\$1\"" _ "$out"
 # a second try on the now-existing, still empty store: the same
-out=$(timeout 20 "$DESKPOOLD" --foreground --uri "$DP_URI" --state-dir "$dir/state" --socket "$dir/sock" \
+out=$(timeout 20 "$DESKPOOLD" --config /dev/null --foreground --uri "$DP_URI" --state-dir "$dir/state" --socket "$dir/sock" \
     --instance "$inst" --set storage_pool="$inst" --set storage_dir="$dir/overlays" \
     --templates-dir "$DP_SRCDIR/templates" 2>&1); rc=$?
 check "the empty store it left refuses again ($rc)" [ $rc = 1 ]

@@ -46,7 +46,7 @@ check "the reconciler says so once, not every pass ($n)" [ "$n" = 1 ]
 dp_stop TERM || not_ok "daemon did not stop"
 
 # --- corrupt or truncated at startup ---
-out=$(timeout 20 "$DESKPOOLD" --foreground --uri test:///default --state-dir "$dir/state" \
+out=$(timeout 20 "$DESKPOOLD" --config /dev/null --foreground --uri test:///default --state-dir "$dir/state" \
     --socket "$dir/sock2" --instance "st$$" 2>&1); rc=$?
 check "startup on a corrupt store: exit 1 ($rc)" [ $rc = 1 ]
 check "it says the database is corrupt, and what to do" \
@@ -58,7 +58,7 @@ api POST /v1/images "{\"name\":\"img\",\"path\":\"$dir/img.qcow2\"}"
 dp_stop TERM
 python3 -c 'import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)")' "$dir/state/deskpool.db"
 truncate -s 4096 "$dir/state/deskpool.db"
-out=$(timeout 20 "$DESKPOOLD" --foreground --uri test:///default --state-dir "$dir/state" \
+out=$(timeout 20 "$DESKPOOLD" --config /dev/null --foreground --uri test:///default --state-dir "$dir/state" \
     --socket "$dir/sock2" --instance "st$$" 2>&1); rc=$?
 check_both "startup on a truncated store: exit 1, 'is corrupt' ($rc)" [ $rc = 1 ] -- \
     grep -q 'is corrupt' <<<"$out"
