@@ -568,6 +568,8 @@ gw_stream_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         return 0;
     }
     case LWS_CALLBACK_ESTABLISHED:
+        if (!pss)
+            return -1; /* lws allocates it for every websocket of this protocol */
         ws_established(wsi, pss);
         return 0;
     case LWS_CALLBACK_RECEIVE:
