@@ -53,6 +53,12 @@
  * a fifth of one core, whatever the size. */
 #define RECONCILE_GAP_PASSES 4
 
+/* A small set of names (a handful of actions at a time: a linear search). */
+struct names {
+    char **v;
+    size_t n, cap;
+};
+
 struct reconciler {
     struct store *store;
     struct hv *hv;             /* the local host's connection */
@@ -69,8 +75,15 @@ struct reconciler {
     char **waiting_pools;      /* acquires waiting, by pool */
     unsigned *waiting_counts;
     size_t n_waiting, cap_waiting_pools, cap_waiting_counts;
-    char **inflight;           /* desktop names with an action queued or running */
-    size_t n_inflight, cap_inflight;
+    struct names inflight;     /* desktop and parent names with an action queued or running */
+    /* names whose action ended since the running pass began to observe
+     * libvirt: busy for that pass too. The pass listed their domains
+     * mid-action (a boot clone paused for its snapshot, say) but reads
+     * their rows as the action left them: planned on both, a desktop that
+     * just became ready would look broken and be "repaired" (the ready
+     * count then dips; tests/e2e/rebase.sh caught it). Emptied when a pass
+     * begins to observe. */
+    struct names settling;
     struct host_starts { char *host; unsigned n; } *starts; /* boots/restores in flight */
     size_t n_starts, cap_starts;
     bool wake;
@@ -177,33 +190,73 @@ starts_of(struct reconciler *r, const char *host)
     return &r->starts[r->n_starts++];
 }
 
-/* --- the in-flight set (lock held) --- */
+/* --- sets of names: the in-flight and the settling ones (lock held) --- */
 
 static ssize_t
-inflight_find(struct reconciler *r, const char *name)
+names_find(const struct names *l, const char *name)
 {
-    for (size_t i = 0; i < r->n_inflight; i++)
-        if (streq(r->inflight[i], name))
+    for (size_t i = 0; i < l->n; i++)
+        if (streq(l->v[i], name))
             return (ssize_t) i;
     return -1;
 }
 
 static void
-inflight_add(struct reconciler *r, const char *name)
+names_add(struct names *l, const char *name)
 {
-    ARRAY_GROW(r->inflight, r->cap_inflight, r->n_inflight + 1);
-    r->inflight[r->n_inflight++] = xstrdup(name);
+    ARRAY_GROW(l->v, l->cap, l->n + 1);
+    l->v[l->n++] = xstrdup(name);
 }
 
 static void
-inflight_remove(struct reconciler *r, const char *name)
+names_remove(struct names *l, const char *name)
 {
-    ssize_t i = inflight_find(r, name);
+    ssize_t i = names_find(l, name);
 
     if (i < 0)
         return;
-    free(r->inflight[i]);
-    r->inflight[i] = r->inflight[--r->n_inflight];
+    free(l->v[i]);
+    l->v[i] = l->v[--l->n];
+}
+
+static void
+names_clear(struct names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    l->n = 0;
+}
+
+static void
+names_done(struct names *l)
+{
+    names_clear(l);
+    free(l->v);
+    *l = (struct names) { 0 };
+}
+
+/* Whether NAME's action runs, or ended since this pass began to observe. */
+static bool
+busy_in_pass(struct reconciler *r, const char *name)
+{
+    return names_find(&r->inflight, name) >= 0 || names_find(&r->settling, name) >= 0;
+}
+
+static void
+inflight_add(struct reconciler *r, const char *name)
+{
+    names_add(&r->inflight, name);
+}
+
+/* NAME's action ended: no longer in flight, settling until the next pass. */
+static void
+inflight_remove(struct reconciler *r, const char *name)
+{
+    if (names_find(&r->inflight, name) < 0)
+        return;
+    names_remove(&r->inflight, name);
+    if (names_find(&r->settling, name) < 0)
+        names_add(&r->settling, name);
 }
 
 /* --- running one action on a worker thread --- */
@@ -741,6 +794,7 @@ pass_run(struct reconciler *r)
     purge = r->purge_orphans;
     r->purge_orphans = false;
     max_age_usec = purge || !r->listed_full ? 0 : (uint64_t) r->resync_interval * 1000000ULL;
+    names_clear(&r->settling); /* what ends from here on settles in this pass */
     pthread_mutex_unlock(&r->lock);
 
     check_slow_libvirt(r);
@@ -839,14 +893,14 @@ pass_run(struct reconciler *r)
     for (size_t i = 0; i < n_desks; i++) {
         pd[i] = (struct planner_desk) {
             .desk = desks[i],
-            .busy = inflight_find(r, desks[i]->name) >= 0,
+            .busy = busy_in_pass(r, desks[i]->name),
         };
         cluster_observe_desk(&cl, desks[i], &pd[i]);
     }
     for (size_t i = 0; i < n_parents; i++)
         pp[i] = (struct planner_parent) {
             .parent = parents[i],
-            .busy = inflight_find(r, parents[i]->name) >= 0,
+            .busy = busy_in_pass(r, parents[i]->name),
         };
     {
         struct planner_input in = {
@@ -1249,10 +1303,10 @@ reconciler_get_busy(struct reconciler *r, size_t *ret_n)
     char **v;
 
     pthread_mutex_lock(&r->lock);
-    v = xmalloc0(sizeof(char *) * (r->n_inflight + 1));
-    for (size_t i = 0; i < r->n_inflight; i++)
-        v[i] = xstrdup(r->inflight[i]);
-    *ret_n = r->n_inflight;
+    v = xmalloc0(sizeof(char *) * (r->inflight.n + 1));
+    for (size_t i = 0; i < r->inflight.n; i++)
+        v[i] = xstrdup(r->inflight.v[i]);
+    *ret_n = r->inflight.n;
     pthread_mutex_unlock(&r->lock);
     return v;
 }
@@ -1408,9 +1462,8 @@ reconciler_free(struct reconciler *r)
     r->footprints = footprints_free(r->footprints);
     r->history = history_free(r->history);
     strv_free(r->unplaced);
-    for (size_t i = 0; i < r->n_inflight; i++)
-        free(r->inflight[i]);
-    free(r->inflight);
+    names_done(&r->inflight);
+    names_done(&r->settling);
     for (size_t i = 0; i < r->n_starts; i++)
         free(r->starts[i].host);
     free(r->starts);
