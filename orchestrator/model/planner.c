@@ -40,8 +40,8 @@
  *   pool is pinned back to the version it runs and the canary is deleted.
  *   Then the rollout: up to `batch` new desktops are built at once (above
  *   max if need be), and a stale idle desktop is deleted only when ready
- *   and reserved desktops exceed the target, so the pool never has fewer
- *   ready desktops because of an update. Released stale floating desktops
+ *   and reserved desktops that no action holds exceed the target, so the
+ *   pool never has fewer ready desktops because of an update. Released stale floating desktops
  *   are deleted instead of wiped; idle stale dedicated ones are rebased in
  *   place (REBASE keeps their data disk); in-use ones wait for logoff, or
  *   are logged off after the warning period (force-logoff). When nothing
@@ -289,7 +289,10 @@ plan_rollout(const struct planner_input *in, const struct pool *p, const struct 
             stale_owned += d->owner != NULL;
             rebasing += pd->busy && d->owner != NULL;
         }
-        if (desk_is_live(d) && !desk_is_pending(d))
+        /* a busy one may be on its way out: a stale spare whose DELETE is
+         * queued reads ready until the action runs, and counted, it would
+         * let the next pass delete another spare too */
+        if (desk_is_live(d) && !desk_is_pending(d) && !pd->busy)
             countable++;
     }
 

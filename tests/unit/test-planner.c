@@ -1431,6 +1431,34 @@ TEST(rebase_never_fewer_ready_and_in_use_waits)
     ASSERT_EQ(fx_action_of(f, released), ACTION_DELETE);
 }
 
+/* A stale spare whose DELETE is queued still reads ready until the action
+ * runs: the next pass must not count it and delete another one too (the
+ * ready count dropped from 3 to 1, tests/e2e/rebase.sh). */
+TEST(rebase_busy_stale_spare_is_not_counted)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t used, old[2], fresh;
+
+    fx_pool(f, "p", 3, 2, 5)->current_version = 1;
+    used = fx_desk_v(f, "p", DESK_STATE_IN_USE, 1);
+    old[0] = fx_desk_v(f, "p", DESK_STATE_READY, 1);
+    old[1] = fx_desk_v(f, "p", DESK_STATE_READY, 1);
+    fresh = fx_desk_v(f, "p", DESK_STATE_READY, 2);
+    fx_op(f, "p", OP_KIND_REBASE, 1);
+    f->now = 5000;
+    fx_session(f, used, f->now, f->now);
+    /* ready + in use = 4 > the target 3: one stale spare may go */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ((fx_action_of(f, old[0]) == ACTION_DELETE) +
+              (fx_action_of(f, old[1]) == ACTION_DELETE), 1);
+    /* its DELETE is queued (busy, still ready): the other one stays */
+    f->pd[fx_action_of(f, old[0]) == ACTION_DELETE ? old[0] : old[1]].busy = true;
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, old[0]), -1);
+    ASSERT_EQ(fx_action_of(f, old[1]), -1);
+    (void) fresh;
+}
+
 TEST(rebase_done_and_dedicated_in_place)
 {
     _cleanup_(fx_freep) struct fx *f = fx_new();
@@ -1750,6 +1778,7 @@ main(void)
     RUN(rebase_canary_first);
     RUN(rebase_failed_canary_stops_everything);
     RUN(rebase_never_fewer_ready_and_in_use_waits);
+    RUN(rebase_busy_stale_spare_is_not_counted);
     RUN(rebase_done_and_dedicated_in_place);
     RUN(new_version_starts_a_rebase_once);
     RUN(refresh_replaces_old_idle_not_in_use_or_owned);
