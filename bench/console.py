@@ -11,7 +11,6 @@ streams: N concurrent console streams through deskpool-gateway, each an
     the gateway's memory per stream. Baseline: the same streams through
     Debian's websockify 0.10 (its TokenFile plugin), all of its processes.
 """
-import json
 import os
 import re
 import socket
@@ -21,12 +20,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "browser"))
 from browser import Browser, Tap, WaitTimeout  # noqa: E402
+import dpapi  # noqa: E402
 
 import websocket  # noqa: E402  (Debian python3-websocket)
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
@@ -45,15 +43,7 @@ LEVELS = [int(x) for x in os.environ.get("DP_STREAMS", "25 50 100 200").split()]
 
 
 def call(method, path, token, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(DP + path, data=data, method=method,
-                                 headers={"Authorization": "Bearer " + token,
-                                          "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    return dpapi.call(DP, method, path, token, body)
 
 
 def acquire(user):

@@ -4,18 +4,16 @@ deskpoold, the gateway and the pools and says what they are)."""
 import base64
 import glob
 import io
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from browser import Browser, Tap, WaitTimeout  # noqa: E402
+import dpapi  # noqa: E402
 
 from PIL import Image, ImageChops  # noqa: E402
 
@@ -30,15 +28,7 @@ secrets = []  # tickets and passwords that must appear in no log
 
 
 def call(method, path, token, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(DP + path, data=data, method=method,
-                                 headers={"Authorization": "Bearer " + token,
-                                          "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    return dpapi.call(DP, method, path, token, body)
 
 
 def acquire(pool, user):
