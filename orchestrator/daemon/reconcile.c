@@ -84,6 +84,7 @@ struct reconciler {
      * count then dips; tests/e2e/rebase.sh caught it). Emptied when a pass
      * begins to observe. */
     struct names settling;
+    struct names removing;     /* in flight with a DELETE (planner_desk.removing) */
     struct host_starts { char *host; unsigned n; } *starts; /* boots/restores in flight */
     size_t n_starts, cap_starts;
     bool wake;
@@ -255,6 +256,7 @@ inflight_remove(struct reconciler *r, const char *name)
     if (names_find(&r->inflight, name) < 0)
         return;
     names_remove(&r->inflight, name);
+    names_remove(&r->removing, name);
     if (names_find(&r->settling, name) < 0)
         names_add(&r->settling, name);
 }
@@ -407,6 +409,8 @@ submit_locked(struct reconciler *r, const struct action *a, const struct cluster
         r->stats.max_starts = MAX(r->stats.max_starts, st->n);
     }
     inflight_add(r, key);
+    if (a->kind == ACTION_DELETE)
+        names_add(&r->removing, key);
     r->stats.actions[a->kind]++;
     if (worker_submit(r->worker, action_job_run, j, action_job_free) < 0) {
         inflight_remove(r, key);
@@ -894,6 +898,7 @@ pass_run(struct reconciler *r)
         pd[i] = (struct planner_desk) {
             .desk = desks[i],
             .busy = busy_in_pass(r, desks[i]->name),
+            .removing = names_find(&r->removing, desks[i]->name) >= 0,
         };
         cluster_observe_desk(&cl, desks[i], &pd[i]);
     }
@@ -1464,6 +1469,7 @@ reconciler_free(struct reconciler *r)
     strv_free(r->unplaced);
     names_done(&r->inflight);
     names_done(&r->settling);
+    names_done(&r->removing);
     for (size_t i = 0; i < r->n_starts; i++)
         free(r->starts[i].host);
     free(r->starts);

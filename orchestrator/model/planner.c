@@ -558,6 +558,12 @@ plan_pool(const struct planner_input *in, size_t pool_index, unsigned char *vict
                 drain_ready++;
             continue;
         }
+        if (pd->removing) {
+            /* on its way out even if its row does not say so yet: counted,
+             * it would make the pool look big enough to shrink another */
+            deleting++;
+            continue;
+        }
         if (d->state == DESK_STATE_READY && !pd->host_down)
             ready_staying++;
         if (d->state == DESK_STATE_FAILED)

@@ -65,6 +65,8 @@ struct action {
 struct planner_desk {
     const struct desk *desk;
     bool busy;        /* a worker is acting on it right now */
+    bool removing;    /* ... and that action deletes it (queued: its row still
+                       * has the state it had) */
     bool dom_exists;  /* libvirt has its domain */
     bool dom_active;  /* ... and it is running */
     bool dom_guest_shutdown; /* ... it stopped because the guest powered off; else a

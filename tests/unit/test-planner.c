@@ -1459,6 +1459,33 @@ TEST(rebase_busy_stale_spare_is_not_counted)
     (void) fresh;
 }
 
+/* A desktop whose DELETE is queued keeps its row's state until the action
+ * runs: the pool must not count it and shrink a ready one in its place
+ * (after a failed canary, e2e/rebase.sh saw a v2 spare deleted and
+ * rebuilt). */
+TEST(removing_desktop_is_not_counted)
+{
+    _cleanup_(fx_freep) struct fx *f = fx_new();
+    size_t r[3], canary;
+
+    fx_pool(f, "p", 3, 2, 5);
+    for (int i = 0; i < 3; i++)
+        r[i] = fx_desk(f, "p", DESK_STATE_READY);
+    canary = fx_desk(f, "p", DESK_STATE_BOOTING);
+    f->desks[canary].boot_failures = 1;
+    f->pd[canary].busy = true;
+    /* counted, the pool of 4 is one over its target and a ready one goes */
+    ASSERT_OK(fx_plan(f));
+    ASSERT_EQ(fx_action_of(f, r[0]) == ACTION_DELETE || fx_action_of(f, r[1]) == ACTION_DELETE ||
+              fx_action_of(f, r[2]) == ACTION_DELETE, true);
+    /* known to be on its way out: nothing else is touched */
+    f->pd[canary].removing = true;
+    ASSERT_OK(fx_plan(f));
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(fx_action_of(f, r[i]), -1);
+    ASSERT_EQ(fx_count(f, ACTION_CREATE), 0);
+}
+
 TEST(rebase_done_and_dedicated_in_place)
 {
     _cleanup_(fx_freep) struct fx *f = fx_new();
@@ -1779,6 +1806,7 @@ main(void)
     RUN(rebase_failed_canary_stops_everything);
     RUN(rebase_never_fewer_ready_and_in_use_waits);
     RUN(rebase_busy_stale_spare_is_not_counted);
+    RUN(removing_desktop_is_not_counted);
     RUN(rebase_done_and_dedicated_in_place);
     RUN(new_version_starts_a_rebase_once);
     RUN(refresh_replaces_old_idle_not_in_use_or_owned);
