@@ -190,6 +190,21 @@ t_tmpdir() {
     printf -v "$1" '%s' "$d"
 }
 
+# t_tokens FILE ROLE=VAR...: a random bearer token per ROLE, stored in the
+# variable VAR, and FILE written as deskpoold's tokens_file (their hashes).
+t_tokens() {
+    local file=$1 spec role var t
+    shift
+    : >"$file"
+    for spec in "$@"; do
+        role=${spec%%=*}
+        var=${spec#*=}
+        t=${role:0:1}-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+        printf -v "$var" '%s' "$t"
+        echo "$role $(printf %s "$t" | sha256sum | cut -d' ' -f1)" >>"$file"
+    done
+}
+
 # t_instance VAR BASE: a unique instance name for a daemon of this suite,
 # BASE-TAG-PID, stored in VAR. Its libvirt objects on DP_URI (domains
 # NAME.* and NAME-*, storage pools NAME and NAME-*) are removed at exit,

@@ -12,16 +12,7 @@ command -v python3 >/dev/null || fail_now "python3 is missing"
 
 t_tmpdir dir
 port=$((20000 + ($$ + 4241) % 20000))
-tok() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-broker=b-$(tok)
-reader=r-$(tok)
-gw=g-$(tok)
-hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
-{
-    echo "broker $(hash "$broker")"
-    echo "reader $(hash "$reader")"
-    echo "gateway $(hash "$gw") the DMZ gateway"
-} >"$dir/tokens"
+t_tokens "$dir/tokens" broker=broker reader=reader gateway=gw
 printf 'console_gateway_url = https://gw.test:6443\nconsole_ticket_ttl = 60\n' >"$dir/dp.conf"
 dp_start "$dir" "cons$$" --config "$dir/dp.conf" --listen "127.0.0.1:$port" \
     --set tokens_file="$dir/tokens" --set console_password=none --set boot_delay=0 \

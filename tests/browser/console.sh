@@ -39,16 +39,7 @@ t_instance inst brc
 t_tmpdir dir
 port=$((20000 + ($$ + 1237) % 20000))
 gwport=$((port + 1))
-tok() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
-broker=b-$(tok)
-reader=r-$(tok)
-gwtok=g-$(tok)
-{
-    echo "broker $(hash "$broker") portal"
-    echo "reader $(hash "$reader") tests"
-    echo "gateway $(hash "$gwtok") gateway"
-} >"$dir/tokens"
+t_tokens "$dir/tokens" broker=broker reader=reader gateway=gwtok
 printf '%s\n' "$gwtok" >"$dir/gateway.token"
 chmod 0600 "$dir/gateway.token"
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \

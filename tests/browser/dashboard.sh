@@ -20,16 +20,7 @@ command -v qemu-img >/dev/null || fail_now "qemu-img is missing (apt-get install
 t_tmpdir dir
 t_instance inst ui
 port=$((20000 + ($$ + 4241) % 20000))
-tok() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-hash() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
-reader=r-$(tok)
-oper=o-$(tok)
-broker=b-$(tok)
-{
-    echo "reader $(hash "$reader") dashboard"
-    echo "operator $(hash "$oper") ops"
-    echo "broker $(hash "$broker") portal"
-} >"$dir/tokens"
+t_tokens "$dir/tokens" reader=reader operator=oper broker=broker
 dp_start "$dir" "$inst" --listen "127.0.0.1:$port" --set ui_dir="$DP_SRCDIR/data/ui" \
     --set console_password=none --set boot_delay=0 --set reconcile_interval=1 \
     || fail_now "deskpoold did not start"
