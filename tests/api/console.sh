@@ -37,6 +37,14 @@ acquire() {
     SID=$(jget "$BODY" "d.get('id', '')" 2>/dev/null)
     TICKET=$(jget "$BODY" "d['connection']['browser_url'].split('ticket=')[1]" 2>/dev/null)
 }
+# reload KEY VALUE: appends KEY = VALUE to the config file, sends SIGHUP and
+# waits until deskpoold logs that it took it.
+reload() {
+    printf '%s = %s\n' "$1" "$2" >>"$dir/dp.conf"
+    kill -HUP "$DP_PID"
+    wait_for 10 grep -q "Reloaded '$1' = '$2'" "$dir/daemon.log" ||
+        fail_now "$1 was not reloaded to '$2'"
+}
 redeem() { tcp "$gw" POST /v1/console/redeem "{\"ticket\":\"$1\"}"; }
 refused() { [ "$STATUS" = 403 ] && jtrue "$BODY" "d['error']['code'] == 'ticket_refused'"; }
 TICKETS=()
@@ -115,10 +123,7 @@ tcp "$gw" POST /v1/console/redeem '{"ticket":7}'
 check "redeem with a ticket that is not a string: refused (403)" refused
 
 # ---------------------------------------------------------------- expiry
-printf 'console_ticket_ttl = 1\n' >>"$dir/dp.conf"
-kill -HUP "$DP_PID"
-reloaded() { grep -q "Reloaded 'console_ticket_ttl' = '1'" "$dir/daemon.log"; }
-wait_for 10 reloaded || fail_now "console_ticket_ttl was not reloaded"
+reload console_ticket_ttl 1
 acquire bob
 TICKETS+=("$TICKET")
 sid_bob=$SID
@@ -126,10 +131,7 @@ sleep 2.2
 redeem "$TICKET"
 check "an expired ticket is refused (403)" refused
 check "deskpoold logs it as expired" grep -q "Console ticket refused: expired; session $sid_bob" "$dir/daemon.log"
-printf 'console_ticket_ttl = 60\n' >>"$dir/dp.conf"
-kill -HUP "$DP_PID"
-reloaded60() { [ "$(grep -c "Reloaded 'console_ticket_ttl' = '60'" "$dir/daemon.log")" -ge 1 ]; }
-wait_for 10 reloaded60 || fail_now "console_ticket_ttl was not reloaded back"
+reload console_ticket_ttl 60
 
 # ---------------------------------------------------------------- session ends
 acquire carol
@@ -175,10 +177,7 @@ tcp "$broker" POST /v1/console/watch "{\"sessions\":[]}"
 check "the broker cannot watch (403)" [ "$STATUS" = 403 ]
 
 # ---------------------------------------------------------------- no gateway
-printf 'console_gateway_url = \n' >>"$dir/dp.conf"
-kill -HUP "$DP_PID"
-reloaded_off() { grep -q "Reloaded 'console_gateway_url' = ''" "$dir/daemon.log"; }
-wait_for 10 reloaded_off || fail_now "console_gateway_url was not reloaded"
+reload console_gateway_url ""
 acquire erin
 check_both "without console_gateway_url the acquire has no browser_url" \
     [ "$STATUS" = 201 ] -- jtrue "$BODY" "'browser_url' not in d['connection'] and 'websocket_url' not in d['connection']"
